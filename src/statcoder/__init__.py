@@ -1,0 +1,8 @@
+"""statcoder: machine learning for the production of official statistics."""
+
+__version__ = "0.1.0"
+
+from statcoder.classifications import Classification  # noqa: E402
+from statcoder.coder import Coder, CodingIndex, train  # noqa: E402
+
+__all__ = ["Classification", "Coder", "CodingIndex", "__version__", "train"]

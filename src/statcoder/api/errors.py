@@ -1,0 +1,115 @@
+"""Translation of errors into HTTP responses ``{"error": {"code", "message", "hint"}}``.
+
+StatcoderError subclasses map to a status by class (the most specific class in the table
+wins); validation errors never echo the submitted values (they may be personal free text);
+anything else is a 500 whose log line names the exception type and code location only.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from statcoder import errors as core
+from statcoder.service import errors as svc
+
+log = logging.getLogger("statcoder.api")
+
+STATUS_BY_CLASS: dict[type[core.StatcoderError], int] = {
+    svc.NotFoundError: 404,
+    svc.AuthenticationError: 401,
+    svc.PermissionDeniedError: 403,
+    svc.ConflictError: 409,
+    svc.PayloadTooLargeError: 413,
+    core.NotFittedError: 409,
+    core.InputError: 422,
+    core.ClassificationError: 422,
+    core.UnknownCodeError: 422,
+    core.IndexConflictError: 422,
+    core.ModelFileError: 422,
+    core.ConfigurationError: 422,
+    core.EstimationError: 422,
+    core.StatcoderError: 400,
+}
+
+HTTP_CODES = {
+    400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
+    405: "method_not_allowed", 406: "not_acceptable", 409: "conflict", 413: "payload_too_large",
+    415: "unsupported_media_type", 422: "invalid_request", 429: "too_many_requests",
+}
+
+
+def status_for(exc: core.StatcoderError) -> int:
+    """Return the HTTP status of a StatcoderError: the entry of its nearest class in the table."""
+    for cls in type(exc).__mro__:
+        if cls in STATUS_BY_CLASS:
+            return STATUS_BY_CLASS[cls]
+    return 400
+
+
+def error_response(status: int, code: str, message: str, hint: str = "", headers: dict | None = None) -> JSONResponse:
+    """Return the JSON error response."""
+    return JSONResponse(
+        {"error": {"code": code, "message": message, "hint": hint}}, status_code=status, headers=headers
+    )
+
+
+def _statcoder(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, core.StatcoderError)
+    status = status_for(exc)
+    message = f"{exc.message} ({exc.where})" if exc.where else exc.message
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return error_response(status, exc.code, message, exc.hint, headers)
+
+
+def _validation(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = exc.errors()
+    if any(p.get("type") == "json_invalid" for p in problems):
+        return error_response(400, "malformed_json", "the request body is not valid JSON",
+                              "send a JSON object with Content-Type: application/json")
+    shown = []
+    for p in problems[:5]:
+        where = ".".join(str(part) for part in p.get("loc", ()))
+        shown.append(f"{where}: {p.get('msg', 'invalid')}")  # p["input"] deliberately left out
+    more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+    return error_response(422, "invalid_request", "; ".join(shown) + more,
+                          "check the request against the OpenAPI schema at /openapi.json")
+
+
+def _http(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = HTTP_CODES.get(exc.status_code, "http_error")
+    message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+    hint = "see /docs for the routes" if exc.status_code in (404, 405) else ""
+    return error_response(exc.status_code, code, message, hint, getattr(exc, "headers", None))
+
+
+def _unstorable(_: Request, exc: Exception) -> JSONResponse:
+    # e.g. a NUL character PostgreSQL cannot store in text: the value is the client's mistake
+    return error_response(422, "invalid_value", "a value in the request cannot be stored",
+                          "remove control characters such as NUL from the values")
+
+
+def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    # Exception messages can carry record texts: log the type and the frames, not the message.
+    frames = "".join(traceback.format_tb(exc.__traceback__)[-5:])
+    log.error("unhandled %s on %s %s\n%s", type(exc).__name__, request.method,
+              request.scope.get("route").path if request.scope.get("route") else "?", frames)
+    return error_response(500, "internal_error", "the server failed to handle the request",
+                          "retry later; if it persists, report it to the operators with the time")
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers on ``app``."""
+    app.add_exception_handler(core.StatcoderError, _statcoder)
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(DataError, _unstorable)
+    app.add_exception_handler(Exception, _unexpected)

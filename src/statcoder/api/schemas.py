@@ -1,0 +1,262 @@
+"""Request and response bodies of the API (pydantic). No free text beyond what callers sent."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Scope = Literal["admin", "code", "review"]
+Decision = Literal["auto", "partial", "review"]
+FieldValue = str | int | float | bool | None
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong, a machine-readable code, and what to do about it."""
+
+    code: str
+    message: str
+    hint: str = ""
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx/5xx response body."""
+
+    error: ErrorDetail
+
+
+# ---- projects ---------------------------------------------------------------------------
+class ProjectOut(BaseModel):
+    """A project as its own keys see it."""
+
+    id: str
+    name: str
+    classification_name: str
+    classification_version: str
+    classification_fingerprint: str
+    audit_rate: float
+    active_model_version: str | None
+    created_at: datetime
+
+
+class ProjectList(BaseModel):
+    """The projects visible to the key: only its own."""
+
+    projects: list[ProjectOut]
+
+
+class ProjectSettingsIn(BaseModel):
+    """Settings an admin may change."""
+
+    model_config = ConfigDict(extra="forbid")
+    audit_rate: float | None = Field(default=None, ge=0.0, le=1.0)
+
+
+# ---- keys -------------------------------------------------------------------------------
+class KeyIn(BaseModel):
+    """A key to create."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(default="", max_length=200)
+    scopes: list[Scope] = Field(min_length=1, max_length=3)
+    expires_at: datetime | None = None
+
+
+class KeyOut(BaseModel):
+    """A key without its secret."""
+
+    id: str
+    name: str
+    scopes: list[str]
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+class KeyCreated(KeyOut):
+    """A new key; ``key`` is the secret token, shown only in this response."""
+
+    key: str
+
+
+class KeyList(BaseModel):
+    """The project's keys."""
+
+    keys: list[KeyOut]
+
+
+# ---- models -----------------------------------------------------------------------------
+class ModelOut(BaseModel):
+    """A stored model version."""
+
+    version: str
+    active: bool
+    source: str
+    created_by: str
+    created_at: datetime
+    card: dict[str, Any]
+
+
+class ModelList(BaseModel):
+    """The project's model versions, oldest first, and the active one."""
+
+    active_version: str | None
+    models: list[ModelOut]
+
+
+# ---- coding -----------------------------------------------------------------------------
+class CodeRequest(BaseModel):
+    """Records to code: each a flat object of fields; ``text_columns`` name the text fields."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"records": [{"id": "17", "text": "primary school teacher"}], "text_columns": ["text"], "top_k": 5},
+        {"records": [{"id": "a", "title": "baker", "tasks": "bread and pastry"}], "text_columns": ["title", "tasks"]},
+    ]})
+    records: list[dict[str, FieldValue]] = Field(min_length=1)
+    text_columns: list[str] = Field(default=["text"], min_length=1, max_length=20)
+    id_field: str | None = Field(default="id", description="field copied to review tasks as record id")
+    top_k: int = Field(default=5, ge=1, le=50)
+    queue_review: bool = Field(default=True, description="store review decisions and the audit sample as tasks")
+
+
+class Candidate(BaseModel):
+    """One candidate code with its title and probability."""
+
+    code: str
+    title: str = ""
+    p: float
+
+
+class CodedRecord(BaseModel):
+    """An input record (fields echoed as strings) plus the coded-output contract."""
+
+    model_config = ConfigDict(extra="allow")
+    predicted_code: str
+    predicted_level: int
+    confidence: float
+    decision: Decision
+    source: str
+    candidates: list[Candidate]
+    review_task_id: int | None = None
+
+
+class CodeResponse(BaseModel):
+    """Coded records and the model version that produced them."""
+
+    model_version: str
+    records: list[CodedRecord]
+
+
+# ---- jobs -------------------------------------------------------------------------------
+class JobOut(BaseModel):
+    """A job's state and progress."""
+
+    id: str
+    status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
+    source: str
+    input_format: str
+    text_columns: list[str]
+    id_column: str | None
+    model_version: str
+    n_records: int | None
+    n_done: int
+    progress: float | None = Field(description="share of records done, 0..1; null before staging")
+    decisions: dict[str, int]
+    error: ErrorDetail | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class JobList(BaseModel):
+    """The project's jobs, newest first."""
+
+    jobs: list[JobOut]
+
+
+class JobFromPath(BaseModel):
+    """A job reading a file already on the server, inside an allowed directory."""
+
+    model_config = ConfigDict(extra="forbid")
+    path: str = Field(min_length=1, max_length=1000)
+    text_columns: list[str] = Field(default=["text"], min_length=1, max_length=20)
+    id_column: str | None = None
+    top_k: int = Field(default=5, ge=1, le=50)
+
+
+# ---- review -----------------------------------------------------------------------------
+class TaskOut(BaseModel):
+    """A review task with the model's candidates and, once submitted, the human code."""
+
+    id: int
+    reason: Literal["review", "audit"]
+    status: Literal["open", "claimed", "done"]
+    record_id: str | None
+    job_id: str | None
+    text: str
+    predicted_code: str
+    predicted_level: int
+    confidence: float
+    decision: str
+    candidates: list[Candidate]
+    model_version: str
+    claimed_by: str | None
+    claimed_at: datetime | None
+    code: str | None
+    coder_id: str | None
+    time_spent_s: float | None
+    submitted_at: datetime | None
+    created_at: datetime
+
+
+class TaskList(BaseModel):
+    """A page of tasks; pass ``next_after_id`` as ``after_id`` for the next page."""
+
+    tasks: list[TaskOut]
+    next_after_id: int | None
+    counts: dict[str, int]
+
+
+class ClaimIn(BaseModel):
+    """Who claims the task."""
+
+    model_config = ConfigDict(extra="forbid")
+    coder_id: str = Field(min_length=1, max_length=100)
+
+
+class SubmitIn(BaseModel):
+    """The coder's decision."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"code": "2341", "coder_id": "coder-7", "time_spent_s": 12.5}]})
+    code: str = Field(min_length=1, max_length=50)
+    coder_id: str = Field(min_length=1, max_length=100)
+    time_spent_s: float | None = Field(default=None, ge=0, le=86_400)
+
+
+# ---- audit ------------------------------------------------------------------------------
+class AuditEventOut(BaseModel):
+    """One state change."""
+
+    id: int
+    actor: str
+    action: str
+    target: str
+    details: dict[str, Any]
+    created_at: datetime
+
+
+class AuditList(BaseModel):
+    """A page of events, newest first; pass ``next_before_id`` as ``before_id`` for older ones."""
+
+    events: list[AuditEventOut]
+    next_before_id: int | None
+
+
+# ---- operations -------------------------------------------------------------------------
+class Health(BaseModel):
+    """Liveness / readiness."""
+
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, bool] = {}

@@ -1,0 +1,271 @@
+"""``statcoder estimate``: survey, model-assisted, small-area and coding-error-corrected estimates.
+
+Each subcommand reads a table (CSV, Parquet, Excel, SPSS, Stata), calls statcoder.estimation,
+writes a tidy CSV/Parquet (``--out``) and optionally an HTML report (``--report``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.table import Table
+
+from statcoder.cli import app
+from statcoder.cli._common import console, progress, report_errors
+from statcoder.errors import InputError
+
+estimate_app = typer.Typer(
+    help="Estimates with confidence intervals: survey designs, model-assisted, small areas, "
+    "code shares corrected for coding error.",
+    no_args_is_help=True,
+)
+app.add_typer(estimate_app, name="estimate")
+
+Columns = Annotated[list[str] | None, typer.Option(help="Column name; repeat or comma-separate.")]
+
+
+def _names(values: list[str] | None) -> list[str]:
+    return [part.strip() for value in values or [] for part in value.split(",") if part.strip()]
+
+
+def _read(path: Path) -> pd.DataFrame:
+    from statcoder.io import read_table
+
+    return read_table(path)
+
+
+def _write(frame: pd.DataFrame, path: Path) -> None:
+    from statcoder.io import write_table_atomic
+
+    write_table_atomic(frame, path)
+
+
+def _show(frame: pd.DataFrame, title: str, max_rows: int = 30) -> None:
+    table = Table(title=title, show_lines=False)
+    for column in frame.columns:
+        table.add_column(str(column), justify="right" if frame[column].dtype.kind in "fi" else "left")
+    for row in frame.head(max_rows).itertuples(index=False):
+        table.add_row(*[f"{v:.6g}" if isinstance(v, float) else str(v) for v in row])
+    console.print(table)
+    if len(frame) > max_rows:
+        console.print(f"... {len(frame) - max_rows} more rows in the output file")
+
+
+def parse_totals(values: list[str] | None, option: str) -> dict[str, float]:
+    """``["api99=3914069"]`` -> ``{"api99": 3914069.0}``."""
+    out = {}
+    for value in values or []:
+        name, sep, number = value.partition("=")
+        try:
+            out[name.strip()] = float(number)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise InputError(f"cannot read {option} {value!r}", where=option,
+                             hint=f"write {option} COLUMN=TOTAL, e.g. {option} api99=3914069")
+    return out
+
+
+def parse_margin(value: str, option: str) -> tuple[str, dict[str, float]]:
+    """``"stype:E=4421,H=755,M=1018"`` -> ``("stype", {"E": 4421.0, ...})``."""
+    column, sep, rest = value.partition(":")
+    counts = parse_totals(rest.split(","), option) if sep else {}
+    if not counts:
+        raise InputError(f"cannot read {option} {value!r}", where=option,
+                         hint=f"write {option} COLUMN:LEVEL=COUNT,LEVEL=COUNT, e.g. stype:E=4421,H=755,M=1018")
+    return column.strip(), counts
+
+
+@estimate_app.command("survey")
+@report_errors
+def survey(
+    data: Annotated[Path, typer.Option(help="Survey microdata file.")],
+    out: Annotated[Path, typer.Option(help="Output table (.csv or .parquet).")],
+    weights: Annotated[str | None, typer.Option(help="Weight column (omit to derive from --fpc).")] = None,
+    strata: Annotated[str | None, typer.Option(help="Stratum column.")] = None,
+    psu: Columns = None,
+    fpc: Columns = None,
+    mean: Columns = None,
+    total: Columns = None,
+    proportion: Columns = None,
+    ratio: Annotated[list[str] | None, typer.Option(help="NUMERATOR/DENOMINATOR; repeatable.")] = None,
+    quantile: Columns = None,
+    probs: Annotated[str, typer.Option(help="Quantile levels for --quantile, comma-separated.")] = "0.25,0.5,0.75",
+    by: Columns = None,
+    na_rm: Annotated[bool, typer.Option("--na-rm", help="Estimate from records with a value.")] = False,
+    lonely_psu: Annotated[str, typer.Option(help="fail | certainty | remove | centre | average")] = "fail",
+    calibrate: Annotated[list[str] | None, typer.Option(help="COLUMN=TOTAL; repeatable (linear GREG).")] = None,
+    population_size: Annotated[float | None, typer.Option(help="Population size (calibration intercept).")] = None,
+    post_stratify: Annotated[str | None, typer.Option(help="COLUMN:LEVEL=COUNT,LEVEL=COUNT")] = None,
+    rake: Annotated[list[str] | None, typer.Option(help="Margin COLUMN:LEVEL=COUNT,...; repeatable.")] = None,
+    replicate: Annotated[str | None, typer.Option(help="Replicate variance: auto | JK1 | JKn | bootstrap.")] = None,
+    replicates: Annotated[int, typer.Option(help="Bootstrap replicates.")] = 50,
+    confidence: Annotated[float, typer.Option(help="Confidence level of the intervals.")] = 0.95,
+    report: Annotated[Path | None, typer.Option(help="Also write an HTML report here.")] = None,
+) -> None:
+    """Totals, means, ratios and proportions by domain for a survey design (R survey's svymean...)."""
+    from statcoder.estimation import SurveyDesign
+    from statcoder.estimation.report import survey_report
+
+    frame = _read(data)
+    design = SurveyDesign(frame, weights=weights, strata=strata, psu=_names(psu) or None,
+                          fpc=_names(fpc) or None, lonely_psu=lonely_psu)
+    if calibrate or population_size is not None:
+        design = design.calibrate(parse_totals(calibrate, "--calibrate"), population_size=population_size)
+    if post_stratify:
+        column, counts = parse_margin(post_stratify, "--post-stratify")
+        design = design.post_stratify(column, counts)
+    if rake:
+        design = design.rake(dict(parse_margin(v, "--rake") for v in rake))
+    target = design.replicate(replicate, replicates=replicates) if replicate else design
+    groups = _names(by) or None
+    results = []
+    opts = {"by": groups, "na_rm": na_rm, "confidence": confidence}
+    if mean:
+        results.append(target.mean(_names(mean), **opts).frame)
+    if total:
+        results.append(target.total(_names(total), **opts).frame)
+    if proportion:
+        results.append(target.proportion(_names(proportion), **opts).frame)
+    for spec in ratio or []:
+        num, sep, den = spec.partition("/")
+        if not sep:
+            raise InputError(f"cannot read --ratio {spec!r}", where="--ratio",
+                             hint="write --ratio NUMERATOR/DENOMINATOR, e.g. api.stu/enroll")
+        results.append(target.ratio(num.strip(), den.strip(), **opts).frame)
+    for variable in _names(quantile):
+        try:
+            levels = [float(p) for p in probs.split(",")]
+        except ValueError:
+            raise InputError(f"cannot read --probs {probs!r}", where="--probs",
+                             hint="write levels between 0 and 1, e.g. --probs 0.25,0.5,0.75") from None
+        results.append(target.quantile(variable, levels, by=groups, na_rm=na_rm, confidence=confidence).frame)
+    if not results:
+        raise InputError("nothing to estimate", where="options",
+                         hint="add --mean, --total, --proportion, --ratio or --quantile")
+    table = pd.concat(results, ignore_index=True)
+    _write(table, out)
+    _show(table, "Survey estimates")
+    if report:
+        described = f"{data.name}: weights={weights}, strata={strata}, psu={_names(psu)}, fpc={_names(fpc)}"
+        survey_report(table, design=described, confidence=confidence).write(report)
+    console.print(f"wrote {out}" + (f" and {report}" if report else ""))
+
+
+@estimate_app.command("model-assisted")
+@report_errors
+def model_assisted(
+    data: Annotated[Path, typer.Option(help="Sample file (response and auxiliaries).")],
+    population: Annotated[Path, typer.Option(help="Population frame: auxiliaries for every unit.")],
+    response: Annotated[str, typer.Option(help="Response column.")],
+    out: Annotated[Path, typer.Option(help="Output table (.csv or .parquet).")],
+    features: Columns = None,
+    weights: Annotated[str | None, typer.Option(help="Weight column.")] = None,
+    strata: Annotated[str | None, typer.Option(help="Stratum column.")] = None,
+    psu: Columns = None,
+    fpc: Columns = None,
+    model: Annotated[str, typer.Option(help="linear | gradient-boosting | random-forest | logistic")] = "gradient-boosting",
+    folds: Annotated[int, typer.Option(help="Cross-fitting folds of PSUs.")] = 5,
+    variance: Annotated[str, typer.Option(help="linearisation | replicate")] = "linearisation",
+    seed: Annotated[int, typer.Option(help="Seed for folds and model.")] = 0,
+    report: Annotated[Path | None, typer.Option(help="Also write an HTML report here.")] = None,
+) -> None:
+    """Cross-fitted GREG total and mean with a machine-learning working model."""
+    from statcoder.estimation import SurveyDesign
+    from statcoder.estimation.model_assisted import CrossFittedGREG, make_working_model
+    from statcoder.estimation.report import survey_report
+
+    design = SurveyDesign(_read(data), weights=weights, strata=strata, psu=_names(psu) or None,
+                          fpc=_names(fpc) or None)
+    estimator = CrossFittedGREG(make_working_model(model, seed=seed), n_folds=folds, seed=seed,
+                                variance=variance)
+    with progress() as bar:
+        bar(0, 1, "fitting the working model")
+        estimator.fit(design, response, _names(features), _read(population))
+        bar(1, 1, "fitting the working model")
+    table = estimator.result_.frame
+    _write(table, out)
+    _show(table, f"Cross-fitted GREG ({model})")
+    if report:
+        survey_report(table, title="Model-assisted estimates", design=f"{data.name}, working model {model}").write(report)
+
+
+@estimate_app.command("fay-herriot")
+@report_errors
+def fay_herriot(
+    data: Annotated[Path, typer.Option(help="Area table: one row per area.")],
+    direct: Annotated[str, typer.Option(help="Direct-estimate column (empty = non-sampled area).")],
+    out: Annotated[Path, typer.Option(help="Output table (.csv or .parquet).")],
+    variance: Annotated[str | None, typer.Option(help="Sampling-variance column.")] = None,
+    se: Annotated[str | None, typer.Option(help="Standard-error column (instead of --variance).")] = None,
+    covariates: Columns = None,
+    categorical: Columns = None,
+    area: Annotated[str | None, typer.Option(help="Area identifier column.")] = None,
+    method: Annotated[str, typer.Option(help="REML | ML | FH")] = "REML",
+    transform: Annotated[str | None, typer.Option(help="log (fit on the log scale)")] = None,
+    on_zero_variance: Annotated[str, typer.Option(help="error | drop")] = "error",
+    benchmark_total: Annotated[float | None, typer.Option(help="Benchmark to this weighted total.")] = None,
+    benchmark_weights: Annotated[str | None, typer.Option(help="Weights column of the benchmark.")] = None,
+    map_csv: Annotated[Path | None, typer.Option(help="Also write a map-ready CSV here.")] = None,
+    report: Annotated[Path | None, typer.Option(help="Also write an HTML report here.")] = None,
+) -> None:
+    """Fay-Herriot small-area estimates (EBLUP, MSE, synthetic for non-sampled areas)."""
+    from statcoder.estimation.report import small_area_report
+    from statcoder.estimation.small_area import fay_herriot_table
+
+    result = fay_herriot_table(
+        _read(data), direct=direct, variance=variance, se=se, covariates=_names(covariates),
+        categorical=_names(categorical), area=area, method=method, transform=transform,
+        on_zero_variance=on_zero_variance, benchmark_target=benchmark_total,
+        benchmark_weights=benchmark_weights,
+    )
+    _write(result.frame, out)
+    _show(result.coefficients(), f"Fay-Herriot ({method}) coefficients; A = {result.model.variance_:.6g}")
+    if map_csv:
+        result.write_map_csv(map_csv)
+    if report:
+        small_area_report(result.frame, result.coefficients(), method=method,
+                          variance=result.model.variance_).write(report)
+    console.print(f"wrote {out} ({len(result.frame)} areas)")
+
+
+@estimate_app.command("coding-correction")
+@report_errors
+def coding_correction(
+    data: Annotated[Path, typer.Option(help="Coded records with an audit column.")],
+    out: Annotated[Path, typer.Option(help="Output table (.csv or .parquet).")],
+    predicted: Annotated[str, typer.Option(help="Machine-code column.")] = "predicted_code",
+    audit: Annotated[str, typer.Option(help="Human code of audited records (empty elsewhere).")] = "audit_code",
+    weights: Annotated[str | None, typer.Option(help="Survey weights, if the records are a sample.")] = None,
+    strata: Annotated[str | None, typer.Option(help="Survey strata.")] = None,
+    psu: Annotated[str | None, typer.Option(help="Survey PSUs.")] = None,
+    audit_strata: Annotated[str | None, typer.Option(help="Stratum of the audit (e.g. decision).")] = None,
+    classification: Annotated[Path | None, typer.Option(help="Classification CSV, for --level.")] = None,
+    level: Annotated[list[int] | None, typer.Option(help="Level(s) of the classification; repeatable.")] = None,
+    quantity: Annotated[str, typer.Option(help="share | total")] = "share",
+    method: Annotated[str, typer.Option(help="difference | ppi | ppi++")] = "difference",
+    confidence: Annotated[float, typer.Option(help="Confidence level.")] = 0.95,
+    report: Annotated[Path | None, typer.Option(help="Also write an HTML report here.")] = None,
+) -> None:
+    """Code shares/totals corrected for coding error with an audit sample, next to the naive ones."""
+    from statcoder.estimation.coding_error import corrected_shares_from_frame
+    from statcoder.estimation.report import coding_correction_report
+
+    frame = _read(data)
+    options = dict(predicted=predicted, audit=audit, weights=weights, strata=strata, psu=psu,
+                   audit_strata=audit_strata, quantity=quantity, method=method, confidence=confidence)
+    if classification is not None:
+        from statcoder.classifications import Classification
+
+        options["classification"] = Classification.from_csv(classification)
+        options["levels"] = level or None
+    table = corrected_shares_from_frame(frame, **options)
+    _write(table, out)
+    _show(table[[c for c in ("level", "code", "naive", "estimate", "se", "ci_low", "ci_high", "flag")
+                 if c in table.columns]], "Corrected code shares" if quantity == "share" else "Corrected code totals")
+    if report:
+        n_audit = int((frame[audit].astype(str).str.strip() != "").sum())
+        coding_correction_report(table, audit_size=n_audit).write(report)

@@ -1,0 +1,194 @@
+"""The Coder: a trained model, its classification, index and thresholds, applied to records.
+
+``Coder.code`` turns records into the coded-output contract of ARCHITECTURE.md: the input
+columns plus ``predicted_code``, ``predicted_level``, ``confidence``, ``decision``,
+``source`` and ``candidates``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from statcoder.classifications import Classification
+from statcoder.coder.index import CodingIndex
+from statcoder.decision import REVIEW, decide
+from statcoder.errors import InputError
+from statcoder.text.normalise import check_lengths, join_columns
+
+ProgressFn = Callable[[int, int, str], None]
+OUTPUT_COLUMNS = ("predicted_code", "predicted_level", "confidence", "decision", "source", "candidates")
+CHUNK = 2000
+
+
+class Coder:
+    """A ready-to-use automated coder. Create it with ``statcoder.train`` or ``Coder.load``."""
+
+    def __init__(
+        self,
+        *,
+        model: Any,
+        classification: Classification,
+        thresholds: dict[int, float],
+        card: dict[str, Any],
+        index: CodingIndex | None = None,
+    ) -> None:
+        self.model = model
+        self.classification = classification
+        self.thresholds = {int(k): float(v) for k, v in thresholds.items()}
+        self.card = card
+        self.index = index
+        self.classes_: list[str] = [str(c) for c in model.classes_]
+        self._levels = list(range(1, classification.depth + 1))
+        self._aggregators = {lv: classification.aggregation_matrix(self.classes_, lv) for lv in self._levels}
+        self._candidate_prefix = [
+            '{"code": ' + json.dumps(c) + ', "title": ' + json.dumps(classification.title(c)) + ', "p": '
+            for c in self.classes_
+        ]
+
+    @property
+    def version(self) -> str:
+        """Short content hash of the saved model (``m-...``), or ``unsaved``."""
+        return str(self.card.get("version", "unsaved"))
+
+    def __repr__(self) -> str:
+        return f"Coder({self.classification.name}, {len(self.classes_)} classes, version={self.version})"
+
+    # ---- probabilities ----------------------------------------------------------------------
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Return calibrated probabilities (n_texts, n_classes), columns in ``classes_`` order."""
+        return self.model.predict_proba(list(texts))
+
+    def level_confidences(self, proba: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        """Per level: (index into ``codes_at_level(level)`` of the best code, its probability)."""
+        out = {}
+        for level, (matrix, _codes) in self._aggregators.items():
+            agg = np.asarray(matrix.T.dot(proba.T).T)
+            if agg.shape[1] == 0:
+                out[level] = (np.zeros(len(proba), dtype=np.int64), np.zeros(len(proba)))
+                continue
+            best = agg.argmax(axis=1)
+            out[level] = (best, agg[np.arange(len(agg)), best])
+        return out
+
+    def codes_at_level(self, level: int) -> list[str]:
+        """The codes the model can reach at ``level`` (column order of level aggregates)."""
+        return self._aggregators[level][1]
+
+    # ---- coding -------------------------------------------------------------------------------
+    def code(
+        self,
+        data: pd.DataFrame | Sequence[str],
+        *,
+        text_columns: Sequence[str] = ("text",),
+        top_k: int = 5,
+        max_text_length: int | None = None,
+        on_progress: ProgressFn | None = None,
+        where: str = "input",
+    ) -> pd.DataFrame:
+        """Code every record; returns the input columns plus the coded-output columns.
+
+        ``data`` is a DataFrame (texts in ``text_columns``, joined) or a sequence of texts.
+        The index (when present) is consulted on the first text column before the model.
+        Empty texts get decision ``review`` with no code. ``top_k`` candidates are listed.
+        """
+        if top_k < 1:
+            raise InputError(f"top_k must be at least 1, got {top_k}", hint="use e.g. --top-k 5")
+        frame = data.copy() if isinstance(data, pd.DataFrame) else pd.DataFrame({"text": list(data)})
+        if not isinstance(data, pd.DataFrame):
+            text_columns = ("text",)
+        texts = join_columns(frame, list(text_columns), where=where)
+        if max_text_length is not None:
+            check_lengths(texts, max_length=max_text_length, where=where)
+        n = len(texts)
+        code = np.full(n, "", dtype=object)
+        level = np.zeros(n, dtype=np.int64)
+        confidence = np.zeros(n, dtype=float)
+        decision = np.full(n, REVIEW, dtype=object)
+        source = np.full(n, "model", dtype=object)
+        candidates = np.full(n, "[]", dtype=object)
+
+        todo = np.ones(n, dtype=bool)
+        if self.index is not None and len(self.index):
+            first = join_columns(frame, [text_columns[0]], where=where)
+            hits = self.index.lookup(first)
+            for i, hit in enumerate(hits):
+                if hit is not None:
+                    code[i], level[i], confidence[i] = hit, self.classification.level(hit), 1.0
+                    decision[i], source[i], todo[i] = "auto", "index", False
+                    candidates[i] = json.dumps([{"code": hit, "title": self.classification.title(hit), "p": 1.0}])
+        empty = np.array([not t.strip() for t in texts], dtype=bool)
+        todo &= ~empty
+        rows = np.flatnonzero(todo)
+        for start in range(0, len(rows), CHUNK):
+            chunk = rows[start : start + CHUNK]
+            self._code_chunk([texts[i] for i in chunk], chunk, top_k, code, level, confidence, decision, candidates)
+            if on_progress is not None:
+                on_progress(min(start + CHUNK, len(rows)), len(rows), "coding")
+        frame["predicted_code"] = code
+        frame["predicted_level"] = level
+        frame["confidence"] = confidence
+        frame["decision"] = decision
+        frame["source"] = source
+        frame["candidates"] = candidates
+        return frame
+
+    def _code_chunk(self, texts, rows, top_k, code, level, confidence, decision, candidates) -> None:
+        proba = self.predict_proba(texts)
+        per_level = self.level_confidences(proba)
+        depth = self.classification.depth
+        chosen, dec = decide({lv: c for lv, (_, c) in per_level.items()}, thresholds=self.thresholds,
+                             full_depth=depth)
+        # review records keep the machine's best guess at the deepest level (not an accepted code)
+        best_leaf = proba.argmax(axis=1)
+        leaf_codes = np.asarray(self.classes_, dtype=object)[best_leaf]
+        leaf_levels = np.array([self.classification.level(c) for c in leaf_codes], dtype=np.int64)
+        out_code = leaf_codes.copy()
+        out_level = leaf_levels.copy()
+        out_conf = proba[np.arange(len(proba)), best_leaf]
+        for lv in self._levels:
+            mask = chosen == lv
+            if mask.any():
+                idx, conf = per_level[lv]
+                out_code[mask] = np.asarray(self.codes_at_level(lv), dtype=object)[idx[mask]]
+                out_level[mask] = lv
+                out_conf[mask] = conf[mask]
+        code[rows], level[rows], confidence[rows], decision[rows] = out_code, out_level, out_conf, dec
+        k = min(top_k, proba.shape[1])
+        top = np.argpartition(-proba, k - 1, axis=1)[:, :k] if k < proba.shape[1] else np.tile(np.arange(proba.shape[1]), (len(proba), 1))
+        top_p = np.take_along_axis(proba, top, axis=1)
+        order = np.argsort(-top_p, axis=1, kind="stable")
+        top, top_p = np.take_along_axis(top, order, axis=1), np.take_along_axis(top_p, order, axis=1)
+        prefix = self._candidate_prefix
+        candidates[rows] = [
+            "[" + ", ".join(f"{prefix[j]}{p:.4f}}}" for j, p in zip(r, ps, strict=True)) + "]"
+            for r, ps in zip(top.tolist(), top_p.tolist(), strict=True)
+        ]
+
+    def code_file(self, input_path: str | Path, *, text_columns: Sequence[str], top_k: int = 5,
+                  max_text_length: int | None = None, on_progress: ProgressFn | None = None) -> pd.DataFrame:
+        """Read ``input_path`` (any readable table format) and code it; returns the coded frame."""
+        from statcoder.io import read_table
+
+        frame = read_table(input_path)
+        return self.code(frame, text_columns=text_columns, top_k=top_k, max_text_length=max_text_length,
+                         on_progress=on_progress, where=str(input_path))
+
+    # ---- persistence --------------------------------------------------------------------------
+    def save(self, directory: str | Path) -> Path:
+        """Write the model directory (card + safe weights) atomically; returns its path."""
+        from statcoder.coder.storage import save_coder
+
+        return save_coder(self, Path(directory))
+
+    @classmethod
+    def load(cls, directory: str | Path) -> Coder:
+        """Load a model directory, verifying hashes and format; raises ModelFileError if unsafe."""
+        from statcoder.coder.storage import load_coder
+
+        return load_coder(Path(directory))

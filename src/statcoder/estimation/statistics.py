@@ -1,0 +1,367 @@
+"""Totals, means, ratios, proportions and linear regression by domain, for any design.
+
+``EstimatingDesign`` holds what every design shares (data, final weights) and turns a request
+into linearised scores plus a weighted estimator function; the subclass decides how the
+variance is computed (Taylor linearisation in ``SurveyDesign``, replicate weights in
+``ReplicateDesign``). Domains are handled as R ``survey`` does for ``svyby``/``subset``: records
+outside the domain keep their place in the design with a zero score, so PSUs and strata
+without domain members still count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from statcoder.errors import EstimationError, InputError
+from statcoder.estimation.results import Estimates, tidy_frame
+
+MISSING_DOMAIN = "(missing)"
+
+
+def as_list(names: str | Sequence[str] | None) -> list[str]:
+    """Return ``names`` as a list (``None`` -> empty)."""
+    if names is None:
+        return []
+    return [names] if isinstance(names, str) else list(names)
+
+
+def numeric_column(data: pd.DataFrame, column: str) -> np.ndarray:
+    """Return ``data[column]`` as floats; empty strings and NaN become NaN.
+
+    Raises ``EstimationError`` naming rows that hold text which is not a number.
+    """
+    if column not in data.columns:
+        raise InputError(
+            f"column {column!r} not found", where=f"columns: {list(data.columns)[:20]}",
+            hint="check the spelling (column names are case-sensitive)",
+        )
+    raw = data[column]
+    if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
+        return raw.to_numpy(dtype=float, na_value=np.nan)
+    text = raw.astype("string").str.strip()
+    values = pd.to_numeric(text.mask(text == ""), errors="coerce")
+    bad = values.isna() & text.notna() & (text != "")
+    if bad.any():
+        rows = (np.flatnonzero(bad.to_numpy())[:5] + 1).tolist()
+        raise EstimationError(
+            f"column {column!r} holds {int(bad.sum())} value(s) that are not numbers",
+            where=f"column {column!r}, data rows {rows}",
+            hint="clean the values, or use proportion()/a categorical total for a text column",
+        )
+    return values.to_numpy(dtype=float, na_value=np.nan)
+
+
+def text_column(data: pd.DataFrame, column: str) -> np.ndarray:
+    """Return ``data[column]`` as str labels; missing values become ``"(missing)"``."""
+    if column not in data.columns:
+        raise InputError(
+            f"column {column!r} not found", where=f"columns: {list(data.columns)[:20]}",
+            hint="check the spelling (column names are case-sensitive)",
+        )
+    raw = data[column]
+    out = raw.astype("string").fillna(MISSING_DOMAIN).to_numpy(dtype=object)
+    if pd.api.types.is_float_dtype(raw):  # 1.0 -> "1" so numeric codes read naturally
+        vals = raw.to_numpy(dtype=float, na_value=np.nan)
+        whole = ~np.isnan(vals) & (vals == np.round(vals))
+        out[whole] = [str(int(v)) for v in vals[whole]]
+    out[out == ""] = MISSING_DOMAIN
+    return out.astype(str)
+
+
+def _is_numeric(data: pd.DataFrame, column: str) -> bool:
+    """A column is numeric unless none of its non-empty values reads as a number."""
+    raw = data[column]
+    if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
+        return True
+    text = raw.astype("string").str.strip()
+    text = text[text.notna() & (text != "")]
+    return bool(pd.to_numeric(text, errors="coerce").notna().any())
+
+
+class EstimatingDesign:
+    """Base of the designs: domain estimation of totals, means, ratios and proportions."""
+
+    data: pd.DataFrame
+    weights: np.ndarray
+
+    # --- to be provided by subclasses -------------------------------------------------
+    def _covariance(
+        self, scores: np.ndarray, estimator: Callable[[np.ndarray], np.ndarray]
+    ) -> np.ndarray:
+        raise NotImplementedError
+
+    def degrees_of_freedom(self) -> float:
+        """Design degrees of freedom (PSUs minus strata, or replicates minus one)."""
+        raise NotImplementedError
+
+    # --- public estimators --------------------------------------------------------------
+    def total(
+        self, variables: str | Sequence[str], *, by: str | Sequence[str] | None = None,
+        na_rm: bool = False, categorical: bool | None = None, **options: object,
+    ) -> Estimates:
+        """Estimated population totals (units of the variable x population units), by domain.
+
+        A text (or ``categorical=True``) variable gives the estimated count of each category.
+        """
+        return self._estimate("total", as_list(variables), None, by, na_rm, categorical, options)
+
+    def mean(
+        self, variables: str | Sequence[str], *, by: str | Sequence[str] | None = None,
+        na_rm: bool = False, categorical: bool | None = None, **options: object,
+    ) -> Estimates:
+        """Estimated population means (units of the variable), by domain.
+
+        A text (or ``categorical=True``) variable gives the share of each category (0-1).
+        """
+        return self._estimate("mean", as_list(variables), None, by, na_rm, categorical, options)
+
+    def proportion(
+        self, variables: str | Sequence[str], *, by: str | Sequence[str] | None = None,
+        na_rm: bool = False, **options: object,
+    ) -> Estimates:
+        """Estimated share (0-1) of each category of each variable, by domain."""
+        return self._estimate("mean", as_list(variables), None, by, na_rm, True, options)
+
+    def ratio(
+        self, numerator: str | Sequence[str], denominator: str, *,
+        by: str | Sequence[str] | None = None, na_rm: bool = False, **options: object,
+    ) -> Estimates:
+        """Estimated ratio of population totals ``t_numerator / t_denominator``, by domain."""
+        return self._estimate("ratio", as_list(numerator), denominator, by, na_rm, False, options)
+
+    # --- machinery ----------------------------------------------------------------------
+    def _domains(self, by: list[str]) -> list[tuple[dict[str, str], np.ndarray]]:
+        n = len(self.weights)
+        if not by:
+            return [({}, np.ones(n, dtype=bool))]
+        labels = pd.DataFrame({c: text_column(self.data, c) for c in by})
+        keys = labels.drop_duplicates().sort_values(by).to_dict("records")
+        out = []
+        for key in keys:
+            mask = np.ones(n, dtype=bool)
+            for column, value in key.items():
+                mask &= labels[column].to_numpy() == value
+            out.append((key, mask))
+        return out
+
+    def _variable_columns(
+        self, variable: str, categorical: bool | None
+    ) -> list[tuple[str, np.ndarray]]:
+        """(category label, values) pairs: one for a numeric variable, one per category otherwise."""
+        if categorical is None:
+            categorical = not _is_numeric(self.data, variable)
+        if not categorical:
+            return [("", numeric_column(self.data, variable))]
+        labels = text_column(self.data, variable)
+        missing = labels == MISSING_DOMAIN
+        out = []
+        for level in sorted(set(labels[~missing].tolist())):
+            values = (labels == level).astype(float)
+            values[missing] = np.nan
+            out.append((level, values))
+        return out
+
+    def _estimate(
+        self, kind: str, variables: list[str], denominator: str | None, by: str | Sequence[str] | None,
+        na_rm: bool, categorical: bool | None, options: dict[str, object],
+    ) -> Estimates:
+        by_list = as_list(by)
+        den_values = None if denominator is None else numeric_column(self.data, denominator)
+        rows, nums, dens, masks = [], [], [], []
+        for variable in variables:
+            for category, values in self._variable_columns(variable, categorical):
+                valid = ~np.isnan(values)
+                if den_values is not None:
+                    valid &= ~np.isnan(den_values)
+                if not na_rm and not valid.all():
+                    bad = (np.flatnonzero(~valid)[:5] + 1).tolist()
+                    raise EstimationError(
+                        f"{int((~valid).sum())} record(s) have no value for {variable!r}",
+                        where=f"column {variable!r}" + (f" / {denominator!r}" if denominator else "")
+                        + f", data rows {bad}",
+                        hint="pass na_rm=True (CLI: --na-rm) to estimate from the records with a "
+                        "value (R: na.rm=TRUE), or impute the missing values first",
+                    )
+                for key, mask in self._domains(by_list):
+                    m = mask & valid
+                    num = np.where(m, np.nan_to_num(values), 0.0)
+                    if kind == "total":
+                        den = np.full(len(m), np.nan)
+                    elif kind == "mean":
+                        den = m.astype(float)
+                    else:
+                        den = np.where(m, np.nan_to_num(den_values), 0.0)
+                    statistic = "proportion" if category and kind == "mean" else kind
+                    if category and kind == "total":
+                        statistic = "count"
+                    row = {"variable": variable if den_values is None else f"{variable}/{denominator}"}
+                    row["statistic"] = statistic
+                    if category:
+                        row["category"] = category
+                    row.update(key)
+                    row["_n"] = int(m.sum())
+                    rows.append(row)
+                    nums.append(num)
+                    dens.append(den)
+                    masks.append(m)
+        return self._infer(
+            pd.DataFrame(rows), np.column_stack(nums), np.column_stack(dens),
+            np.column_stack(masks), options,
+        )
+
+    def _infer(
+        self, keys: pd.DataFrame, num: np.ndarray, den: np.ndarray, masks: np.ndarray,
+        options: dict[str, object],
+    ) -> Estimates:
+        w = self.weights
+        is_ratio = ~np.isnan(den[0])
+
+        def estimator(weights: np.ndarray) -> np.ndarray:
+            top = num.T @ weights
+            bottom = np.where(is_ratio, np.nan_to_num(den).T @ weights, 1.0)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return top / bottom
+
+        est = estimator(w)
+        bottom = np.where(is_ratio, np.nan_to_num(den).T @ w, 1.0)
+        if np.any(bottom == 0):
+            bad = keys.loc[bottom == 0].drop(columns="_n").iloc[0].to_dict()
+            raise EstimationError(
+                "a domain has no records (or a zero denominator total), so its mean/ratio is undefined",
+                where=f"domain {bad}",
+                hint="drop the empty domain, or estimate a total instead",
+            )
+        u = np.where(is_ratio, (num - est * np.nan_to_num(den)) / bottom, num)
+        scores = w[:, None] * u
+        cov = self._covariance(scores, estimator)
+        se = np.sqrt(np.clip(np.diag(cov), 0, None))
+        deff = self._deff(u, masks, np.diag(cov))
+        return self._package(keys, est, se, cov, deff, options)
+
+    def _deff(self, u: np.ndarray, masks: np.ndarray, var: np.ndarray) -> np.ndarray:
+        """Kish design effect: variance over the SRS-without-replacement variance (R ``deff=TRUE``)."""
+        w = self.weights
+        out = np.full(len(var), np.nan)
+        for j in range(len(var)):
+            m = masks[:, j]
+            psum, nobs = w[m].sum(), int(m.sum())
+            if nobs < 2 or psum <= nobs:
+                continue
+            mu = np.sum(w[m] * u[m, j]) / psum
+            s2 = np.sum(w[m] * (u[m, j] - mu) ** 2) / psum * nobs / (nobs - 1)
+            vsrs = s2 * psum**2 * (psum - nobs) / (psum * nobs)
+            if vsrs > 0:
+                out[j] = var[j] / vsrs
+        return out
+
+    def _package(
+        self, keys: pd.DataFrame, est: np.ndarray, se: np.ndarray, cov: np.ndarray,
+        deff: np.ndarray | None, options: dict[str, object],
+    ) -> Estimates:
+        confidence = float(options.pop("confidence", 0.95))  # type: ignore[arg-type]
+        use_t = bool(options.pop("t_interval", False))
+        extra = {k: options.pop(k) for k in ("cv_thresholds", "flag_labels") if k in options}
+        if options:
+            raise EstimationError(
+                f"unknown option(s) {sorted(options)}", where="estimator call",
+                hint="options are confidence, t_interval, cv_thresholds, flag_labels",
+            )
+        df = self.degrees_of_freedom() if use_t else None
+        frame = tidy_frame(
+            keys.drop(columns="_n"), est, se, n=keys["_n"].to_numpy(), deff=deff,
+            confidence=confidence, df=df, **extra,  # type: ignore[arg-type]
+        )
+        return Estimates(frame, cov, confidence, df)
+
+    def linear_regression(
+        self, response: str, covariates: Sequence[str], *, intercept: bool = True,
+        **options: object,
+    ) -> Estimates:
+        """Design-weighted least squares coefficients with sandwich SEs (R ``svyglm`` gaussian).
+
+        Records with a missing response or covariate are dropped (zero score, kept in the design).
+        """
+        y = numeric_column(self.data, response)
+        cols = [numeric_column(self.data, c) for c in covariates]
+        x = np.column_stack(([np.ones(len(y))] if intercept else []) + cols)
+        valid = ~np.isnan(y) & ~np.isnan(x).any(axis=1)
+        x0 = np.where(valid[:, None], x, 0.0)
+        y0 = np.where(valid, y, 0.0)
+
+        def estimator(weights: np.ndarray) -> np.ndarray:
+            wv = weights * valid
+            return np.linalg.solve(x0.T @ (x0 * wv[:, None]), x0.T @ (wv * y0))
+
+        beta = estimator(self.weights)
+        w = self.weights * valid
+        bread = np.linalg.inv(x0.T @ (x0 * w[:, None]))
+        scores = (x0 * (w * (y0 - x0 @ beta))[:, None]) @ bread
+        cov = self._covariance(scores, estimator)
+        names = (["(Intercept)"] if intercept else []) + list(covariates)
+        keys = pd.DataFrame({"variable": response, "statistic": "coefficient", "term": names,
+                             "_n": int(valid.sum())})
+        se = np.sqrt(np.clip(np.diag(cov), 0, None))
+        return self._package(keys, beta, se, cov, None, dict(options))
+
+    def quantile(
+        self, variable: str, quantiles: Sequence[float] = (0.5,), *,
+        by: str | Sequence[str] | None = None, na_rm: bool = False, confidence: float = 0.95,
+    ) -> Estimates:
+        """Weighted quantiles with Woodruff confidence intervals (R ``svyquantile`` defaults).
+
+        The quantile is the smallest value whose weighted CDF reaches ``p`` (R's
+        ``qrule="math"``); the interval inverts a Wald interval for the CDF at the estimate with
+        the design degrees of freedom (R's ``interval.type="mean"``), and
+        ``se = (upper - lower) / (2 t)``. ``ci_low``/``ci_high`` are that (asymmetric) interval.
+        """
+        from scipy import stats
+
+        values = numeric_column(self.data, variable)
+        valid = ~np.isnan(values)
+        if not na_rm and not valid.all():
+            raise EstimationError(
+                f"{int((~valid).sum())} record(s) have no value for {variable!r}",
+                where=f"column {variable!r}, data rows {(np.flatnonzero(~valid)[:5] + 1).tolist()}",
+                hint="pass na_rm=True to use the records with a value",
+            )
+        df = self.degrees_of_freedom()
+        q = stats.t.ppf(1 - (1 - confidence) / 2, df)
+        rows, est, lows, highs, ses = [], [], [], [], []
+        for key, mask in self._domains(as_list(by)):
+            m = mask & valid
+            x, w = values[m], self.weights[m]
+            for p in quantiles:
+                qhat = _qrule_math(x, w, p)
+                below = np.where(m, (np.nan_to_num(values) <= qhat).astype(float), 0.0)
+                share = self._infer(pd.DataFrame([{"_n": int(m.sum())}]), below[:, None],
+                                    m.astype(float)[:, None], m[:, None], {})
+                p_hat, p_se = share.value, share.se
+                lo, hi = p_hat - q * p_se, p_hat + q * p_se
+                low = np.nan if lo < 0 else _qrule_math(x, w, lo)
+                high = np.nan if hi > 1 else _qrule_math(x, w, hi)
+                rows.append({"variable": variable, "statistic": "quantile", "quantile": p, **key,
+                             "_n": int(m.sum())})
+                est.append(qhat)
+                lows.append(low)
+                highs.append(high)
+                ses.append((high - low) / (2 * q))
+        keys = pd.DataFrame(rows)
+        frame = tidy_frame(keys.drop(columns="_n"), np.asarray(est), np.asarray(ses),
+                           n=keys["_n"].to_numpy(), confidence=confidence, df=df)
+        frame["ci_low"], frame["ci_high"] = lows, highs
+        return Estimates(frame, np.diag(np.square(ses)), confidence, df)
+
+
+def _qrule_math(x: np.ndarray, w: np.ndarray, p: float) -> float:
+    """R survey's ``qrule_math``: the first sorted value whose cumulative weight share reaches p."""
+    keep = w != 0
+    x, w = x[keep], w[keep]
+    order = np.argsort(x, kind="stable")
+    xs, cumw = x[order], np.cumsum(w[order])
+    hits = np.flatnonzero(cumw <= p * cumw[-1])
+    pos = hits[-1] if len(hits) else 0
+    nxt = pos if pos == len(xs) - 1 else pos + 1
+    return float(xs[pos] if p - cumw[pos] / cumw[-1] == 0 else xs[nxt])

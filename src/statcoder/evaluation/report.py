@@ -1,0 +1,275 @@
+"""Render an ``Evaluation`` (or a comparison of two) as the self-contained HTML quality report.
+
+Every number shown comes from ``Evaluation.results`` (and so from the JSON); the only thing
+the HTML adds is the example texts of confused pairs and of explained records, which are
+escaped and written only to the report file the user asked for.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from statcoder.evaluation import figures
+from statcoder.evaluation.holistic import Evaluation
+from statcoder.report import HtmlReport
+
+
+def _pct(x: Any) -> str:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return "n/a"
+    return "n/a" if v != v else f"{100 * v:.1f} %"
+
+
+def _frame(value: Any) -> pd.DataFrame:
+    return value if isinstance(value, pd.DataFrame) else pd.DataFrame(value)
+
+
+def _by_level_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    out = []
+    for r in rows:
+        item: dict[str, Any] = {"level": r["level"], "n": r["n"]}
+        for name in ("accuracy", "top_k_accuracy", "macro_f1", "weighted_f1"):
+            item[name] = r.get(name)
+            item[f"{name} 95% CI"] = f"{r.get(f'{name}_lower', float('nan')):.3f}-{r.get(f'{name}_upper', float('nan')):.3f}"
+        out.append(item)
+    return pd.DataFrame(out)
+
+
+def _summary(report: HtmlReport, ev: Evaluation, prefix: str = "") -> None:
+    r = ev.results
+    s = r["summary"]
+    leaf = r["accuracy"]["by_level"][-1]
+    report.section(prefix + "Summary")
+    report.add_kpis([
+        ("records evaluated", f"{s['n_records']:,}"),
+        ("accuracy at full depth", f"{_pct(leaf['accuracy'])}"),
+        ("coded automatically (full depth)", _pct(s["auto_share"])),
+        ("accuracy of auto codes", _pct(s["auto_accuracy"])),
+        ("coded at a higher level", _pct(s["partial_share"])),
+        ("sent to review", _pct(s["review_share"])),
+        ("top-label ECE", f"{s['ece']:.4f}"),
+    ])
+    meta = r["meta"]
+    report.add_text(
+        f"Model {meta['model_version']} on {meta['classification']['name']} "
+        f"({meta['classification']['depth']} levels); data fingerprint {meta['data_fingerprint'][:16]}; "
+        f"{meta['n_dropped_unknown_code']} row(s) dropped for unknown codes.", css_class="note"
+    )
+
+
+def _accuracy(report: HtmlReport, ev: Evaluation, prefix: str = "") -> None:
+    acc = ev.results["accuracy"]
+    report.section(prefix + "1. Accuracy per level")
+    report.add_text(
+        f"Top-1 and top-{acc['top_k']} accuracy, macro- and weighted-F1 at each level, with percentile "
+        f"bootstrap 95 % intervals ({acc['n_boot']} resamples). At each level the prediction is the code "
+        "with the highest probability after summing leaf probabilities up the tree."
+    )
+    report.add_table(_by_level_table(acc["by_level"]), caption="Accuracy by level")
+    fig, alt = figures.accuracy_by_level(acc["by_level"])
+    report.add_figure(fig, alt=alt)
+    dist = acc["error_tree_distance"]
+    report.add_heading("How far are the errors?")
+    report.add_text(
+        f"{dist['n_errors']} full-depth errors; mean tree distance {dist['mean_distance']:.2f} levels "
+        "(1 = a sibling in the same group, the classification depth = a different top-level group)."
+    )
+    if dist["distribution"]:
+        fig, alt = figures.tree_distance(dist["distribution"])
+        report.add_figure(fig, alt=alt)
+    report.add_heading("Most confused code pairs (full depth)")
+    pairs = _frame(acc["confused_pairs"])
+    report.add_table(pairs, caption="true code -> predicted code, most frequent errors first")
+    if ev.examples:
+        items = []
+        for i, pair in enumerate(pairs.itertuples()):
+            texts = "; ".join(f"&ldquo;{html.escape(t)}&rdquo;" for t in ev.examples.get(i, []))
+            items.append(f"<li><b>{html.escape(pair.true_code)} &rarr; {html.escape(pair.predicted_code)}</b>: {texts}</li>")
+        report.add_html(
+            '<details><summary>Example texts of each confused pair (shown only in this file; '
+            "may contain personal data)</summary><ul>" + "".join(items) + "</ul></details>"
+        )
+    report.add_heading("Per code (full depth)")
+    report.add_table(_frame(acc["per_code"]), caption="support, precision, recall and F1 per code; click a header to sort")
+
+
+def _automation(report: HtmlReport, ev: Evaluation, prefix: str = "") -> None:
+    auto = ev.results["automation"]
+    report.section(prefix + "2. Automation")
+    target = auto.get("target_accuracy")
+    report.add_text(
+        "Share of records coded automatically and the accuracy of that share at the level coded. "
+        f"Thresholds per level were chosen for a target accuracy of {_pct(target)} with a one-sided "
+        "95 % Clopper-Pearson lower bound."
+    )
+    report.add_table(_frame(auto["summary"]), caption="decisions and their accuracy (at the level coded)")
+    fig, alt = figures.coverage_curves(auto["curves"], auto["operating_points"])
+    report.add_figure(fig, alt=alt)
+    report.add_table(_frame(auto["operating_points"]), caption="operating point of each level's threshold on this data")
+    report.add_heading("Partial-coding gain")
+    gain = _frame(auto["partial_gain"])
+    partial = gain[gain["decision"] == "partial"]
+    report.add_text(
+        f"{int(partial['n'].sum())} records ({_pct(partial['share'].sum())}) were coded at a higher level "
+        "instead of going to review under a full-depth-only rule."
+    )
+    report.add_table(gain, caption="records coded automatically per level")
+
+
+def _calibration(report: HtmlReport, ev: Evaluation, prefix: str = "") -> None:
+    c = ev.results["calibration"]
+    report.section(prefix + "3. Calibration")
+    rows = [{"probabilities": "after calibration", "top_label_ece": c["after"]["top_label_ece"],
+             "classwise_ece": c["after"]["classwise_ece"], "mean_confidence": c["after"]["mean_confidence"],
+             "accuracy": c["after"]["accuracy"]}]
+    tables = {"after calibration": c["after"]["reliability"]}
+    if c.get("before"):
+        rows.insert(0, {"probabilities": "before calibration", "top_label_ece": c["before"]["top_label_ece"],
+                        "classwise_ece": c["before"]["classwise_ece"], "mean_confidence": c["before"]["mean_confidence"],
+                        "accuracy": c["before"]["accuracy"]})
+        tables = {"before calibration": c["before"]["reliability"], **tables}
+    else:
+        report.add_text("The model does not expose uncalibrated probabilities; only the calibrated ones are shown.",
+                        css_class="note")
+    report.add_table(pd.DataFrame(rows), caption="expected calibration error at full depth (15 equal-width bins)",
+                     float_format="{:.4f}")
+    fig, alt = figures.reliability({k: _frame(v) for k, v in tables.items()})
+    report.add_figure(fig, alt=alt)
+    report.add_table(pd.DataFrame(c["by_level"]), caption="top-label ECE of the summed probabilities at each level",
+                     float_format="{:.4f}")
+
+
+def _tables(report: HtmlReport, ev: Evaluation, prefix: str = "") -> None:
+    t = ev.results["tables"]
+    report.section(prefix + "4. Effect on published tables")
+    report.add_text(
+        "Total-variation distance between the true and the predicted distribution of codes (share of records "
+        "that would sit in another cell): 'model' codes every record by machine; 'production' uses machine "
+        "codes only where the record was coded automatically at that level, and the true code elsewhere."
+    )
+    report.add_table(pd.DataFrame(t["by_level"]), caption="total-variation distance by level", float_format="{:.4f}")
+    for level, cells in t["cells"].items():
+        report.add_heading(f"Cells that move most at level {level} (model codes)")
+        report.add_table(_frame(cells), caption=f"level {level}: predicted minus true count")
+
+
+def _subgroups(report: HtmlReport, ev: Evaluation, prefix: str = "") -> None:
+    g = ev.results["subgroups"]
+    report.section(prefix + "5. Subgroups (fairness)")
+    table = _frame(g["table"])
+    if table.empty:
+        report.add_text("No grouping columns were given (use --group COL).", css_class="note")
+        return
+    report.add_text(
+        "Accuracy at full depth, automatic coding rate and accuracy of automatic codes (at the level coded) "
+        "per group, with 95 % Clopper-Pearson intervals. q = Benjamini-Hochberg adjusted p-value of a one-sided "
+        f"Fisher test that the group is worse than the rest; flagged where q < 0.05. Groups under {g['min_cell']} "
+        "records are suppressed (with secondary suppression)."
+    )
+    report.add_table(table, caption="subgroup results")
+    if (~table["suppressed"]).any():
+        fig, alt = figures.subgroup_accuracy(table)
+        report.add_figure(fig, alt=alt)
+
+
+def _explain(report: HtmlReport, ev: Evaluation, prefix: str = "") -> None:
+    e = ev.results["explainability"]
+    report.section(prefix + "6. Explainability")
+    if not e.get("available"):
+        report.add_text(e.get("note", "Not available for this model."), css_class="note")
+        return
+    report.add_text(e.get("note", ""))
+    report.add_table(_frame(e["top_ngrams"]), caption="n-grams that push hardest towards each code (largest weights)")
+    records = ev.explained
+    if records:
+        items = "".join(
+            f"<li>&ldquo;{html.escape(r['text'])}&rdquo; &rarr; <b>{html.escape(r['predicted_code'])}</b> "
+            f"({html.escape(r['decision'])}): {html.escape(r['drivers'])}</li>" for r in records
+        )
+        report.add_html("<h3>Sampled records: the features that drove the decision</h3><ul>" + items + "</ul>")
+
+
+def _reproducibility(report: HtmlReport, ev: Evaluation, prefix: str = "") -> None:
+    r = ev.results["reproducibility"]
+    report.section(prefix + "7. Reproducibility")
+    rows = [("model version", r["model_version"]), ("data fingerprint", r["data_fingerprint"]),
+            ("classification fingerprint", r["classification_fingerprint"]), ("training seed", str(r.get("seed")))]
+    rows += [(f"version of {k}", v or "not installed") for k, v in r["library_versions"].items()]
+    report.add_table(pd.DataFrame(rows, columns=["item", "value"]), caption="fingerprints, seeds and versions")
+    report.add_heading("Prediction churn across retraining seeds")
+    report.add_text(r.get("churn_note", ""))
+    if r["churn"]:
+        report.add_table(pd.DataFrame(r["churn"]), caption="churn against the evaluated model")
+
+
+def _cost(report: HtmlReport, ev: Evaluation, prefix: str = "") -> None:
+    tc = ev.results["timeliness_cost"]
+    report.section(prefix + "8. Timeliness and cost")
+    timing = pd.DataFrame([(k, v) for k, v in tc["timings"].items()], columns=["item", "value"])
+    report.add_table(timing, caption="seconds, and records per second", float_format="{:.2f}")
+    c = tc["cost"]
+    report.add_text(
+        f"For {c['volume']:,} records at {c['input_minutes_per_record']} minutes each and {c['input_cost_per_hour']} "
+        f"per hour (partial records still need {c['input_partial_effort']:.0%} of the manual time): "
+        f"{c['hours_saved']:.1f} hours and {c['cost_saved']:.2f} saved; about {c['expected_errors']:.0f} automatic "
+        f"codes would be wrong, costing {c['error_cost']:.2f} at {c['input_cost_per_error']} per error."
+    )
+    report.add_table(pd.DataFrame([(k, v) for k, v in c.items()], columns=["item", "value"]),
+                     caption="cost model (hours; currency units of the inputs)", float_format="{:.2f}")
+
+
+def _ethics(report: HtmlReport, ev: Evaluation, prefix: str = "") -> None:
+    report.section(prefix + "9. Ethics evidence (UK Statistics Authority principles)")
+    for principle in ev.results["ethics"]:
+        report.add_heading(principle["principle"])
+        for line in principle["evidence"]:
+            report.add_text(line)
+        for line in principle["to_complete"]:
+            report.add_text(line, css_class="placeholder")
+    report.add_heading("Model card (Markdown)")
+    report.add_html(f"<pre>{html.escape(ev.results['model_card_markdown'])}</pre>")
+
+
+def add_evaluation(report: HtmlReport, ev: Evaluation, *, prefix: str = "") -> HtmlReport:
+    """Append every section of one evaluation to ``report`` (titles prefixed); returns it."""
+    with plt.rc_context(figures.RC):
+        for part in (_summary, _accuracy, _automation, _calibration, _tables, _subgroups, _explain,
+                     _reproducibility, _cost, _ethics):
+            part(report, ev, prefix)
+    return report
+
+
+def build_report(ev: Evaluation, *, title: str = "statcoder quality report") -> HtmlReport:
+    """The full quality report of one evaluation."""
+    meta = ev.results["meta"]
+    report = HtmlReport(title, subtitle=f"model {meta['model_version']} - {meta['n_records']:,} records - {meta['created']}")
+    return add_evaluation(report, ev)
+
+
+def build_comparison_report(
+    evaluations: list[Evaluation], comparison: dict[str, Any], *, title: str = "statcoder model comparison"
+) -> HtmlReport:
+    """Side-by-side comparison first, then the full report of each model (sections prefixed A:, B:...)."""
+    letters = [chr(ord("A") + i) for i in range(len(evaluations))]
+    meta = evaluations[0].results["meta"]
+    report = HtmlReport(title, subtitle=f"{len(evaluations)} models - {meta['n_records']:,} records - {meta['created']}")
+    report.section("Comparison")
+    report.add_text(
+        "All models coded the same records. Differences are model minus model A, with paired bootstrap 95 % "
+        "intervals and the exact McNemar test; churn is the share of records whose code or decision differs from A."
+    )
+    models = _frame(comparison["models"]).copy()
+    models.index = [f"{letter}: {version}" for letter, version in zip(letters, models["model_version"], strict=True)]
+    side = models.drop(columns="model_version").T.reset_index().rename(columns={"index": "figure"})
+    report.add_table(side, caption="headline figures side by side", float_format="{:.4f}")
+    report.add_table(_frame(comparison["differences"]), caption="accuracy difference per level", float_format="{:.4f}")
+    report.add_table(_frame(comparison["churn"]), caption="churn against model A", float_format="{:.4f}")
+    for letter, ev in zip(letters, evaluations, strict=True):
+        add_evaluation(report, ev, prefix=f"{letter}: ")
+    return report

@@ -1,0 +1,122 @@
+"""Reading and writing tables: CSV/TSV, Parquet, Excel, SPSS and Stata.
+
+Every column is read as text (codes keep leading zeros; missing values become ""), because
+statcoder never guesses types for codes or free text. Writing goes through a temp file and a
+rename, so a crash leaves either the old file or the new one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from statcoder.errors import InputError
+from statcoder.io.atomic import atomic_write_with
+
+READABLE = (".csv", ".tsv", ".tab", ".txt", ".parquet", ".pq", ".xlsx", ".xlsm", ".xls", ".sav", ".zsav", ".dta", ".gz")
+WRITABLE = (".csv", ".tsv", ".parquet", ".xlsx")
+
+
+def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every column as str; NaN/None -> ''; floats that are whole numbers lose the '.0'."""
+    out = {}
+    for name in frame.columns:
+        col = frame[name]
+        if pd.api.types.is_float_dtype(col):
+            whole = col.dropna()
+            if len(whole) and (whole == whole.round()).all():
+                col = col.astype("Int64")
+        text = col.astype(object).where(col.notna(), "")
+        out[str(name)] = text.map(lambda v: v if isinstance(v, str) else str(v))
+    return pd.DataFrame(out, index=frame.index)
+
+
+def read_table(path: str | Path, *, sheet: str | int | None = None) -> pd.DataFrame:
+    """Read a table file into a DataFrame of strings (missing values as "").
+
+    Formats by extension: .csv/.txt (comma or sniffed), .tsv/.tab, .csv.gz, .parquet,
+    .xlsx/.xls (``sheet`` name or index, first by default), .sav/.zsav (SPSS), .dta (Stata).
+    SPSS/Stata value labels are not applied: the stored codes are returned as text.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"input file not found: {path}", hint="check the path and that the file exists")
+    suffix = "".join(path.suffixes[-2:]).lower() if path.suffix.lower() == ".gz" else path.suffix.lower()
+    try:
+        if suffix in (".csv", ".txt", ".csv.gz", ".txt.gz"):
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, sep=None, engine="python")
+        elif suffix in (".tsv", ".tab", ".tsv.gz"):
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, sep="\t")
+        elif suffix in (".parquet", ".pq"):
+            frame = _as_text(pd.read_parquet(path))
+        elif suffix in (".xlsx", ".xlsm", ".xls"):
+            frame = _as_text(pd.read_excel(path, sheet_name=0 if sheet is None else sheet, dtype=object))
+        elif suffix in (".sav", ".zsav"):
+            import pyreadstat
+
+            raw, _meta = pyreadstat.read_sav(str(path), apply_value_formats=False)
+            frame = _as_text(raw)
+        elif suffix == ".dta":
+            import pyreadstat
+
+            raw, _meta = pyreadstat.read_dta(str(path), apply_value_formats=False)
+            frame = _as_text(raw)
+        else:
+            raise InputError(
+                f"cannot read files of type {suffix or '(none)'}",
+                where=str(path),
+                hint=f"use one of: {', '.join(READABLE)}",
+            )
+    except InputError:
+        raise
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})",
+            where=str(path),
+            hint="save it as UTF-8 (in Excel: 'CSV UTF-8')",
+        ) from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, OSError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"cannot read the file: {first}", where=str(path), hint="check that the file is a valid " + suffix.lstrip(".") + " file") from None
+    except Exception as exc:  # readers of binary formats raise their own exception types
+        raise InputError(
+            f"cannot read the file ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})",
+            where=str(path),
+            hint="check that the file is not damaged and matches its extension",
+        ) from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame
+
+
+def require_columns(frame: pd.DataFrame, columns: list[str], *, where: str) -> None:
+    """Raise InputError naming the missing columns (and the ones that exist)."""
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise InputError(
+            f"column(s) {', '.join(repr(c) for c in missing)} not found",
+            where=where,
+            hint=f"the columns are: {', '.join(map(str, frame.columns[:30]))}",
+        )
+
+
+def write_table_atomic(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write ``frame`` to ``path`` (format from the extension) atomically; returns the path."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in WRITABLE:
+        raise InputError(
+            f"cannot write files of type {suffix or '(none)'}", where=str(path), hint=f"use one of: {', '.join(WRITABLE)}"
+        )
+
+    def write(tmp: Path) -> None:
+        if suffix == ".csv":
+            frame.to_csv(tmp, index=False)
+        elif suffix == ".tsv":
+            frame.to_csv(tmp, index=False, sep="\t")
+        elif suffix == ".parquet":
+            frame.to_parquet(tmp, index=False)
+        else:
+            frame.to_excel(tmp, index=False, engine="openpyxl")
+
+    return atomic_write_with(path, write)

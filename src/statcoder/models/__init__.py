@@ -1,0 +1,26 @@
+"""Classifiers (linear default, fastText backend), calibration, cross-validation and safe persistence."""
+
+from statcoder.models.calibration import expected_calibration_error, fit_temperature, softmax
+from statcoder.models.cv import cross_val_proba, fold_indices, out_of_fold_scores
+from statcoder.models.linear import LinearTextCoder
+from statcoder.models.registry import BACKENDS, make_model
+
+__all__ = [
+    "BACKENDS",
+    "LinearTextCoder",
+    "cross_val_proba",
+    "expected_calibration_error",
+    "fit_temperature",
+    "fold_indices",
+    "make_model",
+    "out_of_fold_scores",
+    "softmax",
+]
+
+
+def __getattr__(name: str):  # the fastText backend imports its optional dependency lazily
+    if name == "FastTextCoder":
+        from statcoder.models.fasttext_backend import FastTextCoder
+
+        return FastTextCoder
+    raise AttributeError(name)

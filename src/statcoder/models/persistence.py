@@ -1,0 +1,158 @@
+"""Safe model directories: a JSON model card plus weights that load without executing code.
+
+Layout of a model directory::
+
+    model.json      the model card (format, versions, classification, data fingerprint,
+                    thresholds, metrics, and the SHA-256 of every other file)
+    weights.npz     numpy arrays, loaded with allow_pickle=False
+    *.json          vocabularies and other plain data
+    fasttext.bin    (fastText backend only) fastText's own binary format
+
+Loading verifies every file's SHA-256 against the card and the card's own content hash,
+so a tampered or truncated file is refused with a clear error. Pickle, joblib and dill
+are never used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from statcoder.errors import ModelFileError
+
+FORMAT = "statcoder-model"
+FORMAT_VERSION = 1
+CARD = "model.json"
+_UNSAFE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".dill", ".pt", ".pth", ".sav")
+
+
+def sha256_file(path: Path) -> str:
+    """Return the hex SHA-256 of the file at ``path``."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def card_hash(card: dict[str, Any]) -> str:
+    """SHA-256 of the card's canonical JSON without its ``content_hash`` and ``version`` fields."""
+    body = {k: v for k, v in card.items() if k not in ("content_hash", "version")}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def write_model_dir(
+    directory: str | Path,
+    card: dict[str, Any],
+    *,
+    arrays: dict[str, np.ndarray],
+    json_files: dict[str, Any],
+    write_extra: Any = None,
+) -> dict[str, Any]:
+    """Write a model directory atomically and return the final card (with hashes and version).
+
+    ``write_extra(tmpdir)`` may write further files (e.g. ``fasttext.bin``); every file ends up
+    hashed in the card. The directory is assembled next to the target and swapped in with
+    renames, so a crash leaves either the old model or the new one.
+    """
+    target = Path(directory)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        np.savez(tmp / "weights.npz", **arrays)
+        for name, value in json_files.items():
+            (tmp / name).write_text(json.dumps(value, ensure_ascii=False), encoding="utf-8")
+        if write_extra is not None:
+            write_extra(tmp)
+        files = {p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.name != CARD}
+        final = dict(card, format=FORMAT, format_version=FORMAT_VERSION, files=files)
+        final["content_hash"] = card_hash(final)
+        final["version"] = "m-" + final["content_hash"][:12]
+        (tmp / CARD).write_text(json.dumps(final, indent=2, ensure_ascii=False), encoding="utf-8")
+        for path in tmp.iterdir():
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())
+        if target.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
+            old.rmdir()
+            os.replace(target, old)
+            os.replace(tmp, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def read_model_dir(directory: str | Path) -> tuple[dict[str, Any], Path]:
+    """Read and verify a model directory; returns (card, directory).
+
+    Raises ModelFileError when the directory or card is missing, the format is not
+    statcoder's, the format version is newer than this library, a file's hash does not
+    match the card, or unexpected (e.g. pickle) files are present.
+    """
+    path = Path(directory)
+    where = str(path)
+    if not path.is_dir():
+        raise ModelFileError("model directory not found", where=where,
+                             hint="pass the directory written by `statcoder train --out`")
+    card_path = path / CARD
+    if not card_path.is_file():
+        unsafe = [p.name for p in path.iterdir() if p.suffix.lower() in _UNSAFE_SUFFIXES]
+        extra = f"; found {', '.join(unsafe)}, which statcoder never loads (pickle-like formats can run code)" if unsafe else ""
+        raise ModelFileError(f"no {CARD} in the model directory{extra}", where=where,
+                             hint="this is not a statcoder model; retrain it with `statcoder train`")
+    try:
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelFileError(f"{CARD} is not valid JSON ({exc})", where=str(card_path),
+                             hint="the file is damaged; restore it or retrain") from None
+    if not isinstance(card, dict) or card.get("format") != FORMAT:
+        raise ModelFileError(f"{CARD} is not a statcoder model card", where=str(card_path),
+                             hint="retrain the model with `statcoder train`")
+    version = card.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ModelFileError(
+            f"model format version {version} is not supported by this statcoder (reads up to {FORMAT_VERSION})",
+            where=str(card_path), hint="upgrade statcoder, or retrain the model with this version")
+    if card.get("content_hash") != card_hash(card):
+        raise ModelFileError("the model card was modified after the model was written (content hash mismatch)",
+                             where=str(card_path), hint="restore the original model directory or retrain")
+    files = card.get("files", {})
+    present = {p.name for p in path.iterdir() if p.is_file() and not p.name.startswith(".")} - {CARD}
+    unexpected = sorted(present - set(files))
+    if unexpected:
+        raise ModelFileError(f"unexpected file(s) in the model directory: {', '.join(unexpected)}", where=where,
+                             hint="a model directory holds only the files its card lists; remove the others")
+    for name, expected in files.items():
+        file_path = path / name
+        if not file_path.is_file():
+            raise ModelFileError(f"model file {name} is missing", where=where, hint="restore it or retrain")
+        if sha256_file(file_path) != expected:
+            raise ModelFileError(f"model file {name} does not match its hash in {CARD} (tampered or damaged)",
+                                 where=str(file_path), hint="restore the original model directory or retrain")
+    return card, path
+
+
+def load_arrays(directory: Path) -> dict[str, np.ndarray]:
+    """Load ``weights.npz`` with ``allow_pickle=False`` (object arrays are refused)."""
+    try:
+        with np.load(directory / "weights.npz", allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except ValueError as exc:
+        raise ModelFileError(f"weights.npz holds data that needs pickle ({exc})", where=str(directory),
+                             hint="statcoder never loads pickled data; retrain the model") from None
+
+
+def load_json(directory: Path, name: str) -> Any:
+    """Load one of the model directory's JSON files."""
+    return json.loads((directory / name).read_text(encoding="utf-8"))

@@ -1,0 +1,196 @@
+"""Label-free performance estimation: the accuracy a period probably has, before any audit.
+
+Three estimators, all returning an :class:`Estimate` (a proportion in [0, 1] with an interval):
+
+* **average confidence** - the mean calibrated probability of the predicted code. Unbiased
+  for the expected accuracy when the model is calibrated on the period's distribution.
+* **CBPE-style** (confidence-based performance estimation, as in NannyML) - the confidence is
+  first recalibrated on the labelled reference set (isotonic regression of correctness on
+  confidence), then averaged; :func:`expected_confusion` gives the whole expected confusion
+  matrix from the probabilities.
+* **ATC** - average thresholded confidence (Garg, Balakrishnan, Lipton, Neyshabur & Sedghi,
+  ICLR 2022): learn the threshold ``t`` on the reference so that the share of reference scores
+  above ``t`` equals the reference accuracy; the period's estimate is its share above ``t``.
+
+Optional label-shift correction (:func:`em_label_shift`): re-estimate the class priors of a
+period by EM (Saerens, Latinne & Decaestecker 2002, Neural Computation 14(1)) and reweight
+the posteriors before estimating.
+
+Intervals: for a period of ``n`` records whose correctness is Bernoulli with probabilities
+``c_i``, the realised accuracy has variance ``sum c_i (1 - c_i) / n^2`` around the estimate
+(Poisson-binomial); ``se_mean`` is the standard error of the estimate itself, used to test a
+change against the reference.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+__all__ = [
+    "ATCThreshold",
+    "Estimate",
+    "TopLabelCalibrator",
+    "atc_estimate",
+    "average_confidence",
+    "em_label_shift",
+    "expected_confusion",
+    "fit_atc",
+]
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """An estimated accuracy (proportion in [0, 1]) with a two-sided interval for the realised accuracy."""
+
+    value: float
+    lower: float
+    upper: float
+    se: float  # standard error of the realised accuracy around the estimate
+    se_mean: float  # standard error of the estimate itself (for change tests)
+    n: int
+
+
+def _z(confidence_level: float) -> float:
+    return float(stats.norm.ppf(0.5 + confidence_level / 2))
+
+
+def average_confidence(confidence: np.ndarray, *, confidence_level: float = 0.95) -> Estimate:
+    """Expected accuracy = mean confidence of the predicted codes, with a Poisson-binomial interval."""
+    c = np.clip(np.asarray(confidence, dtype=float), 0.0, 1.0)
+    n = len(c)
+    if n == 0:
+        return Estimate(float("nan"), float("nan"), float("nan"), float("nan"), float("nan"), 0)
+    value = float(c.mean())
+    se = float(np.sqrt(np.sum(c * (1 - c))) / n)
+    se_mean = float(c.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
+    z = _z(confidence_level)
+    return Estimate(value, max(0.0, value - z * se), min(1.0, value + z * se), se, se_mean, n)
+
+
+class TopLabelCalibrator:
+    """Isotonic map from a confidence to the probability that the predicted code is right.
+
+    Fitted on the labelled reference set; the CBPE-style estimator averages its output.
+    """
+
+    def fit(self, confidence: np.ndarray, correct: np.ndarray) -> TopLabelCalibrator:
+        """Learn the monotone map on reference confidences and 0/1 correctness. Returns self."""
+        from sklearn.isotonic import IsotonicRegression
+
+        self.isotonic_ = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
+        self.isotonic_.fit(np.asarray(confidence, float), np.asarray(correct, float))
+        return self
+
+    def transform(self, confidence: np.ndarray) -> np.ndarray:
+        """Recalibrated confidences (probabilities in [0, 1])."""
+        return np.asarray(self.isotonic_.predict(np.asarray(confidence, float)), dtype=float)
+
+
+def expected_confusion(proba: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """Expected confusion matrix ``E[C]`` (true class in rows, predicted in columns), in records.
+
+    ``E[C][j, k] = sum over records predicted k of proba[i, j]``; its trace divided by n is
+    the expected accuracy, its column sums are the predicted counts.
+    """
+    proba = np.asarray(proba, dtype=float)
+    k = proba.shape[1]
+    onehot = np.zeros((len(predicted), k))
+    onehot[np.arange(len(predicted)), np.asarray(predicted, dtype=int)] = 1.0
+    return proba.T @ onehot
+
+
+@dataclass(frozen=True)
+class ATCThreshold:
+    """A fitted ATC threshold: scores above ``threshold`` count as right, ties count ``tie_weight``."""
+
+    threshold: float
+    tie_weight: float
+    reference_accuracy: float
+    bootstrap: tuple[tuple[float, float], ...]  # (threshold, tie weight) on bootstrap resamples
+
+
+def _atc_fit_once(scores: np.ndarray, correct: np.ndarray) -> tuple[float, float]:
+    accuracy = float(np.mean(correct))
+    ordered = np.sort(scores)
+    n = len(ordered)
+    # the (1 - accuracy) quantile: that share of reference records scores below t
+    index = min(max(int(np.floor((1 - accuracy) * n)), 0), n - 1)
+    t = float(ordered[index])
+    above = np.mean(scores > t)
+    at = np.mean(scores == t)
+    weight = float(np.clip((accuracy - above) / at, 0.0, 1.0)) if at > 0 else 0.0
+    return t, weight
+
+
+def fit_atc(scores: np.ndarray, correct: np.ndarray, *, n_bootstrap: int = 200, seed: int = 0) -> ATCThreshold:
+    """Learn the ATC threshold on reference scores (e.g. the confidence) and 0/1 correctness.
+
+    Ties at the threshold get a fractional weight so that the estimate on the reference equals
+    the reference accuracy exactly. Bootstrap resamples of the reference give the threshold's
+    own uncertainty for the interval.
+    """
+    scores = np.asarray(scores, dtype=float)
+    correct = np.asarray(correct, dtype=float)
+    t, w = _atc_fit_once(scores, correct)
+    rng = np.random.default_rng(seed)
+    boot = []
+    for _ in range(n_bootstrap):
+        idx = rng.integers(0, len(scores), len(scores))
+        boot.append(_atc_fit_once(scores[idx], correct[idx]))
+    return ATCThreshold(t, w, float(correct.mean()), tuple(boot))
+
+
+def _atc_share(scores: np.ndarray, threshold: float, weight: float) -> float:
+    return float(np.mean(scores > threshold) + weight * np.mean(scores == threshold))
+
+
+def atc_estimate(scores: np.ndarray, fitted: ATCThreshold, *, confidence_level: float = 0.95) -> Estimate:
+    """ATC estimate of a period's accuracy: its (tie-weighted) share of scores above the threshold.
+
+    The interval adds the binomial variance of the share and the bootstrap variance of the threshold.
+    """
+    scores = np.asarray(scores, dtype=float)
+    n = len(scores)
+    if n == 0:
+        return Estimate(float("nan"), float("nan"), float("nan"), float("nan"), float("nan"), 0)
+    value = _atc_share(scores, fitted.threshold, fitted.tie_weight)
+    boot = [_atc_share(scores, t, w) for t, w in fitted.bootstrap]
+    var_threshold = float(np.var(boot, ddof=1)) if len(boot) > 1 else 0.0
+    se_mean = float(np.sqrt(value * (1 - value) / n + var_threshold))
+    z = _z(confidence_level)
+    return Estimate(value, max(0.0, value - z * se_mean), min(1.0, value + z * se_mean), se_mean, se_mean, n)
+
+
+def em_label_shift(
+    proba: np.ndarray,
+    reference_prior: np.ndarray,
+    *,
+    max_iter: int = 1000,
+    tol: float = 1e-8,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Re-estimate class priors of a new sample by EM and adjust its posteriors.
+
+    Saerens, Latinne & Decaestecker (2002): iterate
+    ``p'(y|x) ∝ p(y|x) * pi'(y) / pi(y)`` and ``pi'(y) = mean_x p'(y|x)`` until the priors move
+    less than ``tol``. ``reference_prior`` is the prior the posteriors were calibrated under
+    (e.g. the mean reference probability per class). Returns (new priors, adjusted posteriors,
+    iterations used).
+    """
+    proba = np.asarray(proba, dtype=float)
+    base = np.clip(np.asarray(reference_prior, dtype=float), 1e-12, None)
+    base = base / base.sum()
+    prior = base.copy()
+    adjusted = proba
+    iteration = 0
+    for iteration in range(1, max_iter + 1):
+        weighted = proba * (prior / base)
+        adjusted = weighted / np.clip(weighted.sum(axis=1, keepdims=True), 1e-300, None)
+        new_prior = adjusted.mean(axis=0)
+        if np.max(np.abs(new_prior - prior)) < tol:
+            prior = new_prior
+            break
+        prior = new_prior
+    return prior, adjusted, iteration

@@ -1,0 +1,115 @@
+"""The monitoring HTML report: alerts, accuracy estimates, drift, decisions, audit, assumptions."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from statcoder.report import HtmlReport
+
+if TYPE_CHECKING:
+    from statcoder.monitoring.result import MonitoringResult
+
+__all__ = ["build_report"]
+
+ASSUMPTIONS = [
+    "Average confidence and CBPE assume the model's probabilities stay calibrated on the new "
+    "periods (no concept drift: the same text still means the same code). CBPE recalibrates the "
+    "confidence on the labelled reference first.",
+    "ATC (Garg et al. 2022) assumes that the share of records above the reference confidence "
+    "threshold tracks accuracy; it is usually more robust than average confidence under covariate "
+    "shift, but it cannot see a change in what the codes mean either.",
+    "The label-shift correction (EM of Saerens et al. 2002) assumes that only the mix of codes "
+    "changed, not how each code is written.",
+    "When these assumptions break, label-free estimates stay high while audited accuracy falls: "
+    "the gap between estimated and audited accuracy (signal gap_*) and the CUSUM of audit errors "
+    "are the signals for it. An audit sample is therefore part of any monitoring plan.",
+    "Alerts need both significance after multiple-testing control across the period's signals and a "
+    "size above the project's tolerance; a drift without an alert can still be worth a look.",
+]
+
+
+def _fmt(value: object, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def build_report(result: MonitoringResult, *, title: str = "Model monitoring") -> HtmlReport:
+    """An :class:`~statcoder.report.HtmlReport` for ``result`` (call ``.write(path)`` on it)."""
+    ref = result.reference
+    report = HtmlReport(title, subtitle=f"model {ref.get('model_version') or '-'} · "
+                        f"{ref.get('classification') or ''} · {len(result.periods)} periods")
+    summary = result.summary()
+    last = summary[-1] if summary else {}
+    report.section("Overview").add_kpis([
+        ("periods", str(len(result.periods))),
+        ("alerts", str(len(result.alerts))),
+        ("reference accuracy (auto records)", _fmt(ref.get("auto_accuracy"))),
+        (f"estimated accuracy, last period ({result.policy.estimator})", _fmt(last.get("estimated_accuracy"))),
+        ("audited accuracy, last period", _fmt(last.get("audit_accuracy"))),
+    ])
+    periods_with_alerts = sorted({a.period for a in result.alerts}, key=result.periods.index)
+    if periods_with_alerts:
+        report.add_text(f"Alerts in {len(periods_with_alerts)} of {len(result.periods)} periods "
+                        f"(first: {periods_with_alerts[0]}).", css_class="flag")
+    else:
+        report.add_text("No alert: no signal changed both significantly and beyond its tolerance.", css_class="ok")
+    report.add_table(pd.DataFrame(summary), caption="Per period")
+
+    report.section("Alerts")
+    if result.alerts:
+        table = pd.DataFrame([{
+            "period": a.period, "signal": a.signal, "level": "" if a.level is None else str(a.level),
+            "size": a.size, "tolerance": a.tolerance, "q_value": a.q_value, "since": a.since,
+            "severity": a.severity, "advice": a.advice} for a in result.alerts])
+        report.add_table(table, caption="Alerts (significant after multiple-testing control and beyond tolerance)")
+    else:
+        report.add_text("No alerts.")
+    report.add_text(f"Multiple-testing control: {'Benjamini-Hochberg' if result.policy.method == 'bh' else 'Holm'} "
+                    f"at q = {result.policy.q} across the alertable signals of each period.", css_class="note")
+
+    report.section("Accuracy")
+    report.add_figure(result.plot("accuracy"), alt="Estimated accuracy per period for each label-free "
+                      "estimator with the main estimator's 95% interval, realised and audited accuracy where known.")
+    deepest = int(result.frame["level"].max()) if result.frame["level"].notna().any() else None
+    for level in [deepest, None]:
+        wide = result.estimates(level=level).reset_index()
+        report.add_table(wide, caption="Accuracy of auto-coded records" if level is None
+                         else f"Accuracy at level {level}")
+    report.add_heading("Assumptions of the label-free estimates")
+    for text in ASSUMPTIONS:
+        report.add_text(text, css_class="note")
+
+    f = result.to_frame()
+    report.section("Input drift")
+    report.add_figure(result.plot("drift"), alt="Each drift signal's size divided by its tolerance per period; "
+                      "values above 1 exceed the tolerance.")
+    inputs = f[f["signal"].isin(["text_length", "oov_share", "domain_auc"]) | f["signal"].str.startswith("column:")]
+    report.add_table(inputs[["period", "signal", "value", "reference", "size", "p_value", "q_value", "alert"]],
+                     caption="Input signals")
+    report.add_heading("Newest frequent tokens (last periods)")
+    report.add_text(f"Unseen = not in the vocabulary ({ref.get('vocabulary_source', '')}). Only tokens "
+                    "found in at least 5 records are listed.", css_class="note")
+    for period in result.periods[-3:]:
+        tokens = pd.DataFrame(result.tokens.get(period, []))
+        if not tokens.empty:
+            report.add_table(tokens, caption=f"Period {period}")
+
+    report.section("Output drift")
+    report.add_figure(result.plot("decisions"), alt="Shares of auto, partial and review decisions per period "
+                      "with 3-sigma control limits around the reference shares.")
+    outputs = f[f["signal"].isin(["code_psi", "code_js", "confidence_ks"]) | f["signal"].str.startswith("share_")]
+    report.add_table(outputs[["period", "signal", "level", "value", "reference", "size", "p_value", "q_value", "alert"]]
+                     .astype({"level": str}), caption="Predicted codes, confidence and decisions")
+
+    if (f["signal"] == "audit_cusum").any():
+        report.section("Audit")
+        report.add_figure(result.plot("audit"), alt="CUSUM of audit errors at the end of each period.")
+        audit = f[f["signal"].isin(["audit_accuracy", "audit_cusum"]) | f["signal"].str.startswith("gap_")]
+        report.add_table(audit[["period", "signal", "value", "lower", "upper", "reference", "size", "n",
+                                "p_value", "alert", "since"]], caption="Audit accuracy, CUSUM and estimate gaps")
+    return report

@@ -1,0 +1,234 @@
+"""One call that runs every training-data check and keeps the results together.
+
+``check_training_data`` is what ``statcoder quality`` calls: personal data (optionally
+redacted first, so the model never sees it), coverage of the classification, duplicates and
+conflicts, coder agreement when there are several code columns, and label issues by confident
+learning on out-of-fold probabilities from ``statcoder.models.cross_val_proba``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from statcoder.errors import InputError
+from statcoder.quality.agreement import coder_agreement
+from statcoder.quality.coverage import CoverageResult, coverage
+from statcoder.quality.duplicates import DuplicatesResult, find_duplicates
+from statcoder.quality.label_issues import LabelIssueResult, detect_label_issues
+from statcoder.quality.pii import PiiDetector, PiiSummary, redact_frame
+
+if TYPE_CHECKING:
+    from statcoder.classifications import Classification
+
+#: columns added to the suspicious records (they must not already exist in the input)
+SUSPICIOUS_COLUMNS = (
+    "row_number",
+    "suggested_code",
+    "suggested_title",
+    "score",
+    "p_given",
+    "p_suggested",
+    "relation",
+    "common_level",
+)
+
+
+@dataclass
+class QualityResult:
+    """Everything ``check_training_data`` found.
+
+    ``data`` is the input frame (redacted when redaction was asked for); ``label_issues`` is
+    ``None`` when fewer than two codes were usable; ``agreement`` is ``None`` without coder
+    columns; ``timings`` gives seconds per stage.
+    """
+
+    data: pd.DataFrame
+    text_columns: list[str]
+    code_column: str
+    classification: Classification
+    n_records: int
+    n_without_code: int
+    pii: PiiSummary
+    redacted: bool
+    coverage: CoverageResult
+    duplicates: DuplicatesResult
+    label_issues: LabelIssueResult | None
+    agreement: pd.DataFrame | None
+    settings: dict[str, object] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def suspicious_records(self) -> pd.DataFrame:
+        """The flagged records, most suspicious first: every input column plus the columns of ``SUSPICIOUS_COLUMNS``.
+
+        ``row_number`` is the 1-based position of the record among the data rows of the input;
+        ``score`` is the label quality score (0-1, low = likely wrong).
+        """
+        return suspicious_records(self.data, self.label_issues, self.classification)
+
+
+def suspicious_records(
+    data: pd.DataFrame, issues: LabelIssueResult | None, classification: Classification
+) -> pd.DataFrame:
+    """Input rows of the flagged records with the suggested code and scores added, best first."""
+    clash = [c for c in SUSPICIOUS_COLUMNS if c in data.columns]
+    if clash:
+        raise InputError(
+            f"the input already has column(s) {', '.join(clash)} that the suspicious-records file adds",
+            hint="rename those columns in the input",
+        )
+    if issues is None or issues.issues.empty:
+        return pd.DataFrame(columns=[*data.columns, *SUSPICIOUS_COLUMNS])
+    frame = issues.issues
+    rows = frame["row"].to_numpy(dtype=int)
+    out = data.iloc[rows].reset_index(drop=True).copy()
+    out["row_number"] = rows + 1
+    out["suggested_code"] = frame["suggested_code"].to_numpy()
+    out["suggested_title"] = [
+        classification.title(c) if c in classification else "" for c in frame["suggested_code"]
+    ]
+    for col in ("score", "p_given", "p_suggested"):
+        out[col] = frame[col].to_numpy()
+    out["relation"] = frame["relation"].to_numpy() if "relation" in frame else ""
+    out["common_level"] = frame["common_level"].to_numpy() if "common_level" in frame else pd.NA
+    return out
+
+
+def check_training_data(
+    data: pd.DataFrame,
+    *,
+    text_columns: Sequence[str],
+    code_column: str,
+    classification: Classification,
+    redact: bool = False,
+    pii_detector: PiiDetector | None = None,
+    coder_columns: Sequence[str] | None = None,
+    expected_shares: Mapping[str, float] | None = None,
+    min_examples: int = 5,
+    filter_by: str = "both",
+    score: str = "normalized_margin",
+    group_level: int | None = None,
+    backend: str = "linear",
+    n_splits: int = 5,
+    seed: int = 0,
+    proba: np.ndarray | None = None,
+    classes: Sequence[str] | None = None,
+    on_progress: Callable[[int, int, str], None] | None = None,
+) -> QualityResult:
+    """Run all training-data checks on ``data`` and return a ``QualityResult``.
+
+    Records with an empty code are left out of label-issue detection (and counted). When
+    ``proba``/``classes`` are given (out-of-fold probabilities for the records with a code, in
+    order) they are used instead of calling ``cross_val_proba``.
+    """
+    from statcoder.text import join_columns
+
+    text_columns = list(text_columns)
+    needed = [*text_columns, code_column, *(coder_columns or [])]
+    missing = [c for c in needed if c not in data.columns]
+    if missing:
+        raise InputError(
+            f"column(s) {', '.join(repr(c) for c in missing)} not found",
+            hint=f"the columns are: {', '.join(map(str, list(data.columns)[:30]))}",
+        )
+    timings: dict[str, float] = {}
+    step = _Steps(on_progress, total=5)
+
+    t0 = time.perf_counter()
+    detector = pii_detector or PiiDetector()
+    if redact:
+        data, pii = redact_frame(data, text_columns, detector=detector)
+    else:
+        _, pii = redact_frame(data, text_columns, detector=detector)
+    timings["personal data"] = time.perf_counter() - t0
+    step("personal data")
+
+    texts = join_columns(data, text_columns)
+    codes = data[code_column].fillna("").astype(str).str.strip().tolist()
+    has_code = np.array([bool(c) for c in codes])
+    coded_rows = np.flatnonzero(has_code)
+    coded = [codes[i] for i in coded_rows]
+
+    t0 = time.perf_counter()
+    cov = coverage(coded, classification, min_examples=min_examples, expected_shares=expected_shares)
+    timings["coverage"] = time.perf_counter() - t0
+    step("coverage")
+
+    t0 = time.perf_counter()
+    dups = find_duplicates(texts, codes, classification=classification, group_level=group_level)
+    timings["duplicates"] = time.perf_counter() - t0
+    step("duplicates")
+
+    agreement = None
+    if coder_columns:
+        t0 = time.perf_counter()
+        agreement = coder_agreement(data[list(coder_columns)], classification)
+        timings["coder agreement"] = time.perf_counter() - t0
+
+    issues = None
+    if len(set(coded)) >= 2:
+        t0 = time.perf_counter()
+        if proba is None:
+            from statcoder.models import cross_val_proba
+
+            proba, classes = cross_val_proba(
+                [texts[i] for i in coded_rows], coded, backend=backend, n_splits=n_splits, seed=seed,
+                on_progress=on_progress,
+            )
+        elif classes is None or len(proba) != len(coded):
+            raise InputError(
+                "proba must have one row per record with a code, and classes must be given",
+                hint="pass the output of cross_val_proba on the coded records",
+            )
+        timings["out-of-fold probabilities"] = time.perf_counter() - t0
+        step("out-of-fold probabilities")
+        t0 = time.perf_counter()
+        issues = detect_label_issues(
+            coded, proba, list(classes), classification=classification, group_level=group_level,
+            filter_by=filter_by, score=score,  # type: ignore[arg-type]
+        )
+        # rows of the issue table refer to the coded subset; map back to input positions
+        issues.issues["row"] = coded_rows[issues.issues["row"].to_numpy(dtype=int)]
+        issues.n_records = len(codes)
+        timings["label issues"] = time.perf_counter() - t0
+    step("label issues")
+
+    return QualityResult(
+        data=data,
+        text_columns=text_columns,
+        code_column=code_column,
+        classification=classification,
+        n_records=len(codes),
+        n_without_code=int((~has_code).sum()),
+        pii=pii,
+        redacted=redact,
+        coverage=cov,
+        duplicates=dups,
+        label_issues=issues,
+        agreement=agreement,
+        settings={
+            "filter_by": filter_by,
+            "score": score,
+            "min_examples": min_examples,
+            "backend": backend,
+            "n_splits": n_splits,
+            "seed": seed,
+            "group_level": issues.group_level if issues else group_level,
+        },
+        timings=timings,
+    )
+
+
+class _Steps:
+    def __init__(self, callback: Callable[[int, int, str], None] | None, *, total: int) -> None:
+        self.callback, self.total, self.done = callback, total, 0
+
+    def __call__(self, name: str) -> None:
+        self.done += 1
+        if self.callback is not None:
+            self.callback(self.done, self.total, "quality checks")

@@ -1,0 +1,63 @@
+"""The service's shared state: settings, store, model cache and metrics, built once per process."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from statcoder.service.metrics import ServiceMetrics
+from statcoder.service.model_cache import ModelCache
+from statcoder.service.settings import ServiceSettings
+from statcoder.store import Database
+from statcoder.store.tables import Project
+
+if TYPE_CHECKING:
+    from statcoder.classifications import Classification
+
+log = logging.getLogger("statcoder.service")
+
+
+class ServiceContext:
+    """Everything a use case needs. ``start()`` creates the data directory and migrates the store."""
+
+    def __init__(self, settings: ServiceSettings | None = None) -> None:
+        self.settings = settings or ServiceSettings()
+        self.data_dir: Path = self.settings.data_dir.resolve()
+        self.db = Database(self._database_url())
+        self.metrics = ServiceMetrics()
+        self.models = ModelCache(self.data_dir, on_change=self.metrics.models_loaded.set)
+        self._classifications: dict[str, Classification] = {}
+
+    def _database_url(self) -> str:
+        if not self.settings.database_url:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+        return self.settings.resolved_database_url()
+
+    def start(self) -> None:
+        """Create the data directories and bring the schema up to date (idempotent)."""
+        for sub in ("models", "projects", "jobs"):
+            (self.data_dir / sub).mkdir(parents=True, exist_ok=True)
+        self.db.upgrade()
+        log.info("store ready (%s)", self.db.engine.dialect.name)
+
+    def close(self) -> None:
+        """Release pooled database connections."""
+        self.db.dispose()
+
+    def classification_path(self, project_id: str) -> Path:
+        """Return where the project's classification CSV is kept."""
+        return self.data_dir / "projects" / project_id / "classification.csv"
+
+    def classification(self, project: Project) -> Classification:
+        """Return the project's classification, loaded once per process."""
+        cached = self._classifications.get(project.id)
+        if cached is None:
+            from statcoder.classifications import Classification
+
+            cached = Classification.from_csv(
+                self.classification_path(project.id), name=project.classification_name,
+                version=project.classification_version,
+            )
+            self._classifications[project.id] = cached
+        return cached

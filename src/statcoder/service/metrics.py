@@ -1,0 +1,42 @@
+"""Prometheus metrics of one service instance (its own registry, so test apps never collide)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class ServiceMetrics:
+    """Request counts, latency histograms, records coded by decision, job chunk counts."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "statcoder_http_requests", "HTTP requests by route template and status.",
+            ["method", "route", "status"], registry=self.registry,
+        )
+        self.latency = Histogram(
+            "statcoder_http_request_duration_seconds", "HTTP request latency (s) by route template.",
+            ["method", "route"], buckets=LATENCY_BUCKETS, registry=self.registry,
+        )
+        self.records = Counter(
+            "statcoder_records_coded", "Records coded, by project, decision and path (sync/job).",
+            ["project", "decision", "via"], registry=self.registry,
+        )
+        self.job_chunks = Counter(
+            "statcoder_job_chunks", "Job chunks committed to the store.", registry=self.registry,
+        )
+        self.models_loaded = Gauge(
+            "statcoder_models_loaded", "Model versions held in memory.", registry=self.registry,
+        )
+
+    def count_decisions(self, project_id: str, decisions: dict[str, int], via: str) -> None:
+        """Add ``decisions`` (decision -> number of records) to the records counter."""
+        for decision, n in decisions.items():
+            if n:
+                self.records.labels(project_id, decision, via).inc(n)
+
+    def render(self) -> bytes:
+        """Return the metrics in the Prometheus text exposition format."""
+        return generate_latest(self.registry)

@@ -1,0 +1,173 @@
+"""The review queue: tasks from ``review`` decisions and the audit sample of ``auto`` ones.
+
+Coders list, claim and submit tasks; submitted codes are kept with who and when, and can be
+exported as labelled data for the next training set.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import pandas as pd
+
+from statcoder.errors import UnknownCodeError
+from statcoder.service.audit import record
+from statcoder.service.context import ServiceContext
+from statcoder.service.errors import ConflictError, NotFoundError
+from statcoder.store import utc, utcnow
+from statcoder.store.review import ReviewRepository
+from statcoder.store.tables import Project, ReviewTask
+
+EXPORT_COLUMNS = (
+    "task_id", "record_id", "text", "code", "coder_id", "submitted_at", "time_spent_s",
+    "reason", "predicted_code", "predicted_level", "confidence", "decision", "model_version",
+    "job_id",
+)
+
+
+def select_for_review(
+    decisions: Sequence[str], *, audit_rate: float, rng: np.random.Generator
+) -> list[tuple[int, str]]:
+    """Return (row index, reason) of the rows that become tasks.
+
+    Every ``review`` row is taken (reason ``"review"``); each ``auto`` row is taken with
+    probability ``audit_rate`` (reason ``"audit"``), independently, which gives a simple
+    random sample of auto-coded records for measuring their real accuracy.
+    """
+    draws = rng.random(len(decisions))
+    chosen: list[tuple[int, str]] = []
+    for i, decision in enumerate(decisions):
+        if decision == "review":
+            chosen.append((i, "review"))
+        elif decision == "auto" and draws[i] < audit_rate:
+            chosen.append((i, "audit"))
+    return chosen
+
+
+def _storable(value: str | None, limit: int | None = None) -> str | None:
+    """Return ``value`` without NUL characters (PostgreSQL text cannot hold them), cut to ``limit``."""
+    if value is None:
+        return None
+    value = str(value).replace("\x00", "\ufffd")
+    return value[:limit] if limit else value
+
+
+def build_tasks(
+    project: Project, coded: pd.DataFrame, texts: Sequence[str], *, record_ids: Sequence[str | None],
+    model_version: str, job_id: str | None, rng: np.random.Generator,
+) -> tuple[list[int], list[ReviewTask]]:
+    """Return (row indexes, unsaved tasks) for the coded rows that go to the queue."""
+    now = utcnow()
+    chosen = select_for_review(coded["decision"].tolist(), audit_rate=project.audit_rate, rng=rng)
+    rows, tasks = [], []
+    codes = coded["predicted_code"].tolist()
+    levels = coded["predicted_level"].tolist()
+    confidences = coded["confidence"].tolist()
+    decisions = coded["decision"].tolist()
+    candidates = coded["candidates"].tolist()
+    for i, reason in chosen:
+        rows.append(i)
+        tasks.append(
+            ReviewTask(
+                project_id=project.id, job_id=job_id, record_id=_storable(record_ids[i], 200),
+                text=_storable(texts[i]),
+                reason=reason, predicted_code=str(codes[i]), predicted_level=int(levels[i]),
+                confidence=float(confidences[i]), decision=str(decisions[i]),
+                candidates=str(candidates[i]), model_version=model_version, status="open",
+                created_at=now,
+            )
+        )
+    return rows, tasks
+
+
+def list_tasks(
+    ctx: ServiceContext, project_id: str, *, status: str | None = "open", reason: str | None = None,
+    limit: int = 50, after_id: int = 0,
+) -> list[ReviewTask]:
+    """Return up to ``limit`` of the project's tasks after ``after_id``, oldest first."""
+    with ctx.db.read() as session:
+        return ReviewRepository(session).page(
+            project_id, status=status, reason=reason, limit=limit, after_id=after_id
+        )
+
+
+def get_task(ctx: ServiceContext, project_id: str, task_id: int) -> ReviewTask:
+    """Return the project's task; NotFoundError for a missing task or another project's."""
+    with ctx.db.read() as session:
+        task = ReviewRepository(session).get(project_id, task_id)
+    if task is None:
+        raise NotFoundError(f"review task {task_id} not found", hint="list the open tasks")
+    return task
+
+
+def claim_task(ctx: ServiceContext, project_id: str, task_id: int, *, coder_id: str, actor: str) -> ReviewTask:
+    """Give the task to ``coder_id``; ConflictError if another coder holds it or it is done."""
+    with ctx.db.write() as session:
+        repo = ReviewRepository(session)
+        if repo.get(project_id, task_id) is None:
+            raise NotFoundError(f"review task {task_id} not found", hint="list the open tasks")
+        if not repo.claim(task_id, coder_id, utcnow()):
+            raise ConflictError(
+                f"review task {task_id} is already claimed or done", hint="claim another open task"
+            )
+        record(session, project_id, actor=actor, action="review.claim", target=str(task_id),
+               details={"coder_id": coder_id})
+    return get_task(ctx, project_id, task_id)
+
+
+def submit_task(
+    ctx: ServiceContext, project: Project, task_id: int, *, code: str, coder_id: str,
+    time_spent_s: float | None, actor: str,
+) -> ReviewTask:
+    """Record the coder's code for the task; the code must belong to the project's classification."""
+    classification = ctx.classification(project)
+    if code not in classification:
+        raise UnknownCodeError(
+            f"code {code!r} is not in {classification.name}", where="code",
+            hint="submit a code of the project's classification",
+        )
+    with ctx.db.write() as session:
+        repo = ReviewRepository(session)
+        task = repo.get(project.id, task_id)
+        if task is None:
+            raise NotFoundError(f"review task {task_id} not found", hint="list the open tasks")
+        if not repo.submit(task_id, code=code, coder_id=coder_id, time_spent_s=time_spent_s, when=utcnow()):
+            raise ConflictError(
+                f"review task {task_id} is done or claimed by another coder",
+                hint="claim the task first, or pick another one",
+            )
+        record(session, project.id, actor=actor, action="review.submit", target=str(task_id),
+               details={"coder_id": coder_id, "code": code, "predicted_code": task.predicted_code,
+                        "reason": task.reason, "time_spent_s": time_spent_s})
+    return get_task(ctx, project.id, task_id)
+
+
+def queue_counts(ctx: ServiceContext, project_id: str) -> dict[str, int]:
+    """Return the number of tasks per status (open, claimed, done)."""
+    with ctx.db.read() as session:
+        counts = ReviewRepository(session).counts(project_id)
+    return {status: counts.get(status, 0) for status in ("open", "claimed", "done")}
+
+
+def export_labelled_csv(ctx: ServiceContext, project_id: str) -> Iterator[str]:
+    """Yield the decided tasks as CSV text (header first): text + human code + provenance."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(EXPORT_COLUMNS)
+    with ctx.db.read() as session:
+        for n, task in enumerate(ReviewRepository(session).iter_done(project_id), start=1):
+            writer.writerow([
+                task.id, task.record_id or "", task.text, task.code, task.coder_id,
+                utc(task.submitted_at).isoformat() if task.submitted_at else "",
+                "" if task.time_spent_s is None else task.time_spent_s, task.reason,
+                task.predicted_code, task.predicted_level, task.confidence, task.decision,
+                task.model_version, task.job_id or "",
+            ])
+            if n % 500 == 0:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+    yield buffer.getvalue()

@@ -1,0 +1,100 @@
+"""Staging of a job's input: the file is rewritten once as Parquet with one row group per chunk.
+
+Chunk ``i`` of a job is then row group ``i`` of the staged file, read directly on resume.
+Every column is text (missing values -> ""), as everywhere in statcoder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from statcoder.errors import InputError
+from statcoder.io import atomic_write_with
+
+
+def _csv_frames(path: Path, size: int) -> Iterator[pd.DataFrame]:
+    try:
+        reader = pd.read_csv(
+            path, dtype=str, keep_default_na=False, chunksize=size, encoding="utf-8",
+        )
+        yield from reader
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise InputError(
+            f"the CSV file cannot be read ({type(exc).__name__})", where="job input",
+            hint="send UTF-8 CSV with a header row",
+        ) from None
+
+
+def _parquet_frames(path: Path, size: int) -> Iterator[pd.DataFrame]:
+    try:
+        parquet = pq.ParquetFile(path)
+        for batch in parquet.iter_batches(batch_size=size):
+            frame = batch.to_pandas()
+            yield frame.astype(object).where(frame.notna(), "").astype(str)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InputError(
+            f"the Parquet file cannot be read ({type(exc).__name__})", where="job input",
+            hint="send a valid Parquet file",
+        ) from None
+
+
+def _exact_chunks(frames: Iterator[pd.DataFrame], size: int) -> Iterator[pd.DataFrame]:
+    """Re-cut frames of any length into frames of exactly ``size`` rows (the last may be shorter)."""
+    pending: list[pd.DataFrame] = []
+    held = 0
+    for frame in frames:
+        pending.append(frame)
+        held += len(frame)
+        while held >= size:
+            joined = pd.concat(pending, ignore_index=True)
+            yield joined.iloc[:size]
+            rest = joined.iloc[size:]
+            pending, held = [rest], len(rest)
+    if held:
+        yield pd.concat(pending, ignore_index=True)
+
+
+def stage_input(
+    source: Path, fmt: str, target: Path, *, chunk_size: int, text_columns: list[str],
+    on_chunk: Callable[[int], None] | None = None,
+) -> int:
+    """Write ``source`` to ``target`` as Parquet, one row group per chunk; returns the row count.
+
+    Raises InputError for unreadable files or missing text columns. ``on_chunk(rows so far)``
+    is called after each chunk (the worker renews its lease there).
+    """
+    frames = _csv_frames(source, chunk_size) if fmt == "csv" else _parquet_frames(source, chunk_size)
+    total = 0
+
+    def write(tmp: Path) -> None:
+        nonlocal total
+        writer = None
+        schema = None
+        for chunk in _exact_chunks(frames, chunk_size):
+            if not len(chunk):
+                continue
+            if writer is None:
+                missing = [c for c in text_columns if c not in chunk.columns]
+                if missing:
+                    raise InputError(
+                        f"text column(s) {', '.join(missing)} not found", where="job input",
+                        hint=f"the columns are: {', '.join(map(str, list(chunk.columns)[:30]))}",
+                    )
+                schema = pa.schema([(str(c), pa.string()) for c in chunk.columns])
+                writer = pq.ParquetWriter(tmp, schema, compression="zstd")
+            table = pa.Table.from_pandas(chunk.astype(str), schema=schema, preserve_index=False)
+            writer.write_table(table, row_group_size=chunk_size)
+            total += len(chunk)
+            if on_chunk is not None:
+                on_chunk(total)
+        if writer is None:
+            raise InputError("the job file has no rows", where="job input", hint="send a file with records")
+        writer.close()
+
+    atomic_write_with(target, write)
+    return total

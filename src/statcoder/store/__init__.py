@@ -1,0 +1,5 @@
+"""The service store: SQLAlchemy tables, repositories and the Alembic migrations that create them."""
+
+from statcoder.store.database import Database, current_revision, make_engine, upgrade, utc, utcnow
+
+__all__ = ["Database", "current_revision", "make_engine", "upgrade", "utc", "utcnow"]

@@ -1,0 +1,80 @@
+"""Pure text-normalisation functions, applied identically at training and coding time."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+
+import pandas as pd
+
+from statcoder.errors import InputError
+
+_NON_WORD = re.compile(r"[^\w<>]+", re.UNICODE)
+_SPACES = re.compile(r"\s+")
+_UNDERSCORE = re.compile(r"_+")
+
+
+def normalise(text: str) -> str:
+    """Return ``text`` in the canonical form statcoder matches and learns on.
+
+    NFKC compatibility folding, case folding, accents removed (``é`` -> ``e``; letters such as
+    Polish ``ł`` that have no decomposition stay), punctuation turned into spaces, whitespace
+    runs collapsed. Works for any script: letters and digits of every language are kept.
+    """
+    text = unicodedata.normalize("NFKC", text).casefold()
+    decomposed = unicodedata.normalize("NFKD", text)
+    text = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    text = _UNDERSCORE.sub(" ", _NON_WORD.sub(" ", text))
+    return _SPACES.sub(" ", text).strip()
+
+
+def normalise_key(text: str) -> str:
+    """Return the key used for exact matching (index look-ups, duplicate detection)."""
+    return normalise(text)
+
+
+def as_text(value: object) -> str:
+    """Return ``value`` as text: None/NaN -> "", numbers -> their string form."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value != value:
+        return ""
+    if value is pd.NA or value is pd.NaT:
+        return ""
+    return value if isinstance(value, str) else str(value)
+
+
+def join_columns(frame: pd.DataFrame, columns: Sequence[str], *, where: str = "input") -> list[str]:
+    """Join the text ``columns`` of ``frame`` into one text per row (" | " between columns).
+
+    Raises InputError when a column is missing. Missing values count as empty text.
+    """
+    if not columns:
+        raise InputError("no text column given", where=where, hint="name at least one column with --text")
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise InputError(
+            f"text column(s) {', '.join(repr(c) for c in missing)} not found",
+            where=where,
+            hint=f"the columns are: {', '.join(map(str, list(frame.columns)[:30]))}",
+        )
+    parts = [[as_text(v).strip() for v in frame[c].tolist()] for c in columns]
+    if len(parts) == 1:
+        return parts[0]
+    return [" | ".join(p for p in row if p) for row in zip(*parts, strict=True)]
+
+
+def check_lengths(texts: Sequence[str], *, max_length: int, where: str = "input", first_row: int = 2) -> None:
+    """Raise InputError if any text is longer than ``max_length`` characters.
+
+    ``first_row`` is the file row of ``texts[0]`` (2 for a CSV with a header), used in the message.
+    """
+    long_rows = [i for i, t in enumerate(texts) if len(t) > max_length]
+    if long_rows:
+        shown = ", ".join(str(i + first_row) for i in long_rows[:5])
+        raise InputError(
+            f"{len(long_rows)} text(s) are longer than {max_length} characters",
+            where=f"{where}: row(s) {shown}{' ...' if len(long_rows) > 5 else ''}",
+            hint="shorten them, or raise the limit (--max-text-length / STATCODER_MAX_TEXT_LENGTH)",
+        )

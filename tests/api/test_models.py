@@ -1,0 +1,111 @@
+"""Model registry: upload, immutability, tamper and classification checks, promote, roll back."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import zipfile
+from pathlib import Path
+
+from apikit import error_code
+
+from statcoder.coder import Coder
+
+
+def zipped(directory: Path) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for path in sorted(directory.rglob("*")):
+            if path.is_file():
+                zf.write(path, Path("model") / path.relative_to(directory))
+    return buffer.getvalue()
+
+
+def upload(client, tenant, data: bytes, name: str = "model.zip"):
+    return client.post(f"/v1/projects/{tenant.id}/models", files={"file": (name, data)},
+                       headers=tenant.headers("admin"))
+
+
+def code_version(client, tenant) -> str:
+    r = client.post(f"/v1/projects/{tenant.id}/code", json={"records": [{"text": "baker"}]},
+                    headers=tenant.headers("code"))
+    return r.json()["model_version"]
+
+
+def test_upload_promote_hot_swap_and_rollback(client, tenant, model_dir, second_model_dir):
+    first = Coder.load(model_dir).version
+    second = Coder.load(second_model_dir).version
+    assert first != second
+    r = upload(client, tenant, zipped(second_model_dir))
+    assert r.status_code == 201 and r.json()["version"] == second and r.json()["active"] is False
+    assert r.json()["card"]["classification"]["fingerprint"]
+    again = upload(client, tenant, zipped(second_model_dir))
+    assert again.status_code == 409  # versions are immutable: same content, same version
+    listed = client.get(f"/v1/projects/{tenant.id}/models", headers=tenant.headers("code")).json()
+    assert listed["active_version"] == first and [m["version"] for m in listed["models"]] == [first, second]
+
+    assert code_version(client, tenant) == first
+    r = client.post(f"/v1/projects/{tenant.id}/models/{second}/promote", headers=tenant.headers("admin"))
+    assert r.status_code == 200 and r.json()["active_model_version"] == second
+    assert code_version(client, tenant) == second  # hot swap, no restart
+    r = client.post(f"/v1/projects/{tenant.id}/models/rollback", headers=tenant.headers("admin"))
+    assert r.json()["active_model_version"] == first
+    assert code_version(client, tenant) == first
+    r = client.post(f"/v1/projects/{tenant.id}/models/rollback", headers=tenant.headers("admin"))
+    assert r.status_code == 409 and error_code(r) == "conflict"  # the first promotion has nothing before it
+
+    events = client.get(f"/v1/projects/{tenant.id}/audit", headers=tenant.headers("admin")).json()["events"]
+    actions = [(e["action"], e["target"]) for e in events]
+    assert actions[:3] == [("model.rollback", first), ("model.promote", second), ("model.add", second)]
+    assert events[0]["actor"] == f"key:{tenant.key_ids['admin']}"
+    assert events[0]["details"] == {"from": second, "to": first}
+
+
+def test_model_of_another_classification_is_refused(client, tenant, foreign_model_dir):
+    r = upload(client, tenant, zipped(foreign_model_dir))
+    assert r.status_code == 422 and error_code(r) == "classification_mismatch"
+
+
+def test_tampered_or_malformed_uploads_are_refused(client, tenant, second_model_dir, tmp_path):
+    tampered = tmp_path / "tampered"
+    shutil.copytree(second_model_dir, tampered)
+    card = json.loads((tampered / "model.json").read_text())
+    weights = [p for p in tampered.rglob("*") if p.is_file() and p.name != "model.json"]
+    target = max(weights, key=lambda p: p.stat().st_size)
+    data = bytearray(target.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    target.write_bytes(bytes(data))
+    r = upload(client, tenant, zipped(tampered))
+    assert r.status_code == 422 and error_code(r) == "invalid_model"
+    assert card  # the card itself was left alone
+    assert error_code(upload(client, tenant, b"not an archive")) == "invalid_model"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr("../escape/model.json", "{}")
+    r = upload(client, tenant, buffer.getvalue())
+    assert r.status_code == 422 and error_code(r) == "invalid_model"
+    assert not (tmp_path.parent / "escape").exists()
+
+
+def test_unknown_version_is_404(client, tenant):
+    r = client.post(f"/v1/projects/{tenant.id}/models/m-000000000000/promote", headers=tenant.headers("admin"))
+    assert r.status_code == 404 and error_code(r) == "not_found"
+
+
+def test_train_a_model_through_the_api(client, tenant):
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "service"))
+    from kit import WORDS, labelled_frame
+
+    frame = labelled_frame(WORDS, per_code=15, seed=7)
+    r = client.post(f"/v1/projects/{tenant.id}/models/train", headers=tenant.headers("admin"),
+                    files={"file": ("train.csv", frame.to_csv(index=False).encode())},
+                    data={"text_columns": "text", "code_column": "code"})
+    assert r.status_code == 201, r.text
+    assert r.json()["source"] == "train" and r.json()["active"] is False
+    bad = client.post(f"/v1/projects/{tenant.id}/models/train", headers=tenant.headers("admin"),
+                      files={"file": ("train.csv", b"text,code\nbaker,99\n")},
+                      data={"text_columns": "text", "code_column": "code"})
+    assert 400 <= bad.status_code < 500
