@@ -70,6 +70,19 @@ def test_survey_command_calibration_and_replicates(estimation_dir, tmp_path) -> 
     assert pd.read_csv(out)["se"].iloc[0] == pytest.approx(26.934535367426, rel=1e-8)
 
 
+def test_survey_command_rake_and_bad_margin(estimation_dir, tmp_path) -> None:
+    out = tmp_path / "r.csv"
+    args = ["estimate", "survey", "--data", str(estimation_dir / "apiclus1.csv"), "--weights", "pw",
+            "--psu", "dnum", "--fpc", "fpc", "--total", "stype", "--out", str(out)]
+    result = runner.invoke(app, [*args, "--rake", "stype:E=4421,H=755,M=1018",
+                                 "--rake", "sch.wide:No=1072,Yes=5122"])  # xtabs(~stype / ~sch.wide, apipop)
+    assert result.exit_code == 0, result.output
+    counts = pd.read_csv(out).set_index("category")["estimate"]
+    assert counts["E"] == pytest.approx(4421) and counts["H"] == pytest.approx(755)
+    bad = runner.invoke(app, [*args, "--rake", "stype=4421"])
+    assert bad.exit_code == 2 and "COLUMN:LEVEL=COUNT" in bad.output
+
+
 def test_survey_command_errors_are_one_line_with_hint(estimation_dir, tmp_path) -> None:
     data = pd.read_csv(estimation_dir / "apistrat.csv", dtype=str, keep_default_na=False)
     data.loc[0, "stype"] = "X"

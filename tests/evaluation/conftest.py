@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -28,3 +31,46 @@ def toy() -> Classification:
     frame = pd.DataFrame(TOY_ROWS, columns=["code", "title", "level", "parent"])
     frame["level"] = frame["level"].astype(str)
     return Classification.from_frame(frame, name="toy")
+
+
+# Codes of three SOC major groups keep the end-to-end fixture small and quick to train.
+_MAJOR_GROUPS = ("15-", "29-", "47-")
+
+
+@pytest.fixture(scope="session")
+def onet_slice(shared_data: Path) -> dict[str, object]:
+    """A small real coder (O*NET alternate titles of three major groups) and labelled test records.
+
+    Test records are reported titles of the same codes whose normalised text is not a training
+    title, with a synthetic ``mode`` column (every third record "web") for subgroup tests.
+    """
+    from statcoder import train
+    from statcoder.text import normalise
+
+    soc = Classification.from_csv(shared_data / "classifications" / "soc2018.csv", name="SOC 2018")
+    alt = pd.read_csv(shared_data / "coding" / "onet_alternate_titles.csv", dtype=str, keep_default_na=False)
+    rep = pd.read_csv(shared_data / "coding" / "onet_reported_titles.csv", dtype=str, keep_default_na=False)
+    train_frame = alt[alt["code"].str.startswith(_MAJOR_GROUPS)].sample(1500, random_state=0)
+    seen = set(train_frame["text"].map(normalise))
+    test = rep[rep["code"].str.startswith(_MAJOR_GROUPS) & rep["code"].isin(set(train_frame["code"]))]
+    test = test[~test["text"].map(normalise).isin(seen)].sample(300, random_state=0).reset_index(drop=True)
+    test["mode"] = np.where(np.arange(len(test)) % 3 == 0, "web", "phone")
+    coder = train(train_frame, text_columns=["text"], code_column="code", classification=soc, cv_folds=2)
+    return {"coder": coder, "train": train_frame.reset_index(drop=True), "test": test, "classification": soc}
+
+
+@pytest.fixture(scope="session")
+def onet_evaluation(onet_slice):
+    """The holistic evaluation of the slice coder (200 bootstrap resamples)."""
+    from statcoder.evaluation.holistic import evaluate
+
+    return evaluate(
+        onet_slice["coder"], onet_slice["test"], text_columns=["text"], code_column="code",
+        group_columns=["mode"], n_boot=200, min_cell=5,
+    )
+
+
+@pytest.fixture(scope="session")
+def saved_model(onet_slice, tmp_path_factory) -> Path:
+    """The slice coder saved as a model directory."""
+    return onet_slice["coder"].save(tmp_path_factory.mktemp("model") / "onet-slice")

@@ -42,8 +42,8 @@ def queued(ctx, classification_csv):
     )
     assert rows == [0, 1]
     with ctx.db.write() as session:
-        ReviewRepository(session).add_many(tasks)
-    return project, [t.id for t in tasks]
+        ids = ReviewRepository(session).add_many(tasks, return_ids=True)
+    return project, ids
 
 
 def test_claim_submit_and_export(ctx, queued):

@@ -42,6 +42,46 @@ class CalibrationStep:
         return weights * g
 
 
+def calibration_matrix(
+    data: pd.DataFrame, totals: Mapping[str, float | Mapping[str, float]], population_size: float | None
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Build the calibration variables: intercept (if ``population_size``), numeric columns,
+    and one dummy per category for mapping totals. Returns (matrix, totals, names)."""
+    cols, tots, names = [], [], []
+    if population_size is not None:
+        cols.append(np.ones(len(data)))
+        tots.append(float(population_size))
+        names.append("(Intercept)")
+    for column, total in totals.items():
+        if isinstance(total, Mapping):
+            levels = [str(k) for k in total]
+            values = text_column(data, column)
+            unknown = sorted(set(values.tolist()) - set(levels))
+            if unknown:
+                raise EstimationError(
+                    f"sample categories {unknown[:5]} of {column!r} have no population total",
+                    where=f"column {column!r}",
+                    hint="give a population count for every category in the sample",
+                )
+            cols.extend(dummies(values, levels).T)
+            tots.extend(float(v) for v in total.values())
+            names.extend(f"{column}={lv}" for lv in levels)
+        else:
+            x = numeric_column(data, column)
+            if np.isnan(x).any():
+                raise EstimationError(
+                    f"calibration variable {column!r} is missing for some records",
+                    where=f"column {column!r}", hint="impute it, or calibrate on another variable",
+                )
+            cols.append(x)
+            tots.append(float(total))
+            names.append(column)
+    if not cols:
+        raise EstimationError("no calibration totals given", where="calibrate",
+                              hint="give population totals, e.g. {'api99': 3914069}, and/or population_size")
+    return np.column_stack(cols), np.asarray(tots), names
+
+
 class SurveyDesign(EstimatingDesign):
     """A probability sample: weights, strata, PSUs (and later-stage units), fpc.
 
@@ -197,42 +237,6 @@ class SurveyDesign(EstimatingDesign):
         new.calibrations = self.calibrations + (step,)
         return new
 
-    def calibration_matrix(
-        self, totals: Mapping[str, float | Mapping[str, float]], population_size: float | None
-    ) -> tuple[np.ndarray, np.ndarray, list[str]]:
-        """Build the calibration variables: intercept (if ``population_size``), numeric columns,
-        and one dummy per category for mapping totals. Returns (matrix, totals, names)."""
-        cols, tots, names = [], [], []
-        if population_size is not None:
-            cols.append(np.ones(len(self.data)))
-            tots.append(float(population_size))
-            names.append("(Intercept)")
-        for column, total in totals.items():
-            if isinstance(total, Mapping):
-                levels = [str(k) for k in total]
-                values = text_column(self.data, column)
-                unknown = sorted(set(values.tolist()) - set(levels))
-                if unknown:
-                    raise EstimationError(
-                        f"sample categories {unknown[:5]} of {column!r} have no population total",
-                        where=f"column {column!r}",
-                        hint="give a population count for every category in the sample",
-                    )
-                cols.extend(dummies(values, levels).T)
-                tots.extend(float(v) for v in total.values())
-                names.extend(f"{column}={lv}" for lv in levels)
-            else:
-                x = numeric_column(self.data, column)
-                if np.isnan(x).any():
-                    raise EstimationError(
-                        f"calibration variable {column!r} is missing for some records",
-                        where=f"column {column!r}", hint="impute it, or calibrate on another variable",
-                    )
-                cols.append(x)
-                tots.append(float(total))
-                names.append(column)
-        return np.column_stack(cols), np.asarray(tots), names
-
     def calibrate(
         self, totals: Mapping[str, float | Mapping[str, float]], *,
         population_size: float | None = None, method: str = "linear",
@@ -243,7 +247,7 @@ class SurveyDesign(EstimatingDesign):
         ``totals`` maps a numeric column to its population total, or a categorical column to
         ``{category: population count}``. ``population_size`` adds the intercept (R's ``~1``).
         """
-        matrix, tots, _ = self.calibration_matrix(totals, population_size)
+        matrix, tots, _ = calibration_matrix(self.data, totals, population_size)
         return self._with_step(matrix, tots, method, bounds)
 
     def post_stratify(self, column: str, population: Mapping[str, float]) -> SurveyDesign:

@@ -121,11 +121,9 @@ class ReplicateDesign(EstimatingDesign):
 
     def calibrate(self, totals, *, population_size=None, method="linear", bounds=None) -> ReplicateDesign:
         """Calibrate the full-sample and every replicate weight (see ``SurveyDesign.calibrate``)."""
-        from statcoder.estimation.design import CalibrationStep, SurveyDesign
+        from statcoder.estimation.design import CalibrationStep, calibration_matrix
 
-        helper = object.__new__(SurveyDesign)
-        helper.data = self.data
-        matrix, tots, _ = SurveyDesign.calibration_matrix(helper, totals, population_size)
+        matrix, tots, _ = calibration_matrix(self.data, totals, population_size)
         step = CalibrationStep(matrix, tots, method, bounds, self.weights, self.weights)
         return self._recalibrated(step)
 

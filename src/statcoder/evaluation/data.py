@@ -122,17 +122,24 @@ class ModelPredictions:
         """Code ``data`` with ``coder`` (timed) and collect its probabilities.
 
         ``coding_seconds`` is the wall time of ``coder.code`` on all records (the throughput
-        a user sees). Uncalibrated probabilities are collected when the model exposes them.
+        a user sees). Uncalibrated probabilities (softmax of the scores at temperature 1) are
+        collected when the model exposes ``decision_function`` and ``temperature_``.
         """
         started = time.perf_counter()
         coded = coder.code(data.frame, text_columns=data.text_columns, top_k=top_k, on_progress=on_progress)
         seconds = time.perf_counter() - started
         texts = data.texts()
-        proba = np.asarray(coder.predict_proba(texts), dtype=float)
+        model = coder.model
         raw = None
-        uncalibrated = getattr(coder.model, "predict_proba_uncalibrated", None)
-        if callable(uncalibrated):
-            raw = np.asarray(uncalibrated(texts), dtype=float)
+        if callable(getattr(model, "decision_function", None)) and hasattr(model, "temperature_"):
+            # both backends: proba = softmax(scores / temperature); temperature 1 = before calibration
+            from statcoder.models.calibration import softmax
+
+            scores = np.asarray(model.decision_function(texts), dtype=float)
+            proba = softmax(scores, temperature=float(model.temperature_))
+            raw = softmax(scores, temperature=1.0)
+        else:
+            proba = np.asarray(coder.predict_proba(texts), dtype=float)
         return cls(
             version=str(coder.version),
             classes=[str(c) for c in coder.classes_],

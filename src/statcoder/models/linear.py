@@ -42,11 +42,12 @@ class LinearTextCoder(ClassifierMixin, BaseEstimator):
     def __init__(
         self,
         C: float = 0.5,
-        max_iter: int = 100,
+        max_iter: int = 30,
         word_ngrams: tuple[int, int] = (1, 2),
         char_ngrams: tuple[int, int] = (2, 5),
         char_min_df: int = 2,
         max_features: int | None = 400_000,
+        char_max_chars: int | None = 300,
         prune: float = 1e-4,
         groups: dict[str, str] | None = None,
         group_temperature: float = 0.2,
@@ -58,6 +59,7 @@ class LinearTextCoder(ClassifierMixin, BaseEstimator):
         self.char_ngrams = char_ngrams
         self.char_min_df = char_min_df
         self.max_features = max_features
+        self.char_max_chars = char_max_chars
         self.prune = prune
         self.groups = groups
         self.group_temperature = group_temperature
@@ -89,7 +91,7 @@ class LinearTextCoder(ClassifierMixin, BaseEstimator):
             )
         self.features_ = TextFeatures(
             word_ngrams=self.word_ngrams, char_ngrams=self.char_ngrams, char_min_df=self.char_min_df,
-            max_features=self.max_features,
+            max_features=self.max_features, char_max_chars=self.char_max_chars,
         ).fit(texts)
         Z = self.features_.transform(texts)
         group_of = {c: (self.groups or {}).get(c, "") for c in classes}

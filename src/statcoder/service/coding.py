@@ -118,9 +118,9 @@ def code_records(
         )
         if tasks:
             with ctx.db.write() as session:
-                ReviewRepository(session).add_many(tasks)
-            for row, task in zip(rows, tasks, strict=True):
-                task_ids[row] = task.id
+                ids = ReviewRepository(session).add_many(tasks, return_ids=True)
+            for row, task_id in zip(rows, ids, strict=True):
+                task_ids[row] = task_id
     ctx.metrics.count_decisions(project.id, decision_counts(coded["decision"]), "sync")
     names = list(coded.columns)
     values = [coded[c].tolist() for c in names]

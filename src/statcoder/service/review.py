@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -58,28 +59,28 @@ def _storable(value: str | None, limit: int | None = None) -> str | None:
 def build_tasks(
     project: Project, coded: pd.DataFrame, texts: Sequence[str], *, record_ids: Sequence[str | None],
     model_version: str, job_id: str | None, rng: np.random.Generator,
-) -> tuple[list[int], list[ReviewTask]]:
-    """Return (row indexes, unsaved tasks) for the coded rows that go to the queue."""
+) -> tuple[list[int], list[dict[str, Any]]]:
+    """Return (row indexes, task rows ready for a bulk insert) for the rows that go to the queue."""
     now = utcnow()
     chosen = select_for_review(coded["decision"].tolist(), audit_rate=project.audit_rate, rng=rng)
-    rows, tasks = [], []
+    if not chosen:
+        return [], []
     codes = coded["predicted_code"].tolist()
     levels = coded["predicted_level"].tolist()
     confidences = coded["confidence"].tolist()
     decisions = coded["decision"].tolist()
     candidates = coded["candidates"].tolist()
-    for i, reason in chosen:
-        rows.append(i)
-        tasks.append(
-            ReviewTask(
-                project_id=project.id, job_id=job_id, record_id=_storable(record_ids[i], 200),
-                text=_storable(texts[i]),
-                reason=reason, predicted_code=str(codes[i]), predicted_level=int(levels[i]),
-                confidence=float(confidences[i]), decision=str(decisions[i]),
-                candidates=str(candidates[i]), model_version=model_version, status="open",
-                created_at=now,
-            )
-        )
+    rows = [i for i, _ in chosen]
+    tasks = [
+        {
+            "project_id": project.id, "job_id": job_id, "record_id": _storable(record_ids[i], 200),
+            "text": _storable(texts[i]), "reason": reason, "predicted_code": str(codes[i]),
+            "predicted_level": int(levels[i]), "confidence": float(confidences[i]),
+            "decision": str(decisions[i]), "candidates": str(candidates[i]),
+            "model_version": model_version, "status": "open", "created_at": now,
+        }
+        for i, reason in chosen
+    ]
     return rows, tasks
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from statcoder.store.tables import ReviewTask
@@ -17,10 +18,15 @@ class ReviewRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def add_many(self, tasks: list[ReviewTask]) -> None:
-        """Insert tasks in one round trip."""
-        self.session.add_all(tasks)
-        self.session.flush()
+    def add_many(self, rows: list[dict[str, Any]], *, return_ids: bool = False) -> list[int]:
+        """Insert task rows (column -> value) in bulk; returns their ids, in order, if asked."""
+        if not rows:
+            return []
+        if not return_ids:
+            self.session.execute(insert(ReviewTask), rows)
+            return []
+        statement = insert(ReviewTask).returning(ReviewTask.id, sort_by_parameter_order=True)
+        return list(self.session.scalars(statement, rows))
 
     def get(self, project_id: str, task_id: int) -> ReviewTask | None:
         """Return the project's task, or None (another project's task is None too)."""

@@ -33,6 +33,7 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         max_features: int | None = 400_000,
         sublinear_tf: bool = True,
         char_weight: float = 1.0,
+        char_max_chars: int | None = 300,
     ) -> None:
         self.word_ngrams = word_ngrams
         self.char_ngrams = char_ngrams
@@ -41,13 +42,19 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         self.max_features = max_features
         self.sublinear_tf = sublinear_tf
         self.char_weight = char_weight
+        self.char_max_chars = char_max_chars
 
     def _vectorizers(self) -> tuple[TfidfVectorizer, TfidfVectorizer]:
         common = dict(preprocessor=normalise, lowercase=False, sublinear_tf=self.sublinear_tf, dtype=np.float32)
         word = TfidfVectorizer(analyzer="word", token_pattern=_TOKEN, ngram_range=tuple(self.word_ngrams),
                                min_df=self.min_df, max_features=self.max_features, **common)
+        # character n-grams see only the start of long texts (a job ad's title and first lines):
+        # past that they add cost and noise, while word n-grams still read the whole text
+        limit = self.char_max_chars
+        char_pre = normalise if limit is None else (lambda text: normalise(text[: limit * 2])[:limit])
         char = TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(self.char_ngrams),
-                               min_df=self.char_min_df, max_features=self.max_features, **common)
+                               min_df=self.char_min_df, max_features=self.max_features,
+                               **{**common, "preprocessor": char_pre})
         return word, char
 
     def fit(self, X: Any, y: Any = None) -> TextFeatures:

@@ -1,0 +1,62 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.stats import binomtest
+
+from statcoder.decision import clopper_pearson_interval, clopper_pearson_lower, decide, threshold_for_target
+
+
+def test_clopper_pearson_lower_known_values():
+    # all n correct: lower bound = alpha ** (1/n)
+    assert clopper_pearson_lower(59, 59) == pytest.approx(0.05 ** (1 / 59), rel=1e-10)
+    assert clopper_pearson_lower(0, 10) == 0.0
+    # agrees with scipy's exact binomial test interval (one-sided 95 % = two-sided 90 %)
+    ci = binomtest(90, 100).proportion_ci(confidence_level=0.90, method="exact")
+    assert clopper_pearson_lower(90, 100) == pytest.approx(ci.low, rel=1e-9)
+    low, high = clopper_pearson_interval(90, 100)
+    ci95 = binomtest(90, 100).proportion_ci(confidence_level=0.95, method="exact")
+    assert (low, high) == pytest.approx((ci95.low, ci95.high), rel=1e-9)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 1), st.booleans()), min_size=1, max_size=300),
+       st.floats(0.5, 0.99))
+def test_threshold_meets_target_and_is_smallest(pairs, target):
+    conf = np.array([p[0] for p in pairs])
+    correct = np.array([p[1] for p in pairs])
+    t = threshold_for_target(conf, correct, target=target)
+    if np.isinf(t):
+        for cut in np.unique(conf):
+            acc = conf >= cut
+            assert clopper_pearson_lower(correct[acc].sum(), acc.sum()) < target
+        return
+    accepted = conf >= t
+    assert clopper_pearson_lower(correct[accepted].sum(), accepted.sum()) >= target
+    for cut in np.unique(conf[conf < t]):
+        acc = conf >= cut
+        assert clopper_pearson_lower(correct[acc].sum(), acc.sum()) < target
+
+
+def test_threshold_realised_accuracy_on_calibrated_data():
+    rng = np.random.default_rng(0)
+    conf = rng.uniform(0, 1, 20_000)
+    correct = rng.uniform(0, 1, 20_000) < conf
+    t = threshold_for_target(conf, correct, target=0.9)
+    new_conf = rng.uniform(0, 1, 20_000)
+    new_correct = rng.uniform(0, 1, 20_000) < new_conf
+    assert new_correct[new_conf >= t].mean() >= 0.9
+    assert 0.75 < t < 0.85  # accepted accuracy (1+t)/2 reaches 0.9 at t = 0.8
+
+
+def test_decide_deepest_confident_level():
+    conf = {1: np.array([0.99, 0.99, 0.5]), 2: np.array([0.97, 0.6, 0.4]), 3: np.array([0.95, 0.3, 0.2])}
+    level, decision = decide(conf, thresholds={1: 0.9, 2: 0.9, 3: 0.9}, full_depth=3)
+    assert level.tolist() == [3, 1, 0]
+    assert decision.tolist() == ["auto", "partial", "review"]
+
+
+def test_decide_never_level():
+    conf = {1: np.array([0.99]), 2: np.array([0.99])}
+    level, decision = decide(conf, thresholds={1: 0.9, 2: float("inf")}, full_depth=2)
+    assert level.tolist() == [1] and decision.tolist() == ["partial"]

@@ -1,0 +1,68 @@
+import pandas as pd
+import pytest
+
+from statcoder.errors import InputError
+from statcoder.io import read_table, write_table_atomic
+
+FRAME = pd.DataFrame({"id": ["1", "2", "3"], "code": ["0110", "2512", ""], "text": ["Soldier", "Développeur", ""]})
+
+
+@pytest.mark.parametrize("ext", ["csv", "tsv", "parquet", "xlsx"])
+def test_round_trip_keeps_codes_as_text(tmp_path, ext):
+    path = write_table_atomic(FRAME, tmp_path / f"t.{ext}")
+    back = read_table(path)
+    assert back["code"].tolist() == ["0110", "2512", ""]
+    assert back["text"].tolist() == ["Soldier", "Développeur", ""]
+
+
+def test_spss_and_stata(tmp_path):
+    import pyreadstat
+
+    frame = pd.DataFrame({"code": ["0110", "2512"], "text": ["a", "b"], "n": [1.0, 2.0]})
+    pyreadstat.write_sav(frame, str(tmp_path / "t.sav"))
+    pyreadstat.write_dta(frame, str(tmp_path / "t.dta"))
+    for name in ("t.sav", "t.dta"):
+        back = read_table(tmp_path / name)
+        assert back["code"].tolist() == ["0110", "2512"]
+        assert back["n"].tolist() == ["1", "2"]
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(InputError, match="not found"):
+        read_table(tmp_path / "nope.csv")
+
+
+def test_unknown_extension(tmp_path):
+    path = tmp_path / "t.json"
+    path.write_text("{}")
+    with pytest.raises(InputError, match="cannot read files of type .json"):
+        read_table(path)
+
+
+def test_not_utf8(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_bytes("text,code\ncaf\xe9,1\n".encode("latin-1"))
+    with pytest.raises(InputError) as info:
+        read_table(path)
+    assert "UTF-8" in info.value.message or "UTF-8" in info.value.hint
+
+
+def test_damaged_parquet(tmp_path):
+    path = tmp_path / "t.parquet"
+    path.write_bytes(b"not parquet at all")
+    with pytest.raises(InputError, match="cannot read"):
+        read_table(path)
+
+
+def test_atomic_write_leaves_old_file_on_failure(tmp_path):
+    path = write_table_atomic(FRAME, tmp_path / "t.csv")
+    before = path.read_bytes()
+
+    class Boom(pd.DataFrame):
+        def to_csv(self, *args, **kwargs):
+            raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        write_table_atomic(Boom(FRAME), path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["t.csv"]

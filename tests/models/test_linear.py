@@ -1,0 +1,67 @@
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.utils.estimator_checks import (
+    check_get_params_invariance,
+    check_no_attributes_set_in_init,
+    check_parameters_default_constructible,
+    check_set_params,
+)
+
+from statcoder.models import LinearTextCoder, cross_val_proba, expected_calibration_error, fit_temperature, softmax
+
+TEXTS = ["software developer", "java programmer", "web developer", "nurse", "registered nurse",
+         "nursing assistant", "truck driver", "bus driver", "delivery driver"] * 3
+CODES = ["2512", "2512", "2513", "2221", "2221", "5321", "8332", "8331", "8322"] * 3
+
+
+@pytest.mark.parametrize("check", [check_parameters_default_constructible, check_no_attributes_set_in_init,
+                                   check_get_params_invariance, check_set_params])
+def test_sklearn_estimator_checks(check):
+    check("LinearTextCoder", LinearTextCoder())
+
+
+def test_clone_and_fit_predict():
+    model = clone(LinearTextCoder(C=1.0)).fit(TEXTS, CODES)
+    assert list(model.classes_) == sorted(set(CODES))
+    assert model.predict(["senior java developer"])[0] == "2512"
+    proba = model.predict_proba(["bus driver"])
+    np.testing.assert_allclose(proba.sum(), 1.0)
+
+
+def test_grouped_model_probabilities_factorise():
+    groups = {c: c[0] for c in CODES}
+    model = LinearTextCoder(groups=groups).fit(TEXTS, CODES)
+    proba = model.predict_proba(["truck driver", "nurse"])
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert model.predict(["truck driver"])[0] == "8332"
+    assert len(model.group_names_) == 3
+
+
+def test_contributions_explain_the_prediction():
+    model = LinearTextCoder().fit(TEXTS, CODES)
+    top = model.contributions("registered nurse", "2221")
+    assert top[0][1] > 0 and any("nurse" in name for name, _ in top[:5])
+
+
+def test_temperature_recovers_known_value():
+    rng = np.random.default_rng(1)
+    logits = rng.normal(size=(20_000, 4)) * 3
+    true_t = 2.0
+    p = softmax(logits, temperature=true_t)
+    y = np.array([rng.choice(4, p=row) for row in p])
+    assert fit_temperature(logits, y) == pytest.approx(true_t, rel=0.05)
+
+
+def test_ece_hand_computed():
+    conf = np.array([0.9, 0.9, 0.6, 0.6])
+    correct = np.array([1, 0, 1, 1])
+    # bins: 0.9 -> |0.5-0.9| weight 2; 0.6 -> |1-0.6| weight 2 => 0.4
+    assert expected_calibration_error(conf, correct, n_bins=10) == pytest.approx(0.4)
+
+
+def test_cross_val_proba_is_out_of_fold():
+    proba, classes = cross_val_proba(TEXTS, CODES, n_splits=3, seed=0)
+    assert proba.shape == (len(TEXTS), len(set(CODES)))
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert classes == sorted(set(CODES))
