@@ -31,7 +31,7 @@ test: venv-dev system-deps
 	bash scripts/run-tests.sh
 
 bench: venv-dev
-	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/python benchmarks/run_all.py $(AREAS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

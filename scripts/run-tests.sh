@@ -4,6 +4,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source scripts/pg-throwaway.sh
-pg_start
 trap pg_stop EXIT
+# The service tests run against PostgreSQL too; without it they fail under CI=true, so say why now.
+pg_start || { echo "error: could not start the throw-away PostgreSQL (see scripts/pg-throwaway.sh)" >&2; exit 1; }
 .venv/bin/python -m pytest "$@"

@@ -24,19 +24,31 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from sklearn.ensemble import GradientBoostingRegressor  # noqa: E402
+import numpy as np
+import pandas as pd
+from sklearn.ensemble import GradientBoostingRegressor
 
-from statcoder.estimation import SurveyDesign  # noqa: E402
-from statcoder.io.atomic import atomic_write_text  # noqa: E402
-from statcoder.estimation.coding_error import corrected_shares  # noqa: E402
-from statcoder.estimation.model_assisted import CrossFittedGREG  # noqa: E402
+from statcoder.estimation import SurveyDesign
+from statcoder.estimation.coding_error import corrected_shares
+from statcoder.estimation.model_assisted import CrossFittedGREG
+from statcoder.io.atomic import atomic_write_text
 
 HERE = Path(__file__).resolve().parent
 DATA = Path(os.environ.get("STATCODER_SHARED_DATA", HERE.parents[2] / "shared" / "data"))
-FEATURES = ["meals", "ell", "col.grad", "grad.sch", "not.hsg", "some.col", "full", "emer",
-            "pct.resp", "mobility", "stypeH", "stypeM"]
+FEATURES = [
+    "meals",
+    "ell",
+    "col.grad",
+    "grad.sch",
+    "not.hsg",
+    "some.col",
+    "full",
+    "emer",
+    "pct.resp",
+    "mobility",
+    "stypeH",
+    "stypeM",
+]
 RESPONSE = "enroll"
 
 
@@ -54,9 +66,19 @@ def model_assisted_simulation(reps: int, n: int, seed: int) -> tuple[pd.DataFram
     truth = float(pop[RESPONSE].mean())
     totals = {f: float(pop[f].sum()) for f in FEATURES}
     rng = np.random.default_rng(seed)
-    model = GradientBoostingRegressor(n_estimators=100, learning_rate=0.1, max_depth=3,
-                                      subsample=0.8, min_samples_leaf=10, random_state=0)
-    rows = {"Horvitz-Thompson": [], "linear GREG (calibration)": [], "cross-fitted GREG, gradient boosting": []}
+    model = GradientBoostingRegressor(
+        n_estimators=100,
+        learning_rate=0.1,
+        max_depth=3,
+        subsample=0.8,
+        min_samples_leaf=10,
+        random_state=0,
+    )
+    rows = {
+        "Horvitz-Thompson": [],
+        "linear GREG (calibration)": [],
+        "cross-fitted GREG, gradient boosting": [],
+    }
     start = time.time()
     for rep in range(reps):
         sample = pop.iloc[rng.choice(big_n, size=n, replace=False)].reset_index(drop=True)
@@ -69,37 +91,56 @@ def model_assisted_simulation(reps: int, n: int, seed: int) -> tuple[pd.DataFram
         for name, est in zip(rows, (ht, greg, ml), strict=True):
             rows[name].append((est.value, est.se))
         if rep % 20 == 0:
-            print(f"  model-assisted rep {rep}/{reps} ({time.time() - start:.0f}s)", file=sys.stderr)
+            print(
+                f"  model-assisted rep {rep}/{reps} ({time.time() - start:.0f}s)", file=sys.stderr
+            )
     out = []
     for name, values in rows.items():
         v = np.asarray(values)
         cover = np.mean(np.abs(v[:, 0] - truth) <= 1.959964 * v[:, 1])
-        out.append({
-            "estimator": name,
-            "relative bias %": 100 * (v[:, 0].mean() - truth) / truth,
-            "variance (MC)": v[:, 0].var(ddof=1),
-            "mean estimated variance": np.mean(v[:, 1] ** 2),
-            "variance / HT": v[:, 0].var(ddof=1) / np.asarray(rows["Horvitz-Thompson"])[:, 0].var(ddof=1),
-            "95% CI coverage %": 100 * cover,
-        })
+        out.append(
+            {
+                "estimator": name,
+                "relative bias %": 100 * (v[:, 0].mean() - truth) / truth,
+                "variance (MC)": v[:, 0].var(ddof=1),
+                "mean estimated variance": np.mean(v[:, 1] ** 2),
+                "variance / HT": v[:, 0].var(ddof=1)
+                / np.asarray(rows["Horvitz-Thompson"])[:, 0].var(ddof=1),
+                "95% CI coverage %": 100 * cover,
+            }
+        )
     info = {"N": big_n, "n": n, "reps": reps, "truth": truth, "seconds": time.time() - start}
     return pd.DataFrame(out), info
 
 
-def coding_correction_benchmark(audit_size: int, reps: int, seed: int) -> tuple[pd.DataFrame, dict]:
-    from statcoder import Classification, train
+def coding_correction_benchmark(
+    audit_size: int, reps: int, seed: int, model_cache: Path | None = None
+) -> tuple[pd.DataFrame, dict]:
+    from statcoder import Classification, Coder, train
 
-    ads = pd.read_csv(DATA / "coding" / "ojalab_pl_job_ads.csv.gz", dtype=str, keep_default_na=False)
+    ads = pd.read_csv(
+        DATA / "coding" / "ojalab_pl_job_ads.csv.gz", dtype=str, keep_default_na=False
+    )
     ads["text"] = ads["text"].str.slice(0, 5000)  # 9 ads exceed the coder's 10,000-character limit
     classification = Classification.from_codes(
         sorted(ads["code"].unique()), name="KZiS 2023 (from codes)", prefix_lengths=[1, 2, 3, 4, 6]
     )
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(ads))
-    train_rows, coded_rows = order[: len(ads) // 2], order[len(ads) // 2:]
+    train_rows, coded_rows = order[: len(ads) // 2], order[len(ads) // 2 :]
     start = time.time()
-    coder = train(ads.iloc[train_rows], text_columns=["text"], code_column="code",
-                  classification=classification, seed=seed)
+    if model_cache is not None and (model_cache / "model.json").is_file():
+        coder = Coder.load(model_cache)  # same split and seed: reuse the coder of an earlier run
+    else:
+        coder = train(
+            ads.iloc[train_rows],
+            text_columns=["text"],
+            code_column="code",
+            classification=classification,
+            seed=seed,
+        )
+        if model_cache is not None:
+            coder.save(model_cache)
     train_seconds = time.time() - start
     coded = ads.iloc[coded_rows].reset_index(drop=True)
     proba = coder.predict_proba(coded["text"].tolist())
@@ -110,7 +151,9 @@ def coding_correction_benchmark(audit_size: int, reps: int, seed: int) -> tuple[
         machine = np.asarray([classification.truncate(c, level) for c in machine_leaf])
         human = np.asarray([classification.truncate(c, level) for c in human_leaf])
         codes = sorted(set(human) | set(machine))
-        truth = pd.Series(human).value_counts(normalize=True).reindex(codes, fill_value=0).to_numpy()
+        truth = (
+            pd.Series(human).value_counts(normalize=True).reindex(codes, fill_value=0).to_numpy()
+        )
         for method in ("difference", "ppi++"):
             est, cover, naive_cover, width = [], [], [], []
             for _ in range(reps):
@@ -122,19 +165,31 @@ def coding_correction_benchmark(audit_size: int, reps: int, seed: int) -> tuple[
                 width.append((res["ci_high"] - res["ci_low"]).to_numpy())
             naive = res["naive"].to_numpy()
             est = np.asarray(est)
-            out.append({
-                "level": level, "codes": len(codes), "method": method,
-                "accuracy at level %": 100 * np.mean(machine == human),
-                "naive mean |error| (pp)": 100 * np.mean(np.abs(naive - truth)),
-                "naive max |error| (pp)": 100 * np.max(np.abs(naive - truth)),
-                "corrected mean |bias| (pp)": 100 * np.mean(np.abs(est.mean(axis=0) - truth)),
-                "corrected mean |error| (pp)": 100 * np.mean(np.abs(est - truth)),
-                "corrected coverage %": 100 * np.mean(cover),
-                "naive coverage %": 100 * np.mean(naive_cover),
-                "mean CI width (pp)": 100 * np.mean(width),
-            })
-    info = {"train": len(train_rows), "coded": len(coded_rows), "audit": audit_size, "reps": reps,
-            "train_seconds": train_seconds, "coder_version": coder.version}
+            out.append(
+                {
+                    "level": level,
+                    "codes": len(codes),
+                    "method": method,
+                    "accuracy at level %": 100 * np.mean(machine == human),
+                    "naive mean |error| (pp)": 100 * np.mean(np.abs(naive - truth)),
+                    "naive max |error| (pp)": 100 * np.max(np.abs(naive - truth)),
+                    "corrected mean |bias| (pp)": 100 * np.mean(np.abs(est.mean(axis=0) - truth)),
+                    "corrected mean |error| (pp)": 100 * np.mean(np.abs(est - truth)),
+                    "corrected coverage %": 100 * np.mean(cover),
+                    "coverage, codes >= 1 % (%)": 100
+                    * np.mean(np.asarray(cover)[:, truth >= 0.01]),
+                    "naive coverage %": 100 * np.mean(naive_cover),
+                    "mean CI width (pp)": 100 * np.mean(width),
+                }
+            )
+    info = {
+        "train": len(train_rows),
+        "coded": len(coded_rows),
+        "audit": audit_size,
+        "reps": reps,
+        "train_seconds": train_seconds,
+        "coder_version": coder.version,
+    }
     return pd.DataFrame(out), info
 
 
@@ -156,25 +211,42 @@ def main() -> None:
     parser.add_argument("--audit-reps", type=int, default=500)
     parser.add_argument("--seed", type=int, default=20261128)
     parser.add_argument("--skip-coding", action="store_true", help="skip the OJALAB part")
+    parser.add_argument(
+        "--model-cache", type=Path, default=None, help="directory to save/reuse the OJALAB coder"
+    )
     args = parser.parse_args()
-    lines = ["# Estimation benchmarks", "",
-             f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, "
-             f"{os.cpu_count()} cores (shared), Python {platform.python_version()}; "
-             f"command: `.venv/bin/python benchmarks/estimation/run.py "
-             f"--reps {args.reps} --n {args.n} --audit-size {args.audit_size} --audit-reps {args.audit_reps}`.", ""]
+    lines = [
+        "# Estimation benchmarks",
+        "",
+        (
+            f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, "
+            f"{os.cpu_count()} cores (shared), Python {platform.python_version()}; "
+            f"command: `.venv/bin/python benchmarks/estimation/run.py "
+            f"--reps {args.reps} --n {args.n} --audit-size {args.audit_size} --audit-reps {args.audit_reps}`."
+        ),
+        "",
+    ]
     table, info = model_assisted_simulation(args.reps, args.n, args.seed)
     lines += [
-        "## 1. Model-assisted estimation on the API population", "",
-        f"Population: `apipop` ({info['N']} schools with `{RESPONSE}` and all auxiliaries; 43 of 6,194 "
-        f"dropped for missing values). Target: mean `{RESPONSE}` = {info['truth']:.3f}. "
-        f"{info['reps']} simple random samples of n = {info['n']} (with fpc). Auxiliaries known for "
-        f"every school: {', '.join(FEATURES)}. Linear GREG calibrates to their population totals; "
-        "the cross-fitted GREG uses `GradientBoostingRegressor(n_estimators=100, max_depth=3, "
-        "learning_rate=0.1, subsample=0.8)` with 5 PSU folds and linearisation variance on "
-        f"out-of-fold residuals. Wall time {info['seconds']:.0f} s.", "",
-        _md(table), "",
-        "Coverage is the share of samples whose 95 % Wald interval contains the population mean "
-        f"(Monte Carlo standard error about {100 * np.sqrt(0.95 * 0.05 / info['reps']):.1f} points).", "",
+        "## 1. Model-assisted estimation on the API population",
+        "",
+        (
+            f"Population: `apipop` ({info['N']} schools with `{RESPONSE}` and all auxiliaries; 43 of 6,194 "
+            f"dropped for missing values). Target: mean `{RESPONSE}` = {info['truth']:.3f}. "
+            f"{info['reps']} simple random samples of n = {info['n']} (with fpc). Auxiliaries known for "
+            f"every school: {', '.join(FEATURES)}. Linear GREG calibrates to their population totals; "
+            "the cross-fitted GREG uses `GradientBoostingRegressor(n_estimators=100, max_depth=3, "
+            "learning_rate=0.1, subsample=0.8)` with 5 PSU folds and linearisation variance on "
+            f"out-of-fold residuals. Wall time {info['seconds']:.0f} s."
+        ),
+        "",
+        _md(table),
+        "",
+        (
+            "Coverage is the share of samples whose 95 % Wald interval contains the population mean "
+            f"(Monte Carlo standard error about {100 * np.sqrt(0.95 * 0.05 / info['reps']):.1f} points)."
+        ),
+        "",
     ]
     if not args.skip_coding:
         try:
@@ -182,17 +254,27 @@ def main() -> None:
         except ImportError as exc:  # the core is not installed
             lines += ["## 2. Coding-error correction on OJALAB", "", f"Not run: {exc}.", ""]
         else:
-            coding, cinfo = coding_correction_benchmark(args.audit_size, args.audit_reps, args.seed)
+            atomic_write_text(
+                HERE / "results.md", "\n".join([*lines, "(coding benchmark running)"])
+            )
+            coding, cinfo = coding_correction_benchmark(
+                args.audit_size, args.audit_reps, args.seed, args.model_cache
+            )
             lines += [
-                "## 2. Coding-error correction on OJALAB", "",
-                f"A coder (`statcoder.train`, linear backend, version {cinfo['coder_version']}) is "
-                f"trained on {cinfo['train']} ads ({cinfo['train_seconds']:.0f} s) and codes the other "
-                f"{cinfo['coded']} (best leaf code). Target: the true share of each code among the coded "
-                f"ads, at KZiS level 1 (major group) and 2 (sub-major group). {cinfo['reps']} random "
-                f"audits of {cinfo['audit']} coded ads each; 'difference' = finite-population difference "
-                "estimator, 'ppi++' = power-tuned prediction-powered inference. The naive shares count "
-                "machine codes only and claim no uncertainty (their interval is a point).", "",
-                _md(coding), "",
+                "## 2. Coding-error correction on OJALAB",
+                "",
+                (
+                    f"A coder (`statcoder.train`, linear backend, version {cinfo['coder_version']}) is "
+                    f"trained on {cinfo['train']} ads ({cinfo['train_seconds']:.0f} s) and codes the other "
+                    f"{cinfo['coded']} (best leaf code). Target: the true share of each code among the coded "
+                    f"ads, at KZiS level 1 (major group) and 2 (sub-major group). {cinfo['reps']} random "
+                    f"audits of {cinfo['audit']} coded ads each; 'difference' = finite-population difference "
+                    "estimator, 'ppi++' = power-tuned prediction-powered inference. The naive shares count "
+                    "machine codes only and claim no uncertainty (their interval is a point)."
+                ),
+                "",
+                _md(coding),
+                "",
             ]
     atomic_write_text(HERE / "results.md", "\n".join(lines))
     print("\n".join(lines))

@@ -122,7 +122,7 @@ class Server:
 
     def start(self) -> Server:
         with open(self.log_file, "ab") as out:
-            self.process = subprocess.Popen([PY, "-m", "statcoder.api"],
+            self.process = subprocess.Popen([str(Path(PY).parent / "statcoder"), "serve"],
                                             env=self.env, stdout=out, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:

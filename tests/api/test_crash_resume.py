@@ -40,7 +40,7 @@ def start_server(data_dir: Path, db_url: str, port: int, log: Path) -> subproces
     }
     with open(log, "ab") as out:  # the child keeps its own copy of the descriptor
         process = subprocess.Popen(
-            [sys.executable, "-m", "statcoder.api"],
+            [str(Path(sys.executable).parent / "statcoder"), "serve"],
             env=env, stdout=out, stderr=subprocess.STDOUT,
         )
     deadline = time.monotonic() + 60

@@ -19,12 +19,14 @@ from statcoder.estimation.coding_error import (
 
 CODES = np.array(["1111", "1112", "2211", "3311"])
 # rows: true code, columns: machine code; code-dependent errors bias the naive shares
-CONFUSION = np.array([
-    [0.80, 0.15, 0.05, 0.00],
-    [0.05, 0.90, 0.00, 0.05],
-    [0.00, 0.05, 0.80, 0.15],
-    [0.00, 0.00, 0.05, 0.95],
-])
+CONFUSION = np.array(
+    [
+        [0.80, 0.15, 0.05, 0.00],
+        [0.05, 0.90, 0.00, 0.05],
+        [0.00, 0.05, 0.80, 0.15],
+        [0.00, 0.00, 0.05, 0.95],
+    ]
+)
 
 
 def _machine(truth: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -39,7 +41,9 @@ def test_full_audit_recovers_the_true_shares_exactly() -> None:
     machine = _machine(truth, rng)
     out = corrected_shares(machine, np.arange(500), truth)
     true_share = pd.Series(truth).value_counts(normalize=True)
-    np.testing.assert_allclose(out["estimate"], true_share.reindex(out["code"]).to_numpy(), atol=1e-12)
+    np.testing.assert_allclose(
+        out["estimate"], true_share.reindex(out["code"]).to_numpy(), atol=1e-12
+    )
     np.testing.assert_allclose(out["se"], 0.0, atol=1e-12)  # census audit: fpc = 0
 
 
@@ -108,9 +112,15 @@ def test_stratified_audit_by_decision_is_unbiased() -> None:
     estimates = []
     for _ in range(200):
         auto, review = np.flatnonzero(decision == "auto"), np.flatnonzero(decision == "review")
-        audit = np.concatenate([rng.choice(auto, len(auto) // 10, replace=False),
-                                rng.choice(review, len(review) // 2, replace=False)])
-        out = corrected_shares(machine, audit, truth[audit], codes=list(CODES), audit_strata=decision)
+        audit = np.concatenate(
+            [
+                rng.choice(auto, len(auto) // 10, replace=False),
+                rng.choice(review, len(review) // 2, replace=False),
+            ]
+        )
+        out = corrected_shares(
+            machine, audit, truth[audit], codes=list(CODES), audit_strata=decision
+        )
         estimates.append(out["estimate"].to_numpy())
     np.testing.assert_allclose(np.mean(estimates, axis=0), target, atol=0.003)
 
@@ -132,13 +142,16 @@ def test_shares_by_level_aggregate_up_the_tree() -> None:
     truth = rng.choice(CODES, size=1000)
     machine = _machine(truth, rng)
     audit = rng.choice(1000, size=200, replace=False)
-    out = corrected_shares_by_level(machine, audit, truth[audit], classification=PrefixClassification(),
-                                    levels=[1, 4])
+    out = corrected_shares_by_level(
+        machine, audit, truth[audit], classification=PrefixClassification(), levels=[1, 4]
+    )
     level1 = out[out["level"] == 1].set_index("code")
     level4 = out[out["level"] == 4].set_index("code")
     assert set(level1.index) == {"1", "2", "3"}
     # shares at level 1 are sums of the level-4 shares below them (the estimator is linear)
-    assert level1.loc["1", "estimate"] == pytest.approx(level4.loc[["1111", "1112"], "estimate"].sum())
+    assert level1.loc["1", "estimate"] == pytest.approx(
+        level4.loc[["1111", "1112"], "estimate"].sum()
+    )
 
 
 def test_from_frame_and_bad_inputs() -> None:

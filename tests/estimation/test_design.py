@@ -20,8 +20,18 @@ def strat(api) -> pd.DataFrame:
 def test_tidy_columns_and_single_value_access(api) -> None:
     design = SurveyDesign(api["apiclus1"], weights="pw", psu="dnum", fpc="fpc")
     est = design.mean("api00")
-    assert list(est.frame.columns) == ["variable", "statistic", "estimate", "se", "ci_low", "ci_high",
-                                       "cv", "deff", "n", "flag"]
+    assert list(est.frame.columns) == [
+        "variable",
+        "statistic",
+        "estimate",
+        "se",
+        "ci_low",
+        "ci_high",
+        "cv",
+        "deff",
+        "n",
+        "flag",
+    ]
     assert est.frame["n"].iloc[0] == 183
     assert est.frame["ci_low"].iloc[0] == pytest.approx(est.value - 1.959964 * est.se, rel=1e-6)
     assert est.frame["cv"].iloc[0] == pytest.approx(est.se / est.value)
@@ -104,7 +114,9 @@ def test_lonely_psu_options(strat) -> None:
     others = sum(v for h, v in parts.items() if h != "X")
 
     def se(option: str) -> float:
-        return SurveyDesign(data, weights="pw", strata="stype", lonely_psu=option).total("enroll").se
+        return (
+            SurveyDesign(data, weights="pw", strata="stype", lonely_psu=option).total("enroll").se
+        )
 
     assert se("certainty") == pytest.approx(np.sqrt(others), rel=1e-12)
     assert se("remove") == pytest.approx(np.sqrt(others), rel=1e-12)
@@ -125,7 +137,9 @@ def test_jackknife_of_a_linear_statistic_equals_linearisation(api) -> None:
     jkn = design.replicate("auto")
     assert jkn.method == "JKn" and jkn.replicate_weights.shape == (200, 200)
     # for a total (linear in the data) the JKn variance is exactly the linearisation variance
-    assert jkn.total("enroll", na_rm=True).se == pytest.approx(design.total("enroll", na_rm=True).se, rel=1e-10)
+    assert jkn.total("enroll", na_rm=True).se == pytest.approx(
+        design.total("enroll", na_rm=True).se, rel=1e-10
+    )
     assert jkn.degrees_of_freedom() == design.degrees_of_freedom() == 197  # 200 PSUs - 3 strata
     with pytest.raises(EstimationError, match="JK1 ignores strata"):
         design.replicate("JK1")
@@ -136,17 +150,25 @@ def test_bootstrap_se_is_close_to_linearisation(api) -> None:
     boot = design.replicate("bootstrap", replicates=2000, seed=11)
     assert boot.replicate_weights.shape[1] == 2000
     assert boot.mean("api00").se == pytest.approx(design.mean("api00").se, rel=0.1)
-    default = design.replicate("bootstrap")  # as.svrepdesign(type="bootstrap") default: 50 replicates
+    default = design.replicate(
+        "bootstrap"
+    )  # as.svrepdesign(type="bootstrap") default: 50 replicates
     assert default.replicate_weights.shape[1] == 50 and default.scale == pytest.approx(1 / 49)
 
 
 def test_published_replicate_weights(api) -> None:
     design = SurveyDesign(api["apiclus1"], weights="pw", psu="dnum", fpc="fpc").replicate()
-    again = ReplicateDesign(api["apiclus1"], weights=design.weights,
-                            replicate_weights=design.replicate_weights, scale=design.scale)
+    again = ReplicateDesign(
+        api["apiclus1"],
+        weights=design.weights,
+        replicate_weights=design.replicate_weights,
+        scale=design.scale,
+    )
     assert again.mean("api00").se == pytest.approx(design.mean("api00").se, rel=1e-12)
     with pytest.raises(EstimationError, match="one row per record"):
-        ReplicateDesign(api["apiclus1"], weights=design.weights, replicate_weights=np.ones((3, 2)), scale=1)
+        ReplicateDesign(
+            api["apiclus1"], weights=design.weights, replicate_weights=np.ones((3, 2)), scale=1
+        )
 
 
 def test_calibration_reproduces_totals_and_raking_margins(api) -> None:
@@ -160,11 +182,15 @@ def test_calibration_reproduces_totals_and_raking_margins(api) -> None:
         for level, count in counts.items():
             assert got[level] == pytest.approx(count, rel=1e-9)
     # raking on a single margin is post-stratification
-    np.testing.assert_allclose(design.rake({"stype": types}).weights,
-                               design.post_stratify("stype", types).weights, rtol=1e-10)
+    np.testing.assert_allclose(
+        design.rake({"stype": types}).weights,
+        design.post_stratify("stype", types).weights,
+        rtol=1e-10,
+    )
     # and so is its variance (GREG residuals on the margin dummies)
     assert design.rake({"stype": types}).mean("api00").se == pytest.approx(
-        design.post_stratify("stype", types).mean("api00").se, rel=1e-9)  # 23.9205, R dclus1p
+        design.post_stratify("stype", types).mean("api00").se, rel=1e-9
+    )  # 23.9205, R dclus1p
     with pytest.raises(EstimationError, match="have no population total"):
         design.post_stratify("stype", {"E": 4421, "H": 755})
 
@@ -184,7 +210,9 @@ def test_calibration_factors_bounds_and_errors() -> None:
     assert (g > 0).all()
     np.testing.assert_allclose(m.T @ (d * g), totals, rtol=1e-9)
     with pytest.raises(EstimationError, match="zero for every sampled record"):
-        calibration_factors(d, np.column_stack([np.ones(100), np.zeros(100)]), np.array([1000.0, 5.0]))
+        calibration_factors(
+            d, np.column_stack([np.ones(100), np.zeros(100)]), np.array([1000.0, 5.0])
+        )
     with pytest.raises(EstimationError, match="unknown calibration method"):
         calibration_factors(d, m, totals, method="logit")
 

@@ -34,8 +34,13 @@ def milk(estimation_dir) -> pd.DataFrame:
 
 def _fit(milk: pd.DataFrame, method: str):
     return fay_herriot_table(
-        milk, direct="yi", variance="vardir", covariates=["MajorArea"], categorical=["MajorArea"],
-        area="SmallArea", method=method,
+        milk,
+        direct="yi",
+        variance="vardir",
+        covariates=["MajorArea"],
+        categorical=["MajorArea"],
+        area="SmallArea",
+        method=method,
     )
 
 
@@ -74,7 +79,9 @@ def test_fit_quantities_match_sae(milk, reference, method) -> None:
     rows = {k[1]: row for k, row in reference.items() if k[0] == SAE_IDS[method]}
     assert set(rows) == set(values), set(rows) ^ set(values)
     for quantity, row in rows.items():
-        assert values[quantity] == pytest.approx(float(row["full_precision_value"]), rel=1e-8), quantity
+        assert values[quantity] == pytest.approx(float(row["full_precision_value"]), rel=1e-8), (
+            quantity
+        )
         if row["published_value"]:
             tol = published_tolerance(SAE_IDS[method], quantity, row["published_value"], TRUNCATED)
             assert abs(values[quantity] - float(row["published_value"])) <= tol, quantity
@@ -100,14 +107,28 @@ def test_zero_variance_area_is_an_error_or_dropped(milk) -> None:
     with pytest.raises(EstimationError) as info:
         _fit(data, "REML")
     assert "areas ['4']" in info.value.where and info.value.hint
-    result = fay_herriot_table(data, direct="yi", variance="vardir", covariates=["MajorArea"],
-                               categorical=["MajorArea"], area="SmallArea", on_zero_variance="drop")
+    result = fay_herriot_table(
+        data,
+        direct="yi",
+        variance="vardir",
+        covariates=["MajorArea"],
+        categorical=["MajorArea"],
+        area="SmallArea",
+        on_zero_variance="drop",
+    )
     assert result.frame["kind"].iloc[3] == "synthetic"
 
 
 def test_log_transform_back_transforms_with_bias_correction(milk) -> None:
-    log_fit = fay_herriot_table(milk, direct="yi", variance="vardir", covariates=["MajorArea"],
-                                categorical=["MajorArea"], area="SmallArea", transform="log")
+    log_fit = fay_herriot_table(
+        milk,
+        direct="yi",
+        variance="vardir",
+        covariates=["MajorArea"],
+        categorical=["MajorArea"],
+        area="SmallArea",
+        transform="log",
+    )
     y = milk["yi"].astype(float).to_numpy()
     psi = milk["vardir"].astype(float).to_numpy()
     x = np.column_stack([np.ones(43)] + [(milk["MajorArea"] == k).to_numpy(float) for k in "234"])
@@ -125,18 +146,27 @@ def test_benchmarking_hits_the_target(milk) -> None:
     data = milk.copy()
     data["n"] = data["ni"].astype(float)
     target = float((data["yi"].astype(float) * data["n"]).sum())
-    result = fay_herriot_table(data, direct="yi", variance="vardir", covariates=["MajorArea"],
-                               categorical=["MajorArea"], area="SmallArea",
-                               benchmark_target=target, benchmark_weights="n")
+    result = fay_herriot_table(
+        data,
+        direct="yi",
+        variance="vardir",
+        covariates=["MajorArea"],
+        categorical=["MajorArea"],
+        area="SmallArea",
+        benchmark_target=target,
+        benchmark_weights="n",
+    )
     assert float((result.frame["estimate"] * data["n"]).sum()) == pytest.approx(target, rel=1e-12)
-    diff = benchmark(np.array([1.0, 2.0]), weights=np.array([1.0, 1.0]), target=4.0, method="difference")
+    diff = benchmark(
+        np.array([1.0, 2.0]), weights=np.array([1.0, 1.0]), target=4.0, method="difference"
+    )
     assert diff.sum() == pytest.approx(4.0)
 
 
 def test_ml_covariate_trained_on_the_same_areas_warns(milk) -> None:
     data = milk.copy()
     data["pred"] = data["yi"].astype(float) * 0.9  # stand-in for an ML prediction per area
-    kwargs = dict(direct="yi", variance="vardir", covariates=["pred"], area="SmallArea")
+    kwargs = {"direct": "yi", "variance": "vardir", "covariates": ["pred"], "area": "SmallArea"}
     with pytest.warns(CovariateLeakageWarning, match="trained on the survey data of 43"):
         fay_herriot_table(data, ml_covariates={"pred": data["SmallArea"].tolist()}, **kwargs)
     with warnings.catch_warnings():

@@ -34,18 +34,33 @@ def frame(api) -> pd.DataFrame:
 def test_difference_estimator_limits(api, srs) -> None:
     y = numeric_column(api["apisrs"], "api00")
     n_pop = 6194
-    perfect = difference_estimator(srs, "api00", sample_predictions=y,
-                                   population_prediction_total=123456.0, population_size=n_pop)
+    perfect = difference_estimator(
+        srs,
+        "api00",
+        sample_predictions=y,
+        population_prediction_total=123456.0,
+        population_size=n_pop,
+    )
     assert perfect.get(statistic="total").value == pytest.approx(123456.0)
     assert perfect.get(statistic="total").se == pytest.approx(0.0, abs=1e-9)  # no residuals left
-    zero = difference_estimator(srs, "api00", sample_predictions=np.zeros(200),
-                                population_prediction_total=0.0, population_size=n_pop)
+    zero = difference_estimator(
+        srs,
+        "api00",
+        sample_predictions=np.zeros(200),
+        population_prediction_total=0.0,
+        population_size=n_pop,
+    )
     ht = srs.total("api00")
     assert zero.get(statistic="total").value == pytest.approx(ht.value)  # m = 0 is Horvitz-Thompson
     assert zero.get(statistic="total").se == pytest.approx(ht.se)
     with pytest.raises(EstimationError, match="one number per sampled record"):
-        difference_estimator(srs, "api00", sample_predictions=[1.0], population_prediction_total=0,
-                             population_size=n_pop)
+        difference_estimator(
+            srs,
+            "api00",
+            sample_predictions=[1.0],
+            population_prediction_total=0,
+            population_size=n_pop,
+        )
 
 
 def test_folds_keep_psus_together_and_balance_strata(api) -> None:
@@ -81,7 +96,9 @@ def test_cross_fitted_linear_greg_is_close_to_calibration_greg(api, srs, frame) 
 def test_classifier_working_model_for_a_binary_outcome(api, srs, frame) -> None:
     data = api["apisrs"].assign(wide=(api["apisrs"]["sch.wide"] == "Yes").astype(int).astype(str))
     design = SurveyDesign(data, fpc="fpc")
-    cf = CrossFittedGREG(LogisticRegression(max_iter=1000), seed=0).fit(design, "wide", FEATURES, frame)
+    cf = CrossFittedGREG(LogisticRegression(max_iter=1000), seed=0).fit(
+        design, "wide", FEATURES, frame
+    )
     share = cf.result_.get(statistic="mean")
     ht = design.mean("wide")
     assert 0 < share.value < 1 and abs(share.value - ht.value) < 2 * ht.se
@@ -92,7 +109,8 @@ def test_classifier_working_model_for_a_binary_outcome(api, srs, frame) -> None:
 def test_replicate_variance_refits_the_model(api, srs, frame) -> None:
     lin = CrossFittedGREG(LinearRegression(), seed=0).fit(srs, "api00", FEATURES, frame)
     rep = CrossFittedGREG(LinearRegression(), seed=0, variance="replicate", replicates=40).fit(
-        srs, "api00", FEATURES, frame)
+        srs, "api00", FEATURES, frame
+    )
     a, b = lin.result_.get(statistic="mean"), rep.result_.get(statistic="mean")
     assert a.value == pytest.approx(b.value)
     assert 0.5 < b.se / a.se < 2.0

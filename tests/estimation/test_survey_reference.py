@@ -113,7 +113,9 @@ def _computations(api: dict[str, pd.DataFrame]) -> dict[str, Callable[[], dict[s
         pop = api["apipop"]
         return {
             "mean_api00": float(np.nanmean(numeric_column(pop, "api00"))),  # mean(apipop$api00)
-            "sum_enroll": float(np.nansum(numeric_column(pop, "enroll"))),  # sum(apipop$enroll, na.rm=TRUE)
+            "sum_enroll": float(
+                np.nansum(numeric_column(pop, "enroll"))
+            ),  # sum(apipop$enroll, na.rm=TRUE)
         }
 
     comps: dict[str, Callable[[], dict[str, float]]] = {
@@ -129,7 +131,17 @@ def _computations(api: dict[str, pd.DataFrame]) -> dict[str, Callable[[], dict[s
         "dclus1_svyglm": svyglm,
         "dsrs_mean_enroll": mean_total("dsrs", "mean", "enroll"),
     }
-    for name in ("dstrat", "dclus1", "dclus2", "dclus2wr", "rclus1", "dclus1p", "rclus1p", "gclus1", "dsrs"):
+    for name in (
+        "dstrat",
+        "dclus1",
+        "dclus2",
+        "dclus2wr",
+        "rclus1",
+        "dclus1p",
+        "rclus1p",
+        "gclus1",
+        "dsrs",
+    ):
         comps[f"{name}_mean_api00"] = mean_total(name, "mean", "api00")
         comps[f"{name}_total_enroll"] = mean_total(name, "total", "enroll")
     return comps
@@ -151,7 +163,9 @@ def test_every_survey_reference_row_is_checked(reference, computed) -> None:
 
 
 def _survey_rows(reference) -> list[tuple[str, str]]:
-    return sorted(k for k, row in reference.items() if row["package"] == "survey" and k[0] not in NOT_COMPUTED)
+    return sorted(
+        k for k, row in reference.items() if row["package"] == "survey" and k[0] not in NOT_COMPUTED
+    )
 
 
 # The printed value of these rows is truncated rather than rounded (or printed by an older
@@ -182,5 +196,7 @@ def test_survey_reference_values(reference, computed) -> None:
             published = float(row["published_value"])
             tol = published_tolerance(rid, quantity, row["published_value"], TRUNCATED_IN_PRINT)
             assert abs(value - published) <= tol, (
-                rid, quantity, row["r_call"],
+                rid,
+                quantity,
+                row["r_call"],
             )

@@ -7,7 +7,11 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from statcoder.evaluation.automation import coverage_accuracy_curve, operating_point, partial_coding_gain
+from statcoder.evaluation.automation import (
+    coverage_accuracy_curve,
+    operating_point,
+    partial_coding_gain,
+)
 from statcoder.evaluation.cost import CostInputs, cost_model
 from statcoder.evaluation.tables import cell_shifts, production_codes, total_variation_distance
 

@@ -5,7 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from statcoder.evaluation.subgroups import benjamini_hochberg, clopper_pearson_interval, subgroup_table
+from statcoder.evaluation.subgroups import (
+    benjamini_hochberg,
+    clopper_pearson_interval,
+    subgroup_table,
+)
 
 
 def test_clopper_pearson_interval_closed_forms():

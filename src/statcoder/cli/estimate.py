@@ -46,7 +46,9 @@ def _write(frame: pd.DataFrame, path: Path) -> None:
 def _show(frame: pd.DataFrame, title: str, max_rows: int = 30) -> None:
     table = Table(title=title, show_lines=False)
     for column in frame.columns:
-        table.add_column(str(column), justify="right" if frame[column].dtype.kind in "fi" else "left")
+        table.add_column(
+            str(column), justify="right" if frame[column].dtype.kind in "fi" else "left"
+        )
     for row in frame.head(max_rows).itertuples(index=False):
         table.add_row(*[f"{v:.6g}" if isinstance(v, float) else str(v) for v in row])
     console.print(table)
@@ -64,8 +66,11 @@ def parse_totals(values: list[str] | None, option: str) -> dict[str, float]:
         except ValueError:
             sep = ""
         if not sep:
-            raise InputError(f"cannot read {option} {value!r}", where=option,
-                             hint=f"write {option} COLUMN=TOTAL, e.g. {option} api99=3914069")
+            raise InputError(
+                f"cannot read {option} {value!r}",
+                where=option,
+                hint=f"write {option} COLUMN=TOTAL, e.g. {option} api99=3914069",
+            )
     return out
 
 
@@ -74,8 +79,11 @@ def parse_margin(value: str, option: str) -> tuple[str, dict[str, float]]:
     column, sep, rest = value.partition(":")
     counts = parse_totals(rest.split(","), option) if sep else {}
     if not counts:
-        raise InputError(f"cannot read {option} {value!r}", where=option,
-                         hint=f"write {option} COLUMN:LEVEL=COUNT,LEVEL=COUNT, e.g. stype:E=4421,H=755,M=1018")
+        raise InputError(
+            f"cannot read {option} {value!r}",
+            where=option,
+            hint=f"write {option} COLUMN:LEVEL=COUNT,LEVEL=COUNT, e.g. stype:E=4421,H=755,M=1018",
+        )
     return column.strip(), counts
 
 
@@ -84,24 +92,44 @@ def parse_margin(value: str, option: str) -> tuple[str, dict[str, float]]:
 def survey(
     data: Annotated[Path, typer.Option(help="Survey microdata file.")],
     out: Annotated[Path, typer.Option(help="Output table (.csv or .parquet).")],
-    weights: Annotated[str | None, typer.Option(help="Weight column (omit to derive from --fpc).")] = None,
+    weights: Annotated[
+        str | None, typer.Option(help="Weight column (omit to derive from --fpc).")
+    ] = None,
     strata: Annotated[str | None, typer.Option(help="Stratum column.")] = None,
     psu: Columns = None,
     fpc: Columns = None,
     mean: Columns = None,
     total: Columns = None,
     proportion: Columns = None,
-    ratio: Annotated[list[str] | None, typer.Option(help="NUMERATOR/DENOMINATOR; repeatable.")] = None,
+    ratio: Annotated[
+        list[str] | None, typer.Option(help="NUMERATOR/DENOMINATOR; repeatable.")
+    ] = None,
     quantile: Columns = None,
-    probs: Annotated[str, typer.Option(help="Quantile levels for --quantile, comma-separated.")] = "0.25,0.5,0.75",
+    probs: Annotated[
+        str, typer.Option(help="Quantile levels for --quantile, comma-separated.")
+    ] = "0.25,0.5,0.75",
     by: Columns = None,
-    na_rm: Annotated[bool, typer.Option("--na-rm", help="Estimate from records with a value.")] = False,
-    lonely_psu: Annotated[str, typer.Option(help="fail | certainty | remove | centre | average")] = "fail",
-    calibrate: Annotated[list[str] | None, typer.Option(help="COLUMN=TOTAL; repeatable (linear GREG).")] = None,
-    population_size: Annotated[float | None, typer.Option(help="Population size (calibration intercept).")] = None,
-    post_stratify: Annotated[str | None, typer.Option(help="COLUMN:LEVEL=COUNT,LEVEL=COUNT")] = None,
-    rake: Annotated[list[str] | None, typer.Option(help="Margin COLUMN:LEVEL=COUNT,...; repeatable.")] = None,
-    replicate: Annotated[str | None, typer.Option(help="Replicate variance: auto | JK1 | JKn | bootstrap.")] = None,
+    na_rm: Annotated[
+        bool, typer.Option("--na-rm", help="Estimate from records with a value.")
+    ] = False,
+    lonely_psu: Annotated[
+        str, typer.Option(help="fail | certainty | remove | centre | average")
+    ] = "fail",
+    calibrate: Annotated[
+        list[str] | None, typer.Option(help="COLUMN=TOTAL; repeatable (linear GREG).")
+    ] = None,
+    population_size: Annotated[
+        float | None, typer.Option(help="Population size (calibration intercept).")
+    ] = None,
+    post_stratify: Annotated[
+        str | None, typer.Option(help="COLUMN:LEVEL=COUNT,LEVEL=COUNT")
+    ] = None,
+    rake: Annotated[
+        list[str] | None, typer.Option(help="Margin COLUMN:LEVEL=COUNT,...; repeatable.")
+    ] = None,
+    replicate: Annotated[
+        str | None, typer.Option(help="Replicate variance: auto | JK1 | JKn | bootstrap.")
+    ] = None,
     replicates: Annotated[int, typer.Option(help="Bootstrap replicates.")] = 50,
     confidence: Annotated[float, typer.Option(help="Confidence level of the intervals.")] = 0.95,
     report: Annotated[Path | None, typer.Option(help="Also write an HTML report here.")] = None,
@@ -111,10 +139,18 @@ def survey(
     from statcoder.estimation.report import survey_report
 
     frame = _read(data)
-    design = SurveyDesign(frame, weights=weights, strata=strata, psu=_names(psu) or None,
-                          fpc=_names(fpc) or None, lonely_psu=lonely_psu)
+    design = SurveyDesign(
+        frame,
+        weights=weights,
+        strata=strata,
+        psu=_names(psu) or None,
+        fpc=_names(fpc) or None,
+        lonely_psu=lonely_psu,
+    )
     if calibrate or population_size is not None:
-        design = design.calibrate(parse_totals(calibrate, "--calibrate"), population_size=population_size)
+        design = design.calibrate(
+            parse_totals(calibrate, "--calibrate"), population_size=population_size
+        )
     if post_stratify:
         column, counts = parse_margin(post_stratify, "--post-stratify")
         design = design.post_stratify(column, counts)
@@ -133,24 +169,37 @@ def survey(
     for spec in ratio or []:
         num, sep, den = spec.partition("/")
         if not sep:
-            raise InputError(f"cannot read --ratio {spec!r}", where="--ratio",
-                             hint="write --ratio NUMERATOR/DENOMINATOR, e.g. api.stu/enroll")
+            raise InputError(
+                f"cannot read --ratio {spec!r}",
+                where="--ratio",
+                hint="write --ratio NUMERATOR/DENOMINATOR, e.g. api.stu/enroll",
+            )
         results.append(target.ratio(num.strip(), den.strip(), **opts).frame)
     for variable in _names(quantile):
         try:
             levels = [float(p) for p in probs.split(",")]
         except ValueError:
-            raise InputError(f"cannot read --probs {probs!r}", where="--probs",
-                             hint="write levels between 0 and 1, e.g. --probs 0.25,0.5,0.75") from None
-        results.append(target.quantile(variable, levels, by=groups, na_rm=na_rm, confidence=confidence).frame)
+            raise InputError(
+                f"cannot read --probs {probs!r}",
+                where="--probs",
+                hint="write levels between 0 and 1, e.g. --probs 0.25,0.5,0.75",
+            ) from None
+        results.append(
+            target.quantile(variable, levels, by=groups, na_rm=na_rm, confidence=confidence).frame
+        )
     if not results:
-        raise InputError("nothing to estimate", where="options",
-                         hint="add --mean, --total, --proportion, --ratio or --quantile")
+        raise InputError(
+            "nothing to estimate",
+            where="options",
+            hint="add --mean, --total, --proportion, --ratio or --quantile",
+        )
     table = pd.concat(results, ignore_index=True)
     _write(table, out)
     _show(table, "Survey estimates")
     if report:
-        described = f"{data.name}: weights={weights}, strata={strata}, psu={_names(psu)}, fpc={_names(fpc)}"
+        described = (
+            f"{data.name}: weights={weights}, strata={strata}, psu={_names(psu)}, fpc={_names(fpc)}"
+        )
         survey_report(table, design=described, confidence=confidence).write(report)
     console.print(f"wrote {out}" + (f" and {report}" if report else ""))
 
@@ -167,7 +216,9 @@ def model_assisted(
     strata: Annotated[str | None, typer.Option(help="Stratum column.")] = None,
     psu: Columns = None,
     fpc: Columns = None,
-    model: Annotated[str, typer.Option(help="linear | gradient-boosting | random-forest | logistic")] = "gradient-boosting",
+    model: Annotated[
+        str, typer.Option(help="linear | gradient-boosting | random-forest | logistic")
+    ] = "gradient-boosting",
     folds: Annotated[int, typer.Option(help="Cross-fitting folds of PSUs.")] = 5,
     variance: Annotated[str, typer.Option(help="linearisation | replicate")] = "linearisation",
     seed: Annotated[int, typer.Option(help="Seed for folds and model.")] = 0,
@@ -178,10 +229,16 @@ def model_assisted(
     from statcoder.estimation.model_assisted import CrossFittedGREG, make_working_model
     from statcoder.estimation.report import survey_report
 
-    design = SurveyDesign(_read(data), weights=weights, strata=strata, psu=_names(psu) or None,
-                          fpc=_names(fpc) or None)
-    estimator = CrossFittedGREG(make_working_model(model, seed=seed), n_folds=folds, seed=seed,
-                                variance=variance)
+    design = SurveyDesign(
+        _read(data),
+        weights=weights,
+        strata=strata,
+        psu=_names(psu) or None,
+        fpc=_names(fpc) or None,
+    )
+    estimator = CrossFittedGREG(
+        make_working_model(model, seed=seed), n_folds=folds, seed=seed, variance=variance
+    )
     with progress() as bar:
         bar(0, 1, "fitting the working model")
         estimator.fit(design, response, _names(features), _read(population))
@@ -190,7 +247,9 @@ def model_assisted(
     _write(table, out)
     _show(table, f"Cross-fitted GREG ({model})")
     if report:
-        survey_report(table, title="Model-assisted estimates", design=f"{data.name}, working model {model}").write(report)
+        survey_report(
+            table, title="Model-assisted estimates", design=f"{data.name}, working model {model}"
+        ).write(report)
 
 
 @estimate_app.command("fay-herriot")
@@ -200,15 +259,21 @@ def fay_herriot(
     direct: Annotated[str, typer.Option(help="Direct-estimate column (empty = non-sampled area).")],
     out: Annotated[Path, typer.Option(help="Output table (.csv or .parquet).")],
     variance: Annotated[str | None, typer.Option(help="Sampling-variance column.")] = None,
-    se: Annotated[str | None, typer.Option(help="Standard-error column (instead of --variance).")] = None,
+    se: Annotated[
+        str | None, typer.Option(help="Standard-error column (instead of --variance).")
+    ] = None,
     covariates: Columns = None,
     categorical: Columns = None,
     area: Annotated[str | None, typer.Option(help="Area identifier column.")] = None,
     method: Annotated[str, typer.Option(help="REML | ML | FH")] = "REML",
     transform: Annotated[str | None, typer.Option(help="log (fit on the log scale)")] = None,
     on_zero_variance: Annotated[str, typer.Option(help="error | drop")] = "error",
-    benchmark_total: Annotated[float | None, typer.Option(help="Benchmark to this weighted total.")] = None,
-    benchmark_weights: Annotated[str | None, typer.Option(help="Weights column of the benchmark.")] = None,
+    benchmark_total: Annotated[
+        float | None, typer.Option(help="Benchmark to this weighted total.")
+    ] = None,
+    benchmark_weights: Annotated[
+        str | None, typer.Option(help="Weights column of the benchmark.")
+    ] = None,
     map_csv: Annotated[Path | None, typer.Option(help="Also write a map-ready CSV here.")] = None,
     report: Annotated[Path | None, typer.Option(help="Also write an HTML report here.")] = None,
 ) -> None:
@@ -217,18 +282,30 @@ def fay_herriot(
     from statcoder.estimation.small_area import fay_herriot_table
 
     result = fay_herriot_table(
-        _read(data), direct=direct, variance=variance, se=se, covariates=_names(covariates),
-        categorical=_names(categorical), area=area, method=method, transform=transform,
-        on_zero_variance=on_zero_variance, benchmark_target=benchmark_total,
+        _read(data),
+        direct=direct,
+        variance=variance,
+        se=se,
+        covariates=_names(covariates),
+        categorical=_names(categorical),
+        area=area,
+        method=method,
+        transform=transform,
+        on_zero_variance=on_zero_variance,
+        benchmark_target=benchmark_total,
         benchmark_weights=benchmark_weights,
     )
     _write(result.frame, out)
-    _show(result.coefficients(), f"Fay-Herriot ({method}) coefficients; A = {result.model.variance_:.6g}")
+    _show(
+        result.coefficients(),
+        f"Fay-Herriot ({method}) coefficients; A = {result.model.variance_:.6g}",
+    )
     if map_csv:
         result.write_map_csv(map_csv)
     if report:
-        small_area_report(result.frame, result.coefficients(), method=method,
-                          variance=result.model.variance_).write(report)
+        small_area_report(
+            result.frame, result.coefficients(), method=method, variance=result.model.variance_
+        ).write(report)
     console.print(f"wrote {out} ({len(result.frame)} areas)")
 
 
@@ -238,13 +315,23 @@ def coding_correction(
     data: Annotated[Path, typer.Option(help="Coded records with an audit column.")],
     out: Annotated[Path, typer.Option(help="Output table (.csv or .parquet).")],
     predicted: Annotated[str, typer.Option(help="Machine-code column.")] = "predicted_code",
-    audit: Annotated[str, typer.Option(help="Human code of audited records (empty elsewhere).")] = "audit_code",
-    weights: Annotated[str | None, typer.Option(help="Survey weights, if the records are a sample.")] = None,
+    audit: Annotated[
+        str, typer.Option(help="Human code of audited records (empty elsewhere).")
+    ] = "audit_code",
+    weights: Annotated[
+        str | None, typer.Option(help="Survey weights, if the records are a sample.")
+    ] = None,
     strata: Annotated[str | None, typer.Option(help="Survey strata.")] = None,
     psu: Annotated[str | None, typer.Option(help="Survey PSUs.")] = None,
-    audit_strata: Annotated[str | None, typer.Option(help="Stratum of the audit (e.g. decision).")] = None,
-    classification: Annotated[Path | None, typer.Option(help="Classification CSV, for --level.")] = None,
-    level: Annotated[list[int] | None, typer.Option(help="Level(s) of the classification; repeatable.")] = None,
+    audit_strata: Annotated[
+        str | None, typer.Option(help="Stratum of the audit (e.g. decision).")
+    ] = None,
+    classification: Annotated[
+        Path | None, typer.Option(help="Classification CSV, for --level.")
+    ] = None,
+    level: Annotated[
+        list[int] | None, typer.Option(help="Level(s) of the classification; repeatable.")
+    ] = None,
     quantity: Annotated[str, typer.Option(help="share | total")] = "share",
     method: Annotated[str, typer.Option(help="difference | ppi | ppi++")] = "difference",
     confidence: Annotated[float, typer.Option(help="Confidence level.")] = 0.95,
@@ -255,8 +342,17 @@ def coding_correction(
     from statcoder.estimation.report import coding_correction_report
 
     frame = _read(data)
-    options = dict(predicted=predicted, audit=audit, weights=weights, strata=strata, psu=psu,
-                   audit_strata=audit_strata, quantity=quantity, method=method, confidence=confidence)
+    options = {
+        "predicted": predicted,
+        "audit": audit,
+        "weights": weights,
+        "strata": strata,
+        "psu": psu,
+        "audit_strata": audit_strata,
+        "quantity": quantity,
+        "method": method,
+        "confidence": confidence,
+    }
     if classification is not None:
         from statcoder.classifications import Classification
 
@@ -264,8 +360,16 @@ def coding_correction(
         options["levels"] = level or None
     table = corrected_shares_from_frame(frame, **options)
     _write(table, out)
-    _show(table[[c for c in ("level", "code", "naive", "estimate", "se", "ci_low", "ci_high", "flag")
-                 if c in table.columns]], "Corrected code shares" if quantity == "share" else "Corrected code totals")
+    _show(
+        table[
+            [
+                c
+                for c in ("level", "code", "naive", "estimate", "se", "ci_low", "ci_high", "flag")
+                if c in table.columns
+            ]
+        ],
+        "Corrected code shares" if quantity == "share" else "Corrected code totals",
+    )
     if report:
         n_audit = int((frame[audit].astype(str).str.strip() != "").sum())
         coding_correction_report(table, audit_size=n_audit).write(report)

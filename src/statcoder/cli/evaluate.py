@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 from typing import Annotated
@@ -20,7 +21,7 @@ def _pct(x: object) -> str:
         v = float(x)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return "n/a"
-    return "n/a" if v != v else f"{100 * v:.1f}%"
+    return "n/a" if math.isnan(v) else f"{100 * v:.1f}%"
 
 
 def _print_evaluation(results: dict, name: str = "") -> None:
@@ -41,7 +42,7 @@ def _print_evaluation(results: dict, name: str = "") -> None:
     for r in results["automation"]["summary"]:
         level = r["mean_level"]
         decisions.add_row(r["decision"], f"{r['n']:,}", _pct(r["share"]), _pct(r["accuracy"]),
-                          "n/a" if level is None or level != level else f"{level:.2f}")
+                          "n/a" if level is None or math.isnan(level) else f"{level:.2f}")
     console.print(decisions)
     c = results["calibration"]
     before = c.get("before")

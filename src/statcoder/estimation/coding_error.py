@@ -77,51 +77,101 @@ def corrected_shares(
     audited[idx] = True
     truth = np.full(n, None, dtype=object)
     truth[idx] = y_codes
-    all_codes = sorted(set(f_codes.tolist()) | set(y_codes.tolist())) if codes is None else list(codes)
-    f = (f_codes[:, None] == np.asarray(all_codes, dtype=object)[None, :]).astype(float)
+    all_codes = (
+        sorted(set(f_codes.tolist()) | set(y_codes.tolist())) if codes is None else list(codes)
+    )
+    f = _indicators(f_codes, all_codes)
     y = np.zeros_like(f)
-    y[idx] = (y_codes[:, None] == np.asarray(all_codes, dtype=object)[None, :]).astype(float)
-    h = np.zeros(n, dtype=int) if audit_strata is None else np.unique(
-        np.asarray([str(s) for s in audit_strata]), return_inverse=True)[1]
+    y[idx] = _indicators(y_codes, all_codes)
+    h = (
+        np.zeros(n, dtype=int)
+        if audit_strata is None
+        else np.unique(np.asarray([str(s) for s in audit_strata]), return_inverse=True)[1]
+    )
     if len(h) != n:
-        raise InputError("audit_strata needs one value per record", where=f"{len(h)} values for {n} records",
-                         hint="pass the audit stratum (e.g. the decision) of every record")
+        raise InputError(
+            "audit_strata needs one value per record",
+            where=f"{len(h)} values for {n} records",
+            hint="pass the audit stratum (e.g. the decision) of every record",
+        )
     if weights is None:
         naive, naive_se, est, se = _population(f, y, audited, h, method)
         scale = 1.0 if quantity == "share" else float(n)
     else:
-        naive, naive_se, est, se, total_w = _sample(f, y, audited, h, weights, strata, psu, quantity, lonely_psu)
+        naive, naive_se, est, se, _total_w = _sample(
+            f, y, audited, h, weights, strata, psu, quantity, lonely_psu
+        )
         scale = 1.0
     naive, naive_se, est, se = naive * scale, naive_se * scale, est * scale, se * scale
     n_low, n_high = interval(naive, naive_se, confidence=confidence)
     low, high = interval(est, se, confidence=confidence)
     with np.errstate(divide="ignore", invalid="ignore"):
         cv = np.where(est != 0, se / np.abs(est), np.nan)
-    return pd.DataFrame({
-        "code": all_codes, "naive": naive, "naive_se": naive_se, "naive_ci_low": n_low,
-        "naive_ci_high": n_high, "estimate": est, "se": se, "ci_low": low, "ci_high": high,
-        "cv": cv, "flag": quality_flags(cv), "n_machine": f.sum(axis=0).astype(int),
-        "n_audit_machine": f[idx].sum(axis=0).astype(int), "n_audit_human": y[idx].sum(axis=0).astype(int),
-    })
+    return pd.DataFrame(
+        {
+            "code": all_codes,
+            "naive": naive,
+            "naive_se": naive_se,
+            "naive_ci_low": n_low,
+            "naive_ci_high": n_high,
+            "estimate": est,
+            "se": se,
+            "ci_low": low,
+            "ci_high": high,
+            "cv": cv,
+            "flag": quality_flags(cv),
+            "n_machine": f.sum(axis=0).astype(int),
+            "n_audit_machine": f[idx].sum(axis=0).astype(int),
+            "n_audit_human": y[idx].sum(axis=0).astype(int),
+        }
+    )
 
 
-def _check(n: int, idx: np.ndarray, y_codes: np.ndarray, method: str, quantity: str, weights) -> None:
+def _indicators(values: np.ndarray, codes: list[str]) -> np.ndarray:
+    """(n, k) 0/1 matrix of ``values == codes[j]`` (values outside ``codes`` are all-zero rows)."""
+    lookup = {code: j for j, code in enumerate(codes)}
+    column = np.fromiter((lookup.get(v, -1) for v in values), dtype=int, count=len(values))
+    out = np.zeros((len(values), len(codes)))
+    hit = column >= 0
+    out[np.flatnonzero(hit), column[hit]] = 1.0
+    return out
+
+
+def _check(
+    n: int, idx: np.ndarray, y_codes: np.ndarray, method: str, quantity: str, weights
+) -> None:
     if method not in METHODS:
-        raise EstimationError(f"unknown method {method!r}", where="method", hint=f"use one of {METHODS}")
+        raise EstimationError(
+            f"unknown method {method!r}", where="method", hint=f"use one of {METHODS}"
+        )
     if quantity not in QUANTITIES:
-        raise EstimationError(f"unknown quantity {quantity!r}", where="quantity", hint="use 'share' or 'total'")
+        raise EstimationError(
+            f"unknown quantity {quantity!r}", where="quantity", hint="use 'share' or 'total'"
+        )
     if len(idx) != len(y_codes):
-        raise InputError("audit_index and audit_codes differ in length",
-                         where=f"{len(idx)} positions, {len(y_codes)} codes", hint="one human code per audited record")
+        raise InputError(
+            "audit_index and audit_codes differ in length",
+            where=f"{len(idx)} positions, {len(y_codes)} codes",
+            hint="one human code per audited record",
+        )
     if len(idx) < 2:
-        raise EstimationError("the audit sample has fewer than 2 records", where="audit",
-                              hint="audit a random sample of at least a few hundred records")
+        raise EstimationError(
+            "the audit sample has fewer than 2 records",
+            where="audit",
+            hint="audit a random sample of at least a few hundred records",
+        )
     if idx.min() < 0 or idx.max() >= n or len(np.unique(idx)) != len(idx):
-        raise InputError("audit positions are out of range or repeated", where="audit_index",
-                         hint=f"give distinct 0-based positions below {n}")
+        raise InputError(
+            "audit positions are out of range or repeated",
+            where="audit_index",
+            hint=f"give distinct 0-based positions below {n}",
+        )
     if weights is not None and method != "difference":
-        raise EstimationError(f"method {method!r} is for unweighted records", where="method",
-                              hint="with survey weights use method='difference'")
+        raise EstimationError(
+            f"method {method!r} is for unweighted records",
+            where="method",
+            hint="with survey weights use method='difference'",
+        )
 
 
 def _population(f, y, audited, h, method):
@@ -136,8 +186,11 @@ def _population(f, y, audited, h, method):
             a = in_h & audited
             n_h, m_h = in_h.sum(), a.sum()
             if m_h == 0:
-                raise EstimationError("an audit stratum has no audited record", where=f"audit stratum {stratum}",
-                                      hint="audit at least 2 records in every stratum, or do not stratify")
+                raise EstimationError(
+                    "an audit stratum has no audited record",
+                    where=f"audit stratum {stratum}",
+                    hint="audit at least 2 records in every stratum, or do not stratify",
+                )
             est += n_h / n * d[a].mean(axis=0)
             if m_h > 1:
                 var += (n_h / n) ** 2 * (1 - m_h / n_h) * d[a].var(axis=0, ddof=1) / m_h
@@ -149,7 +202,9 @@ def _population(f, y, audited, h, method):
         fa, ya = f[a], y[a]
         cov = ((fa - fa.mean(0)) * (ya - ya.mean(0))).sum(0) / (m - 1)
         var_f = f.var(axis=0, ddof=1)
-        lam = np.clip(np.divide(cov, (1 + m / n) * var_f, out=np.zeros_like(cov), where=var_f > 0), 0, 1)
+        lam = np.clip(
+            np.divide(cov, (1 + m / n) * var_f, out=np.zeros_like(cov), where=var_f > 0), 0, 1
+        )
     est = lam * f.mean(axis=0) + (y[a] - lam * f[a]).mean(axis=0)
     var = lam**2 * f.var(axis=0, ddof=1) / n + (y[a] - lam * f[a]).var(axis=0, ddof=1) / m
     return naive, np.zeros_like(naive), est, np.sqrt(var)
@@ -159,15 +214,21 @@ def _sample(f, y, audited, h, weights, strata, psu, quantity, lonely_psu):
     n = len(f)
     w = np.asarray(weights, dtype=float)
     if len(w) != n or np.isnan(w).any() or (w <= 0).any():
-        raise EstimationError("weights must be positive, one per record", where="weights",
-                              hint="every coded record of the survey needs its design weight")
+        raise EstimationError(
+            "weights must be positive, one per record",
+            where="weights",
+            hint="every coded record of the survey needs its design weight",
+        )
     pi = np.zeros(n)
     for stratum in np.unique(h):
         in_h = h == stratum
         m_h = (in_h & audited).sum()
         if m_h == 0:
-            raise EstimationError("an audit stratum has no audited record", where=f"audit stratum {stratum}",
-                                  hint="audit at least 2 records in every stratum, or do not stratify")
+            raise EstimationError(
+                "an audit stratum has no audited record",
+                where=f"audit stratum {stratum}",
+                hint="audit at least 2 records in every stratum, or do not stratify",
+            )
         pi[in_h] = m_h / in_h.sum()
     z = f + np.where(audited, 1 / pi, 0.0)[:, None] * (y - f)
     stages = _stages(n, strata, psu)
@@ -186,9 +247,16 @@ def _sample(f, y, audited, h, weights, strata, psu, quantity, lonely_psu):
 
 
 def _stages(n: int, strata, psu) -> Stages:
-    s = np.zeros(n, dtype=int) if strata is None else np.unique(np.asarray([str(v) for v in strata]),
-                                                                   return_inverse=True)[1]
-    c = np.arange(n) if psu is None else np.unique(np.asarray([str(v) for v in psu]), return_inverse=True)[1]
+    s = (
+        np.zeros(n, dtype=int)
+        if strata is None
+        else np.unique(np.asarray([str(v) for v in strata]), return_inverse=True)[1]
+    )
+    c = (
+        np.arange(n)
+        if psu is None
+        else np.unique(np.asarray([str(v) for v in psu]), return_inverse=True)[1]
+    )
     _, cl = np.unique(np.column_stack([s, c]), axis=0, return_inverse=True)
     pairs = np.unique(np.column_stack([s, cl]), axis=0)
     counts = np.bincount(pairs[:, 0])
@@ -207,7 +275,9 @@ def corrected_shares_by_level(
     """``corrected_shares`` at each level of a classification (1 = top), stacked with a
     ``level`` column. Codes are cut with ``classification.truncate(code, level)``; a record
     coded only to a shallower level keeps its shallower code."""
-    depth = int(getattr(classification, "depth", 0)) or max(classification.level(c) for c in predicted)
+    depth = int(getattr(classification, "depth", 0)) or max(
+        classification.level(c) for c in predicted
+    )
     frames = []
     for level in levels or range(1, depth + 1):
         cut = [classification.truncate(str(c), level) for c in predicted]
@@ -219,9 +289,16 @@ def corrected_shares_by_level(
 
 
 def corrected_shares_from_frame(
-    data: pd.DataFrame, *, predicted: str = "predicted_code", audit: str = "audit_code",
-    weights: str | None = None, strata: str | None = None, psu: str | None = None,
-    audit_strata: str | None = None, classification: Any = None, levels: Sequence[int] | None = None,
+    data: pd.DataFrame,
+    *,
+    predicted: str = "predicted_code",
+    audit: str = "audit_code",
+    weights: str | None = None,
+    strata: str | None = None,
+    psu: str | None = None,
+    audit_strata: str | None = None,
+    classification: Any = None,
+    levels: Sequence[int] | None = None,
     **options: Any,
 ) -> pd.DataFrame:
     """``corrected_shares`` (or ``corrected_shares_by_level`` when ``classification`` is given)
@@ -229,8 +306,11 @@ def corrected_shares_from_frame(
     empty elsewhere."""
     for column in [predicted, audit, weights, strata, psu, audit_strata]:
         if column and column not in data.columns:
-            raise InputError(f"column {column!r} not found", where=f"columns: {list(data.columns)[:20]}",
-                             hint="check the column names (see statcoder code output: predicted_code)")
+            raise InputError(
+                f"column {column!r} not found",
+                where=f"columns: {list(data.columns)[:20]}",
+                hint="check the column names (see statcoder code output: predicted_code)",
+            )
     human = data[audit].astype("string").fillna("").str.strip()
     idx = np.flatnonzero((human != "").to_numpy())
     if weights:
@@ -238,8 +318,11 @@ def corrected_shares_from_frame(
         w = pd.to_numeric(weight_text, errors="coerce").to_numpy(float)
         if np.isnan(w).any():
             row = int(np.flatnonzero(np.isnan(w))[0]) + 1
-            raise EstimationError("some records have no (numeric) weight", where=f"column {weights!r}, row {row}",
-                                  hint="every coded record of the survey needs its design weight")
+            raise EstimationError(
+                "some records have no (numeric) weight",
+                where=f"column {weights!r}, row {row}",
+                hint="every coded record of the survey needs its design weight",
+            )
         options["weights"] = w
 
     def col(name):
@@ -248,6 +331,12 @@ def corrected_shares_from_frame(
     machine = data[predicted].astype("string").fillna("").to_numpy(dtype=object)
     arguments = dict(strata=col(strata), psu=col(psu), audit_strata=col(audit_strata), **options)
     if classification is not None:
-        return corrected_shares_by_level(machine, idx, human.to_numpy(dtype=object)[idx],
-                                         classification=classification, levels=levels, **arguments)
+        return corrected_shares_by_level(
+            machine,
+            idx,
+            human.to_numpy(dtype=object)[idx],
+            classification=classification,
+            levels=levels,
+            **arguments,
+        )
     return corrected_shares(machine, idx, human.to_numpy(dtype=object)[idx], **arguments)

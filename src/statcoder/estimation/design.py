@@ -38,12 +38,16 @@ class CalibrationStep:
 
     def apply(self, weights: np.ndarray) -> np.ndarray:
         """Recalibrate another weight vector (e.g. a replicate) with the same recipe."""
-        g = calibration_factors(weights, self.matrix, self.totals, method=self.method, bounds=self.bounds)
+        g = calibration_factors(
+            weights, self.matrix, self.totals, method=self.method, bounds=self.bounds
+        )
         return weights * g
 
 
 def calibration_matrix(
-    data: pd.DataFrame, totals: Mapping[str, float | Mapping[str, float]], population_size: float | None
+    data: pd.DataFrame,
+    totals: Mapping[str, float | Mapping[str, float]],
+    population_size: float | None,
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Build the calibration variables: intercept (if ``population_size``), numeric columns,
     and one dummy per category for mapping totals. Returns (matrix, totals, names)."""
@@ -71,14 +75,18 @@ def calibration_matrix(
             if np.isnan(x).any():
                 raise EstimationError(
                     f"calibration variable {column!r} is missing for some records",
-                    where=f"column {column!r}", hint="impute it, or calibrate on another variable",
+                    where=f"column {column!r}",
+                    hint="impute it, or calibrate on another variable",
                 )
             cols.append(x)
             tots.append(float(total))
             names.append(column)
     if not cols:
-        raise EstimationError("no calibration totals given", where="calibrate",
-                              hint="give population totals, e.g. {'api99': 3914069}, and/or population_size")
+        raise EstimationError(
+            "no calibration totals given",
+            where="calibrate",
+            hint="give population totals, e.g. {'api99': 3914069}, and/or population_size",
+        )
     return np.column_stack(cols), np.asarray(tots), names
 
 
@@ -110,7 +118,8 @@ class SurveyDesign(EstimatingDesign):
             )
         if lonely_psu not in LONELY_PSU:
             raise EstimationError(
-                f"unknown lonely_psu option {lonely_psu!r}", where="lonely_psu",
+                f"unknown lonely_psu option {lonely_psu!r}",
+                where="lonely_psu",
                 hint=f"use one of {', '.join(LONELY_PSU)}",
             )
         self.data = data.reset_index(drop=True)
@@ -152,7 +161,9 @@ class SurveyDesign(EstimatingDesign):
                 cl = np.arange(n)
             # clusters are nested in strata, strata of stage s in the clusters of stage s-1
             strata[:, stage] = parent
-            _, clusters[:, stage] = np.unique(np.column_stack([parent, cl]), axis=0, return_inverse=True)
+            _, clusters[:, stage] = np.unique(
+                np.column_stack([parent, cl]), axis=0, return_inverse=True
+            )
             parent = clusters[:, stage]
         sampsize = np.zeros((n, n_stages))
         for stage in range(n_stages):
@@ -199,7 +210,8 @@ class SurveyDesign(EstimatingDesign):
         if np.isnan(w).any():
             rows = (np.flatnonzero(np.isnan(w))[:5] + 1).tolist()
             raise EstimationError(
-                f"{int(np.isnan(w).sum())} record(s) have no weight", where=f"{where}, data rows {rows}",
+                f"{int(np.isnan(w).sum())} record(s) have no weight",
+                where=f"{where}, data rows {rows}",
                 hint="every sampled record needs a weight; impute or remove those records first",
             )
         bad = w < 0 if allow_zero else w <= 0
@@ -227,8 +239,13 @@ class SurveyDesign(EstimatingDesign):
         return float(len(pairs) - len(np.unique(self.stages.strata[:, 0])))
 
     # --- calibration --------------------------------------------------------------------
-    def _with_step(self, matrix: np.ndarray, totals: np.ndarray, method: str,
-                   bounds: tuple[float, float] | None) -> SurveyDesign:
+    def _with_step(
+        self,
+        matrix: np.ndarray,
+        totals: np.ndarray,
+        method: str,
+        bounds: tuple[float, float] | None,
+    ) -> SurveyDesign:
         g = calibration_factors(self.weights, matrix, totals, method=method, bounds=bounds)
         new = object.__new__(type(self))
         new.__dict__.update(self.__dict__)
@@ -238,8 +255,11 @@ class SurveyDesign(EstimatingDesign):
         return new
 
     def calibrate(
-        self, totals: Mapping[str, float | Mapping[str, float]], *,
-        population_size: float | None = None, method: str = "linear",
+        self,
+        totals: Mapping[str, float | Mapping[str, float]],
+        *,
+        population_size: float | None = None,
+        method: str = "linear",
         bounds: tuple[float, float] | None = None,
     ) -> SurveyDesign:
         """Return a design whose weights reproduce the population ``totals`` (GREG/raking).
@@ -256,7 +276,10 @@ class SurveyDesign(EstimatingDesign):
         return self.calibrate({column: population}, method="linear")
 
     def rake(
-        self, margins: Mapping[str, Mapping[str, float]], *, bounds: tuple[float, float] | None = None
+        self,
+        margins: Mapping[str, Mapping[str, float]],
+        *,
+        bounds: tuple[float, float] | None = None,
     ) -> SurveyDesign:
         """Return the design raked to several categorical margins (R ``rake``; multiplicative)."""
         return self.calibrate(dict(margins), method="raking", bounds=bounds)
@@ -273,4 +296,6 @@ class SurveyDesign(EstimatingDesign):
         """
         from statcoder.estimation.replicate import ReplicateDesign
 
-        return ReplicateDesign.from_design(self, method=method, replicates=replicates, seed=seed, mse=mse)
+        return ReplicateDesign.from_design(
+            self, method=method, replicates=replicates, seed=seed, mse=mse
+        )

@@ -60,7 +60,8 @@ class FayHerriot:
         """
         if self.method not in METHODS:
             raise EstimationError(
-                f"unknown Fay-Herriot method {self.method!r}", where="method",
+                f"unknown Fay-Herriot method {self.method!r}",
+                where="method",
                 hint="use 'REML' (default), 'ML' or 'FH'",
             )
         x = np.asarray(X, dtype=float)
@@ -71,7 +72,8 @@ class FayHerriot:
         if m <= p:
             raise EstimationError(
                 f"{m} areas cannot fit {p} regression coefficients plus a variance",
-                where="covariates", hint="use fewer covariates or more areas",
+                where="covariates",
+                hint="use fewer covariates or more areas",
             )
         if ml_covariates:
             _warn_leakage(ml_covariates, areas, covariate_names)
@@ -86,7 +88,9 @@ class FayHerriot:
         self.coef_ = beta
         self.coef_se_ = np.sqrt(np.diag(q))
         self.coef_cov_ = q
-        self.covariate_names_ = list(covariate_names) if covariate_names else [f"x{j}" for j in range(p)]
+        self.covariate_names_ = (
+            list(covariate_names) if covariate_names else [f"x{j}" for j in range(p)]
+        )
         self.loglike_ = float(loglike)
         self.aic_ = -2 * loglike + 2 * (p + 1)
         self.bic_ = -2 * loglike + (p + 1) * np.log(m)
@@ -99,7 +103,8 @@ class FayHerriot:
     def _check_fitted(self) -> None:
         if not hasattr(self, "coef_"):
             raise NotFittedError(
-                "the Fay-Herriot model is not fitted", where="FayHerriot",
+                "the Fay-Herriot model is not fitted",
+                where="FayHerriot",
                 hint="call fit(X, y, vardir) first",
             )
 
@@ -122,7 +127,8 @@ def _check_inputs(x: np.ndarray, y: np.ndarray, psi: np.ndarray, areas) -> None:
     if not (len(y) == len(psi) == len(x)):
         raise EstimationError(
             "direct estimates, variances and covariates have different lengths",
-            where=f"{len(y)} / {len(psi)} / {len(x)}", hint="give one row per area",
+            where=f"{len(y)} / {len(psi)} / {len(x)}",
+            hint="give one row per area",
         )
     for name, values in (("direct estimate", y), ("sampling variance", psi)):
         bad = np.flatnonzero(~np.isfinite(values))
@@ -135,7 +141,8 @@ def _check_inputs(x: np.ndarray, y: np.ndarray, psi: np.ndarray, areas) -> None:
     bad = np.flatnonzero(~np.isfinite(x).all(axis=1))
     if len(bad):
         raise EstimationError(
-            f"{len(bad)} area(s) have missing covariates", where=f"areas {[label(i) for i in bad[:5]]}",
+            f"{len(bad)} area(s) have missing covariates",
+            where=f"areas {[label(i) for i in bad[:5]]}",
             hint="every area, sampled or not, needs all covariates",
         )
     bad = np.flatnonzero(psi <= 0)
@@ -192,7 +199,8 @@ def _fit_variance(method, x, y, psi, max_iter, tol) -> tuple[float, int]:
             return max(a, 0.0), k
     raise EstimationError(
         f"the {method} fit of the random-effect variance did not converge in {max_iter} iterations",
-        where="FayHerriot.fit", hint="try method='FH', or raise max_iter",
+        where="FayHerriot.fit",
+        hint="try method='FH', or raise max_iter",
     )
 
 
@@ -229,12 +237,15 @@ def benchmark(
     if method == "ratio":
         if current == 0:
             raise EstimationError(
-                "ratio benchmarking of estimates that sum to zero", where="benchmark",
+                "ratio benchmarking of estimates that sum to zero",
+                where="benchmark",
                 hint="use method='difference'",
             )
         return est * target / current
     if method == "difference":
         return est + (target - current) * w / np.sum(w**2)
     raise EstimationError(
-        f"unknown benchmarking method {method!r}", where="benchmark", hint="use 'ratio' or 'difference'"
+        f"unknown benchmarking method {method!r}",
+        where="benchmark",
+        hint="use 'ratio' or 'difference'",
     )

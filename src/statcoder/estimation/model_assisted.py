@@ -37,7 +37,8 @@ def _features(frame: pd.DataFrame, features: Sequence[str], where: str) -> np.nd
     if np.isnan(x).any():
         row = int(np.flatnonzero(np.isnan(x).any(axis=1))[0]) + 1
         raise EstimationError(
-            "auxiliary variables are missing for some units", where=f"{where}, row {row}",
+            "auxiliary variables are missing for some units",
+            where=f"{where}, row {row}",
             hint="model-assisted estimation needs the auxiliaries for every sample and population unit",
         )
     return x
@@ -48,25 +49,46 @@ def _response(design: SurveyDesign, response: str) -> np.ndarray:
     if np.isnan(y).any():
         row = int(np.flatnonzero(np.isnan(y))[0]) + 1
         raise EstimationError(
-            f"the response {response!r} is missing for some sampled units", where=f"data row {row}",
+            f"the response {response!r} is missing for some sampled units",
+            where=f"data row {row}",
             hint="impute it or reweight for non-response before model-assisted estimation",
         )
     return y
 
 
-def _result(design: SurveyDesign, response: str, total: float, scores: np.ndarray,
-            population_size: float, label: str, options: dict) -> Estimates:
-    keys = pd.DataFrame({"variable": [response, response], "statistic": ["total", "mean"],
-                         "estimator": [label, label], "_n": [len(scores)] * 2})
+def _result(
+    design: SurveyDesign,
+    response: str,
+    total: float,
+    scores: np.ndarray,
+    population_size: float,
+    label: str,
+    options: dict,
+) -> Estimates:
+    keys = pd.DataFrame(
+        {
+            "variable": [response, response],
+            "statistic": ["total", "mean"],
+            "estimator": [label, label],
+            "_n": [len(scores)] * 2,
+        }
+    )
     z = np.column_stack([scores, scores / population_size])
     cov = design._covariance(z, lambda w: np.zeros(2))
     est = np.array([total, total / population_size])
-    return design._package(keys, est, np.sqrt(np.clip(np.diag(cov), 0, None)), cov, None, dict(options))
+    return design._package(
+        keys, est, np.sqrt(np.clip(np.diag(cov), 0, None)), cov, None, dict(options)
+    )
 
 
 def difference_estimator(
-    design: SurveyDesign, response: str, *, sample_predictions: Sequence[float],
-    population_prediction_total: float, population_size: float, **options: object,
+    design: SurveyDesign,
+    response: str,
+    *,
+    sample_predictions: Sequence[float],
+    population_prediction_total: float,
+    population_size: float,
+    **options: object,
 ) -> Estimates:
     """Total and mean of ``response`` by the difference estimator with fixed predictions.
 
@@ -77,20 +99,25 @@ def difference_estimator(
     m = np.asarray(sample_predictions, dtype=float)
     if m.shape != y.shape or np.isnan(m).any():
         raise EstimationError(
-            "sample_predictions needs one number per sampled record", where=f"{m.shape} vs {y.shape}",
+            "sample_predictions needs one number per sampled record",
+            where=f"{m.shape} vs {y.shape}",
             hint="predict the model on the sample records, in the data order",
         )
     residual = y - m
     total = population_prediction_total + float(design.weights @ residual)
-    return _result(design, response, total, design.weights * residual, population_size,
-                   "difference", options)
+    return _result(
+        design, response, total, design.weights * residual, population_size, "difference", options
+    )
 
 
 def psu_folds(design: SurveyDesign, n_folds: int, seed: int | None) -> np.ndarray:
     """Fold number (0..K-1) of each record: PSUs shuffled and dealt round-robin within strata."""
     if n_folds < 2:
-        raise EstimationError("cross-fitting needs at least 2 folds", where=f"n_folds={n_folds}",
-                              hint="use n_folds=5 (default) or 10")
+        raise EstimationError(
+            "cross-fitting needs at least 2 folds",
+            where=f"n_folds={n_folds}",
+            hint="use n_folds=5 (default) or 10",
+        )
     rng = np.random.default_rng(seed)
     strata, psu = design.stages.strata[:, 0], design.stages.clusters[:, 0]
     fold = np.zeros(len(psu), dtype=int)
@@ -103,7 +130,8 @@ def psu_folds(design: SurveyDesign, n_folds: int, seed: int | None) -> np.ndarra
     if len(np.unique(fold)) < n_folds:
         raise EstimationError(
             f"only {len(np.unique(fold))} PSU folds could be formed for {n_folds} requested",
-            where="n_folds", hint="use fewer folds than PSUs",
+            where="n_folds",
+            hint="use fewer folds than PSUs",
         )
     return fold
 
@@ -119,9 +147,17 @@ class CrossFittedGREG:
     ``population_predictions_`` (average of the fold models), ``models_``.
     """
 
-    def __init__(self, model, *, n_folds: int = 5, seed: int | None = 0,
-                 variance: str = "linearisation", replicate_method: str = "bootstrap",
-                 replicates: int = 50, weighted_fit: bool = False) -> None:
+    def __init__(
+        self,
+        model,
+        *,
+        n_folds: int = 5,
+        seed: int | None = 0,
+        variance: str = "linearisation",
+        replicate_method: str = "bootstrap",
+        replicates: int = 50,
+        weighted_fit: bool = False,
+    ) -> None:
         self.model = model
         self.n_folds = n_folds
         self.seed = seed
@@ -156,31 +192,59 @@ class CrossFittedGREG:
             models.append(model)
         return oof, pop, models
 
-    def fit(self, design: SurveyDesign, response: str, features: Sequence[str],
-            population: pd.DataFrame, **options: object) -> CrossFittedGREG:
+    def fit(
+        self,
+        design: SurveyDesign,
+        response: str,
+        features: Sequence[str],
+        population: pd.DataFrame,
+        **options: object,
+    ) -> CrossFittedGREG:
         """Estimate the total and mean of ``response`` over the units of ``population``
         (a frame with the ``features`` for every population unit). Returns self."""
         if self.variance not in ("linearisation", "replicate"):
-            raise EstimationError(f"unknown variance {self.variance!r}", where="variance",
-                                  hint="use 'linearisation' or 'replicate'")
+            raise EstimationError(
+                f"unknown variance {self.variance!r}",
+                where="variance",
+                hint="use 'linearisation' or 'replicate'",
+            )
         y = _response(design, response)
         if is_classifier(self.model) and not np.isin(y, (0, 1)).all():
-            raise EstimationError("a classifier working model needs a 0/1 response",
-                                  where=f"column {response!r}", hint="use a regressor for other outcomes")
+            raise EstimationError(
+                "a classifier working model needs a 0/1 response",
+                where=f"column {response!r}",
+                hint="use a regressor for other outcomes",
+            )
         x = _features(design.data, features, "sample")
         population_x = _features(population, features, "population frame")
         folds = psu_folds(design, self.n_folds, self.seed)
         oof, pop, models = self._cross_fit(x, y, design.weights, folds, population_x)
         total = float(pop.sum() + design.weights @ (y - oof))
         n_pop = float(len(population))
-        self.folds_, self.oof_predictions_, self.population_predictions_, self.models_ = folds, oof, pop, models
-        self.result_ = _result(design, response, total, design.weights * (y - oof), n_pop,
-                               "cross-fitted GREG", dict(options))
+        self.folds_, self.oof_predictions_, self.population_predictions_, self.models_ = (
+            folds,
+            oof,
+            pop,
+            models,
+        )
+        self.result_ = _result(
+            design,
+            response,
+            total,
+            design.weights * (y - oof),
+            n_pop,
+            "cross-fitted GREG",
+            dict(options),
+        )
         if self.variance == "replicate":
-            self.result_ = self._replicate_result(design, x, y, folds, population_x, total, n_pop, options)
+            self.result_ = self._replicate_result(
+                design, x, y, folds, population_x, total, n_pop, options
+            )
         return self
 
-    def _replicate_result(self, design, x, y, folds, population_x, total, n_pop, options) -> Estimates:
+    def _replicate_result(
+        self, design, x, y, folds, population_x, total, n_pop, options
+    ) -> Estimates:
         rep = design.replicate(self.replicate_method, replicates=self.replicates, seed=self.seed)
         thetas = []
         for r in range(rep.replicate_weights.shape[1]):
@@ -191,16 +255,27 @@ class CrossFittedGREG:
         centre = total if rep.mse else thetas.mean()
         var_total = rep.scale * np.sum(rep.rscales * (thetas - centre) ** 2)
         cov = np.array([[var_total, var_total / n_pop], [var_total / n_pop, var_total / n_pop**2]])
-        keys = pd.DataFrame({"variable": [self.result_.frame["variable"][0]] * 2,
-                             "statistic": ["total", "mean"],
-                             "estimator": ["cross-fitted GREG (replicate variance)"] * 2, "_n": [len(y)] * 2})
+        keys = pd.DataFrame(
+            {
+                "variable": [self.result_.frame["variable"][0]] * 2,
+                "statistic": ["total", "mean"],
+                "estimator": ["cross-fitted GREG (replicate variance)"] * 2,
+                "_n": [len(y)] * 2,
+            }
+        )
         est = np.array([total, total / n_pop])
         return design._package(keys, est, np.sqrt(np.diag(cov)), cov, None, dict(options))
 
 
 def model_calibration(
-    design: SurveyDesign, features: Sequence[str], population: pd.DataFrame, *, model,
-    response: str, n_folds: int = 5, seed: int | None = 0,
+    design: SurveyDesign,
+    features: Sequence[str],
+    population: pd.DataFrame,
+    *,
+    model,
+    response: str,
+    n_folds: int = 5,
+    seed: int | None = 0,
 ) -> SurveyDesign:
     """Return ``design`` calibrated on ``(1, m(x))`` to ``(N, sum_U m(x))`` (Wu & Sitter 2001),
     with ``m`` cross-fitted on ``response``; estimate any variable with the returned design."""
@@ -222,11 +297,17 @@ def make_working_model(name: str, *, seed: int = 0):
     models = {
         "linear": lambda: LinearRegression(),
         "gradient-boosting": lambda: GradientBoostingRegressor(
-            n_estimators=100, max_depth=3, learning_rate=0.1, subsample=0.8, random_state=seed),
-        "random-forest": lambda: RandomForestRegressor(n_estimators=200, min_samples_leaf=5, random_state=seed),
+            n_estimators=100, max_depth=3, learning_rate=0.1, subsample=0.8, random_state=seed
+        ),
+        "random-forest": lambda: RandomForestRegressor(
+            n_estimators=200, min_samples_leaf=5, random_state=seed
+        ),
         "logistic": lambda: LogisticRegression(max_iter=1000),
     }
     if name not in models:
-        raise EstimationError(f"unknown working model {name!r}", where="model",
-                              hint=f"use one of {', '.join(WORKING_MODELS)}")
+        raise EstimationError(
+            f"unknown working model {name!r}",
+            where="model",
+            hint=f"use one of {', '.join(WORKING_MODELS)}",
+        )
     return models[name]()

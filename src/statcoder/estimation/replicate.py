@@ -63,7 +63,12 @@ class ReplicateDesign(EstimatingDesign):
 
     @classmethod
     def from_design(
-        cls, design, *, method: str = "auto", replicates: int = 50, seed: int | None = 0,
+        cls,
+        design,
+        *,
+        method: str = "auto",
+        replicates: int = 50,
+        seed: int | None = 0,
         mse: bool = False,
     ) -> ReplicateDesign:
         """Build replicate weights from a ``SurveyDesign`` (stage-1 strata, PSUs and fpc)."""
@@ -78,20 +83,32 @@ class ReplicateDesign(EstimatingDesign):
             method = "JKn" if has_strata else "JK1"
         if method == "JK1" and has_strata:
             raise EstimationError(
-                "JK1 ignores strata", where="method='JK1'", hint="use method='JKn' for a stratified design"
+                "JK1 ignores strata",
+                where="method='JK1'",
+                hint="use method='JKn' for a stratified design",
             )
         popsize = None if stages.popsize is None else stages.popsize[:, 0]
         if method == "bootstrap":
-            mult, scale, rscales = _bootstrap(strata, psu, stages.sampsize[:, 0], popsize, replicates, seed)
+            mult, scale, rscales = _bootstrap(
+                strata, psu, stages.sampsize[:, 0], popsize, replicates, seed
+            )
         else:
-            mult, scale, rscales = _jackknife(strata, psu, stages.sampsize[:, 0], popsize, design.lonely_psu,
-                                              design.stages.labels)
+            mult, scale, rscales = _jackknife(
+                strata, psu, stages.sampsize[:, 0], popsize, design.lonely_psu, design.stages.labels
+            )
         base = design.base_weights
         rep = base[:, None] * mult
         for step in design.calibrations:
             rep = np.column_stack([step.apply(rep[:, j]) for j in range(rep.shape[1])])
-        out = cls(design.data, weights=design.weights, replicate_weights=rep, scale=scale,
-                  rscales=rscales, method=method, mse=mse)
+        out = cls(
+            design.data,
+            weights=design.weights,
+            replicate_weights=rep,
+            scale=scale,
+            rscales=rscales,
+            method=method,
+            mse=mse,
+        )
         out.calibrations = design.calibrations
         return out
 
@@ -99,8 +116,12 @@ class ReplicateDesign(EstimatingDesign):
         self, scores: np.ndarray, estimator: Callable[[np.ndarray], np.ndarray]
     ) -> np.ndarray:
         full = np.atleast_1d(estimator(self.weights))
-        thetas = np.vstack([np.atleast_1d(estimator(self.replicate_weights[:, r]))
-                            for r in range(self.replicate_weights.shape[1])])
+        thetas = np.vstack(
+            [
+                np.atleast_1d(estimator(self.replicate_weights[:, r]))
+                for r in range(self.replicate_weights.shape[1])
+            ]
+        )
         centre = full if self.mse else thetas.mean(axis=0)
         dev = (thetas - centre) * np.sqrt(self.rscales)[:, None]
         return self.scale * dev.T @ dev
@@ -114,12 +135,17 @@ class ReplicateDesign(EstimatingDesign):
         new.__dict__.update(self.__dict__)
         new.weights = design_step.apply(self.weights)
         new.replicate_weights = np.column_stack(
-            [design_step.apply(self.replicate_weights[:, r]) for r in range(self.replicate_weights.shape[1])]
+            [
+                design_step.apply(self.replicate_weights[:, r])
+                for r in range(self.replicate_weights.shape[1])
+            ]
         )
         new.calibrations = self.calibrations + (design_step,)
         return new
 
-    def calibrate(self, totals, *, population_size=None, method="linear", bounds=None) -> ReplicateDesign:
+    def calibrate(
+        self, totals, *, population_size=None, method="linear", bounds=None
+    ) -> ReplicateDesign:
         """Calibrate the full-sample and every replicate weight (see ``SurveyDesign.calibrate``)."""
         from statcoder.estimation.design import CalibrationStep, calibration_matrix
 
@@ -170,7 +196,8 @@ def _jackknife(strata, psu, n_psu, popsize, lonely_psu, labels):
     if not columns:
         raise EstimationError(
             "every stratum was sampled exhaustively: there is no sampling variance",
-            where="fpc", hint="check the fpc columns",
+            where="fpc",
+            hint="check the fpc columns",
         )
     mult = np.column_stack(columns)
     rs = np.asarray(rscales)
@@ -186,7 +213,8 @@ def _jackknife(strata, psu, n_psu, popsize, lonely_psu, labels):
 def _bootstrap(strata, psu, n_psu, popsize, replicates, seed):
     if replicates < 2:
         raise EstimationError(
-            "the bootstrap needs at least 2 replicates", where=f"replicates={replicates}",
+            "the bootstrap needs at least 2 replicates",
+            where=f"replicates={replicates}",
             hint="R's default is 50; 200-500 give steadier SEs",
         )
     rng = np.random.default_rng(seed)
@@ -198,7 +226,8 @@ def _bootstrap(strata, psu, n_psu, popsize, replicates, seed):
         nh = len(units)
         if nh < 2:
             raise EstimationError(
-                "the bootstrap needs at least 2 PSUs in every stratum", where=f"stratum code {h}",
+                "the bootstrap needs at least 2 PSUs in every stratum",
+                where=f"stratum code {h}",
                 hint="collapse strata with a single PSU first",
             )
         f = 0.0 if popsize is None else nh / popsize[rows][0]

@@ -57,7 +57,8 @@ def interval(
     """Return (low, high) Wald limits: normal quantile, or Student t with ``df`` degrees of freedom."""
     if not 0 < confidence < 1:
         raise EstimationError(
-            f"confidence must be between 0 and 1, got {confidence}", where="confidence",
+            f"confidence must be between 0 and 1, got {confidence}",
+            where="confidence",
             hint="e.g. 0.95",
         )
     alpha = 1 - confidence
@@ -141,7 +142,8 @@ class Estimates:
         for column, value in keys.items():
             if column not in self.frame.columns:
                 raise EstimationError(
-                    f"no column {column!r} in the result", where="Estimates.get",
+                    f"no column {column!r} in the result",
+                    where="Estimates.get",
                     hint=f"key columns are {list(self.frame.columns[: -len(COLUMNS)])}",
                 )
             mask &= self.frame[column].astype(str).to_numpy() == str(value)

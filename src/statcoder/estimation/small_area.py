@@ -47,12 +47,25 @@ class SmallAreaResult:
 
     def coefficients(self) -> pd.DataFrame:
         """Regression coefficients with their standard errors (sae ``estcoef``)."""
-        return pd.DataFrame({"term": self.terms, "estimate": self.model.coef_, "se": self.model.coef_se_})
+        return pd.DataFrame(
+            {"term": self.terms, "estimate": self.model.coef_, "se": self.model.coef_se_}
+        )
 
     def map_frame(self) -> pd.DataFrame:
         """Map-ready columns: area id first, one row per area, plain numbers (join to a shapefile)."""
-        cols = ["area", "estimate", "rmse", "cv", "ci_low", "ci_high", "direct", "direct_cv",
-                "gamma", "kind", "flag"]
+        cols = [
+            "area",
+            "estimate",
+            "rmse",
+            "cv",
+            "ci_low",
+            "ci_high",
+            "direct",
+            "direct_cv",
+            "gamma",
+            "kind",
+            "flag",
+        ]
         return self.frame[cols].copy()
 
     def write_map_csv(self, path: str | Path) -> Path:
@@ -119,12 +132,14 @@ def fay_herriot_table(
     """
     if (variance is None) == (se is None):
         raise EstimationError(
-            "give exactly one of variance= and se=", where="fay_herriot_table",
+            "give exactly one of variance= and se=",
+            where="fay_herriot_table",
             hint="the column holding the sampling variance (or standard error) of each direct estimate",
         )
     if on_zero_variance not in ZERO_VARIANCE:
         raise EstimationError(
-            f"unknown on_zero_variance {on_zero_variance!r}", where="on_zero_variance",
+            f"unknown on_zero_variance {on_zero_variance!r}",
+            where="on_zero_variance",
             hint=f"use one of {ZERO_VARIANCE}",
         )
     y = numeric_column(data, direct)
@@ -136,20 +151,27 @@ def fay_herriot_table(
     if zero.any() and on_zero_variance == "drop":
         sampled &= ~zero
     if transform not in (None, "log"):
-        raise EstimationError(f"unknown transform {transform!r}", where="transform", hint="use 'log' or none")
+        raise EstimationError(
+            f"unknown transform {transform!r}", where="transform", hint="use 'log' or none"
+        )
     y_fit, psi_fit = y, psi
     if transform == "log":
         bad = sampled & ~(y > 0)
         if bad.any():
             raise EstimationError(
                 "the log transform needs positive direct estimates",
-                where=f"areas {list(areas[bad][:5])}", hint="drop transform='log' for these data",
+                where=f"areas {list(areas[bad][:5])}",
+                hint="drop transform='log' for these data",
             )
         with np.errstate(divide="ignore", invalid="ignore"):
             y_fit, psi_fit = np.log(y), psi / y**2
     model = FayHerriot(method).fit(
-        x[sampled], y_fit[sampled], psi_fit[sampled], covariate_names=terms,
-        areas=list(areas[sampled]), ml_covariates=ml_covariates,
+        x[sampled],
+        y_fit[sampled],
+        psi_fit[sampled],
+        covariate_names=terms,
+        areas=list(areas[sampled]),
+        ml_covariates=ml_covariates,
     )
     est = model.predict(x)
     mse = model.synthetic_mse(x)
@@ -170,11 +192,22 @@ def fay_herriot_table(
     with np.errstate(divide="ignore", invalid="ignore"):
         cv = np.where(est != 0, rmse / np.abs(est), np.nan)
         direct_cv = np.where(sampled & (y != 0), np.sqrt(psi) / np.abs(y), np.nan)
-    frame = pd.DataFrame({
-        "area": areas, "direct": np.where(sampled, y, np.nan),
-        "direct_se": np.where(sampled, np.sqrt(psi), np.nan), "direct_cv": direct_cv,
-        "estimate": est, "mse": mse, "rmse": rmse, "ci_low": low, "ci_high": high, "cv": cv,
-        "gamma": gamma, "kind": np.where(sampled, "eblup", "synthetic"), "method": method,
-    })
+    frame = pd.DataFrame(
+        {
+            "area": areas,
+            "direct": np.where(sampled, y, np.nan),
+            "direct_se": np.where(sampled, np.sqrt(psi), np.nan),
+            "direct_cv": direct_cv,
+            "estimate": est,
+            "mse": mse,
+            "rmse": rmse,
+            "ci_low": low,
+            "ci_high": high,
+            "cv": cv,
+            "gamma": gamma,
+            "kind": np.where(sampled, "eblup", "synthetic"),
+            "method": method,
+        }
+    )
     frame["flag"] = quality_flags(cv, thresholds=cv_thresholds, labels=flag_labels)
     return SmallAreaResult(frame, model, terms)

@@ -35,7 +35,8 @@ def numeric_column(data: pd.DataFrame, column: str) -> np.ndarray:
     """
     if column not in data.columns:
         raise InputError(
-            f"column {column!r} not found", where=f"columns: {list(data.columns)[:20]}",
+            f"column {column!r} not found",
+            where=f"columns: {list(data.columns)[:20]}",
             hint="check the spelling (column names are case-sensitive)",
         )
     raw = data[column]
@@ -58,7 +59,8 @@ def text_column(data: pd.DataFrame, column: str) -> np.ndarray:
     """Return ``data[column]`` as str labels; missing values become ``"(missing)"``."""
     if column not in data.columns:
         raise InputError(
-            f"column {column!r} not found", where=f"columns: {list(data.columns)[:20]}",
+            f"column {column!r} not found",
+            where=f"columns: {list(data.columns)[:20]}",
             hint="check the spelling (column names are case-sensitive)",
         )
     raw = data[column]
@@ -99,8 +101,13 @@ class EstimatingDesign:
 
     # --- public estimators --------------------------------------------------------------
     def total(
-        self, variables: str | Sequence[str], *, by: str | Sequence[str] | None = None,
-        na_rm: bool = False, categorical: bool | None = None, **options: object,
+        self,
+        variables: str | Sequence[str],
+        *,
+        by: str | Sequence[str] | None = None,
+        na_rm: bool = False,
+        categorical: bool | None = None,
+        **options: object,
     ) -> Estimates:
         """Estimated population totals (units of the variable x population units), by domain.
 
@@ -109,8 +116,13 @@ class EstimatingDesign:
         return self._estimate("total", as_list(variables), None, by, na_rm, categorical, options)
 
     def mean(
-        self, variables: str | Sequence[str], *, by: str | Sequence[str] | None = None,
-        na_rm: bool = False, categorical: bool | None = None, **options: object,
+        self,
+        variables: str | Sequence[str],
+        *,
+        by: str | Sequence[str] | None = None,
+        na_rm: bool = False,
+        categorical: bool | None = None,
+        **options: object,
     ) -> Estimates:
         """Estimated population means (units of the variable), by domain.
 
@@ -119,15 +131,24 @@ class EstimatingDesign:
         return self._estimate("mean", as_list(variables), None, by, na_rm, categorical, options)
 
     def proportion(
-        self, variables: str | Sequence[str], *, by: str | Sequence[str] | None = None,
-        na_rm: bool = False, **options: object,
+        self,
+        variables: str | Sequence[str],
+        *,
+        by: str | Sequence[str] | None = None,
+        na_rm: bool = False,
+        **options: object,
     ) -> Estimates:
         """Estimated share (0-1) of each category of each variable, by domain."""
         return self._estimate("mean", as_list(variables), None, by, na_rm, True, options)
 
     def ratio(
-        self, numerator: str | Sequence[str], denominator: str, *,
-        by: str | Sequence[str] | None = None, na_rm: bool = False, **options: object,
+        self,
+        numerator: str | Sequence[str],
+        denominator: str,
+        *,
+        by: str | Sequence[str] | None = None,
+        na_rm: bool = False,
+        **options: object,
     ) -> Estimates:
         """Estimated ratio of population totals ``t_numerator / t_denominator``, by domain."""
         return self._estimate("ratio", as_list(numerator), denominator, by, na_rm, False, options)
@@ -165,8 +186,14 @@ class EstimatingDesign:
         return out
 
     def _estimate(
-        self, kind: str, variables: list[str], denominator: str | None, by: str | Sequence[str] | None,
-        na_rm: bool, categorical: bool | None, options: dict[str, object],
+        self,
+        kind: str,
+        variables: list[str],
+        denominator: str | None,
+        by: str | Sequence[str] | None,
+        na_rm: bool,
+        categorical: bool | None,
+        options: dict[str, object],
     ) -> Estimates:
         by_list = as_list(by)
         den_values = None if denominator is None else numeric_column(self.data, denominator)
@@ -180,7 +207,8 @@ class EstimatingDesign:
                     bad = (np.flatnonzero(~valid)[:5] + 1).tolist()
                     raise EstimationError(
                         f"{int((~valid).sum())} record(s) have no value for {variable!r}",
-                        where=f"column {variable!r}" + (f" / {denominator!r}" if denominator else "")
+                        where=f"column {variable!r}"
+                        + (f" / {denominator!r}" if denominator else "")
                         + f", data rows {bad}",
                         hint="pass na_rm=True (CLI: --na-rm) to estimate from the records with a "
                         "value (R: na.rm=TRUE), or impute the missing values first",
@@ -197,7 +225,9 @@ class EstimatingDesign:
                     statistic = "proportion" if category and kind == "mean" else kind
                     if category and kind == "total":
                         statistic = "count"
-                    row = {"variable": variable if den_values is None else f"{variable}/{denominator}"}
+                    row = {
+                        "variable": variable if den_values is None else f"{variable}/{denominator}"
+                    }
                     row["statistic"] = statistic
                     if category:
                         row["category"] = category
@@ -208,12 +238,19 @@ class EstimatingDesign:
                     dens.append(den)
                     masks.append(m)
         return self._infer(
-            pd.DataFrame(rows), np.column_stack(nums), np.column_stack(dens),
-            np.column_stack(masks), options,
+            pd.DataFrame(rows),
+            np.column_stack(nums),
+            np.column_stack(dens),
+            np.column_stack(masks),
+            options,
         )
 
     def _infer(
-        self, keys: pd.DataFrame, num: np.ndarray, den: np.ndarray, masks: np.ndarray,
+        self,
+        keys: pd.DataFrame,
+        num: np.ndarray,
+        den: np.ndarray,
+        masks: np.ndarray,
         options: dict[str, object],
     ) -> Estimates:
         w = self.weights
@@ -258,26 +295,42 @@ class EstimatingDesign:
         return out
 
     def _package(
-        self, keys: pd.DataFrame, est: np.ndarray, se: np.ndarray, cov: np.ndarray,
-        deff: np.ndarray | None, options: dict[str, object],
+        self,
+        keys: pd.DataFrame,
+        est: np.ndarray,
+        se: np.ndarray,
+        cov: np.ndarray,
+        deff: np.ndarray | None,
+        options: dict[str, object],
     ) -> Estimates:
         confidence = float(options.pop("confidence", 0.95))  # type: ignore[arg-type]
         use_t = bool(options.pop("t_interval", False))
         extra = {k: options.pop(k) for k in ("cv_thresholds", "flag_labels") if k in options}
         if options:
             raise EstimationError(
-                f"unknown option(s) {sorted(options)}", where="estimator call",
+                f"unknown option(s) {sorted(options)}",
+                where="estimator call",
                 hint="options are confidence, t_interval, cv_thresholds, flag_labels",
             )
         df = self.degrees_of_freedom() if use_t else None
         frame = tidy_frame(
-            keys.drop(columns="_n"), est, se, n=keys["_n"].to_numpy(), deff=deff,
-            confidence=confidence, df=df, **extra,  # type: ignore[arg-type]
+            keys.drop(columns="_n"),
+            est,
+            se,
+            n=keys["_n"].to_numpy(),
+            deff=deff,
+            confidence=confidence,
+            df=df,
+            **extra,  # type: ignore[arg-type]
         )
         return Estimates(frame, cov, confidence, df)
 
     def linear_regression(
-        self, response: str, covariates: Sequence[str], *, intercept: bool = True,
+        self,
+        response: str,
+        covariates: Sequence[str],
+        *,
+        intercept: bool = True,
         **options: object,
     ) -> Estimates:
         """Design-weighted least squares coefficients with sandwich SEs (R ``svyglm`` gaussian).
@@ -301,67 +354,30 @@ class EstimatingDesign:
         scores = (x0 * (w * (y0 - x0 @ beta))[:, None]) @ bread
         cov = self._covariance(scores, estimator)
         names = (["(Intercept)"] if intercept else []) + list(covariates)
-        keys = pd.DataFrame({"variable": response, "statistic": "coefficient", "term": names,
-                             "_n": int(valid.sum())})
+        keys = pd.DataFrame(
+            {
+                "variable": response,
+                "statistic": "coefficient",
+                "term": names,
+                "_n": int(valid.sum()),
+            }
+        )
         se = np.sqrt(np.clip(np.diag(cov), 0, None))
         return self._package(keys, beta, se, cov, None, dict(options))
 
     def quantile(
-        self, variable: str, quantiles: Sequence[float] = (0.5,), *,
-        by: str | Sequence[str] | None = None, na_rm: bool = False, confidence: float = 0.95,
+        self,
+        variable: str,
+        quantiles: Sequence[float] = (0.5,),
+        *,
+        by: str | Sequence[str] | None = None,
+        na_rm: bool = False,
+        confidence: float = 0.95,
     ) -> Estimates:
-        """Weighted quantiles with Woodruff confidence intervals (R ``svyquantile`` defaults).
+        """Weighted quantiles with Woodruff intervals (R ``svyquantile`` defaults); see
+        ``statcoder.estimation.quantiles``."""
+        from statcoder.estimation.quantiles import design_quantiles
 
-        The quantile is the smallest value whose weighted CDF reaches ``p`` (R's
-        ``qrule="math"``); the interval inverts a Wald interval for the CDF at the estimate with
-        the design degrees of freedom (R's ``interval.type="mean"``), and
-        ``se = (upper - lower) / (2 t)``. ``ci_low``/``ci_high`` are that (asymmetric) interval.
-        """
-        from scipy import stats
-
-        values = numeric_column(self.data, variable)
-        valid = ~np.isnan(values)
-        if not na_rm and not valid.all():
-            raise EstimationError(
-                f"{int((~valid).sum())} record(s) have no value for {variable!r}",
-                where=f"column {variable!r}, data rows {(np.flatnonzero(~valid)[:5] + 1).tolist()}",
-                hint="pass na_rm=True to use the records with a value",
-            )
-        df = self.degrees_of_freedom()
-        q = stats.t.ppf(1 - (1 - confidence) / 2, df)
-        rows, est, lows, highs, ses = [], [], [], [], []
-        for key, mask in self._domains(as_list(by)):
-            m = mask & valid
-            x, w = values[m], self.weights[m]
-            for p in quantiles:
-                qhat = _qrule_math(x, w, p)
-                below = np.where(m, (np.nan_to_num(values) <= qhat).astype(float), 0.0)
-                share = self._infer(pd.DataFrame([{"_n": int(m.sum())}]), below[:, None],
-                                    m.astype(float)[:, None], m[:, None], {})
-                p_hat, p_se = share.value, share.se
-                lo, hi = p_hat - q * p_se, p_hat + q * p_se
-                low = np.nan if lo < 0 else _qrule_math(x, w, lo)
-                high = np.nan if hi > 1 else _qrule_math(x, w, hi)
-                rows.append({"variable": variable, "statistic": "quantile", "quantile": p, **key,
-                             "_n": int(m.sum())})
-                est.append(qhat)
-                lows.append(low)
-                highs.append(high)
-                ses.append((high - low) / (2 * q))
-        keys = pd.DataFrame(rows)
-        frame = tidy_frame(keys.drop(columns="_n"), np.asarray(est), np.asarray(ses),
-                           n=keys["_n"].to_numpy(), confidence=confidence, df=df)
-        frame["ci_low"], frame["ci_high"] = lows, highs
-        return Estimates(frame, np.diag(np.square(ses)), confidence, df)
-
-
-def _qrule_math(x: np.ndarray, w: np.ndarray, p: float) -> float:
-    """R survey's ``qrule_math``: the first sorted value whose cumulative weight share reaches p."""
-    keep = w != 0
-    x, w = x[keep], w[keep]
-    order = np.argsort(x, kind="stable")
-    xs, cumw = x[order], np.cumsum(w[order])
-    hits = np.flatnonzero(cumw <= p * cumw[-1])
-    pos = hits[-1] if len(hits) else 0
-    nxt = pos if pos == len(xs) - 1 else pos + 1
-    return float(xs[pos] if p - cumw[pos] / cumw[-1] == 0 else xs[nxt])
+        return design_quantiles(
+            self, variable, quantiles, by=by, na_rm=na_rm, confidence=confidence
+        )

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
 
 from statcoder.errors import EstimationError
 
@@ -62,11 +63,19 @@ def design_variance(scores: np.ndarray, stages: Stages, *, lonely_psu: str = "fa
     return _multistage(z, stages, np.arange(len(z)), 0, mode)
 
 
-def _multistage(z: np.ndarray, stages: Stages, rows: np.ndarray, stage: int, mode: str) -> np.ndarray:
+def _multistage(
+    z: np.ndarray, stages: Stages, rows: np.ndarray, stage: int, mode: str
+) -> np.ndarray:
     pop = None if stages.popsize is None else stages.popsize[rows, stage]
     v = _onestage(
-        z[rows], stages.strata[rows, stage], stages.clusters[rows, stage],
-        stages.sampsize[rows, stage], pop, mode, stages, stage,
+        z[rows],
+        stages.strata[rows, stage],
+        stages.clusters[rows, stage],
+        stages.sampsize[rows, stage],
+        pop,
+        mode,
+        stages,
+        stage,
     )
     n_stages = stages.clusters.shape[1]
     if stages.popsize is not None and stage + 1 < n_stages:
@@ -95,9 +104,14 @@ def _onestage(
     for h in range(len(codes)):
         idx = np.flatnonzero(inverse == h)
         part = _onestrat(
-            z[idx], clusters[idx], int(n_psu[idx[0]]),
-            None if popsize is None else float(popsize[idx[0]]), mode,
-            _stratum_label(stages, stage, int(codes[h])), stages, stage,
+            z[idx],
+            clusters[idx],
+            int(n_psu[idx[0]]),
+            None if popsize is None else float(popsize[idx[0]]),
+            mode,
+            _stratum_label(stages, stage, int(codes[h])),
+            stages,
+            stage,
         )
         if part is not None:
             total += part
@@ -132,8 +146,15 @@ def _onestrat(
         return np.zeros((z.shape[1], z.shape[1]))
     scale = f * n_psu / (n_psu - 1) if n_psu > 1 else f
     _, inverse = np.unique(clusters, return_inverse=True)
-    totals = np.zeros((inverse.max() + 1, z.shape[1]))
-    np.add.at(totals, inverse, z)
+    n_groups = int(inverse.max()) + 1
+    if n_groups == len(z):  # one record per PSU (the common unclustered case)
+        totals = np.zeros_like(z)
+        totals[inverse] = z
+    else:
+        member = sparse.csr_matrix(
+            (np.ones(len(z)), (inverse, np.arange(len(z)))), shape=(n_groups, len(z))
+        )
+        totals = np.asarray(member @ z)
     n_sub = totals.shape[0]
     if n_sub < n_psu:  # PSUs outside a subset contribute zero totals
         totals = np.vstack([totals, np.zeros((n_psu - n_sub, z.shape[1]))])

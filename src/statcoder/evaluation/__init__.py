@@ -5,7 +5,14 @@ Pure metric functions live in ``metrics``, ``calibration``, ``automation``, ``ta
 coder and labelled data; ``build_report`` renders the self-contained HTML quality report.
 """
 
-from statcoder.evaluation.calibration import calibration_summary, classwise_ece, reliability_table, top_label_ece
+from statcoder.evaluation.calibration import (
+    calibration_summary,
+    classwise_ece,
+    reliability_table,
+    top_label_ece,
+)
+from statcoder.evaluation.compare import compare
+from statcoder.evaluation.holistic import Evaluation, evaluate
 from statcoder.evaluation.metrics import (
     automation_summary,
     scores_by_level,
@@ -14,6 +21,7 @@ from statcoder.evaluation.metrics import (
 )
 
 __all__ = [
+    "Evaluation",
     "automation_summary",
     "build_comparison_report",
     "build_report",
@@ -29,17 +37,9 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):  # the orchestration needs the core (coder, decision); import it lazily
-    if name == "evaluate":
-        from statcoder.evaluation.holistic import evaluate
-
-        return evaluate
+def __getattr__(name: str):  # the HTML report imports matplotlib: only when asked for
     if name in ("build_report", "build_comparison_report"):
         from statcoder.evaluation import report
 
         return getattr(report, name)
-    if name == "compare":
-        from statcoder.evaluation.compare import compare
-
-        return compare
     raise AttributeError(name)

@@ -78,7 +78,7 @@ def classwise_ece(
     dilute the mean).
     """
     proba = np.asarray(proba, dtype=float)
-    n, k = proba.shape
+    n = proba.shape[0]
     if n == 0:
         return float("nan")
     column = {code: i for i, code in enumerate(classes)}

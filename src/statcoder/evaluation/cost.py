@@ -14,6 +14,7 @@ The model is deliberately simple and every input is the user's:
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 
@@ -72,4 +73,4 @@ def cost_model(
 
 
 def _zero_if_nan(value: float) -> float:
-    return 0.0 if value != value else float(value)
+    return 0.0 if math.isnan(value) else float(value)

@@ -10,6 +10,7 @@ The model card follows Mitchell et al. (2019), "Model cards for model reporting"
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,7 +22,7 @@ def _pct(value: Any) -> str:
         v = float(value)
     except (TypeError, ValueError):
         return "n/a"
-    return "n/a" if v != v else f"{100 * v:.1f} %"
+    return "n/a" if math.isnan(v) else f"{100 * v:.1f} %"
 
 
 def ethics_evidence(summary: Mapping[str, Any], card: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -40,9 +41,9 @@ def ethics_evidence(summary: Mapping[str, Any], card: Mapping[str, Any]) -> list
         {
             "principle": "Public good",
             "evidence": [
-                f"Automatic coding of {_pct(summary.get('auto_share'))} of records at full depth and "
+                (f"Automatic coding of {_pct(summary.get('auto_share'))} of records at full depth and "
                 f"{_pct(summary.get('partial_share'))} at a higher level frees coder time "
-                "(see the cost section).",
+                "(see the cost section)."),
             ],
             "to_complete": [
                 PLACEHOLDER + "which statistics this coding feeds, who benefits, and why automation serves the public.",
@@ -51,10 +52,10 @@ def ethics_evidence(summary: Mapping[str, Any], card: Mapping[str, Any]) -> list
         {
             "principle": "Confidentiality and data security",
             "evidence": [
-                "statcoder never logs or prints record texts; example texts appear only in the report file "
-                "the user asked for. Model files load without executing code (no pickle).",
-                f"Subgroup results with fewer than {summary.get('min_cell', 'n/a')} records are suppressed, "
-                "with secondary suppression.",
+                ("statcoder never logs or prints record texts; example texts appear only in the report file "
+                "the user asked for. Model files load without executing code (no pickle)."),
+                (f"Subgroup results with fewer than {summary.get('min_cell', 'n/a')} records are suppressed, "
+                "with secondary suppression."),
             ],
             "to_complete": [
                 PLACEHOLDER + "where training data and this report are stored, who can read them, "
@@ -64,9 +65,9 @@ def ethics_evidence(summary: Mapping[str, Any], card: Mapping[str, Any]) -> list
         {
             "principle": "Methods, quality and human oversight",
             "evidence": [
-                f"Target accuracy {_pct(summary.get('target_accuracy'))} with one-sided 95 % Clopper-Pearson "
+                (f"Target accuracy {_pct(summary.get('target_accuracy'))} with one-sided 95 % Clopper-Pearson "
                 f"thresholds per level ({threshold_text or 'none recorded'}); records below every threshold "
-                f"go to human review ({_pct(summary.get('review_share'))} of this evaluation).",
+                f"go to human review ({_pct(summary.get('review_share'))} of this evaluation)."),
                 f"Measured accuracy of full-depth automatic codes: {_pct(summary.get('auto_accuracy'))}.",
                 f"Audit sample of automatic codes: {_pct(audit) if audit is not None else 'not configured in this report'}.",
             ],
@@ -92,8 +93,8 @@ def ethics_evidence(summary: Mapping[str, Any], card: Mapping[str, Any]) -> list
         {
             "principle": "Transparency",
             "evidence": [
-                "This report, its JSON and the Markdown model card publish the method, the thresholds, "
-                "accuracy per level with intervals, calibration and the explainability tables.",
+                ("This report, its JSON and the Markdown model card publish the method, the thresholds, "
+                "accuracy per level with intervals, calibration and the explainability tables."),
                 (
                     f"Subgroup results for {', '.join(groups)}: {summary.get('n_flagged_groups', 0)} group(s) "
                     "significantly worse than the rest (Benjamini-Hochberg)."
@@ -128,14 +129,14 @@ def model_card_markdown(card: Mapping[str, Any], summary: Mapping[str, Any], by_
         f"- Library versions: {card.get('versions', card.get('library_versions', 'n/a'))}",
         "",
         "## Intended use",
-        "Automatic coding of free-text answers to the classification above, with records below the "
+        ("Automatic coding of free-text answers to the classification above, with records below the "
         "per-level confidence thresholds routed to human coders. Not for use on other classifications, "
-        "languages or collection modes without a new evaluation.",
+        "languages or collection modes without a new evaluation."),
         f"- {PLACEHOLDER}the surveys and populations this model is approved for.",
         "",
         "## Training data",
-        f"- Records: {training.get('n_records', training.get('size', 'n/a'))}; "
-        f"fingerprint: {training.get('fingerprint', 'n/a')}",
+        (f"- Records: {training.get('n_records', training.get('size', 'n/a'))}; "
+        f"fingerprint: {training.get('fingerprint', 'n/a')}"),
         "",
         "## Evaluation data",
         f"- Records: {summary.get('n_records', 'n/a')}; fingerprint: {summary.get('data_fingerprint', 'n/a')}",
@@ -151,15 +152,15 @@ def model_card_markdown(card: Mapping[str, Any], summary: Mapping[str, Any], by_
         lines.append(f"| {row['level']} | {row['accuracy']:.3f} | {interval} | {row['macro_f1']:.3f} |")
     lines += [
         "",
-        f"- Coded automatically at full depth: {_pct(summary.get('auto_share'))} "
+        (f"- Coded automatically at full depth: {_pct(summary.get('auto_share'))} "
         f"(accuracy {_pct(summary.get('auto_accuracy'))}); at a higher level: {_pct(summary.get('partial_share'))}; "
-        f"to review: {_pct(summary.get('review_share'))}.",
+        f"to review: {_pct(summary.get('review_share'))}."),
         f"- Expected calibration error (top label): {summary.get('ece', float('nan')):.4f}",
         "",
         "## Ethical considerations and limits",
-        "Accuracy can differ between groups of respondents; see the subgroup section of the quality report. "
+        ("Accuracy can differ between groups of respondents; see the subgroup section of the quality report. "
         "Texts may contain personal data. Accuracy measured on this evaluation data holds for data like it; "
-        "monitor drift in production.",
+        "monitor drift in production."),
         f"- {PLACEHOLDER}known limits and caveats for users of the statistics.",
         "",
     ]

@@ -6,14 +6,15 @@ screen-reader user (and the JSON) gets the same information.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
 
 # text stays text in the SVG: smaller files, selectable and readable by assistive technology
 RC = {"svg.fonttype": "none"}
@@ -25,7 +26,7 @@ def _fmt(x: Any) -> str:
         v = float(x)
     except (TypeError, ValueError):
         return "n/a"
-    return "n/a" if v != v else f"{v:.3f}"
+    return "n/a" if math.isnan(v) else f"{v:.3f}"
 
 
 def accuracy_by_level(rows: Sequence[Mapping[str, Any]]) -> tuple[Any, str]:

@@ -18,13 +18,23 @@ import numpy as np
 import pandas as pd
 
 from statcoder.evaluation import calibration as cal
-from statcoder.evaluation.automation import coverage_accuracy_curve, operating_point, partial_coding_gain
+from statcoder.evaluation.automation import (
+    coverage_accuracy_curve,
+    operating_point,
+    partial_coding_gain,
+)
 from statcoder.evaluation.bootstrap import bootstrap_intervals
 from statcoder.evaluation.cost import CostInputs, cost_model
 from statcoder.evaluation.data import EvaluationData, ModelPredictions, ProgressCallback
 from statcoder.evaluation.error_analysis import confused_pairs, error_tree_distances, per_code_table
 from statcoder.evaluation.ethics import ethics_evidence, model_card_markdown
-from statcoder.evaluation.metrics import correct_at_coded_level, encode_pair, f1_scores, top_k_hits, truncate_codes
+from statcoder.evaluation.metrics import (
+    correct_at_coded_level,
+    encode_pair,
+    f1_scores,
+    top_k_hits,
+    truncate_codes,
+)
 from statcoder.evaluation.reproducibility import reproducibility_section
 from statcoder.evaluation.subgroups import subgroup_table
 from statcoder.evaluation.tables import cell_shifts, production_codes, total_variation_distance
@@ -108,8 +118,8 @@ def _accuracy_section(levels: dict[int, _Level], data: EvaluationData, classific
     boot = bootstrap_intervals(statistic, data.n, n_boot=n_boot, seed=seed)
     boot[["level", "name"]] = boot["metric"].str.split("|", expand=True)
     rows = []
-    for level in levels:
-        row: dict[str, Any] = {"level": level, "n": int(levels[level].scored.sum())}
+    for level, lv in levels.items():
+        row: dict[str, Any] = {"level": level, "n": int(lv.scored.sum())}
         for r in boot[boot["level"] == str(level)].itertuples():
             row[r.name], row[f"{r.name}_lower"], row[f"{r.name}_upper"] = r.estimate, r.lower, r.upper
         rows.append(row)
@@ -187,7 +197,7 @@ def _tables_section(levels: dict[int, _Level], pred: ModelPredictions, classific
         production = production_codes(lv.truth, pred.coded, level=level, classification=classification)[lv.scored]
         rows.append({
             "level": level,
-            "n_cells_true": int(len(set(truth))),
+            "n_cells_true": len(set(truth)),
             "tvd_model": total_variation_distance(truth, model),
             "tvd_production": total_variation_distance(truth, production),
         })

@@ -8,6 +8,7 @@ escaped and written only to the report file the user asked for.
 from __future__ import annotations
 
 import html
+import math
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -23,7 +24,7 @@ def _pct(x: Any) -> str:
         v = float(x)
     except (TypeError, ValueError):
         return "n/a"
-    return "n/a" if v != v else f"{100 * v:.1f} %"
+    return "n/a" if math.isnan(v) else f"{100 * v:.1f} %"
 
 
 def _frame(value: Any) -> pd.DataFrame:

@@ -17,7 +17,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from statcoder.evaluation.data import EvaluationData, ModelPredictions, ProgressCallback, fingerprint_frame
+from statcoder.evaluation.data import (
+    EvaluationData,
+    ModelPredictions,
+    ProgressCallback,
+    fingerprint_frame,
+)
 
 _PACKAGES = ("statcoder", "numpy", "scipy", "scikit-learn", "pandas", "fasttext-numpy2")
 

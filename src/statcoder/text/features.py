@@ -16,7 +16,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.utils.validation import check_is_fitted
 
-from statcoder.text.normalise import normalise
+from statcoder.text.normalise import normalise_cached
 
 _TOKEN = r"(?u)\b\w+\b"
 
@@ -45,13 +45,13 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         self.char_max_chars = char_max_chars
 
     def _vectorizers(self) -> tuple[TfidfVectorizer, TfidfVectorizer]:
-        common = dict(preprocessor=normalise, lowercase=False, sublinear_tf=self.sublinear_tf, dtype=np.float32)
+        # texts are normalised once in _prepare; the vectorizers only slice them
+        common = dict(preprocessor=_identity, lowercase=False, sublinear_tf=self.sublinear_tf, dtype=np.float32)
         word = TfidfVectorizer(analyzer="word", token_pattern=_TOKEN, ngram_range=tuple(self.word_ngrams),
                                min_df=self.min_df, max_features=self.max_features, **common)
         # character n-grams see only the start of long texts (a job ad's title and first lines):
         # past that they add cost and noise, while word n-grams still read the whole text
-        limit = self.char_max_chars
-        char_pre = normalise if limit is None else (lambda text: normalise(text[: limit * 2])[:limit])
+        char_pre = _identity if self.char_max_chars is None else _Prefix(self.char_max_chars)
         char = TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(self.char_ngrams),
                                min_df=self.char_min_df, max_features=self.max_features,
                                **{**common, "preprocessor": char_pre})
@@ -59,7 +59,7 @@ class TextFeatures(TransformerMixin, BaseEstimator):
 
     def fit(self, X: Any, y: Any = None) -> TextFeatures:
         """Learn vocabularies and IDF weights from the texts ``X``; returns self."""
-        texts = list(X)
+        texts = _prepare(X)
         word, char = self._vectorizers()
         word.fit(texts)
         try:
@@ -74,7 +74,7 @@ class TextFeatures(TransformerMixin, BaseEstimator):
     def transform(self, X: Any) -> sp.csr_matrix:
         """Return the (n_texts, n_features) float32 CSR matrix of the texts ``X``."""
         check_is_fitted(self, "word_")
-        texts = list(X)
+        texts = _prepare(X)
         word = self.word_.transform(texts)
         char = self.char_.transform(texts)
         if self.char_weight != 1.0:
@@ -116,3 +116,21 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         self.word_, self.char_ = word, char
         self.n_features_out_ = len(meta["word_vocabulary"]) + len(meta["char_vocabulary"])
         return self
+
+
+def _identity(text: str) -> str:
+    return text
+
+
+class _Prefix:
+    """Preprocessor keeping the first ``n`` characters (a class, so the vectorizer stays picklable)."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __call__(self, text: str) -> str:
+        return text[: self.n]
+
+
+def _prepare(texts: Any) -> list[str]:
+    return [normalise_cached(t) for t in texts]

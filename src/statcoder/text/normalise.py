@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 from collections.abc import Sequence
 
 import pandas as pd
@@ -27,6 +28,12 @@ def normalise(text: str) -> str:
     text = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     text = _UNDERSCORE.sub(" ", _NON_WORD.sub(" ", text))
     return _SPACES.sub(" ", text).strip()
+
+
+@lru_cache(maxsize=200_000)
+def normalise_cached(text: str) -> str:
+    """``normalise`` with a bounded cache: production data repeats the same answers a lot."""
+    return normalise(text)
 
 
 def normalise_key(text: str) -> str:
