@@ -15,7 +15,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.svm import LinearSVC
 
 from statcoder import Classification, train
-from statcoder.models.fasttext_backend import FastTextCoder
+from statcoder.models.fasttext_backend import FastTextCoder, _line
 
 
 def run_statcoder(tr: pd.DataFrame, te: pd.DataFrame, tree: Classification, seed: int) -> dict[str, Any]:
@@ -44,7 +44,8 @@ def run_fasttext(tr: pd.DataFrame, te: pd.DataFrame, seed: int) -> dict[str, Any
     train_s = time.perf_counter() - started
     texts = te["text"].tolist()
     started = time.perf_counter()
-    labels, probs = model.model_.predict([t.replace("\n", " ") for t in texts], k=1)
+    # the same normalised text statcoder sees (fastText's training file was written that way)
+    labels, probs = model.model_.predict([_line(t) for t in texts], k=1)
     code_s = time.perf_counter() - started
     pred = np.asarray([lab[0][len("__label__"):] if lab else "" for lab in labels], dtype=object)
     proba = model.predict_proba(texts)

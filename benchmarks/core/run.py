@@ -143,6 +143,7 @@ def write_markdown(results: dict[str, pd.DataFrame], meta: dict[str, str], load_
         lines.append("")
     if load_s is not None:
         lines += [f"Loading the O*NET model directory (`Coder.load`): {load_s:.2f} s.", ""]
+    lines += [f"Load average of the machine during the run (other work was running): {meta.get('load', '?')}.", ""]
     lines += meta.get("notes", [])
     from statcoder.io import atomic_write_text
 
@@ -177,6 +178,7 @@ def main() -> None:
         meta[data.name] = f"{data.description}; {len(data.splits)} split(s) averaged."
         if key == "onet":
             load_s = measure_load(data, args.seed)
+        meta["load"] = ", ".join(f"{v:.1f}" for v in os.getloadavg())
         write_markdown(results, meta, load_s)
     print(f"wrote {OUT}")
 

@@ -10,7 +10,9 @@ one run on this machine:
 * the same with the seed-churn check (two retrainings) and in comparison mode
   (linear vs fastText), reported separately because they retrain or code twice.
 
-Usage: ``.venv/bin/python benchmarks/evaluation/run.py`` (writes results.md next to this file).
+Usage: ``.venv/bin/python benchmarks/evaluation/run.py [--work DIR]`` (writes results.md next to
+this file). With ``--work DIR`` the trained models are kept in DIR and reused by the next run
+(their training time is then read from the model card).
 """
 
 from __future__ import annotations
@@ -42,11 +44,29 @@ def _run(args: list[str]) -> float:
     return seconds
 
 
+def _model(backend: str, directory: Path, train_frame: pd.DataFrame, soc) -> tuple[Path, float]:
+    """Train and save a model (or reuse one saved in ``directory``); returns (dir, train seconds)."""
+    from statcoder import train
+    from statcoder.coder import Coder
+
+    if (directory / "model.json").exists():
+        return directory, float(Coder.load(directory).card["train_seconds"])
+    started = time.perf_counter()
+    coder = train(train_frame, text_columns=["text"], code_column="code", classification=soc, backend=backend, seed=0)
+    seconds = time.perf_counter() - started
+    return coder.save(directory), seconds
+
+
 def main() -> None:
-    from statcoder import Classification, train
+    import argparse
+
+    from statcoder import Classification
     from statcoder.text import normalise
 
-    work = Path(tempfile.mkdtemp(prefix="statcoder-eval-bench-"))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work", type=Path, default=None, help="keep (and reuse) trained models here")
+    work = parser.parse_args().work or Path(tempfile.mkdtemp(prefix="statcoder-eval-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
     soc = Classification.from_csv(DATA / "classifications" / "soc2018.csv", name="SOC 2018", version="2018")
     alt = pd.read_csv(DATA / "coding" / "onet_alternate_titles.csv", dtype=str, keep_default_na=False)
     rep = pd.read_csv(DATA / "coding" / "onet_reported_titles.csv", dtype=str, keep_default_na=False)
@@ -57,14 +77,9 @@ def main() -> None:
     rep.to_csv(test_path, index=False)
 
     timings: dict[str, float] = {}
-    started = time.perf_counter()
-    linear = train(train_frame, text_columns=["text"], code_column="code", classification=soc, backend="linear", seed=0)
-    timings["train linear (s)"] = time.perf_counter() - started
-    linear_dir = linear.save(work / "linear")
-    started = time.perf_counter()
-    fasttext = train(train_frame, text_columns=["text"], code_column="code", classification=soc, backend="fasttext", seed=0)
-    timings["train fastText (s)"] = time.perf_counter() - started
-    fasttext_dir = fasttext.save(work / "fasttext")
+    linear_dir, timings["train linear (s)"] = _model("linear", work / "linear", train_frame, soc)
+    fasttext_dir, timings["train fastText (s)"] = _model("fasttext", work / "fasttext", train_frame, soc)
+    load = os.getloadavg()[0]
 
     common = ["--data", str(test_path), "--text", "text", "--code", "code", "--group", "shown_in_my_next_move",
               "--minutes-per-record", "1.5", "--cost-per-hour", "35", "--cost-per-error", "2"]
@@ -86,14 +101,16 @@ def main() -> None:
     write_results(payload, churn, comparison, timings, {
         "report.html": html.stat().st_size, "report.json": js.stat().st_size,
         "compare.html": cmp_html.stat().st_size, "compare.json": cmp_js.stat().st_size,
-    }, n_train=len(train_frame))
+    }, n_train=len(train_frame), load=load)
 
 
 def _mb(n: int) -> str:
     return f"{n / 1e6:.2f} MB"
 
 
-def write_results(payload: dict, churn: list, comparison: dict, timings: dict, sizes: dict, *, n_train: int) -> None:
+def write_results(
+    payload: dict, churn: list, comparison: dict, timings: dict, sizes: dict, *, n_train: int, load: float
+) -> None:
     by_level = payload["accuracy"]["by_level"]
     summary = {r["decision"]: r for r in payload["automation"]["summary"]}
     cal = payload["calibration"]
@@ -104,7 +121,7 @@ def write_results(payload: dict, churn: list, comparison: dict, timings: dict, s
         "# Quality report benchmark (issue 4) - O*NET",
         "",
         (f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on this machine ({os.cpu_count()} cores shared "
-        f"with other work; Python {platform.python_version()}), one run, by `.venv/bin/python benchmarks/evaluation/run.py`."),
+        f"with other work, load average {load:.1f} when the report runs started; Python {platform.python_version()}), one run, by `.venv/bin/python benchmarks/evaluation/run.py`."),
         "",
         (f"Train: `onet_alternate_titles` minus every title whose normalised text is in `onet_reported_titles` "
         f"({n_train:,} titles). Test: `onet_reported_titles` ({payload['meta']['n_records']:,} titles), 6-digit SOC 2018. "

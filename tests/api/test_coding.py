@@ -84,3 +84,17 @@ def test_project_without_active_model_is_409(client, ctx, tmp_path):
     bare = make_tenant(ctx, "bare", tmp_path / "cls-bare")
     r = client.post("/v1/projects/bare/code", json={"records": [{"text": "x"}]}, headers=bare.headers("code"))
     assert r.status_code == 409 and r.json()["error"]["code"] == "no_active_model"
+
+
+def test_concurrent_requests_get_their_own_results(client, tenant):
+    """Requests coded together (micro-batching) must each get exactly their own records."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = ["baker bread oven", "butcher meat", "carpenter wood", "electrician cable", "zz qq"]
+    bodies = [{"records": [{"id": f"{i}-{j}", "text": texts[(i + j) % 5]} for j in range(1 + i % 3)],
+               "queue_review": False} for i in range(24)]
+    url, headers = f"/v1/projects/{tenant.id}/code", tenant.headers("code")
+    alone = [client.post(url, json=b, headers=headers).json()["records"] for b in bodies]
+    with ThreadPoolExecutor(12) as pool:
+        together = list(pool.map(lambda b: client.post(url, json=b, headers=headers).json()["records"], bodies))
+    assert together == alone

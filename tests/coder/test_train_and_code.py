@@ -176,3 +176,13 @@ def test_fasttext_backend_same_interface(ilo_slice, isco, tmp_path):
     coder.save(tmp_path / "ft")
     loaded = Coder.load(tmp_path / "ft")
     np.testing.assert_allclose(loaded.predict_proba(["pipe welder"]), coder.predict_proba(["pipe welder"]), atol=1e-6)
+
+
+def test_repeated_texts_get_identical_results(trained):
+    coder, test_set = trained
+    texts = test_set["text"].tolist()[:20]
+    out = coder.code(texts + texts[::-1])
+    first, second = out.iloc[:20].reset_index(drop=True), out.iloc[20:][::-1].reset_index(drop=True)
+    pd.testing.assert_frame_equal(first, second)
+    alone = coder.code(texts)
+    pd.testing.assert_frame_equal(first, alone)

@@ -339,6 +339,32 @@ def test_coding_correction_command(tmp_path) -> None:
     assert table.loc["1111", "estimate"] == pytest.approx(
         4 / 8 - 1 / 5
     )  # one audited 1111 was 1112
+    tree = tmp_path / "tree.csv"
+    tree.write_text(
+        "code,title,level,parent\n1,One,1,\n2,Two,1,\n11,One-one,2,1\n22,Two-two,2,2\n"
+        "111,a,3,11\n221,b,3,22\n1111,x,4,111\n1112,y,4,111\n2211,z,4,221\n",
+        encoding="utf-8",
+    )
+    levels = runner.invoke(
+        app,
+        [
+            "estimate",
+            "coding-correction",
+            "--data",
+            str(path),
+            "--out",
+            str(out),
+            "--classification",
+            str(tree),
+            "--level",
+            "1",
+        ],
+    )
+    assert levels.exit_code == 0, levels.output
+    top = pd.read_csv(out, dtype={"code": str}).set_index("code")
+    assert top.loc["1", "naive"] == pytest.approx(6 / 8) and top.loc[
+        "1", "estimate"
+    ] == pytest.approx(6 / 8)
     bad = runner.invoke(
         app,
         [

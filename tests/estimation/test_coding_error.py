@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from statcoder import Classification
 from statcoder.errors import EstimationError, InputError
 from statcoder.estimation.coding_error import (
     corrected_shares,
@@ -125,16 +126,7 @@ def test_stratified_audit_by_decision_is_unbiased() -> None:
     np.testing.assert_allclose(np.mean(estimates, axis=0), target, atol=0.003)
 
 
-class PrefixClassification:
-    """A four-level code tree where the ancestor at level k is the first k digits."""
-
-    depth = 4
-
-    def truncate(self, code: str, level: int) -> str:
-        return code[:level]
-
-    def level(self, code: str) -> int:
-        return len(code)
+TOY_TREE = Classification.from_codes(CODES, name="toy", prefix_lengths=[1, 2, 3, 4])
 
 
 def test_shares_by_level_aggregate_up_the_tree() -> None:
@@ -143,7 +135,7 @@ def test_shares_by_level_aggregate_up_the_tree() -> None:
     machine = _machine(truth, rng)
     audit = rng.choice(1000, size=200, replace=False)
     out = corrected_shares_by_level(
-        machine, audit, truth[audit], classification=PrefixClassification(), levels=[1, 4]
+        machine, audit, truth[audit], classification=TOY_TREE, levels=[1, 4]
     )
     level1 = out[out["level"] == 1].set_index("code")
     level4 = out[out["level"] == 4].set_index("code")

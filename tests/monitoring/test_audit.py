@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from statcoder.monitoring.audit import audit_accuracy, bernoulli_cusum, cusum_null_maxima, cusum_p_value
+from statcoder.monitoring.audit import (
+    audit_accuracy,
+    bernoulli_cusum,
+    cusum_null_maxima,
+    cusum_p_value,
+)
 
 
 def test_audit_accuracy_interval_and_drop_test():

@@ -83,8 +83,8 @@ def test_input_and_output_drift_signals_fire_on_planted_shifts(batch_factory):
     frame = result.to_frame()
     psi = frame[(frame["signal"] == "code_psi") & (frame["period"] == "2")].set_index("level")
     assert psi.loc[1, "size"] > 0.1  # the group mix moved at level 1
-    # label-shift correction: the EM-corrected CBPE stays close to realised accuracy
-    ls = frame[(frame["signal"] == "accuracy_cbpe_label_shift") & (frame["period"] == "2") & (frame["level"] == 3)]
+    # label-shift option: EM priors + reweighted reference accuracy stay close to realised accuracy
+    ls = frame[(frame["signal"] == "accuracy_label_shift") & (frame["period"] == "2") & (frame["level"] == 3)]
     real = frame[(frame["signal"] == "accuracy_realised") & (frame["period"] == "2") & (frame["level"] == 3)]
     assert abs(float(ls["value"].iloc[0]) - float(real["value"].iloc[0])) < 0.04
 

@@ -100,3 +100,28 @@ def test_em_leaves_consistent_priors_unchanged():
     proba = np.array([[0.9, 0.1], [0.1, 0.9]])
     prior, adjusted, _ = em_label_shift(proba, np.array([0.5, 0.5]))
     assert prior == pytest.approx([0.5, 0.5]) and adjusted == pytest.approx(proba)
+
+
+def test_bcts_recovers_a_known_temperature_and_bias():
+    from statcoder.monitoring.performance import bcts_transform, fit_bcts
+
+    rng = np.random.default_rng(4)
+    logits = rng.normal(0, 2, (6000, 3))
+    true = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    y = np.array([rng.choice(3, p=row) for row in true])
+    bias = np.array([0.5, 0.0, -0.5])
+    stated = np.exp(2 * np.log(true) + bias)  # overconfident (T = 2) and biased
+    stated /= stated.sum(1, keepdims=True)
+    temperature, b = fit_bcts(stated, y)
+    assert temperature == pytest.approx(2.0, rel=0.1)
+    assert np.abs(bcts_transform(stated, temperature, b) - true).mean() < 0.02
+
+
+def test_reweighted_accuracy_hand_values():
+    from statcoder.monitoring.performance import reweighted_accuracy
+
+    est = reweighted_accuracy(np.array([1, 0, 1, 1]), np.array([1.0, 1, 2, 0]), n_target=100)
+    assert est.value == pytest.approx(0.75)  # (1 + 0 + 2 + 0) / 4
+    # sum w^2 (c - .75)^2 / (sum w)^2 = (.0625 + .5625 + 4 * .0625) / 16
+    assert est.se_mean == pytest.approx(np.sqrt(0.875 / 16))
+    assert est.se == pytest.approx(np.sqrt(0.875 / 16 + 0.75 * 0.25 / 100))

@@ -25,7 +25,7 @@ def setup(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     from statcoder import Classification, train
 
     soc = Classification.from_csv(shared_data / "classifications" / "soc2018.csv", name="SOC 2018")
-    read = lambda p: pd.read_csv(shared_data / p, dtype=str, keep_default_na=False)  # noqa: E731
+    read = lambda p: pd.read_csv(shared_data / p, dtype=str, keep_default_na=False)
     alt, rep = read("coding/onet_alternate_titles.csv"), read("coding/onet_reported_titles.csv")
     alt = alt[alt["code"].str.startswith(GROUPS)]
     rep = rep[rep["code"].str.startswith(GROUPS)]

@@ -93,3 +93,17 @@ def test_quality_command_user_errors(files, tmp_path):
                               "--classification", str(cls_path), "--out", str(tmp_path / "o"),
                               "--coder-columns", "code"])
     assert one.exit_code == 2 and "at least two" in one.output
+
+
+def test_to_review_without_the_service_function_fails_clearly(files, tmp_path):
+    # statcoder.service.review does not (yet) offer add_quality_tasks: the option must stop at once
+    import statcoder.service.review as review
+
+    assert not hasattr(review, "add_quality_tasks"), "service now offers it: test the task creation instead"
+    cls_path, data_path, _, _ = files
+    out = tmp_path / "o"
+    result = RUNNER.invoke(app, ["quality", "--data", str(data_path), "--text", "title", "--code", "code",
+                                 "--classification", str(cls_path), "--out", str(out), "--to-review", "demo"])
+    assert result.exit_code == 2
+    assert "service" in result.output and "add_quality_tasks" in result.output
+    assert not out.exists()  # failed before doing any work

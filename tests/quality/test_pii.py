@@ -107,6 +107,10 @@ def test_positive_examples(text, kind, value):
         "Operario de almacén con carretilla elevadora",
         "Kierownik zmiany w magazynie, praca od poniedziałku do piątku",
         "Persona de contacto: Departamento de Recursos Humanos",
+        "Pan Washer",  # English job titles (O*NET) in Title Case
+        "Steel Pan Form Placing Supervisor",
+        "Pan Tank Worker",
+        "Contact Lens Fitter",
     ],
 )
 def test_negative_examples(text):

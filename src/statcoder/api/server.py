@@ -14,5 +14,5 @@ def serve(settings: ServiceSettings | None = None) -> None:
     settings = settings or ServiceSettings()
     uvicorn.run(
         create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level,
-        timeout_graceful_shutdown=10,
+        timeout_keep_alive=settings.keep_alive_seconds, timeout_graceful_shutdown=10,
     )

@@ -101,22 +101,25 @@ def check_rows(rows: Sequence[_Row]) -> list[Problem]:
             problems.append(Problem(row.line, row.code, f"parent {row.parent!r} of {row.code!r} is not in the file"))
         if row.parent == row.code and row.code:
             problems.append(Problem(row.line, row.code, f"code {row.code!r} is its own parent"))
-    # cycles: follow parents; a chain longer than the number of codes revisits a code
-    reported: set[str] = set()
+    # cycles: walk up from every code; meeting a code already on the current path closes a cycle
+    reported: set[frozenset[str]] = set()
+    acyclic: set[str] = set()
+    line_of = {r.code: r.line for r in rows if r.code}
     for row in rows:
-        seen: list[str] = []
+        path: list[str] = []
         current = row.code
-        while current and current in by_code and current not in seen:
-            seen.append(current)
+        while current and current in by_code and current not in acyclic:
+            if current in path:
+                cycle = path[path.index(current):]
+                if frozenset(cycle) not in reported:
+                    reported.add(frozenset(cycle))
+                    first = min(cycle, key=line_of.__getitem__)
+                    problems.append(Problem(line_of[first], first, f"cycle in parents: {' -> '.join([*cycle, current])}"))
+                break
+            path.append(current)
             current = by_code[current].parent
-        if current and current in seen and current != row.code or (current == row.code and len(seen) > 1):
-            cycle = frozenset(seen[seen.index(current) :]) if current in seen else frozenset(seen)
-            key = min(cycle)
-            if key not in reported:
-                reported.add(key)
-                problems.append(
-                    Problem(row.line, row.code, f"cycle in parents: {' -> '.join([*seen[seen.index(current):], current])}")
-                )
+        else:
+            acyclic.update(path)
     if reported:
         return sorted(problems, key=lambda p: p.line)
     # levels must be the parent's level + 1 (top level = 1); computed depth is the truth

@@ -38,7 +38,7 @@ def monitor(
     text: Annotated[list[str], typer.Option("--text", help="Text column(s); repeat for several.")] = ["text"],  # noqa: B006
     label_col: Annotated[str, typer.Option("--label-col", help="True-code column of the reference.")] = "code",
     column: Annotated[list[str], typer.Option("--column", help="Auxiliary column to test for drift; repeatable.")] = [],  # noqa: B006
-    estimator: Annotated[str, typer.Option("--estimator", help="Label-free estimator that can raise alerts: atc, cbpe, average_confidence, cbpe_label_shift.")] = "atc",
+    estimator: Annotated[str, typer.Option("--estimator", help="Label-free estimator that can raise alerts: cbpe, atc, average_confidence, label_shift (with --label-shift).")] = "cbpe",
     label_shift: Annotated[bool, typer.Option("--label-shift", help="Also estimate with EM prior correction (Saerens et al. 2002).")] = False,
     tolerance: Annotated[list[str], typer.Option("--tolerance", help="SIGNAL=VALUE, e.g. accuracy=0.03 or oov_share=0.1; repeatable.")] = [],  # noqa: B006
     q: Annotated[float, typer.Option("--q", help="Error rate of the multiple-testing control per period.")] = 0.05,

@@ -42,20 +42,32 @@ def read_expected_shares(path: Path) -> dict[str, float]:
 
 
 def review_sink(project: str):
-    """The service function that turns suspicious records into review tasks of ``project``.
+    """A callable ``(suspicious, text_columns) -> tasks created`` for the service project ``project``.
 
-    Raises ``ConfigurationError`` (before any work is done) when the service does not offer it.
+    The tasks are made by the service use case
+    ``statcoder.service.review.add_quality_tasks(ctx, project_id, suspicious, *, text_columns, actor) -> int``.
+    Raises ``ConfigurationError`` before any work is done when the service does not offer it.
     """
     try:
+        from statcoder.service.context import ServiceContext
         from statcoder.service.review import add_quality_tasks  # type: ignore[attr-defined]
     except ImportError:
         raise ConfigurationError(
-            "--to-review needs the statcoder service's review queue for label issues "
-            "(statcoder.service.review.add_quality_tasks), which this installation does not provide",
+            "--to-review needs the service part of statcoder (statcoder.service.review.add_quality_tasks, "
+            "which turns suspicious records into review tasks); this installation does not provide it",
             where=f"--to-review {project}",
-            hint="use the service part of statcoder once it offers it, or send suspicious.csv to the coders yourself",
+            hint="leave out --to-review and send suspicious.csv to the coders, or use a statcoder with that service function",
         ) from None
-    return add_quality_tasks
+
+    def send(suspicious, text_columns: list[str]) -> int:
+        ctx = ServiceContext()
+        ctx.start()
+        try:
+            return int(add_quality_tasks(ctx, project, suspicious, text_columns=text_columns, actor="cli:quality"))
+        finally:
+            ctx.close()
+
+    return send
 
 
 @app.command("quality")
@@ -136,5 +148,5 @@ def quality(
     )
     console.print(f"wrote {out / 'report.html'} and {out / 'suspicious.csv'}", highlight=False)
     if sink is not None:
-        created = int(sink(to_review, suspicious, text_columns=text))
+        created = sink(suspicious, text)
         console.print(f"created {created:,} review tasks in project {to_review}", highlight=False)

@@ -125,11 +125,19 @@ class Coder:
         empty = np.array([not t.strip() for t in texts], dtype=bool)
         todo &= ~empty
         rows = np.flatnonzero(todo)
-        for start in range(0, len(rows), CHUNK):
-            chunk = rows[start : start + CHUNK]
+        # survey answers repeat a lot ("nurse", "teacher"): the model sees each distinct text once
+        first_row: dict[str, int] = {}
+        repeats = np.empty(len(rows), dtype=np.int64)
+        for j, i in enumerate(rows):
+            repeats[j] = first_row.setdefault(texts[i], int(i))
+        distinct = np.fromiter(first_row.values(), dtype=np.int64, count=len(first_row))
+        for start in range(0, len(distinct), CHUNK):
+            chunk = distinct[start : start + CHUNK]
             self._code_chunk([texts[i] for i in chunk], chunk, top_k, code, level, confidence, decision, candidates)
             if on_progress is not None:
-                on_progress(min(start + CHUNK, len(rows)), len(rows), "coding")
+                on_progress(min(start + CHUNK, len(distinct)), len(distinct), "coding")
+        for column in (code, level, confidence, decision, candidates):
+            column[rows] = column[repeats]
         frame["predicted_code"] = code
         frame["predicted_level"] = level
         frame["confidence"] = confidence

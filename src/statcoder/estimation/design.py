@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -23,6 +24,9 @@ from statcoder.errors import EstimationError
 from statcoder.estimation.calibration import calibration_factors, dummies
 from statcoder.estimation.statistics import EstimatingDesign, as_list, numeric_column, text_column
 from statcoder.estimation.variance import LONELY_PSU, Stages, calibration_residuals, design_variance
+
+if TYPE_CHECKING:
+    from statcoder.estimation.replicate import ReplicateDesign
 
 
 @dataclass(frozen=True)
@@ -287,7 +291,7 @@ class SurveyDesign(EstimatingDesign):
     # --- replication ----------------------------------------------------------------------
     def replicate(
         self, method: str = "auto", *, replicates: int = 50, seed: int | None = 0, mse: bool = False
-    ):  # -> ReplicateDesign (import cycle avoided)
+    ) -> ReplicateDesign:
         """Return a replicate-weight version of this design (R ``as.svrepdesign``).
 
         ``method``: ``"auto"`` (JK1 without strata, JKn with), ``"JK1"``, ``"JKn"`` or

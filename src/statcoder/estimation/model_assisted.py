@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from sklearn.base import clone, is_classifier
+from sklearn.base import BaseEstimator, clone, is_classifier
 
 from statcoder.errors import EstimationError
 from statcoder.estimation.design import SurveyDesign
@@ -149,7 +149,7 @@ class CrossFittedGREG:
 
     def __init__(
         self,
-        model,
+        model: BaseEstimator,
         *,
         n_folds: int = 5,
         seed: int | None = 0,
@@ -166,7 +166,7 @@ class CrossFittedGREG:
         self.replicates = replicates
         self.weighted_fit = weighted_fit
 
-    def _predict(self, model, x: np.ndarray) -> np.ndarray:
+    def _predict(self, model: BaseEstimator, x: np.ndarray) -> np.ndarray:
         if is_classifier(model):
             classes = list(model.classes_)
             if 1 not in classes and 1.0 not in classes:
@@ -174,7 +174,15 @@ class CrossFittedGREG:
             return model.predict_proba(x)[:, classes.index(1)]
         return model.predict(x)
 
-    def _cross_fit(self, x, y, weights, folds, population_x):
+    def _cross_fit(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        weights: np.ndarray,
+        folds: np.ndarray,
+        population_x: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray, list[BaseEstimator]]:
+        """Out-of-fold sample predictions, fold-averaged population predictions, fold models."""
         oof = np.zeros(len(y))
         pop = np.zeros(len(population_x))
         models = []
@@ -243,7 +251,15 @@ class CrossFittedGREG:
         return self
 
     def _replicate_result(
-        self, design, x, y, folds, population_x, total, n_pop, options
+        self,
+        design: SurveyDesign,
+        x: np.ndarray,
+        y: np.ndarray,
+        folds: np.ndarray,
+        population_x: np.ndarray,
+        total: float,
+        n_pop: float,
+        options: dict[str, object],
     ) -> Estimates:
         rep = design.replicate(self.replicate_method, replicates=self.replicates, seed=self.seed)
         thetas = []
@@ -272,7 +288,7 @@ def model_calibration(
     features: Sequence[str],
     population: pd.DataFrame,
     *,
-    model,
+    model: BaseEstimator,
     response: str,
     n_folds: int = 5,
     seed: int | None = 0,

@@ -16,13 +16,17 @@ replicates (R's default ``survey.replicates.mse=FALSE``) or the full-sample esti
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from statcoder.errors import EstimationError
 from statcoder.estimation.statistics import EstimatingDesign
+
+if TYPE_CHECKING:
+    from statcoder.estimation.design import CalibrationStep, SurveyDesign
 
 METHODS = ("auto", "JK1", "JKn", "bootstrap")
 
@@ -59,12 +63,12 @@ class ReplicateDesign(EstimatingDesign):
         self.rscales = np.ones(r) if rscales is None else np.asarray(rscales, dtype=float)
         self.method = method
         self.mse = mse
-        self.calibrations: tuple = ()
+        self.calibrations: tuple[CalibrationStep, ...] = ()
 
     @classmethod
     def from_design(
         cls,
-        design,
+        design: SurveyDesign,
         *,
         method: str = "auto",
         replicates: int = 50,
@@ -130,7 +134,7 @@ class ReplicateDesign(EstimatingDesign):
         """Rank of the replicate weights minus one (R ``degf`` for replicate designs)."""
         return float(np.linalg.matrix_rank(self.replicate_weights) - 1)
 
-    def _recalibrated(self, design_step) -> ReplicateDesign:
+    def _recalibrated(self, design_step: CalibrationStep) -> ReplicateDesign:
         new = object.__new__(type(self))
         new.__dict__.update(self.__dict__)
         new.weights = design_step.apply(self.weights)
@@ -144,7 +148,12 @@ class ReplicateDesign(EstimatingDesign):
         return new
 
     def calibrate(
-        self, totals, *, population_size=None, method="linear", bounds=None
+        self,
+        totals: Mapping[str, float | Mapping[str, float]],
+        *,
+        population_size: float | None = None,
+        method: str = "linear",
+        bounds: tuple[float, float] | None = None,
     ) -> ReplicateDesign:
         """Calibrate the full-sample and every replicate weight (see ``SurveyDesign.calibrate``)."""
         from statcoder.estimation.design import CalibrationStep, calibration_matrix
@@ -153,16 +162,29 @@ class ReplicateDesign(EstimatingDesign):
         step = CalibrationStep(matrix, tots, method, bounds, self.weights, self.weights)
         return self._recalibrated(step)
 
-    def post_stratify(self, column: str, population) -> ReplicateDesign:
+    def post_stratify(self, column: str, population: Mapping[str, float]) -> ReplicateDesign:
         """Post-stratify the full-sample and every replicate weight (R ``postStratify`` on svrep)."""
         return self.calibrate({column: population}, method="linear")
 
-    def rake(self, margins, *, bounds=None) -> ReplicateDesign:
+    def rake(
+        self,
+        margins: Mapping[str, Mapping[str, float]],
+        *,
+        bounds: tuple[float, float] | None = None,
+    ) -> ReplicateDesign:
         """Rake the full-sample and every replicate weight to categorical margins."""
         return self.calibrate(dict(margins), method="raking", bounds=bounds)
 
 
-def _jackknife(strata, psu, n_psu, popsize, lonely_psu, labels):
+def _jackknife(
+    strata: np.ndarray,
+    psu: np.ndarray,
+    n_psu: np.ndarray,
+    popsize: np.ndarray | None,
+    lonely_psu: str,
+    labels: tuple[str, ...],
+) -> tuple[np.ndarray, float, np.ndarray]:
+    """Delete-one-PSU multipliers ``(n, R)``, ``scale`` and ``rscales`` (R ``jknweights``)."""
     columns, rscales = [], []
     n = len(psu)
     strata_codes = np.unique(strata)
@@ -210,7 +232,15 @@ def _jackknife(strata, psu, n_psu, popsize, lonely_psu, labels):
     return mult, scale, rs
 
 
-def _bootstrap(strata, psu, n_psu, popsize, replicates, seed):
+def _bootstrap(
+    strata: np.ndarray,
+    psu: np.ndarray,
+    n_psu: np.ndarray,
+    popsize: np.ndarray | None,
+    replicates: int,
+    seed: int | None,
+) -> tuple[np.ndarray, float, np.ndarray]:
+    """Rao-Wu rescaled-bootstrap multipliers ``(n, R)``, ``scale`` and ``rscales``."""
     if replicates < 2:
         raise EstimationError(
             "the bootstrap needs at least 2 replicates",

@@ -84,7 +84,12 @@ def _is_numeric(data: pd.DataFrame, column: str) -> bool:
 
 
 class EstimatingDesign:
-    """Base of the designs: domain estimation of totals, means, ratios and proportions."""
+    """Base of the designs: domain estimation of totals, means, ratios and proportions.
+
+    Every estimator returns an ``Estimates`` and accepts the output options
+    ``confidence=0.95``, ``t_interval=False`` (Student t with the design degrees of freedom),
+    ``cv_thresholds=(0.165, 0.333)`` and ``flag_labels=("ok", "caution", "suppress")``.
+    """
 
     data: pd.DataFrame
     weights: np.ndarray

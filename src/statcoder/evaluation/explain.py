@@ -4,7 +4,8 @@ For a linear model the score of class k is sum_j x_j w_kj + b_k, so the weight w
 hard n-gram j pushes towards code k, and x_j w_kj is n-gram j's contribution to one record's
 score (exact, not an approximation such as LIME or SHAP sampling). Calibration (temperature
 or Platt scaling) is monotone in the score and does not change which features drive it.
-Word n-grams and character n-grams (prefixed ``c:``) are reported separately.
+Word n-grams and character n-grams (prefixed ``c:``) are reported separately; in character
+n-grams a word boundary is shown as ``_``.
 """
 
 from __future__ import annotations
@@ -41,9 +42,15 @@ def top_features_per_code(
             for rank, j in enumerate(best, start=1):
                 if w[j] <= 0:
                     break
-                rows.append({"code": code, "kind": kind, "rank": rank, "ngram": str(names[j]).removeprefix("c:"),
+                rows.append({"code": code, "kind": kind, "rank": rank, "ngram": _readable(str(names[j])),
                              "weight": float(w[j])})
     return pd.DataFrame(rows, columns=["code", "kind", "rank", "ngram", "weight"])
+
+
+def _readable(name: str) -> str:
+    """A feature name for people: character n-grams lose the ``c:`` prefix and show word
+    boundaries as ``_`` (``" nur"`` and ``"nur "`` are different features)."""
+    return name[2:].replace(" ", "_") if name.startswith("c:") else name
 
 
 def record_contributions(
@@ -125,7 +132,7 @@ def explain_section(
             "text": texts[i],
             "predicted_code": code,
             "decision": str(pred.coded["decision"].iloc[i]),
-            "drivers": ", ".join(f"{n.removeprefix('c:')!r} {'(chars) ' if n.startswith('c:') else ''}+{v:.2f}"
+            "drivers": ", ".join(f"{_readable(n)!r}{' (chars)' if n.startswith('c:') else ''} +{v:.2f}"
                                  for n, v in drivers) or "no positive contribution",
         })
     return section, records

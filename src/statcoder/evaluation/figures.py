@@ -93,7 +93,7 @@ def reliability(tables: Mapping[str, pd.DataFrame]) -> tuple[Any, str]:
     ax.set_xlabel("mean confidence in bin")
     ax.set_ylabel("accuracy in bin")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left")
+    ax.legend(fontsize=8, loc="lower right")
     return fig, "Reliability diagram. " + "; ".join(parts)
 
 

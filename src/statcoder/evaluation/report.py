@@ -173,10 +173,28 @@ def _subgroups(report: HtmlReport, ev: Evaluation, prefix: str = "") -> None:
         f"Fisher test that the group is worse than the rest; flagged where q < 0.05. Groups under {g['min_cell']} "
         "records are suppressed (with secondary suppression)."
     )
-    report.add_table(table, caption="subgroup results")
+    report.add_table(_subgroup_display(table), caption="subgroup results (the JSON has the bounds as numbers)",
+                     float_format="{:.3g}")
     if (~table["suppressed"]).any():
         fig, alt = figures.subgroup_accuracy(table)
         report.add_figure(fig, alt=alt)
+
+
+def _subgroup_display(table: pd.DataFrame) -> pd.DataFrame:
+    """Compact view: each metric with its interval in one cell."""
+
+    def cell(row: Any, metric: str) -> str:
+        value = row[metric]
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return ""
+        return f"{value:.3f} ({row[f'{metric}_lower']:.3f}-{row[f'{metric}_upper']:.3f})"
+
+    out = pd.DataFrame({"column": table["column"], "group": table["group"], "n": table["n"]})
+    for metric, label in (("accuracy", "accuracy"), ("coding_rate", "coding rate"), ("auto_accuracy", "auto accuracy")):
+        out[f"{label} (95% CI)"] = [cell(r, metric) for _, r in table.iterrows()]
+        out[f"q {label}"] = table[f"{metric}_q"].astype(float)
+    out["flag"] = table["flag"]
+    return out
 
 
 def _explain(report: HtmlReport, ev: Evaluation, prefix: str = "") -> None:

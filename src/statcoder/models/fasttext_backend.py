@@ -68,9 +68,12 @@ class FastTextCoder(ClassifierMixin, BaseEstimator):
         self.classes_ = np.asarray(sorted(set(codes)), dtype=object)
         fd, name = tempfile.mkstemp(suffix=".txt", prefix="statcoder-ft-")
         try:
+            # fastText reads the file in order with a decaying learning rate: a file sorted by
+            # code (as most coding indexes are) would teach it only the last codes, so shuffle
+            order = np.random.default_rng(self.seed).permutation(len(texts))
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                for text, code in zip(texts, codes, strict=True):
-                    handle.write(f"{_LABEL}{code.replace(' ', '_')} {_line(text)}\n")
+                for i in order:
+                    handle.write(f"{_LABEL}{codes[i].replace(' ', '_')} {_line(texts[i])}\n")
             self.model_ = fasttext.train_supervised(
                 input=name, epoch=self.epoch, lr=self.lr, wordNgrams=self.word_ngrams, dim=self.dim,
                 minn=self.minn, maxn=self.maxn, thread=self.threads, seed=self.seed, verbose=0,

@@ -123,17 +123,25 @@ class LinearTextCoder(ClassifierMixin, BaseEstimator):
         stage a softmax of its margins at ``group_temperature``.
         """
         check_is_fitted(self, "coef_")
-        Z = self.features_.transform(list(X))
-        scores = (Z @ self.coef_.T).toarray().astype(np.float64) + self.intercept_
+        Z, used = _compact(self.features_.transform(list(X)))
+        scores = _dense_product(Z, self._weights_by_feature("coef_"), used) + self.intercept_
         if len(self.group_names_) == 1:
             return scores
         tau = self.group_temperature
-        top = (Z @ self.group_coef_.T).toarray().astype(np.float64) + self.group_intercept_
+        top = _dense_product(Z, self._weights_by_feature("group_coef_"), used) + self.group_intercept_
         out = _log_softmax(top / tau)[:, self.class_group_]
         for g in range(len(self.group_names_)):
             cols = np.flatnonzero(self.class_group_ == g)
             out[:, cols] += _log_softmax(scores[:, cols] / tau)
         return out
+
+    def _weights_by_feature(self, name: str) -> sp.csr_matrix:
+        """The (n_features, n_outputs) CSR transpose of a weight matrix, built once and cached."""
+        cache = self.__dict__.setdefault("_transposed", {})
+        matrix = getattr(self, name)
+        if cache.get(name, (None,))[0] is not matrix:
+            cache[name] = (matrix, sp.csr_matrix(matrix.T))
+        return cache[name][1]
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Return calibrated probabilities (n_texts, n_classes); rows sum to 1."""
@@ -204,3 +212,15 @@ def _log_softmax(z: np.ndarray) -> np.ndarray:
     """Row-wise log-softmax."""
     m = z.max(axis=1, keepdims=True)
     return z - m - np.log(np.exp(z - m).sum(axis=1, keepdims=True))
+
+
+def _compact(Z: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray]:
+    """Drop the feature columns no text uses: returns (Z on the used columns, their indices)."""
+    used, remapped = np.unique(Z.indices, return_inverse=True)
+    return sp.csr_matrix((Z.data, remapped.ravel(), Z.indptr), shape=(Z.shape[0], len(used))), used
+
+
+def _dense_product(Z: sp.csr_matrix, weights_by_feature: sp.csr_matrix, used: np.ndarray) -> np.ndarray:
+    """Z @ W for the used features only, with W densified on those rows (fast sparse x dense)."""
+    dense = weights_by_feature[used].toarray()
+    return np.asarray(Z @ dense, dtype=np.float64)

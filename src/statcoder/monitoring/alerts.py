@@ -24,7 +24,7 @@ __all__ = ["Alert", "AlertPolicy", "evaluate_alerts", "signal_family"]
 DEFAULT_TOLERANCES: dict[str, float] = {
     "accuracy": 0.03,  # accuracy drop, proportion (3 points)
     "audit": 0.03,  # audited accuracy drop; also the CUSUM's out-of-control shift
-    "gap": 0.03,  # estimated minus audited accuracy
+    "gap": 0.03,  # (estimated - audited accuracy) minus the same gap on the reference
     "text_length": 0.10,  # KS D
     "confidence_ks": 0.10,  # KS D
     "oov_share": 0.05,  # rise in the share of unseen tokens
@@ -79,8 +79,8 @@ def signal_family(signal: str) -> str:
 class AlertPolicy:
     """What counts as an alert: tolerances per signal family, error rate and procedure.
 
-    ``estimator`` is the label-free estimator whose accuracy rows are alertable (the others are
-    reported only). ``method`` is "bh" (Benjamini-Hochberg, false discovery rate ``q``; under no
+    ``estimator`` is the label-free estimator whose accuracy and gap rows are alertable (the
+    others are reported only): "cbpe" (default), "atc", "average_confidence" or "label_shift". ``method`` is "bh" (Benjamini-Hochberg, false discovery rate ``q``; under no
     change at all it also bounds the chance of any false alert per period by ``q``) or "holm"
     (family-wise error rate ``q``).
     """
@@ -88,7 +88,7 @@ class AlertPolicy:
     tolerances: dict[str, float] = field(default_factory=dict)
     q: float = 0.05
     method: str = "bh"
-    estimator: str = "atc"
+    estimator: str = "cbpe"
 
     def tolerance(self, signal: str) -> float:
         """Tolerance for a signal (project value, else the default for its family)."""
@@ -182,7 +182,7 @@ def evaluate_alerts(
     ]
     frame["q_value"] = np.nan
     frame["significant"] = False
-    for _, index in frame.groupby("period", sort=False).groups.items():
+    for index in frame.groupby("period", sort=False).groups.values():
         rows = frame.loc[index]
         rows = rows[rows["alertable"] & rows["p_value"].notna()]
         if rows.empty:

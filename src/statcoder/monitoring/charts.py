@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
 if TYPE_CHECKING:
     from statcoder.monitoring.result import MonitoringResult
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 __all__ = ["plot_result"]
 
 _LABELS = {"average_confidence": "average confidence", "cbpe": "CBPE", "atc": "ATC",
-           "cbpe_label_shift": "CBPE + label shift", "realised": "realised (labels)"}
+           "label_shift": "label-shift reweighting", "realised": "realised (labels)"}
 
 
 def _series(frame: pd.DataFrame, periods: list[str], signal: str, level: int | None, column: str = "value") -> np.ndarray:

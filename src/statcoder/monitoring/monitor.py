@@ -17,15 +17,26 @@ import pandas as pd
 
 from statcoder.errors import ConfigurationError, InputError, NotFittedError
 from statcoder.monitoring import signals as sig
-from statcoder.monitoring.alerts import AlertPolicy, evaluate_alerts
-from statcoder.monitoring.input_drift import _is_numeric, new_frequent_tokens, record_token_counts, vocabulary
-from statcoder.monitoring.performance import Estimate, TopLabelCalibrator, average_confidence, fit_atc
+from statcoder.monitoring.alerts import AlertPolicy
+from statcoder.monitoring.input_drift import (
+    _is_numeric,
+    new_frequent_tokens,
+    record_token_counts,
+    vocabulary,
+)
+from statcoder.monitoring.performance import (
+    Estimate,
+    TopLabelCalibrator,
+    bcts_transform,
+    fit_atc,
+    fit_bcts,
+)
 from statcoder.monitoring.records import ScoredRecords, score_frame, split_periods
 from statcoder.monitoring.result import MonitoringResult
 
 __all__ = ["ESTIMATORS", "Monitor"]
 
-ESTIMATORS = ("average_confidence", "cbpe", "atc")
+ESTIMATORS = ("average_confidence", "cbpe", "atc")  # plus "label_shift" with label_shift=True
 Periods = pd.DataFrame | Mapping[str, pd.DataFrame | ScoredRecords] | Sequence[tuple[str, Any]]
 
 
@@ -59,7 +70,7 @@ class Monitor:
         domain_max_records: int = 500,
         n_permutations: int = 200,
         smoothing: float = 0.5,
-        cusum_simulations: int = 2000,
+        cusum_simulations: int = 5000,
         new_tokens: int = 10,
         seed: int = 0,
     ) -> None:
@@ -100,12 +111,12 @@ class Monitor:
         if unknown or not self.estimators:
             raise ConfigurationError(f"unknown estimator(s) {unknown}", hint=f"choose from {', '.join(ESTIMATORS)}")
         self.policy_ = (self.policy or AlertPolicy()).validate()
-        if self.policy_.estimator not in (*self.estimators, "cbpe_label_shift"):
+        if self.policy_.estimator not in (*self.estimators, "label_shift"):
             raise ConfigurationError(f"alert estimator {self.policy_.estimator!r} is not computed",
                                      hint=f"add it to estimators={list(self.estimators)}")
-        if self.policy_.estimator == "cbpe_label_shift" and not self.label_shift:
-            raise ConfigurationError("alert estimator 'cbpe_label_shift' needs label_shift=True",
-                                     hint="pass label_shift=True")
+        if self.policy_.estimator == "label_shift" and not self.label_shift:
+            raise ConfigurationError("alert estimator 'label_shift' needs label_shift=True",
+                                     hint="pass label_shift=True (--label-shift)")
 
     def fit(self, reference: pd.DataFrame | ScoredRecords, *, training_texts: Sequence[str] | None = None) -> Monitor:
         """Learn the reference state from labelled held-out records. Returns self.
@@ -158,7 +169,16 @@ class Monitor:
             if self.label_shift_level not in ref.levels:
                 raise ConfigurationError(f"label_shift_level {self.label_shift_level} is not a level",
                                          hint=f"use 1..{max(ref.levels)}")
-            self.reference_prior_ = ref.levels[self.label_shift_level].proba.mean(axis=0)
+            view = ref.levels[self.label_shift_level]
+            position = {c: i for i, c in enumerate(view.codes)}
+            truth = [ref.classification.truncate(t, self.label_shift_level) if t in ref.classification else ""
+                     for t in ref.labels]
+            self.reference_group_ = np.array([position.get(t, -1) for t in truth], dtype=int)
+            known = self.reference_group_ >= 0
+            self.bcts_ = fit_bcts(view.proba[known], self.reference_group_[known])
+            self.reference_prior_ = bcts_transform(view.proba, *self.bcts_).mean(axis=0)
+            # records whose true group the model cannot predict keep weight 1 (index k, see signals)
+            self.reference_group_[~known] = len(view.codes)
         found = sig.estimates(self, ref)
         self.reference_estimates_: dict[tuple[str, int | None], Estimate] = {}
         for (name, level), est in found.items():

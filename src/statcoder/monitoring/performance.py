@@ -12,9 +12,10 @@ Three estimators, all returning an :class:`Estimate` (a proportion in [0, 1] wit
   ICLR 2022): learn the threshold ``t`` on the reference so that the share of reference scores
   above ``t`` equals the reference accuracy; the period's estimate is its share above ``t``.
 
-Optional label-shift correction (:func:`em_label_shift`): re-estimate the class priors of a
-period by EM (Saerens, Latinne & Decaestecker 2002, Neural Computation 14(1)) and reweight
-the posteriors before estimating.
+Optional label-shift correction: recalibrate the probabilities on the reference
+(:func:`fit_bcts`), re-estimate the class priors of a period by EM (:func:`em_label_shift`;
+Saerens, Latinne & Decaestecker 2002, Neural Computation 14(1)) and reweight the reference's
+correctness by the new priors (:func:`reweighted_accuracy`).
 
 Intervals: for a period of ``n`` records whose correctness is Bernoulli with probabilities
 ``c_i``, the realised accuracy has variance ``sum c_i (1 - c_i) / n^2`` around the estimate
@@ -194,3 +195,64 @@ def em_label_shift(
             break
         prior = new_prior
     return prior, adjusted, iteration
+
+
+def fit_bcts(proba: np.ndarray, y: np.ndarray, *, max_iter: int = 200) -> tuple[float, np.ndarray]:
+    """Bias-corrected temperature scaling (Alexandari, Kundaje & Shrikumar, ICML 2020).
+
+    Fits ``softmax(log(proba) / T + b)`` to the integer labels ``y`` by maximum likelihood.
+    Calibrating this way before EM makes the prior estimates of :func:`em_label_shift` much
+    less biased. Returns (T, b).
+    """
+    from scipy.optimize import minimize
+    from scipy.special import logsumexp
+
+    logp = np.log(np.clip(np.asarray(proba, dtype=float), 1e-12, None))
+    k = logp.shape[1]
+    y = np.asarray(y, dtype=int)
+
+    def nll(params: np.ndarray) -> tuple[float, np.ndarray]:
+        inv_t, b = params[0], params[1:]
+        z = logp * inv_t + b
+        lse = logsumexp(z, axis=1)
+        p = np.exp(z - lse[:, None])
+        value = float(np.sum(lse - z[np.arange(len(y)), y]))
+        onehot = np.zeros_like(p)
+        onehot[np.arange(len(y)), y] = 1.0
+        diff = p - onehot
+        grad = np.r_[np.sum(diff * logp), diff.sum(axis=0)]
+        return value / len(y), grad / len(y)
+
+    start = np.r_[1.0, np.zeros(k)]
+    result = minimize(nll, start, jac=True, method="L-BFGS-B", options={"maxiter": max_iter},
+                      bounds=[(1e-3, 100.0)] + [(None, None)] * k)
+    return 1.0 / float(result.x[0]), result.x[1:]
+
+
+def bcts_transform(proba: np.ndarray, temperature: float, bias: np.ndarray) -> np.ndarray:
+    """Apply a fitted :func:`fit_bcts` calibration; rows sum to 1."""
+    from scipy.special import softmax
+
+    logp = np.log(np.clip(np.asarray(proba, dtype=float), 1e-12, None))
+    return softmax(logp / temperature + bias, axis=1)
+
+
+def reweighted_accuracy(
+    correct: np.ndarray, weights: np.ndarray, *, n_target: int, confidence_level: float = 0.95
+) -> Estimate:
+    """Accuracy of a period under label shift: reference correctness weighted by ``pi'(y) / pi(y)``.
+
+    Under label shift (the mix of codes changes, not how each is written) the expected accuracy is
+    ``sum_y pi'(y) acc(y)``, i.e. the weighted mean of the reference 0/1 correctness with weights of
+    each record's true group. The interval adds the weighted mean's variance to the binomial
+    variance of a period of ``n_target`` records.
+    """
+    correct = np.asarray(correct, dtype=float)
+    w = np.asarray(weights, dtype=float)
+    if len(correct) == 0 or w.sum() <= 0:
+        return Estimate(float("nan"), float("nan"), float("nan"), float("nan"), float("nan"), n_target)
+    value = float(np.sum(w * correct) / w.sum())
+    var_mean = float(np.sum(w**2 * (correct - value) ** 2) / w.sum() ** 2)
+    se = float(np.sqrt(var_mean + value * (1 - value) / max(n_target, 1)))
+    z = _z(confidence_level)
+    return Estimate(value, max(0.0, value - z * se), min(1.0, value + z * se), se, float(np.sqrt(var_mean)), n_target)

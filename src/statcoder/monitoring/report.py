@@ -14,19 +14,30 @@ if TYPE_CHECKING:
 __all__ = ["build_report"]
 
 ASSUMPTIONS = [
-    "Average confidence and CBPE assume the model's probabilities stay calibrated on the new "
-    "periods (no concept drift: the same text still means the same code). CBPE recalibrates the "
-    "confidence on the labelled reference first.",
-    "ATC (Garg et al. 2022) assumes that the share of records above the reference confidence "
-    "threshold tracks accuracy; it is usually more robust than average confidence under covariate "
-    "shift, but it cannot see a change in what the codes mean either.",
-    "The label-shift correction (EM of Saerens et al. 2002) assumes that only the mix of codes "
-    "changed, not how each code is written.",
-    "When these assumptions break, label-free estimates stay high while audited accuracy falls: "
-    "the gap between estimated and audited accuracy (signal gap_*) and the CUSUM of audit errors "
-    "are the signals for it. An audit sample is therefore part of any monitoring plan.",
-    "Alerts need both significance after multiple-testing control across the period's signals and a "
-    "size above the project's tolerance; a drift without an alert can still be worth a look.",
+    (
+        "Average confidence and CBPE assume the model's probabilities stay calibrated on the new "
+        "periods (no concept drift: the same text still means the same code). CBPE recalibrates the "
+        "confidence on the labelled reference first."
+    ),
+    (
+        "ATC (Garg et al. 2022) assumes that the share of records above the reference confidence "
+        "threshold tracks accuracy; it is usually more robust than average confidence under covariate "
+        "shift, but it cannot see a change in what the codes mean either."
+    ),
+    (
+        "The label-shift estimate (EM of Saerens et al. 2002 on recalibrated probabilities, reference "
+        "accuracy reweighted by the new priors of the top-level groups) assumes that only the mix of "
+        "groups changed, not how each code is written."
+    ),
+    (
+        "When these assumptions break, label-free estimates stay high while audited accuracy falls: "
+        "the gap between estimated and audited accuracy (signal gap_*) and the CUSUM of audit errors "
+        "are the signals for it. An audit sample is therefore part of any monitoring plan."
+    ),
+    (
+        "Alerts need both significance after multiple-testing control across the period's signals and a "
+        "size above the project's tolerance; a drift without an alert can still be worth a look."
+    ),
 ]
 
 

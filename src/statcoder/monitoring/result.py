@@ -110,7 +110,7 @@ class MonitoringResult:
         for period in self.periods:
             rows = f[f["period"] == period]
 
-            def pick(signal: str, level: int | None = None) -> pd.Series | None:
+            def pick(signal: str, level: int | None = None, rows: pd.DataFrame = rows) -> pd.Series | None:
                 r = rows[(rows["signal"] == signal) & (rows["level"].isna() if level is None else rows["level"] == level)]
                 return None if r.empty else r.iloc[0]
 

@@ -14,15 +14,32 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import stats
 
-from statcoder.monitoring.audit import audit_accuracy, bernoulli_cusum, cusum_null_maxima, cusum_p_value
+from statcoder.monitoring.audit import (
+    audit_accuracy,
+    bernoulli_cusum,
+    cusum_null_maxima,
+    cusum_p_value,
+)
 from statcoder.monitoring.input_drift import (
     column_drift,
     domain_classifier_auc,
     oov_test,
     record_token_counts,
 )
-from statcoder.monitoring.performance import Estimate, atc_estimate, average_confidence, em_label_shift
-from statcoder.monitoring.stats import aligned_counts, category_shift_test, ks_test, two_proportion_test
+from statcoder.monitoring.performance import (
+    Estimate,
+    atc_estimate,
+    average_confidence,
+    bcts_transform,
+    em_label_shift,
+    reweighted_accuracy,
+)
+from statcoder.monitoring.stats import (
+    aligned_counts,
+    category_shift_test,
+    ks_test,
+    two_proportion_test,
+)
 
 if TYPE_CHECKING:
     from statcoder.monitoring.monitor import Monitor
@@ -105,9 +122,7 @@ def estimates(m: Monitor, batch: ScoredRecords) -> dict[tuple[str, int | None], 
     """Every label-free estimate of one batch: keys (estimator, level), level None = auto records."""
     out: dict[tuple[str, int | None], Estimate] = {}
     auto = batch.decision == "auto"
-    adjusted_proba = None
-    if m.label_shift:
-        adjusted_proba = label_shift_proba(m, batch)
+    weights = label_shift_weights(m, batch) if m.label_shift else None
     for level, view in batch.levels.items():
         conf = view.confidence
         for name in m.estimators:
@@ -117,40 +132,36 @@ def estimates(m: Monitor, batch: ScoredRecords) -> dict[tuple[str, int | None], 
                 out[name, level] = average_confidence(m.calibrators_[level].transform(conf))
             elif name == "atc":
                 out[name, level] = atc_estimate(conf, m.atc_[level])
-        if adjusted_proba is not None:
-            conf_ls = _level_confidence(batch, adjusted_proba, level, view.best)
-            out["cbpe_label_shift", level] = average_confidence(m.calibrators_[level].transform(conf_ls))
+        if weights is not None:
+            out["label_shift", level] = reweighted_accuracy(m.reference_correct_[level], weights, n_target=len(batch))
+    if not m.has_auto_:
+        return out
     conf = batch.confidence[auto]
-    for name in m.estimators if m.has_auto_ else ():
+    for name in m.estimators:
         if name == "average_confidence":
             out[name, None] = average_confidence(conf)
         elif name == "cbpe":
             out[name, None] = average_confidence(m.calibrators_[None].transform(conf))
         elif name == "atc":
             out[name, None] = atc_estimate(conf, m.atc_[None])
+    if weights is not None:
+        ref_auto = m.reference_.decision == "auto"
+        out["label_shift", None] = reweighted_accuracy(m.reference_auto_correct_, weights[ref_auto],
+                                                       n_target=int(auto.sum()))
     return out
 
 
-def _level_confidence(batch: ScoredRecords, proba: np.ndarray, level: int, best: np.ndarray) -> np.ndarray:
-    """Probability of the (unchanged) best code at ``level`` under adjusted leaf probabilities."""
-    from statcoder.monitoring.records import level_groups
+def label_shift_weights(m: Monitor, batch: ScoredRecords) -> np.ndarray:
+    """Weight of each reference record under the batch's EM-estimated priors (Saerens et al. 2002).
 
-    groups, codes = level_groups(batch.classification, batch.classes, level)
-    agg = np.zeros((len(proba), len(codes)))
-    np.add.at(agg.T, groups, proba.T)
-    return agg[np.arange(len(proba)), best]
-
-
-def label_shift_proba(m: Monitor, batch: ScoredRecords) -> np.ndarray:
-    """Leaf probabilities reweighted by the EM-estimated priors at ``m.label_shift_level``."""
-    view = batch.levels[m.label_shift_level]
-    prior, _, _ = em_label_shift(view.proba, m.reference_prior_)
-    weights = prior / np.clip(m.reference_prior_, 1e-12, None)
-    from statcoder.monitoring.records import level_groups
-
-    groups, _ = level_groups(batch.classification, batch.classes, m.label_shift_level)
-    adjusted = batch.proba * weights[groups][None, :]
-    return adjusted / np.clip(adjusted.sum(axis=1, keepdims=True), 1e-300, None)
+    The priors are those of the codes at ``m.label_shift_level``, estimated from probabilities
+    recalibrated on the reference (bias-corrected temperature scaling); a reference record's
+    weight is ``pi'(g) / pi(g)`` for its true group g.
+    """
+    proba = bcts_transform(batch.levels[m.label_shift_level].proba, *m.bcts_)
+    prior, _, _ = em_label_shift(proba, m.reference_prior_)
+    ratio = np.append(prior / np.clip(m.reference_prior_, 1e-12, None), 1.0)
+    return ratio[m.reference_group_]
 
 
 def performance_signals(m: Monitor, period: str, batch: ScoredRecords,
@@ -195,15 +206,19 @@ def audit_signals(m: Monitor, period: str, batch: ScoredRecords,
     result = audit_accuracy(1.0 - errors, reference_correct=int(ref_correct.sum()), reference_n=len(ref_correct))
     rows = [row(period, "audit_accuracy", None, result.accuracy, float(ref_correct.mean()), result.drop,
                 result.p_value, lower=result.lower, upper=result.upper, n=result.n)]
+    ref_accuracy = float(ref_correct.mean())
     for name in m.estimators:
         est = found.get((name, None))
         if est is None or result.n == 0:
             continue
+        # the estimator's own bias on the reference is not drift: compare gaps, not raw estimates
+        ref_gap = m.reference_estimates_[name, None].value - ref_accuracy
         gap = est.value - result.accuracy
         se = float(np.hypot(est.se_mean, np.sqrt(result.accuracy * (1 - result.accuracy) / result.n)))
-        p = float(stats.norm.sf(gap / se)) if se > 0 else (0.0 if gap > 0 else 1.0)
+        change = gap - ref_gap
+        p = float(stats.norm.sf(change / se)) if se > 0 else (0.0 if change > 0 else 1.0)
         z = stats.norm.ppf(0.975)
-        rows.append(row(period, f"gap_{name}", None, gap, 0.0, gap, p, lower=gap - z * se,
+        rows.append(row(period, f"gap_{name}", None, gap, ref_gap, change, p, lower=gap - z * se,
                         upper=gap + z * se, n=result.n))
     return rows
 

@@ -178,7 +178,7 @@ def check_training_data(
 
             proba, classes = cross_val_proba(
                 [texts[i] for i in coded_rows], coded, backend=backend, n_splits=n_splits, seed=seed,
-                on_progress=on_progress,
+                on_progress=on_progress, **model_params(classification, coded, backend=backend),
             )
         elif classes is None or len(proba) != len(coded):
             raise InputError(
@@ -222,6 +222,13 @@ def check_training_data(
         },
         timings=timings,
     )
+
+
+def model_params(classification: Classification, codes: Sequence[str], *, backend: str) -> dict[str, object]:
+    """Model options matching ``statcoder.train``: the linear backend is hierarchy-aware (codes grouped by top level)."""
+    if backend != "linear" or classification.depth <= 1:
+        return {}
+    return {"groups": {c: classification.truncate(c, 1) for c in set(codes) if c in classification}}
 
 
 class _Steps:

@@ -55,7 +55,8 @@ _NOT_NAMES = frozenset(
     account project product frontend backend full stack director executive associate accountant
     designer architect test tester devops scientist lead senior junior marketing business
     operations technician office excel word recruitment team department hr support customer
-    service services company group the and of for with
+    service services company group the and of for with worker workers operator helper tender
+    cleaner washer supervisor assistant attendant machine
     specjalista kierownik programista inżynier dyrektor asystent biuro dział zespół firma spółka
     rekrutacji kadr obsługi klienta sprzedaży
     ingeniero desarrollador técnico analista gerente responsable consultor administrativo
@@ -68,13 +69,20 @@ _TITLE = (
     r"|[Pp]an(?:i|a|u|em|ią|ie)?|[Pp]rof|dr|mgr|inż|hab"
     r"|Sr|Sra|Srta|Sres|Dra|[Dd]on|[Dd]oña|Dña)"
 )
-_TITLE_NAME = re.compile(rf"(?<![\w.])(?:{_TITLE}\.?\s+)+(?P<name>(?:[^\W\d_][\w'’-]*\s*){{1,3}})")
+_TITLE_NAME = re.compile(
+    rf"(?<![\w.])(?P<title>(?:{_TITLE}\.?\s+)+)(?P<name>(?:[^\W\d_][\w'’-]*[ \t]*){{1,3}})"
+)
 _CONTACT_NAME = re.compile(
-    r"(?i:contact person|contact|osoba kontaktowa|osoba do kontaktu|kontakt z|kontakt"
+    r"(?i:contact person|contact\s*:|osoba kontaktowa|osoba do kontaktu|kontakt\s*:|kontakt z"
     r"|persona de contacto|contactar con|preguntar por)\s*[:\-–]?\s*"
     rf"(?:{_TITLE}\.?\s+)*"
-    r"(?P<name>(?:[^\W\d_][\w'’-]*\s*){2,3})"
+    r"(?P<name>(?:[^\W\d_][\w'’-]*[ \t]*){2,3})"
 )
+_CONTACT_CUES = ("contact", "kontakt", "contactar", "preguntar")
+# Titles that are also ordinary words in English job titles ("Pan Washer", "Steel Pan Operator").
+_AMBIGUOUS_TITLES = frozenset({"Pan", "Pani", "Don", "Miss", "Sir", "Dame", "Madam"})
+_AGENT_SUFFIX = re.compile(r"(?:er|or|ers|ors|ing)$")
+_PRECEDING_WORD = re.compile(r"([^\W\d_][\w'’-]*)[ \t]+$")
 
 
 @dataclass(frozen=True)
@@ -126,13 +134,29 @@ def _name_span(text: str, match: re.Match[str], *, min_words: int) -> tuple[int,
     start = match.start("name")
     words = list(re.finditer(r"[^\W\d_][\w'’-]*", match.group("name")))
     kept = []
+    stopped_by_job_word = False
     for w in words:
         token = w.group(0)
-        if not _capitalised(token) or token.casefold().strip("'’-") in _NOT_NAMES:
+        if not _capitalised(token):
+            break
+        if token.casefold().strip("'’-") in _NOT_NAMES:
+            stopped_by_job_word = True
             break
         kept.append(w)
     if len(kept) < min_words:
         return None
+    title = match.groupdict().get("title")
+    last_title = title.split()[-1].rstrip(".") if title else ""
+    if last_title in _AMBIGUOUS_TITLES:
+        if stopped_by_job_word:
+            return None
+        # Title Case text ("Steel Pan Form Placer") is not a name introduction, and a single
+        # agent noun after it ("Pan Operator") is a job title
+        before = _PRECEDING_WORD.search(text, 0, match.start())
+        if before and _capitalised(before.group(1)):
+            return None
+        if len(kept) == 1 and _AGENT_SUFFIX.search(kept[0].group(0)):
+            return None
     return start + kept[0].start(), start + kept[-1].end()
 
 
@@ -172,26 +196,32 @@ class PiiDetector:
 
     def _candidates(self, text: str) -> list[PiiMatch]:
         found: list[PiiMatch] = []
-        if "email" in self.kinds:
+        # cheap pre-checks skip regexes that cannot match (most texts have no digits, '@' or '/')
+        has_digit = any(ch.isdigit() for ch in text)
+        if "email" in self.kinds and "@" in text:
             found += [PiiMatch("email", "email", m.start(), m.end()) for m in _EMAIL.finditer(text)]
-        if "url" in self.kinds:
+        if "url" in self.kinds and ("/" in text or "www." in text.lower()):
             for m in _URL.finditer(text):
                 end = m.end()
                 while end > m.start() and text[end - 1] in ".,;:!?)]}":
                     end -= 1
                 found.append(PiiMatch("url", "url", m.start(), end))
-        if "national_id" in self.kinds:
+        if "national_id" in self.kinds and has_digit:
             for pattern, regex in self._ids:
                 for m in regex.finditer(text):
                     value = m.group(pattern.group)
                     if pattern.validate is None or pattern.validate(value):
                         found.append(PiiMatch("national_id", pattern.name, m.start(pattern.group), m.end(pattern.group)))
-        if "phone" in self.kinds:
+        if "phone" in self.kinds and has_digit:
             for m in _PHONE.finditer(text):
                 if self._is_phone(m.group(0)):
                     found.append(PiiMatch("phone", "phone", m.start(), m.end()))
         if "name" in self.kinds:
-            for regex, min_words in ((_TITLE_NAME, 1), (_CONTACT_NAME, 2)):
+            lowered = text.casefold()
+            regexes = [(_TITLE_NAME, 1)]
+            if any(cue in lowered for cue in _CONTACT_CUES):
+                regexes.append((_CONTACT_NAME, 2))
+            for regex, min_words in regexes:
                 for m in regex.finditer(text):
                     span = _name_span(text, m, min_words=min_words)
                     if span:

@@ -107,7 +107,16 @@ def code_records(
         max_text_length=ctx.settings.max_text_length,
     )
     version, coder = active_coder(ctx, project)
-    coded = coder.code(frame, text_columns=text_columns, top_k=top_k)
+    # Only the text columns go through the (shared) model call; the output columns are then
+    # attached to this request's own frame.
+    texts_only = frame[list(dict.fromkeys(text_columns))]
+    predicted = ctx.batcher.run(
+        (project.id, version, tuple(text_columns), top_k), texts_only,
+        lambda f: coder.code(f, text_columns=text_columns, top_k=top_k)[list(OUTPUT_COLUMNS)],
+    )
+    coded = frame.copy()
+    for column in OUTPUT_COLUMNS:
+        coded[column] = predicted[column].to_numpy()
     task_ids: list[int | None] = [None] * len(coded)
     if queue_review:
         texts = join_columns(frame, text_columns, where="records")
@@ -121,7 +130,7 @@ def code_records(
                 ids = ReviewRepository(session).add_many(tasks, return_ids=True)
             for row, task_id in zip(rows, ids, strict=True):
                 task_ids[row] = task_id
-    ctx.metrics.count_decisions(project.id, decision_counts(coded["decision"]), "sync")
+    ctx.metrics.count_decisions(decision_counts(coded["decision"]), "sync")
     names = list(coded.columns)
     values = [coded[c].tolist() for c in names]
     out = []

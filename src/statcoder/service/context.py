@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from statcoder.service.batching import MicroBatcher
 from statcoder.service.metrics import ServiceMetrics
 from statcoder.service.model_cache import ModelCache
 from statcoder.service.settings import ServiceSettings
@@ -27,6 +28,7 @@ class ServiceContext:
         self.db = Database(self._database_url())
         self.metrics = ServiceMetrics()
         self.models = ModelCache(self.data_dir, on_change=self.metrics.models_loaded.set)
+        self.batcher = MicroBatcher(wait_s=self.settings.batch_wait_ms / 1000)
         self._classifications: dict[str, Classification] = {}
 
     def _database_url(self) -> str:

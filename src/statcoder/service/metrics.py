@@ -20,9 +20,10 @@ class ServiceMetrics:
             "statcoder_http_request_duration_seconds", "HTTP request latency (s) by route template.",
             ["method", "route"], buckets=LATENCY_BUCKETS, registry=self.registry,
         )
+        # No project label: /metrics is unauthenticated and must not list the tenants.
         self.records = Counter(
-            "statcoder_records_coded", "Records coded, by project, decision and path (sync/job).",
-            ["project", "decision", "via"], registry=self.registry,
+            "statcoder_records_coded", "Records coded, by decision and path (sync/job).",
+            ["decision", "via"], registry=self.registry,
         )
         self.job_chunks = Counter(
             "statcoder_job_chunks", "Job chunks committed to the store.", registry=self.registry,
@@ -31,11 +32,11 @@ class ServiceMetrics:
             "statcoder_models_loaded", "Model versions held in memory.", registry=self.registry,
         )
 
-    def count_decisions(self, project_id: str, decisions: dict[str, int], via: str) -> None:
+    def count_decisions(self, decisions: dict[str, int], via: str) -> None:
         """Add ``decisions`` (decision -> number of records) to the records counter."""
         for decision, n in decisions.items():
             if n:
-                self.records.labels(project_id, decision, via).inc(n)
+                self.records.labels(decision, via).inc(n)
 
     def render(self) -> bytes:
         """Return the metrics in the Prometheus text exposition format."""

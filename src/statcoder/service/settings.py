@@ -37,6 +37,8 @@ class ServiceSettings(BaseSettings):
     max_train_records: int = Field(default=200_000, gt=0)
     #: default share of ``auto`` records sent to the audit sample of a new project
     default_audit_rate: float = Field(default=0.02, ge=0.0, le=1.0)
+    #: micro-batching: how long the model thread lets requests gather before a call (ms; 0 = off)
+    batch_wait_ms: float = Field(default=1.0, ge=0, le=1000)
     #: records per job chunk (one store transaction each)
     job_chunk_size: int = Field(default=5000, gt=0)
     #: how long a worker's claim on a job lasts without progress before another may take it (s)
@@ -52,6 +54,9 @@ class ServiceSettings(BaseSettings):
     #: interface and port of ``statcoder serve``
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
+    #: how long the server keeps an idle HTTP connection open (s); longer than clients' pools
+    #: (httpx: 5 s) so a client never reuses a connection the server is closing
+    keep_alive_seconds: int = Field(default=30, ge=1, le=3600)
     #: log level of the service loggers
     log_level: str = "info"
 

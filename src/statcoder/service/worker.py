@@ -163,7 +163,7 @@ class JobWorker:
                 if tasks:
                     ReviewRepository(session).add_many(tasks)
             self.ctx.metrics.job_chunks.inc()
-            self.ctx.metrics.count_decisions(job.project_id, counts, "job")
+            self.ctx.metrics.count_decisions(counts, "job")
             if self.ctx.settings.job_pause_seconds:
                 time.sleep(self.ctx.settings.job_pause_seconds)
         self._finish(job)
