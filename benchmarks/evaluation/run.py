@@ -166,9 +166,17 @@ def write_results(
           for d in ("auto", "partial", "review", "automatic (auto+partial)")],
         "",
         f"- Target accuracy {payload['automation']['target_accuracy']}; realised accuracy of `auto` records on these "
-        f"out-of-source titles: {fmt(summary['auto']['accuracy'])}"
+        f"out-of-source titles: {fmt(summary['auto']['accuracy'])} ({summary['auto']['n']} records), of all automatic "
+        f"records (auto + partial, at the level coded): {fmt(summary['automatic (auto+partial)']['accuracy'])}"
         + (" - **below the target**: the thresholds were chosen on index-like titles, and reported titles are a "
-           "different population (exactly what monitoring must catch)." if (summary['auto']['accuracy'] or 1) < 0.95 else "."),
+           "different population (exactly what monitoring must catch)."
+           if (summary['automatic (auto+partial)']['accuracy'] or 1) < 0.95 else "."),
+        "- Thresholds and their operating points on the test titles (coverage, accuracy, one-sided 95 % "
+        "Clopper-Pearson lower bound): "
+        + "; ".join(
+            f"level {o['level']}: threshold {fmt(o['threshold'])}, coverage {fmt(o['coverage'])}, accuracy "
+            f"{fmt(o['accuracy'])}, bound {fmt(o['cp_lower'])}" for o in payload["automation"]["operating_points"]
+        ) + " (threshold n/a = never automatic at that level).",
         (f"- Top-label ECE at full depth: before calibration {fmt(cal['before']['top_label_ece'] if cal['before'] else None)}, "
         f"after {fmt(cal['after']['top_label_ece'])}; classwise ECE after {cal['after']['classwise_ece']:.5f}."),
         f"- Mean tree distance of full-depth errors: {payload['accuracy']['error_tree_distance']['mean_distance']:.2f} levels.",

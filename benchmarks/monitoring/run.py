@@ -332,6 +332,18 @@ def write_results(figures, results, coder, weak, remap, pool, reference, train_d
     for (name, level), f in figures.items():
         real = ", ".join(f"{p}: {100 * v:.1f}" for p, v in f["real"].items())
         lines.append(f"- ({name}) level {'auto' if level is None else level}: reference {100 * f['reference']:.1f}; {real}")
+    lines += ["", "## Which signals alerted (alerting estimator: CBPE)", "",
+              "| scenario | signal | periods with an alert | first |", "|---|---|---|---|"]
+    for name in "abcd":
+        alerts = results[name].alerts
+        by_signal: dict[str, list[str]] = {}
+        for a in alerts:
+            label = a.signal if a.level is None else f"{a.signal} (level {a.level})"
+            by_signal.setdefault(label, []).append(a.period)
+        for label, periods in sorted(by_signal.items(), key=lambda kv: (min(kv[1]), kv[0])):
+            lines.append(f"| ({name}) | {label} | {len(set(periods))} | {min(periods)} |")
+        if not alerts:
+            lines.append(f"| ({name}) | none | 0 | - |")
     lines += ["", "## Alerts in scenario (c) (alerting estimator: CBPE)", "",
               "| period | signal | level | size | since |", "|---|---|---|---|---|"]
     for a in results["c"].alerts[:40]:

@@ -52,15 +52,33 @@ def test_hand_computed_difference_estimator() -> None:
     machine = ["A", "A", "B", "B", "A", "B", "A", "A"]
     audit_index = [0, 2, 4, 6]
     human = ["A", "A", "B", "A"]  # record 2 (machine B) is really A; record 4 (machine A) is B
-    out = corrected_shares(machine, audit_index, human).set_index("code")
+    out = corrected_shares(machine, audit_index, human, small_sample="none").set_index("code")
     # naive share of A = 5/8; corrections d_A on the audit = [0, 1, -1, 0] -> mean 0
     assert out.loc["A", "naive"] == pytest.approx(5 / 8)
     assert out.loc["A", "estimate"] == pytest.approx(5 / 8)
     # var = (1 - 4/8) * s^2 / 4 with s^2 = var([0, 1, -1, 0], ddof=1) = 2/3
     assert out.loc["A", "se"] == pytest.approx(np.sqrt(0.5 * (2 / 3) / 4))
-    totals = corrected_shares(machine, audit_index, human, quantity="total").set_index("code")
+    totals = corrected_shares(
+        machine, audit_index, human, quantity="total", small_sample="none"
+    ).set_index("code")
     assert totals.loc["A", "estimate"] == pytest.approx(5.0)
     assert totals.loc["A", "se"] == pytest.approx(8 * np.sqrt(0.5 * (2 / 3) / 4))
+    # default: pseudo-records +1 and -1 join the variance: s^2 = (0+1+1+0 + 2 - 0) / 5 = 4/5
+    pseudo = corrected_shares(machine, audit_index, human).set_index("code")
+    assert pseudo.loc["A", "estimate"] == pytest.approx(5 / 8)  # the estimate is unchanged
+    assert pseudo.loc["A", "se"] == pytest.approx(np.sqrt(0.5 * (4 / 5) / 4))
+
+
+def test_code_without_audited_disagreement_gets_a_positive_se() -> None:
+    machine = ["A"] * 5 + ["B"] * 95
+    audit = list(range(0, 100, 5))  # 20 records, one of them machine-A; all agree with the coder
+    human = [machine[i] for i in audit]
+    plain = corrected_shares(machine, audit, human, small_sample="none").set_index("code")
+    assert plain.loc["A", "se"] == 0.0  # a zero-width interval: overconfident for a rare code
+    pseudo = corrected_shares(machine, audit, human).set_index("code")
+    assert pseudo.loc["A", "se"] == pytest.approx(np.sqrt((1 - 20 / 100) * (2 / 21) / 20))
+    with pytest.raises(EstimationError, match="unknown small_sample"):
+        corrected_shares(machine, audit, human, small_sample="wilson")
 
 
 def test_coverage_when_the_records_are_the_population() -> None:

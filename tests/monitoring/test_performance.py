@@ -125,3 +125,18 @@ def test_reweighted_accuracy_hand_values():
     # sum w^2 (c - .75)^2 / (sum w)^2 = (.0625 + .5625 + 4 * .0625) / 16
     assert est.se_mean == pytest.approx(np.sqrt(0.875 / 16))
     assert est.se == pytest.approx(np.sqrt(0.875 / 16 + 0.75 * 0.25 / 100))
+
+
+def test_group_offsets_keep_cbpe_right_when_the_group_mix_shifts():
+    rng = np.random.default_rng(5)
+    n = 6000
+    groups = rng.choice(["A", "B"], n)
+    stated = rng.uniform(0.4, 0.95, n)
+    true_p = np.where(groups == "A", stated - 0.2, stated)  # over-confident in group A only
+    correct = rng.random(n) < true_p
+    calibrator = TopLabelCalibrator().fit(stated, correct, groups)
+    only_a = rng.uniform(0.4, 0.95, 3000)
+    expected = np.mean(only_a - 0.2)
+    assert average_confidence(calibrator.transform(only_a, np.full(3000, "A"))).value == pytest.approx(expected, abs=0.02)
+    # without the group offsets the reference mix's calibration is off by about half the gap
+    assert average_confidence(calibrator.transform(only_a)).value - expected > 0.07

@@ -135,3 +135,18 @@ def test_report_renders_in_headless_chromium(result: MonitoringResult, tmp_path:
         table.locator("th").first.click()
         assert errors == []
         browser.close()
+
+
+def test_coded_output_columns_are_used_as_produced(setup: dict):
+    from statcoder.monitoring import score_frame
+
+    coder = setup["coder"]
+    coded = coder.code(setup["current"])
+    first_auto = int(np.flatnonzero(coded["decision"] == "auto")[0])
+    coded.loc[first_auto, "decision"] = "review"  # e.g. a production override of the decision
+    batch = score_frame(coder, coded, audit_column="audit")
+    assert batch.decision[first_auto] == "review"
+    assert batch.proba.shape == (len(coded), len(coder.classes_))
+    assert np.allclose(batch.proba.sum(axis=1), 1.0)
+    fresh = score_frame(coder, setup["current"], audit_column="audit")
+    assert fresh.decision[first_auto] == "auto"

@@ -37,7 +37,8 @@ def _print_evaluation(results: dict, name: str = "") -> None:
         )
     console.print(table)
     decisions = Table(title="Decisions (accuracy at the level coded)", title_justify="left")
-    for col in ("decision", "records", "share", "accuracy", "mean level"):
+    decisions.add_column("decision")
+    for col in ("records", "share", "accuracy", "mean level"):
         decisions.add_column(col, justify="right")
     for r in results["automation"]["summary"]:
         level = r["mean_level"]

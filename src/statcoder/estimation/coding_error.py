@@ -40,6 +40,7 @@ from statcoder.estimation.variance import Stages, design_variance
 
 METHODS = ("difference", "ppi", "ppi++")
 QUANTITIES = ("share", "total")
+SMALL_SAMPLE = ("pseudo", "none")
 
 
 def corrected_shares(
@@ -56,6 +57,7 @@ def corrected_shares(
     method: str = "difference",
     confidence: float = 0.95,
     lonely_psu: str = "fail",
+    small_sample: str = "pseudo",
 ) -> pd.DataFrame:
     """Return naive and coding-error-corrected shares (or totals) of every code.
 
@@ -64,6 +66,8 @@ def corrected_shares(
     ``strata``, ``psu``: the survey design of the records, if they are a sample.
     ``audit_strata``: per record (length N), the stratum the audit was drawn in.
     ``lonely_psu``: single-PSU strata handling of the survey design (see ``SurveyDesign``).
+    ``small_sample``: ``"pseudo"`` (default) or ``"none"``, the variance of the difference
+    estimator for codes with few audited disagreements (see ``_correction_variance``).
 
     Columns: ``code, naive, naive_se, naive_ci_low, naive_ci_high, estimate, se, ci_low,
     ci_high, cv, flag, n_machine, n_audit_machine, n_audit_human``.
@@ -73,6 +77,12 @@ def corrected_shares(
     idx = np.asarray(audit_index, dtype=int)
     y_codes = np.asarray([str(c) for c in audit_codes], dtype=object)
     _check(n, idx, y_codes, method, quantity, weights)
+    if small_sample not in SMALL_SAMPLE:
+        raise EstimationError(
+            f"unknown small_sample option {small_sample!r}",
+            where="small_sample",
+            hint=f"use one of {SMALL_SAMPLE}",
+        )
     audited = np.zeros(n, dtype=bool)
     audited[idx] = True
     truth = np.full(n, None, dtype=object)
@@ -95,7 +105,7 @@ def corrected_shares(
             hint="pass the audit stratum (e.g. the decision) of every record",
         )
     if weights is None:
-        naive, naive_se, est, se = _population(f, y, audited, h, method)
+        naive, naive_se, est, se = _population(f, y, audited, h, method, small_sample)
         scale = 1.0 if quantity == "share" else float(n)
     else:
         naive, naive_se, est, se, _total_w = _sample(
@@ -174,7 +184,29 @@ def _check(
         )
 
 
-def _population(f, y, audited, h, method):
+def _correction_variance(d: np.ndarray, small_sample: str) -> np.ndarray:
+    """Per-code variance of the audit corrections ``d`` (values -1, 0, 1).
+
+    ``"pseudo"`` adds one pseudo-record with correction +1 and one with -1 (in the spirit of
+    Agresti & Caffo 2000): the point estimate is untouched, but a code without any audited
+    disagreement no longer gets a zero-width interval. ``"none"`` is the plain sample variance.
+    """
+    m = len(d)
+    if small_sample == "pseudo":
+        total, squares = d.sum(axis=0), (d**2).sum(axis=0) + 2.0
+        return (squares - total**2 / (m + 2)) / (m + 1)
+    return d.var(axis=0, ddof=1) if m > 1 else np.zeros(d.shape[1])
+
+
+def _population(
+    f: np.ndarray,
+    y: np.ndarray,
+    audited: np.ndarray,
+    h: np.ndarray,
+    method: str,
+    small_sample: str,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Naive share, its SE (0), corrected share and SE when the records are the population."""
     n = len(f)
     naive = f.mean(axis=0)
     d = y - f
@@ -192,8 +224,7 @@ def _population(f, y, audited, h, method):
                     hint="audit at least 2 records in every stratum, or do not stratify",
                 )
             est += n_h / n * d[a].mean(axis=0)
-            if m_h > 1:
-                var += (n_h / n) ** 2 * (1 - m_h / n_h) * d[a].var(axis=0, ddof=1) / m_h
+            var += (n_h / n) ** 2 * (1 - m_h / n_h) * _correction_variance(d[a], small_sample) / m_h
         return naive, np.zeros_like(naive), est, np.sqrt(var)
     a = audited
     m = a.sum()

@@ -159,11 +159,13 @@ class Monitor:
         self.has_auto_ = bool(auto.sum() >= 20)
         self.calibrators_: dict[int | None, TopLabelCalibrator] = {}
         self.atc_ = {}
+        top = ref.levels[1].predicted  # predicted top-level group: CBPE calibrates per group
         for level, view in ref.levels.items():
-            self.calibrators_[level] = TopLabelCalibrator().fit(view.confidence, self.reference_correct_[level])
+            self.calibrators_[level] = TopLabelCalibrator().fit(view.confidence, self.reference_correct_[level], top)
             self.atc_[level] = fit_atc(view.confidence, self.reference_correct_[level], seed=self.seed)
         if self.has_auto_:
-            self.calibrators_[None] = TopLabelCalibrator().fit(ref.confidence[auto], self.reference_auto_correct_)
+            self.calibrators_[None] = TopLabelCalibrator().fit(ref.confidence[auto], self.reference_auto_correct_,
+                                                               top[auto])
             self.atc_[None] = fit_atc(ref.confidence[auto], self.reference_auto_correct_, seed=self.seed)
         if self.label_shift:
             if self.label_shift_level not in ref.levels:

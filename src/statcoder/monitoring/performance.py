@@ -6,7 +6,7 @@ Three estimators, all returning an :class:`Estimate` (a proportion in [0, 1] wit
   for the expected accuracy when the model is calibrated on the period's distribution.
 * **CBPE-style** (confidence-based performance estimation, as in NannyML) - the confidence is
   first recalibrated on the labelled reference set (isotonic regression of correctness on
-  confidence), then averaged; :func:`expected_confusion` gives the whole expected confusion
+  confidence, then per-group offsets for the predicted top-level group), then averaged; :func:`expected_confusion` gives the whole expected confusion
   matrix from the probabilities.
 * **ATC** - average thresholded confidence (Garg, Balakrishnan, Lipton, Neyshabur & Sedghi,
   ICLR 2022): learn the threshold ``t`` on the reference so that the share of reference scores
@@ -72,22 +72,48 @@ def average_confidence(confidence: np.ndarray, *, confidence_level: float = 0.95
 
 
 class TopLabelCalibrator:
-    """Isotonic map from a confidence to the probability that the predicted code is right.
+    """Map from a confidence (and the predicted top-level group) to P(predicted code is right).
 
-    Fitted on the labelled reference set; the CBPE-style estimator averages its output.
+    Fitted on the labelled reference; the CBPE-style estimator averages its output. First an
+    isotonic regression of correctness on confidence; then, when ``groups`` are given, a
+    logistic regression on the logit of that output plus one offset per predicted top-level
+    group (L2-penalised with strength ``1 / C``). The offsets keep the calibration right when
+    the mix of groups shifts and the model is over-confident in some groups and not in others.
     """
 
-    def fit(self, confidence: np.ndarray, correct: np.ndarray) -> TopLabelCalibrator:
-        """Learn the monotone map on reference confidences and 0/1 correctness. Returns self."""
-        from sklearn.isotonic import IsotonicRegression
+    def __init__(self, C: float = 1.0) -> None:
+        self.C = C
 
+    def fit(self, confidence: np.ndarray, correct: np.ndarray, groups: np.ndarray | None = None) -> TopLabelCalibrator:
+        """Learn the map on reference confidences, 0/1 correctness and optional groups. Returns self."""
+        from sklearn.isotonic import IsotonicRegression
+        from sklearn.linear_model import LogisticRegression
+
+        correct = np.asarray(correct, float)
         self.isotonic_ = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
-        self.isotonic_.fit(np.asarray(confidence, float), np.asarray(correct, float))
+        self.isotonic_.fit(np.asarray(confidence, float), correct)
+        self.groups_: list[str] = []
+        self.group_model_ = None
+        if groups is not None and 0 < correct.mean() < 1:
+            self.groups_ = sorted(set(np.asarray(groups, dtype=object).tolist()))
+            features = self._features(confidence, groups)
+            self.group_model_ = LogisticRegression(C=self.C, max_iter=1000).fit(features, correct)
         return self
 
-    def transform(self, confidence: np.ndarray) -> np.ndarray:
-        """Recalibrated confidences (probabilities in [0, 1])."""
-        return np.asarray(self.isotonic_.predict(np.asarray(confidence, float)), dtype=float)
+    def _features(self, confidence: np.ndarray, groups: np.ndarray) -> np.ndarray:
+        p = np.clip(self.isotonic_.predict(np.asarray(confidence, float)), 1e-4, 1 - 1e-4)
+        position = {g: i for i, g in enumerate(self.groups_)}
+        onehot = np.zeros((len(p), len(self.groups_)))
+        for i, g in enumerate(np.asarray(groups, dtype=object)):
+            if g in position:  # a group unseen in the reference gets no offset
+                onehot[i, position[g]] = 1.0
+        return np.column_stack([np.log(p / (1 - p)), onehot])
+
+    def transform(self, confidence: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
+        """Recalibrated confidences (probabilities in [0, 1]); pass groups if fitted with them."""
+        if self.group_model_ is None or groups is None:
+            return np.asarray(self.isotonic_.predict(np.asarray(confidence, float)), dtype=float)
+        return self.group_model_.predict_proba(self._features(confidence, groups))[:, 1]
 
 
 def expected_confusion(proba: np.ndarray, predicted: np.ndarray) -> np.ndarray:

@@ -69,7 +69,16 @@ def build_report(result: MonitoringResult, *, title: str = "Model monitoring") -
                         f"(first: {periods_with_alerts[0]}).", css_class="flag")
     else:
         report.add_text("No alert: no signal changed both significantly and beyond its tolerance.", css_class="ok")
-    report.add_table(pd.DataFrame(summary), caption="Per period")
+    table = pd.DataFrame(summary)
+    if not table.empty:
+        table = table[["period", "n_records", "estimated_accuracy", "estimated_accuracy_lower",
+                       "estimated_accuracy_upper", "estimated_auto_accuracy", "n_audited", "audit_accuracy",
+                       "n_alerts"]].rename(columns={
+            "n_records": "records", "estimated_accuracy": f"estimated ({result.policy.estimator})",
+            "estimated_accuracy_lower": "lower", "estimated_accuracy_upper": "upper",
+            "estimated_auto_accuracy": "estimated (auto)", "n_audited": "audited",
+            "audit_accuracy": "audited accuracy", "n_alerts": "alerts"})
+    report.add_table(table, caption="Per period (accuracy at the deepest level; 'auto' = auto-coded records)")
 
     report.section("Alerts")
     if result.alerts:

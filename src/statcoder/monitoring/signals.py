@@ -123,13 +123,14 @@ def estimates(m: Monitor, batch: ScoredRecords) -> dict[tuple[str, int | None], 
     out: dict[tuple[str, int | None], Estimate] = {}
     auto = batch.decision == "auto"
     weights = label_shift_weights(m, batch) if m.label_shift else None
+    top = batch.levels[1].predicted
     for level, view in batch.levels.items():
         conf = view.confidence
         for name in m.estimators:
             if name == "average_confidence":
                 out[name, level] = average_confidence(conf)
             elif name == "cbpe":
-                out[name, level] = average_confidence(m.calibrators_[level].transform(conf))
+                out[name, level] = average_confidence(m.calibrators_[level].transform(conf, top))
             elif name == "atc":
                 out[name, level] = atc_estimate(conf, m.atc_[level])
         if weights is not None:
@@ -141,7 +142,7 @@ def estimates(m: Monitor, batch: ScoredRecords) -> dict[tuple[str, int | None], 
         if name == "average_confidence":
             out[name, None] = average_confidence(conf)
         elif name == "cbpe":
-            out[name, None] = average_confidence(m.calibrators_[None].transform(conf))
+            out[name, None] = average_confidence(m.calibrators_[None].transform(conf, top[auto]))
         elif name == "atc":
             out[name, None] = atc_estimate(conf, m.atc_[None])
     if weights is not None:
