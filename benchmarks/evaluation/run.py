@@ -143,7 +143,8 @@ def write_results(
         f"| report with seed churn (`--train-data`, retrains with seeds 1 and 2) | {timings['report with 2-seed churn (s)']:.1f} | |",
         (f"| comparison report, linear vs fastText (`--model A --model B`) | {timings['comparison report linear vs fastText (s)']:.1f} "
         f"| {_mb(sizes['compare.html'])} |"),
-        f"| training the linear model | {timings['train linear (s)']:.1f} | |",
+        (f"| training the linear model (model card's `train_seconds` when reused with `--work`) "
+         f"| {timings['train linear (s)']:.1f} | |"),
         f"| training the fastText model | {timings['train fastText (s)']:.1f} | |",
         "",
         "## Headline figures of the report (linear model)",
@@ -194,7 +195,8 @@ def write_results(
         "",
         "| level | accuracy B - A | paired bootstrap 95 % CI | McNemar p |",
         "|---|---|---|---|",
-        *[f"| {d['level']} | {d['accuracy_difference']:+.3f} | {d['lower']:+.3f} to {d['upper']:+.3f} | {d['mcnemar_p']:.2g} |"
+        *[f"| {d['level']} | {d['accuracy_difference']:+.3f} | {d['lower']:+.3f} to {d['upper']:+.3f} "
+          f"| {d['mcnemar_p']:.2g} |".replace("| 0 |", "| < 1e-300 |")
           for d in comparison["comparison"]["differences"]],
         "",
         f"Code churn between the two models: {comparison['comparison']['churn'][0]['code_churn']:.3f}.",

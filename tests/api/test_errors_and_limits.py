@@ -62,6 +62,7 @@ def test_missing_invalid_expired_and_revoked_keys_are_401(client, ctx, tenant):
     assert client.post(code_url(tenant), json=body, headers={"X-API-Key": issued.secret}).status_code == 200
     with ctx.db.write() as session:
         KeyRepository(session).get(issued.key.id).expires_at = utcnow() - timedelta(seconds=1)
+    ctx.auth_cache.clear()  # as after STATCODER_AUTH_CACHE_SECONDS: the change was made out of band
     r = client.post(code_url(tenant), json=body, headers={"X-API-Key": issued.secret})
     assert r.status_code == 401 and error_code(r) == "expired_key"
     r = client.delete(f"/v1/projects/{tenant.id}/keys/{tenant.key_ids['code']}", headers=tenant.headers("admin"))

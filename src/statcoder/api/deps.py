@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from statcoder.service.context import ServiceContext
@@ -23,14 +24,21 @@ def get_context(request: Request) -> ServiceContext:
 ContextDep = Annotated[ServiceContext, Depends(get_context)]
 
 
-def get_principal(
+async def get_principal(
     ctx: ContextDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     header_key: Annotated[str | None, Depends(api_key_header)],
 ) -> Principal:
-    """Return the caller authenticated by its API key (401 otherwise)."""
+    """Return the caller authenticated by its API key (401 otherwise).
+
+    Served from the in-process cache on the event loop when possible; a store read goes to
+    the thread pool.
+    """
     token = credentials.credentials if credentials is not None else header_key
-    return authenticate(ctx, token)
+    principal = authenticate(ctx, token, cached_only=True)
+    if principal is None:
+        principal = await run_in_threadpool(authenticate, ctx, token)
+    return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
@@ -40,8 +48,11 @@ ProjectId = Annotated[str, Path(min_length=1, max_length=64, description="projec
 def project_access(scope: str | None):
     """Return a dependency yielding the path's project if the key may use it with ``scope``."""
 
-    def dependency(project_id: ProjectId, principal: PrincipalDep, ctx: ContextDep) -> Project:
-        return authorize(ctx, principal, project_id, scope)
+    async def dependency(project_id: ProjectId, principal: PrincipalDep, ctx: ContextDep) -> Project:
+        project = authorize(ctx, principal, project_id, scope, cached_only=True)
+        if project is None:
+            project = await run_in_threadpool(authorize, ctx, principal, project_id, scope)
+        return project
 
     dependency.__name__ = f"project_with_{scope or 'any'}_scope"
     return dependency

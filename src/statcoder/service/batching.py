@@ -46,9 +46,20 @@ class MicroBatcher:
 
         ``code`` must map a frame to a frame of the same length, row for row.
         """
-        if self.wait_s <= 0:
-            return code(frame)
+        return self.submit(key, frame, code).result()
+
+    def submit(self, key: Hashable, frame: pd.DataFrame, code: CodeFn) -> Future:
+        """Queue ``code(frame)`` and return a future of its result (see :meth:`run`).
+
+        With batching off the call runs at once in the caller's thread.
+        """
         future: Future = Future()
+        if self.wait_s <= 0:
+            try:
+                future.set_result(code(frame))
+            except Exception as exc:  # noqa: BLE001 - delivered through the future
+                future.set_exception(exc)
+            return future
         with self._lock:
             lane = self._lanes.setdefault(key, _Lane())
             with lane.ready:
@@ -60,7 +71,7 @@ class MicroBatcher:
                     )
                     lane.thread.start()
                 lane.ready.notify()
-        return future.result()
+        return future
 
     def _take(self, lane: _Lane) -> list[tuple[pd.DataFrame, Future, CodeFn]]:
         taken, n = [], 0

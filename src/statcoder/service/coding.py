@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,40 +91,61 @@ def decision_counts(decisions: pd.Series) -> dict[str, int]:
     return {d: int(counts.get(d, 0)) for d in DECISIONS}
 
 
-def code_records(
+@dataclass
+class PreparedRequest:
+    """A validated coding request, ready for the (shared) model call."""
+
+    project: Project
+    frame: pd.DataFrame
+    text_columns: list[str]
+    id_field: str | None
+    top_k: int
+    queue_review: bool
+    version: str
+    coder: Any
+
+
+def prepare(
     ctx: ServiceContext, project: Project, records: list[dict[str, Any]], *,
     text_columns: list[str], id_field: str | None = "id", top_k: int = 5, queue_review: bool = True,
-) -> CodingResult:
-    """Code ``records`` with the active model; queue review/audit tasks; return the result.
-
-    Each output record holds its input fields plus ``predicted_code``, ``predicted_level``
-    (1 = top), ``confidence`` (calibrated probability), ``decision``, ``source`` and
-    ``candidates`` (a list of ``{"code", "title", "p"}``, best first).
-    """
-    from statcoder.text import join_columns
-
+) -> PreparedRequest:
+    """Validate the records and pick the active model (loaded once per process)."""
     frame = input_frame(
         records, text_columns=text_columns, max_records=ctx.settings.max_batch_records,
         max_text_length=ctx.settings.max_text_length,
     )
     version, coder = active_coder(ctx, project)
-    # Only the text columns go through the (shared) model call; the output columns are then
-    # attached to this request's own frame.
-    texts_only = frame[list(dict.fromkeys(text_columns))]
-    predicted = ctx.batcher.run(
-        (project.id, version, tuple(text_columns), top_k), texts_only,
+    return PreparedRequest(project, frame, list(text_columns), id_field, top_k, queue_review, version, coder)
+
+
+def submit(ctx: ServiceContext, request: PreparedRequest) -> Future:
+    """Queue the model call (micro-batched); the future yields the output-contract columns."""
+    text_columns, top_k, coder = request.text_columns, request.top_k, request.coder
+    # Only the text columns go through the shared call; the output columns are attached to
+    # this request's own frame in :func:`finish`.
+    texts_only = request.frame[list(dict.fromkeys(text_columns))]
+    return ctx.batcher.submit(
+        (request.project.id, request.version, tuple(text_columns), top_k), texts_only,
         lambda f: coder.code(f, text_columns=text_columns, top_k=top_k)[list(OUTPUT_COLUMNS)],
     )
+
+
+def finish(ctx: ServiceContext, request: PreparedRequest, predicted: pd.DataFrame) -> CodingResult:
+    """Attach the predictions, queue review/audit tasks, and return the coded records."""
+    from statcoder.text import join_columns
+
+    frame = request.frame
     coded = frame.copy()
     for column in OUTPUT_COLUMNS:
         coded[column] = predicted[column].to_numpy()
     task_ids: list[int | None] = [None] * len(coded)
-    if queue_review:
-        texts = join_columns(frame, text_columns, where="records")
+    if request.queue_review:
+        texts = join_columns(frame, request.text_columns, where="records")
+        id_field = request.id_field
         ids = frame[id_field].tolist() if id_field and id_field in frame.columns else [None] * len(frame)
         rows, tasks = build_tasks(
-            project, coded, texts, record_ids=ids, model_version=version, job_id=None,
-            rng=np.random.default_rng(),
+            request.project, coded, texts, record_ids=ids, model_version=request.version,
+            job_id=None, rng=np.random.default_rng(),
         )
         if tasks:
             with ctx.db.write() as session:
@@ -140,4 +162,20 @@ def code_records(
         rec["confidence"] = float(rec["confidence"])
         rec["candidates"] = json.loads(rec["candidates"])
         out.append(rec)
-    return CodingResult(model_version=version, records=out, review_task_ids=task_ids)
+    return CodingResult(model_version=request.version, records=out, review_task_ids=task_ids)
+
+
+def code_records(
+    ctx: ServiceContext, project: Project, records: list[dict[str, Any]], *,
+    text_columns: list[str], id_field: str | None = "id", top_k: int = 5, queue_review: bool = True,
+) -> CodingResult:
+    """Code ``records`` with the active model; queue review/audit tasks; return the result.
+
+    Each output record holds its input fields plus ``predicted_code``, ``predicted_level``
+    (1 = top), ``confidence`` (calibrated probability), ``decision``, ``source`` and
+    ``candidates`` (a list of ``{"code", "title", "p"}``, best first). Blocks until done; the
+    API awaits the same three steps without holding a thread during the model call.
+    """
+    request = prepare(ctx, project, records, text_columns=text_columns, id_field=id_field,
+                      top_k=top_k, queue_review=queue_review)
+    return finish(ctx, request, submit(ctx, request).result())

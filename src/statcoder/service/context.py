@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from statcoder.service.auth_cache import AuthCache
 from statcoder.service.batching import MicroBatcher
 from statcoder.service.metrics import ServiceMetrics
 from statcoder.service.model_cache import ModelCache
@@ -29,6 +30,7 @@ class ServiceContext:
         self.metrics = ServiceMetrics()
         self.models = ModelCache(self.data_dir, on_change=self.metrics.models_loaded.set)
         self.batcher = MicroBatcher(wait_s=self.settings.batch_wait_ms / 1000)
+        self.auth_cache = AuthCache(self.settings.auth_cache_seconds)
         self._classifications: dict[str, Classification] = {}
 
     def _database_url(self) -> str:

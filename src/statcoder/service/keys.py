@@ -95,8 +95,7 @@ def issue_key(
     return IssuedKey(key=key, secret=f"{PREFIX}_{key_id}_{secret}")
 
 
-def authenticate(ctx: ServiceContext, token: str | None) -> Principal:
-    """Return the caller behind ``token``; raises an AuthenticationError subclass otherwise."""
+def _parse(token: str | None) -> tuple[str, str]:
     if not token:
         raise MissingKeyError(
             "no API key given", hint="send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'"
@@ -104,9 +103,24 @@ def authenticate(ctx: ServiceContext, token: str | None) -> Principal:
     parts = token.strip().split("_", 2)
     if len(parts) != 3 or parts[0] != PREFIX or not parts[1] or not parts[2]:
         raise InvalidKeyError("the API key is malformed", hint="keys look like sc_<id>_<secret>")
-    with ctx.db.read() as session:
-        key = KeyRepository(session).get(parts[1])
-    if key is None or not hmac.compare_digest(key.secret_hash, hash_secret(parts[2])):
+    return parts[1], parts[2]
+
+
+def authenticate(ctx: ServiceContext, token: str | None, *, cached_only: bool = False) -> Principal | None:
+    """Return the caller behind ``token``; raises an AuthenticationError subclass otherwise.
+
+    With ``cached_only`` it never touches the store and returns None when the key row is not
+    in the in-process cache (the caller then retries without it, off the event loop).
+    """
+    key_id, secret = _parse(token)
+    key = ctx.auth_cache.get("key", key_id)
+    if key is None:
+        if cached_only:
+            return None
+        with ctx.db.read() as session:
+            key = KeyRepository(session).get(key_id)
+        ctx.auth_cache.put("key", key_id, key)
+    if key is None or not hmac.compare_digest(key.secret_hash, hash_secret(secret)):
         raise InvalidKeyError("the API key is not valid", hint="ask a project admin for a key")
     if key.revoked_at is not None:
         raise RevokedKeyError("the API key was revoked", hint="ask a project admin for a new key")
@@ -115,11 +129,15 @@ def authenticate(ctx: ServiceContext, token: str | None) -> Principal:
     return Principal(key_id=key.id, project_id=key.project_id, scopes=frozenset(key.scopes.split(",")))
 
 
-def authorize(ctx: ServiceContext, principal: Principal, project_id: str, scope: str | None) -> Project:
+def authorize(
+    ctx: ServiceContext, principal: Principal, project_id: str, scope: str | None, *,
+    cached_only: bool = False,
+) -> Project | None:
     """Return the project if the key belongs to it and has ``scope``.
 
     A key of another project gets NotFoundError, exactly as for a project that does not
     exist, so keys cannot probe which projects exist. ``scope=None`` accepts any scope.
+    With ``cached_only``, returns None instead of reading the store on a cache miss.
     """
     if principal.project_id != project_id:
         raise NotFoundError(f"project {project_id!r} not found", hint="check the project id")
@@ -127,8 +145,13 @@ def authorize(ctx: ServiceContext, principal: Principal, project_id: str, scope:
         raise PermissionDeniedError(
             f"this key lacks the '{scope}' scope", hint=f"use a key with the '{scope}' scope"
         )
-    with ctx.db.read() as session:
-        project = ProjectRepository(session).get(project_id)
+    project = ctx.auth_cache.get("project", project_id)
+    if project is None:
+        if cached_only:
+            return None
+        with ctx.db.read() as session:
+            project = ProjectRepository(session).get(project_id)
+        ctx.auth_cache.put("project", project_id, project)
     if project is None:
         raise NotFoundError(f"project {project_id!r} not found", hint="check the project id")
     return project
@@ -151,4 +174,5 @@ def revoke_key(ctx: ServiceContext, project_id: str, key_id: str, *, actor: str)
         repo.revoke(key, utcnow())
         if not already:
             record(session, project_id, actor=actor, action="key.revoke", target=key_id)
+    ctx.auth_cache.drop("key", key_id)
     return key

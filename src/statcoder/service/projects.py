@@ -88,4 +88,5 @@ def update_settings(ctx: ServiceContext, project_id: str, *, audit_rate: float |
             project.audit_rate = audit_rate
             record(session, project_id, actor=actor, action="project.settings", target=project_id,
                    details={"audit_rate": {"before": before, "after": audit_rate}})
+    ctx.auth_cache.drop("project", project_id)
     return project

@@ -215,6 +215,7 @@ def _activate(
         record(session, project_id, actor=actor, action=action, target=version,
                details={"from": current, "to": version})
     ctx.models.activate(project_id, version, row.path)
+    ctx.auth_cache.drop("project", project_id)
     return project
 
 

@@ -37,6 +37,9 @@ class ServiceSettings(BaseSettings):
     max_train_records: int = Field(default=200_000, gt=0)
     #: default share of ``auto`` records sent to the audit sample of a new project
     default_audit_rate: float = Field(default=0.02, ge=0.0, le=1.0)
+    #: how long key and project rows are reused from memory (s; 0 = read the store each time);
+    #: changes made by another process (e.g. a revocation) take effect within this delay
+    auth_cache_seconds: float = Field(default=2.0, ge=0, le=300)
     #: micro-batching: how long the model thread lets requests gather before a call (ms; 0 = off)
     batch_wait_ms: float = Field(default=1.0, ge=0, le=1000)
     #: records per job chunk (one store transaction each)
