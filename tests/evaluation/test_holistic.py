@@ -92,3 +92,13 @@ def test_unknown_codes_are_reported_or_dropped(onet_slice):
     ev = evaluate(onet_slice["coder"], frame, text_columns=["text"], code_column="code", n_boot=10,
                   on_unknown_code="drop")
     assert ev.to_dict()["meta"]["n_dropped_unknown_code"] == 1 and ev.data.n == 29
+
+
+def test_true_codes_above_leaf_level_are_scored_only_where_they_say_something(onet_slice):
+    soc = onet_slice["classification"]
+    frame = onet_slice["test"].head(60).copy()
+    frame.loc[0, "code"] = soc.truncate(frame.loc[0, "code"], 3)  # a broad-occupation code as truth
+    ev = evaluate(onet_slice["coder"], frame, text_columns=["text"], code_column="code", n_boot=0)
+    rows = {r["level"]: r for r in ev.to_dict()["accuracy"]["by_level"]}
+    assert [rows[level]["n"] for level in (1, 2, 3, 4)] == [60, 60, 60, 59]
+    assert rows[4]["accuracy_lower"] is None  # no bootstrap asked for: no interval, not a fake one

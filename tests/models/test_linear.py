@@ -65,3 +65,27 @@ def test_cross_val_proba_is_out_of_fold():
     assert proba.shape == (len(TEXTS), len(set(CODES)))
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
     assert classes == sorted(set(CODES))
+
+
+def test_temperature_ignores_records_whose_class_was_unavailable():
+    rng = np.random.default_rng(2)
+    logits = rng.normal(size=(5_000, 4)) * 3
+    p = softmax(logits, temperature=1.5)
+    y = np.array([rng.choice(4, p=row) for row in p])
+    reference = fit_temperature(logits, y)
+    polluted = np.vstack([logits, np.full((200, 4), 1.0)])
+    polluted[5_000:, 0] = -np.inf  # the true class (0) was absent from the fold these came from
+    assert fit_temperature(polluted, np.r_[y, np.zeros(200, dtype=int)]) == pytest.approx(reference, rel=1e-6)
+
+
+def test_calibration_helps_on_small_data_with_rare_codes(shared_data):
+    import pandas as pd
+
+    from statcoder import Classification, train
+
+    isco = Classification.from_csv(shared_data / "classifications" / "isco08.csv")
+    frame = pd.read_csv(shared_data / "coding" / "ilo_isco08_index.csv", dtype=str, keep_default_na=False)
+    frame = frame.sample(1500, random_state=0)  # ~400 codes: many appear once, absent from some folds
+    held = train(frame, text_columns=["text"], code_column="code", classification=isco, cv_folds=2).card["heldout"]
+    assert held["temperature"] < 2.0
+    assert held["ece"] <= held["ece_before_calibration"] + 0.01

@@ -24,7 +24,8 @@ def fit_temperature(scores: np.ndarray, y_index: np.ndarray, *, bounds: tuple[fl
     """Return the temperature T > 0 minimising the mean negative log-likelihood of the true classes.
 
     ``y_index`` holds the column of each record's true class (-1 for a class the scores do
-    not cover; such records are ignored).
+    not cover). Records whose true class has a score of ``-inf`` (the class was absent from the
+    data the scores came from) are ignored: no temperature can give them probability.
     """
     s = np.asarray(scores, dtype=np.float64)
     y = np.asarray(y_index)

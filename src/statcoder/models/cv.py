@@ -42,13 +42,14 @@ def out_of_fold_scores(
 ) -> tuple[np.ndarray, list[str]]:
     """Return out-of-fold decision scores (n, n_classes) and the classes (sorted codes).
 
-    Classes absent from a fold's training part get a very low score for that fold's records.
+    Classes absent from a fold's training part get a score of ``-inf`` for that fold's records
+    (probability 0; such records carry no information for calibration and are left out of it).
     """
     texts = list(texts)
     y = np.asarray([str(c) for c in codes], dtype=object)
     classes = sorted(set(y.tolist()))
     column = {c: i for i, c in enumerate(classes)}
-    scores = np.full((len(y), len(classes)), -1e3)
+    scores = np.full((len(y), len(classes)), -np.inf)
     folds = fold_indices(y, n_splits=n_splits, seed=seed)
     for done, (train_idx, test_idx) in enumerate(folds, start=1):
         model = make_estimator().fit([texts[i] for i in train_idx], y[train_idx])

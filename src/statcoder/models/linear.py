@@ -73,6 +73,7 @@ class LinearTextCoder(ClassifierMixin, BaseEstimator):
         svm = LinearSVC(C=self.C, max_iter=self.max_iter, random_state=self.seed)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
+            warnings.filterwarnings("ignore", message="The number of unique classes", category=UserWarning)
             svm.fit(Z, y)
         coef, intercept = svm.coef_, svm.intercept_
         if len(classes) == 2:  # sklearn keeps one row for binary problems
