@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-from pathlib import Path
 import warnings
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,7 +18,6 @@ from sklearn.svm import LinearSVC
 
 from statcoder import Classification, Coder, train
 from statcoder.models.fasttext_backend import FastTextCoder, _line
-
 
 LONGEST = 200_000  # job ads can be long; the benchmark keeps every record
 

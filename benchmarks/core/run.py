@@ -14,23 +14,23 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"
 
-import multiprocessing as mp  # noqa: E402
-import platform  # noqa: E402
-import resource  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from datetime import UTC, datetime  # noqa: E402
-from pathlib import Path  # noqa: E402
+import multiprocessing as mp
+import platform
+import resource
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import numpy as np
+import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import datasets as ds  # noqa: E402
-import methods  # noqa: E402
+import datasets as ds
+import methods
 
-from statcoder.evaluation.metrics import automation_summary, scores_by_level  # noqa: E402
-from statcoder.models.calibration import expected_calibration_error  # noqa: E402
+from statcoder.evaluation.metrics import automation_summary, scores_by_level
+from statcoder.models.calibration import expected_calibration_error
 
 OUT = Path(__file__).resolve().parents[1] / "results.md"
 METHODS = ("statcoder", "fastText (defaults)", "TF-IDF + LinearSVC(C=0.5)")

@@ -88,7 +88,7 @@ def split_by_title(records: pd.DataFrame, *, test_share: float, seed: int) -> tu
     keys = records["title"].map(normalise_key)
     unique = np.array(sorted(keys.unique()))
     rng = np.random.default_rng(seed)
-    held = set(rng.choice(unique, size=int(round(test_share * len(unique))), replace=False).tolist())
+    held = set(rng.choice(unique, size=round(test_share * len(unique)), replace=False).tolist())
     mask = keys.isin(held).to_numpy()
     return records[~mask].reset_index(drop=True), records[mask].reset_index(drop=True)
 

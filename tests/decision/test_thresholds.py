@@ -4,7 +4,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import binomtest
 
-from statcoder.decision import clopper_pearson_interval, clopper_pearson_lower, decide, threshold_for_target
+from statcoder.decision import (
+    clopper_pearson_interval,
+    clopper_pearson_lower,
+    decide,
+    threshold_for_target,
+)
 
 
 def test_clopper_pearson_lower_known_values():

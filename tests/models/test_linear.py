@@ -8,7 +8,13 @@ from sklearn.utils.estimator_checks import (
     check_set_params,
 )
 
-from statcoder.models import LinearTextCoder, cross_val_proba, expected_calibration_error, fit_temperature, softmax
+from statcoder.models import (
+    LinearTextCoder,
+    cross_val_proba,
+    expected_calibration_error,
+    fit_temperature,
+    softmax,
+)
 
 TEXTS = ["software developer", "java programmer", "web developer", "nurse", "registered nurse",
          "nursing assistant", "truck driver", "bus driver", "delivery driver"] * 3

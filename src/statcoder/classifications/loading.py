@@ -13,6 +13,7 @@ from pathlib import Path
 
 from statcoder.classifications.tree import Classification
 from statcoder.errors import ClassificationError, InputError
+from statcoder.text.normalise import as_text
 
 REQUIRED = ("code", "parent")
 
@@ -134,16 +135,16 @@ def check_rows(rows: Sequence[_Row]) -> list[Problem]:
             base += 1
             depth[code] = base
     for row in rows:
-        if row.code and row.level.isdigit() and row.code in depth and not row.parent == row.code:
-            if int(row.level) != depth[row.code] and (not row.parent or row.parent in by_code):
-                problems.append(
-                    Problem(
-                        row.line,
-                        row.code,
-                        f"level {row.level} of {row.code!r} does not match its place in the tree "
-                        f"(parent {row.parent or 'none'} -> level {depth[row.code]})",
-                    )
+        if (row.code and row.level.isdigit() and row.code in depth and row.parent != row.code
+                and int(row.level) != depth[row.code] and (not row.parent or row.parent in by_code)):
+            problems.append(
+                Problem(
+                    row.line,
+                    row.code,
+                    f"level {row.level} of {row.code!r} does not match its place in the tree "
+                    f"(parent {row.parent or 'none'} -> level {depth[row.code]})",
                 )
+            )
     return sorted(problems, key=lambda p: p.line)
 
 
@@ -213,7 +214,7 @@ def classification_from_frame(frame, *, name: str, version: str = "", source: st
     def col(name: str) -> list[str]:
         if name not in frame.columns:
             return [""] * len(frame)
-        return ["" if v is None or v != v else str(v).strip() for v in frame[name].tolist()]
+        return [as_text(v).strip() for v in frame[name].tolist()]
 
     rows = [
         _Row(i + 2, c, p, lv, t, ln)

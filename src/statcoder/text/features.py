@@ -46,7 +46,7 @@ class TextFeatures(TransformerMixin, BaseEstimator):
 
     def _vectorizers(self) -> tuple[TfidfVectorizer, TfidfVectorizer]:
         # texts are normalised once in _prepare; the vectorizers only slice them
-        common = dict(preprocessor=_identity, lowercase=False, sublinear_tf=self.sublinear_tf, dtype=np.float32)
+        common = {"preprocessor": _identity, "lowercase": False, "sublinear_tf": self.sublinear_tf, "dtype": np.float32}
         word = TfidfVectorizer(analyzer="word", token_pattern=_TOKEN, ngram_range=tuple(self.word_ngrams),
                                min_df=self.min_df, max_features=self.max_features, **common)
         # character n-grams see only the start of long texts (a job ad's title and first lines):

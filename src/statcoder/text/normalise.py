@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
-from functools import lru_cache
 from collections.abc import Sequence
+from functools import lru_cache
 
 import pandas as pd
 
@@ -45,7 +46,7 @@ def as_text(value: object) -> str:
     """Return ``value`` as text: None/NaN -> "", numbers -> their string form."""
     if value is None:
         return ""
-    if isinstance(value, float) and value != value:
+    if isinstance(value, float) and math.isnan(value):
         return ""
     if value is pd.NA or value is pd.NaT:
         return ""
