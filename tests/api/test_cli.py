@@ -31,7 +31,8 @@ def test_admin_bootstrap_create_project_key_and_revoke(tmp_path, db_url, model_d
     r = runner.invoke(app, ["admin", "create-key", "lfs", "--scope", "admin", "--scope", "code", *common])
     assert r.exit_code == 0, r.output
     secret = re.search(r"sc_[0-9a-f]+_\S+", r.output).group(0)
-    ctx = ServiceContext(ServiceSettings(data_dir=tmp_path / "data", database_url=db_url))
+    # no key cache: the CLI is another process, whose changes a cache would see only after its TTL
+    ctx = ServiceContext(ServiceSettings(data_dir=tmp_path / "data", database_url=db_url, auth_cache_seconds=0))
     principal = keys.authenticate(ctx, secret)
     assert principal.project_id == "lfs" and principal.scopes == {"admin", "code"}
     r = runner.invoke(app, ["admin", "add-model", "lfs", str(foreign_model_dir), *common])
