@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from apikit import Tenant, error_code, make_tenant
+from kit import WORDS, labelled_frame
 
 from statcoder.service import projects
 from statcoder.service.review import list_tasks
@@ -28,6 +29,7 @@ class Resources:
     version: str
     key_id: str
     allowed_csv: str
+    run_id: int
 
 
 def seed(client, ctx, tenant: Tenant, model_dir: Path) -> Resources:
@@ -40,8 +42,12 @@ def seed(client, ctx, tenant: Tenant, model_dir: Path) -> Resources:
     task_id = list_tasks(ctx, tenant.id, status=None)[0].id
     allowed_csv = ctx.settings.allowed_job_dirs[0] / f"{tenant.id}.csv"
     allowed_csv.write_text("text\nbaker\n", encoding="utf-8")
+    run = client.post(f"/v1/projects/{tenant.id}/monitoring", headers=tenant.headers("admin"),
+                      **monitoring_request(None, None))
+    assert run.status_code == 201, run.text
+    run = run.json()
     return Resources(job_id=job["id"], task_id=task_id, version=version, key_id=tenant.key_ids["code"],
-                     allowed_csv=str(allowed_csv))
+                     allowed_csv=str(allowed_csv), run_id=run["id"])
 
 
 def model_zip(model_dir: Path) -> bytes:
@@ -55,6 +61,13 @@ def model_zip(model_dir: Path) -> bytes:
 
 TRAIN_CSV = pd.DataFrame({"text": ["baker", "butcher", "joiner", "cable"] * 10,
                           "code": ["11", "12", "21", "22"] * 10}).to_csv(index=False).encode()
+MONITOR_REFERENCE = labelled_frame(WORDS, per_code=15, seed=3).to_csv(index=False).encode()
+MONITOR_CURRENT = labelled_frame(WORDS, per_code=5, seed=4).drop(columns=["code"]).to_csv(index=False).encode()
+
+
+def monitoring_request(_r, _m) -> dict:
+    return {"files": {"reference": ("ref.csv", MONITOR_REFERENCE), "current": ("cur.csv", MONITOR_CURRENT)}}
+
 
 # (method, path template, scope needed (None = any scope), request kwargs builder)
 ROUTES = [
@@ -87,12 +100,16 @@ ROUTES = [
     ("POST", "/v1/projects/{project_id}/review/tasks/{task_id}/submit", "review",
      lambda r, m: {"json": {"code": "11", "coder_id": "eve"}}),
     ("GET", "/v1/projects/{project_id}/review/export", "review", lambda r, m: {}),
+    ("POST", "/v1/projects/{project_id}/monitoring", "admin", monitoring_request),
+    ("GET", "/v1/projects/{project_id}/monitoring", None, lambda r, m: {}),
+    ("GET", "/v1/projects/{project_id}/monitoring/{run_id}", None, lambda r, m: {}),
+    ("GET", "/v1/projects/{project_id}/monitoring/{run_id}/report", None, lambda r, m: {}),
 ]
 
 
 def url(template: str, project_id: str, res: Resources) -> str:
     return template.format(project_id=project_id, job_id=res.job_id, task_id=res.task_id,
-                           version=res.version, key_id=res.key_id)
+                           version=res.version, key_id=res.key_id, run_id=res.run_id)
 
 
 def test_routes_table_covers_every_project_route(client):
@@ -131,6 +148,7 @@ def snapshot(client, tenant: Tenant) -> dict:
         "jobs": client.get(f"{base}/jobs", headers=h).json(),
         "tasks": client.get(f"{base}/review/tasks", params={"status": "all"}, headers=h).json(),
         "audit": client.get(f"{base}/audit", headers=h).json(),
+        "monitoring": client.get(f"{base}/monitoring", headers=h).json(),
     }
 
 

@@ -49,8 +49,8 @@ def test_model_card_has_what_architecture_requires(trained):
     assert {"numpy", "scikit-learn", "statcoder"} <= set(card["library_versions"])
     # auto-coded held-out records reach the target accuracy (thresholds are chosen for that)
     for level, fig in card["heldout"]["levels"].items():
-        if fig["coverage_at_threshold"] > 0:
-            assert fig["lower_bound_at_threshold"] >= card["target_accuracy"]
+        if fig["coded_share"] > 0:
+            assert fig["lower_bound"] >= card["target_accuracy"]
 
 
 def test_save_load_round_trip(trained, tmp_path):
@@ -186,3 +186,12 @@ def test_repeated_texts_get_identical_results(trained):
     pd.testing.assert_frame_equal(first, second)
     alone = coder.code(texts)
     pd.testing.assert_frame_equal(first, alone)
+
+
+def test_flat_model_option(ilo_slice, isco):
+    frame = ilo_slice.head(400)
+    coder = train(frame, text_columns=["text"], code_column="code", classification=isco, cv_folds=2,
+                  hierarchical=False)
+    assert coder.card["hierarchical_model"] is False
+    assert len(coder.model.group_names_) == 1
+    np.testing.assert_allclose(coder.predict_proba(["welder"]).sum(), 1.0)

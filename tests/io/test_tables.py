@@ -66,3 +66,16 @@ def test_atomic_write_leaves_old_file_on_failure(tmp_path):
         write_table_atomic(Boom(FRAME), path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["t.csv"]
+
+
+def test_one_column_csv_with_spaces(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("text\nsenior software engineer\nregistered nurse in a hospital\n", encoding="utf-8")
+    assert read_table(path)["text"].tolist() == ["senior software engineer", "registered nurse in a hospital"]
+
+
+def test_semicolon_csv(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("text;code\nnurse, registered;2221\nwelder;7212\n", encoding="utf-8")
+    frame = read_table(path)
+    assert frame["code"].tolist() == ["2221", "7212"] and frame["text"][0] == "nurse, registered"

@@ -97,7 +97,7 @@ def test_quality_command_user_errors(files, tmp_path):
 
 def test_to_review_without_the_service_function_fails_clearly(files, tmp_path):
     # statcoder.service.review does not (yet) offer add_quality_tasks: the option must stop at once
-    import statcoder.service.review as review
+    from statcoder.service import review
 
     assert not hasattr(review, "add_quality_tasks"), "service now offers it: test the task creation instead"
     cls_path, data_path, _, _ = files

@@ -11,7 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from statcoder.api import errors
 from statcoder.api.middleware import BodyTooLarge, LimitBodySize, RequestMetrics
-from statcoder.api.routers import coding, health, jobs, models, projects, review
+from statcoder.api.routers import coding, health, jobs, models, monitoring, projects, review
 from statcoder.service.context import ServiceContext
 from statcoder.service.operations import preload_models
 from statcoder.service.settings import ServiceSettings
@@ -51,7 +51,7 @@ def create_app(
         title="statcoder coding service",
         version="1",
         description="Multi-tenant automated coding to statistical classifications: "
-        "projects, model registry, synchronous coding, batch jobs, review queue, audit log.",
+        "projects, model registry, synchronous coding, batch jobs, review queue, model monitoring, audit log.",
         lifespan=lifespan,
     )
     app.state.context = ctx
@@ -61,7 +61,8 @@ def create_app(
         return errors.error_response(413, "payload_too_large", "the request body is too large")
 
     app.add_exception_handler(BodyTooLarge, body_too_large)
-    for router in (health.router, projects.router, models.router, coding.router, jobs.router, review.router):
+    for router in (health.router, projects.router, models.router, coding.router, jobs.router, review.router,
+                   monitoring.router):
         app.include_router(router)
     app.add_middleware(
         LimitBodySize, max_request_bytes=ctx.settings.max_request_bytes,

@@ -6,7 +6,15 @@ import json
 
 from statcoder.api import schemas
 from statcoder.store import utc
-from statcoder.store.tables import ApiKey, AuditEvent, Job, ModelVersion, Project, ReviewTask
+from statcoder.store.tables import (
+    ApiKey,
+    AuditEvent,
+    Job,
+    ModelVersion,
+    MonitoringRun,
+    Project,
+    ReviewTask,
+)
 
 
 def project_out(p: Project) -> schemas.ProjectOut:
@@ -70,4 +78,16 @@ def event_out(e: AuditEvent) -> schemas.AuditEventOut:
     return schemas.AuditEventOut(
         id=e.id, actor=e.actor, action=e.action, target=e.target, details=json.loads(e.details),
         created_at=utc(e.created_at),
+    )
+
+
+def monitoring_run_out(run: MonitoringRun, *, with_periods: bool = True) -> schemas.MonitoringRunOut:
+    """Return a monitoring run's summary (periods from the stored result when asked)."""
+    from statcoder.service.monitoring import run_alerts, run_result
+
+    return schemas.MonitoringRunOut(
+        id=run.id, created_at=utc(run.created_at), created_by=run.created_by, model_version=run.model_version,
+        n_periods=run.n_periods, n_alerts=run.n_alerts,
+        periods=run_result(run).get("periods", []) if with_periods else [],
+        alerts=[schemas.MonitoringAlertOut(**a) for a in run_alerts(run)],
     )

@@ -8,7 +8,7 @@ from typing import Any
 
 from statcoder.service.metrics import ServiceMetrics
 
-UPLOAD_PATHS = ("/jobs", "/models", "/models/train")
+UPLOAD_PATHS = ("/jobs", "/models", "/models/train", "/monitoring")
 
 
 def _error(status: int, code: str, message: str, hint: str) -> tuple[dict, bytes]:
@@ -27,7 +27,7 @@ class BodyTooLarge(Exception):
 class LimitBodySize:
     """Refuse bodies over the limit with 413: by Content-Length up front, else while streaming.
 
-    File-upload routes (job creation, model upload and training) get the larger upload limit.
+    File-upload routes (job creation, model upload and training, monitoring runs) get the larger upload limit.
     """
 
     def __init__(self, app: Any, *, max_request_bytes: int, max_upload_bytes: int) -> None:

@@ -260,3 +260,42 @@ class Health(BaseModel):
 
     status: Literal["ok", "unavailable"]
     checks: dict[str, bool] = {}
+
+
+# ---- monitoring -------------------------------------------------------------------------
+class MonitoringAlertOut(BaseModel):
+    """One alert of a monitoring run (see docs/monitoring.md for the signals)."""
+
+    period: str
+    signal: str
+    level: int | None = Field(None, description="classification level (1 = top); null if none")
+    severity: str = Field(description="\"warning\" (size > tolerance) or \"critical\" (> 2 x tolerance)")
+    size: float | None = Field(None, description="deterioration, in the signal's units")
+    since: str = Field("", description="first period of the run beyond tolerance")
+    advice: str = ""
+    value: float | None = None
+    reference: float | None = None
+    tolerance: float | None = None
+    p_value: float | None = None
+    q_value: float | None = None
+
+
+class MonitoringRunOut(BaseModel):
+    """A stored monitoring run: when, which model, its periods and alerts."""
+
+    id: int
+    created_at: datetime
+    created_by: str
+    model_version: str
+    n_periods: int
+    n_alerts: int
+    periods: list[dict[str, Any]] = Field(
+        default_factory=list, description="per period: records, estimated accuracy, audit accuracy, alerts"
+    )
+    alerts: list[MonitoringAlertOut]
+
+
+class MonitoringRunList(BaseModel):
+    """A page of monitoring runs, newest first."""
+
+    runs: list[MonitoringRunOut]

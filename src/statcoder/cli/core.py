@@ -71,6 +71,7 @@ def train(
     index: Annotated[Path | None, typer.Option("--index", help="Exact-match index table (text,code) consulted before the model.")] = None,
     cv_folds: Annotated[int | None, typer.Option(help="Cross-validation folds (default 5, or 3 above 20,000 records).")] = None,
     max_text_length: Annotated[int, typer.Option(help="Longest text accepted, in characters.")] = 10_000,
+    flat: Annotated[bool, typer.Option("--flat", help="One flat SVM over all codes instead of the hierarchy-aware model (slower to train).")] = False,
 ) -> None:
     """Train a coder from labelled records and write the model directory OUT."""
     from statcoder.coder import CodingIndex
@@ -87,7 +88,7 @@ def train(
         coder = train_coder(
             frame, text_columns=text, code_column=code, classification=tree, target_accuracy=target_accuracy,
             backend=backend, seed=seed, on_unknown_code=on_unknown_code, index=coding_index, cv_folds=cv_folds,
-            max_text_length=max_text_length, on_progress=bar, where=str(data),
+            max_text_length=max_text_length, hierarchical=not flat, on_progress=bar, where=str(data),
         )
     coder.save(out)
     _print_training_summary(coder, out)
@@ -105,12 +106,12 @@ def _print_training_summary(coder, out: Path) -> None:
     if dropped:
         console.print(f"rows left out: {dropped}", highlight=False)
     table = Table(title=f"held-out ({held['cv_folds']}-fold) figures, target accuracy {card['target_accuracy']}")
-    for column in ("level", "accuracy", "threshold", "coverage", "accuracy above threshold"):
+    for column in ("level", "top-1 accuracy", "threshold", "coded at this level", "their accuracy"):
         table.add_column(column, justify="right")
     for level, fig in held["levels"].items():
         thr = coder.thresholds.get(int(level), float("inf"))
         table.add_row(level, f"{fig['accuracy']:.3f}", "never" if thr == float("inf") else f"{thr:.3f}",
-                      f"{fig['coverage_at_threshold']:.1%}", f"{fig['accuracy_at_threshold']:.3f}")
+                      f"{fig['coded_share']:.1%}", f"{fig['coded_accuracy']:.3f}")
     console.print(table)
     shares = ", ".join(
         f"{name} {v['share']:.1%}" + (f" (accuracy {v['accuracy']:.3f})" if "accuracy" in v else "")

@@ -90,11 +90,19 @@ def choose_thresholds(
     proba: np.ndarray, classes: Sequence[str], y_true: Sequence[str], classification: Classification,
     *, target: float, confidence_level: float = 0.95,
 ) -> tuple[dict[int, float], dict[int, dict[str, float]]]:
-    """Per-level thresholds from held-out probabilities, and per-level held-out figures."""
+    """Per-level thresholds from held-out probabilities, and per-level held-out figures.
+
+    Levels are calibrated deepest first, in the order the decision rule applies them: the
+    threshold of level L is chosen on the records that no deeper level accepted. The records
+    coded at L are exactly those, so each decision's share reaches the target on its own
+    (calibrating every level on all records would let easy records, which are coded deeper,
+    vouch for the hard ones that end up coded at L).
+    """
     thresholds: dict[int, float] = {}
     figures: dict[int, dict[str, float]] = {}
     true_level = np.asarray([classification.level(c) for c in y_true])
-    for level in range(1, classification.depth + 1):
+    remaining = np.ones(len(y_true), dtype=bool)
+    for level in range(classification.depth, 0, -1):
         agg, codes = classification.aggregate(proba, classes, level)
         eligible = true_level >= level  # records whose true code reaches this level
         if agg.shape[1] == 0 or not eligible.any():
@@ -102,19 +110,22 @@ def choose_thresholds(
             continue
         best = agg.argmax(axis=1)
         conf = agg[np.arange(len(agg)), best]
-        truth = np.asarray([classification.truncate(c, level) if lv >= level else "" for c, lv in zip(y_true, true_level, strict=True)], dtype=object)
+        truth = np.asarray([classification.truncate(c, level) if lv >= level else ""
+                            for c, lv in zip(y_true, true_level, strict=True)], dtype=object)
         correct = np.asarray(codes, dtype=object)[best] == truth
-        t = threshold_for_target(conf[eligible], correct[eligible], target=target, confidence_level=confidence_level)
+        pool = eligible & remaining
+        t = threshold_for_target(conf[pool], correct[pool], target=target, confidence_level=confidence_level)
         thresholds[level] = t
-        accepted = eligible & (conf >= t)
+        accepted = pool & (conf >= t)
         k, n = int(correct[accepted].sum()), int(accepted.sum())
         figures[level] = {
             "accuracy": float(correct[eligible].mean()),
-            "coverage_at_threshold": float(n / eligible.sum()),
-            "accuracy_at_threshold": float(k / n) if n else float("nan"),
-            "lower_bound_at_threshold": float(clopper_pearson_lower(k, n, confidence=confidence_level)) if n else 0.0,
+            "coded_share": float(n / len(y_true)),
+            "coded_accuracy": float(k / n) if n else float("nan"),
+            "lower_bound": float(clopper_pearson_lower(k, n, confidence=confidence_level)) if n else 0.0,
         }
-    return thresholds, figures
+        remaining &= ~(conf >= t)
+    return thresholds, dict(sorted(figures.items()))
 
 
 def train(
@@ -131,13 +142,16 @@ def train(
     cv_folds: int | None = None,
     max_text_length: int = 10_000,
     model_params: dict[str, Any] | None = None,
+    hierarchical: bool = True,
     on_progress: ProgressFn | None = None,
     where: str = "training data",
 ) -> Coder:
     """Train a Coder on ``data`` and return it (unsaved; call ``.save(dir)``).
 
     ``cv_folds`` defaults to 5 below 20,000 records and 3 above (thresholds and calibration
-    come from out-of-fold predictions either way).
+    come from out-of-fold predictions either way). ``hierarchical`` (linear backend) uses one SVM
+    over top-level groups and one per group; ``False`` trains a flat one-vs-rest SVM over all
+    codes, which is slower to train and, on some data, more accurate (see benchmarks/results.md).
     """
     if backend not in BACKENDS:
         raise ConfigurationError(f"unknown backend {backend!r}", hint=f"use one of: {', '.join(BACKENDS)}")
@@ -151,7 +165,7 @@ def train(
     if index is not None:
         index.validate(classification)
     params = dict(model_params or {})
-    if backend == "linear" and "groups" not in params and classification.depth > 1:
+    if backend == "linear" and hierarchical and "groups" not in params and classification.depth > 1:
         # hierarchy-aware model: one SVM over top-level groups, one per group over its codes
         params["groups"] = {c: classification.truncate(c, 1) for c in set(codes)}
     folds = cv_folds or (5 if len(texts) < 20_000 else 3)

@@ -45,7 +45,7 @@ def read_table(path: str | Path, *, sheet: str | int | None = None) -> pd.DataFr
     suffix = "".join(path.suffixes[-2:]).lower() if path.suffix.lower() == ".gz" else path.suffix.lower()
     try:
         if suffix in (".csv", ".txt", ".csv.gz", ".txt.gz"):
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, sep=None, engine="python")
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, sep=_sniff_delimiter(path))
         elif suffix in (".tsv", ".tab", ".tsv.gz"):
             frame = pd.read_csv(path, dtype=str, keep_default_na=False, sep="\t")
         elif suffix in (".parquet", ".pq"):
@@ -87,6 +87,23 @@ def read_table(path: str | Path, *, sheet: str | int | None = None) -> pd.DataFr
         ) from None
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame
+
+
+def _sniff_delimiter(path: Path) -> str:
+    """Comma, semicolon, tab or pipe, whichever the first lines use consistently (comma by default).
+
+    Spaces are never taken as the delimiter: a one-column file of texts has spaces in every line.
+    """
+    import csv
+    import gzip
+
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    with opener(path, "rt", encoding="utf-8", newline="") as handle:
+        sample = handle.read(65536)
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+    except csv.Error:
+        return ","
 
 
 def require_columns(frame: pd.DataFrame, columns: list[str], *, where: str) -> None:

@@ -182,3 +182,21 @@ class AuditEvent(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (Index("ix_audit_events_project_id", "project_id", "id"),)
+
+
+class MonitoringRun(Base):
+    """One on-demand model-decay monitoring run: the stored result JSON and its alert summary."""
+
+    __tablename__ = "monitoring_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    model_version: Mapped[str] = mapped_column(String(64))
+    n_periods: Mapped[int] = mapped_column(Integer)
+    n_alerts: Mapped[int] = mapped_column(Integer)
+    alerts_json: Mapped[str] = mapped_column(Text)  # JSON list (Alert.to_dict), no record texts
+    result_json: Mapped[str] = mapped_column(Text)  # MonitoringResult.to_dict()
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_monitoring_runs_project_id", "project_id", "id"),)
