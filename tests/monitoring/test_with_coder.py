@@ -150,3 +150,13 @@ def test_coded_output_columns_are_used_as_produced(setup: dict):
     assert np.allclose(batch.proba.sum(axis=1), 1.0)
     fresh = score_frame(coder, setup["current"], audit_column="audit")
     assert fresh.decision[first_auto] == "auto"
+
+
+def test_a_period_of_empty_texts_is_a_clear_error(setup: dict):
+    from statcoder.errors import InputError
+
+    monitor = Monitor(setup["coder"], period_column="month", domain_permutations=5)
+    monitor.fit(setup["reference"], training_texts=setup["training_texts"])
+    empty = pd.DataFrame({"text": ["", "  ", ""], "month": ["2025-04"] * 3})
+    with pytest.raises(InputError, match="every text in period 2025-04 is empty"):
+        monitor.calculate(empty)

@@ -147,6 +147,9 @@ def score_frame(
     from statcoder.text import join_columns
 
     texts = join_columns(frame, list(text_columns), where=where)
+    if texts and not any(t.strip() for t in texts):
+        raise InputError(f"every text in {where} is empty", where=where,
+                         hint="check the text column(s); a period needs some texts to be monitored")
     label = label_column if label_column and label_column in frame.columns else None
     audit = _column(frame, audit_column, where)
     aux = frame[list(columns)].astype(str).reset_index(drop=True) if columns else pd.DataFrame()
