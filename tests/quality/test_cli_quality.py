@@ -95,15 +95,42 @@ def test_quality_command_user_errors(files, tmp_path):
     assert one.exit_code == 2 and "at least two" in one.output
 
 
-def test_to_review_without_the_service_function_fails_clearly(files, tmp_path):
-    # statcoder.service.review does not (yet) offer add_quality_tasks: the option must stop at once
-    from statcoder.service import review
+def test_to_review_creates_quality_tasks_in_the_service_project(files, tmp_path, monkeypatch):
+    from statcoder.service.context import ServiceContext
+    from statcoder.service.projects import create_project
+    from statcoder.service.review import list_tasks
 
-    assert not hasattr(review, "add_quality_tasks"), "service now offers it: test the task creation instead"
+    monkeypatch.setenv("STATCODER_DATA_DIR", str(tmp_path / "service"))
+    monkeypatch.delenv("STATCODER_DATABASE_URL", raising=False)
     cls_path, data_path, _, _ = files
+    ctx = ServiceContext()
+    ctx.start()
+    try:
+        create_project(ctx, "lfs", name="LFS occupation", classification_csv=cls_path, actor="test")
+    finally:
+        ctx.close()
     out = tmp_path / "o"
     result = RUNNER.invoke(app, ["quality", "--data", str(data_path), "--text", "title", "--code", "code",
-                                 "--classification", str(cls_path), "--out", str(out), "--to-review", "demo"])
+                                 "--classification", str(cls_path), "--out", str(out), "--to-review", "lfs"])
+    assert result.exit_code == 0, result.output
+    suspicious = pd.read_csv(out / "suspicious.csv", dtype=str, keep_default_na=False)
+    assert "created" in result.output
+    ctx = ServiceContext()
+    ctx.start()
+    try:
+        tasks = list_tasks(ctx, "lfs", reason="quality", limit=1000)
+    finally:
+        ctx.close()
+    assert len(tasks) == len(suspicious) > 0
+    assert [t.predicted_code for t in tasks] == suspicious["suggested_code"].tolist()
+    assert all(t.status == "open" and t.decision == "review" for t in tasks)
+
+
+def test_to_review_unknown_project_fails_clearly(files, tmp_path, monkeypatch):
+    monkeypatch.setenv("STATCODER_DATA_DIR", str(tmp_path / "service"))
+    monkeypatch.delenv("STATCODER_DATABASE_URL", raising=False)
+    cls_path, data_path, _, _ = files
+    result = RUNNER.invoke(app, ["quality", "--data", str(data_path), "--text", "title", "--code", "code",
+                                 "--classification", str(cls_path), "--out", str(tmp_path / "o"), "--to-review", "nope"])
     assert result.exit_code == 2
-    assert "service" in result.output and "add_quality_tasks" in result.output
-    assert not out.exists()  # failed before doing any work
+    assert "project 'nope' not found" in result.output

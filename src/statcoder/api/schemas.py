@@ -190,7 +190,7 @@ class TaskOut(BaseModel):
     """A review task with the model's candidates and, once submitted, the human code."""
 
     id: int
-    reason: Literal["review", "audit"]
+    reason: Literal["review", "audit", "quality"]
     status: Literal["open", "claimed", "done"]
     record_id: str | None
     job_id: str | None

@@ -172,3 +172,54 @@ def export_labelled_csv(ctx: ServiceContext, project_id: str) -> Iterator[str]:
                 buffer.seek(0)
                 buffer.truncate()
     yield buffer.getvalue()
+
+
+def add_quality_tasks(
+    ctx: ServiceContext, project_id: str, suspicious: pd.DataFrame, *, text_columns: Sequence[str], actor: str,
+) -> int:
+    """Queue the suspicious training records found by ``statcoder quality`` for re-review.
+
+    Each record becomes an open task with reason ``"quality"``: its text, the suggested code
+    as ``predicted_code`` (with ``p_suggested`` as confidence) and ``row_number`` as the
+    record id. Returns the number of tasks created. The suggested codes must belong to the
+    project's classification (UnknownCodeError otherwise, before anything is written).
+    """
+    import json
+
+    from statcoder.store.projects import ProjectRepository
+    from statcoder.text.normalise import join_columns
+
+    with ctx.db.read() as session:
+        project = ProjectRepository(session).get(project_id)
+    if project is None:
+        raise NotFoundError(f"project {project_id!r} not found", hint="create it with `statcoder admin create-project`")
+    classification = ctx.classification(project)
+    if len(suspicious) == 0:
+        return 0
+    texts = join_columns(suspicious, list(text_columns), where="suspicious records")
+    codes = [str(c) for c in suspicious["suggested_code"].tolist()]
+    unknown = sorted({c for c in codes if c not in classification})
+    if unknown:
+        raise UnknownCodeError(
+            f"{len(unknown)} suggested code(s) are not in the project's classification {classification.name}, "
+            f"e.g. {', '.join(unknown[:5])}",
+            where=f"--to-review {project_id}",
+            hint="run statcoder quality with the project's classification file",
+        )
+    confidence = pd.to_numeric(suspicious.get("p_suggested", pd.Series([0.0] * len(codes))), errors="coerce").fillna(0.0)
+    record_ids = suspicious["row_number"].tolist() if "row_number" in suspicious.columns else [None] * len(codes)
+    now = utcnow()
+    rows = [
+        {
+            "project_id": project.id, "job_id": None, "record_id": _storable(None if rid is None else str(rid), 200),
+            "text": _storable(text), "reason": "quality", "predicted_code": code,
+            "predicted_level": classification.level(code), "confidence": float(p), "decision": "review",
+            "candidates": json.dumps([{"code": code, "title": classification.title(code), "p": float(p)}]),
+            "model_version": "quality-check", "status": "open", "created_at": now,
+        }
+        for text, code, p, rid in zip(texts, codes, confidence.tolist(), record_ids, strict=True)
+    ]
+    with ctx.db.write() as session:
+        ReviewRepository(session).add_many(rows)
+        record(session, project.id, actor=actor, action="review.quality", details={"tasks": len(rows)})
+    return len(rows)

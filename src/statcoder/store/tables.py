@@ -149,7 +149,7 @@ class ReviewTask(Base):
     job_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     record_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
     text: Mapped[str] = mapped_column(Text)
-    reason: Mapped[str] = mapped_column(String(10))  # "review" | "audit"
+    reason: Mapped[str] = mapped_column(String(10))  # "review" | "audit" | "quality"
     predicted_code: Mapped[str] = mapped_column(String(50))
     predicted_level: Mapped[int] = mapped_column(Integer)
     confidence: Mapped[float] = mapped_column(Float)
