@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Annotated
@@ -164,6 +163,3 @@ def demo(
 
     run_demo(workdir or get_settings().demo_dir, seed=seed, console=console)
 
-
-def _json(value) -> str:
-    return json.dumps(value, indent=2, ensure_ascii=False)

@@ -17,6 +17,7 @@ import pandas as pd
 
 from statcoder.classifications import Classification
 from statcoder.coder.index import CodingIndex
+from statcoder.coder.levels import best_by_level, level_aggregators
 from statcoder.decision import REVIEW, decide
 from statcoder.errors import InputError
 from statcoder.text.normalise import check_lengths, join_columns
@@ -45,7 +46,7 @@ class Coder:
         self.index = index
         self.classes_: list[str] = [str(c) for c in model.classes_]
         self._levels = list(range(1, classification.depth + 1))
-        self._aggregators = {lv: classification.aggregation_matrix(self.classes_, lv) for lv in self._levels}
+        self._aggregators = level_aggregators(classification, self.classes_)
         self._candidate_prefix = [
             '{"code": ' + json.dumps(c) + ', "title": ' + json.dumps(classification.title(c)) + ', "p": '
             for c in self.classes_
@@ -64,21 +65,9 @@ class Coder:
         """Return calibrated probabilities (n_texts, n_classes), columns in ``classes_`` order."""
         return self.model.predict_proba(list(texts))
 
-    def level_confidences(self, proba: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-        """Per level: (index into ``codes_at_level(level)`` of the best code, its probability)."""
-        out = {}
-        for level, (matrix, _codes) in self._aggregators.items():
-            agg = np.asarray(matrix.T.dot(proba.T).T)
-            if agg.shape[1] == 0:
-                out[level] = (np.zeros(len(proba), dtype=np.int64), np.zeros(len(proba)))
-                continue
-            best = agg.argmax(axis=1)
-            out[level] = (best, agg[np.arange(len(agg)), best])
-        return out
-
-    def codes_at_level(self, level: int) -> list[str]:
-        """The codes the model can reach at ``level`` (column order of level aggregates)."""
-        return self._aggregators[level][1]
+    def best_by_level(self, proba: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        """Per level: (best code per record, its probability summed up the tree)."""
+        return best_by_level(proba, self._aggregators)
 
     # ---- coding -------------------------------------------------------------------------------
     def code(
@@ -148,7 +137,7 @@ class Coder:
 
     def _code_chunk(self, texts, rows, top_k, code, level, confidence, decision, candidates) -> None:
         proba = self.predict_proba(texts)
-        per_level = self.level_confidences(proba)
+        per_level = self.best_by_level(proba)
         depth = self.classification.depth
         chosen, dec = decide({lv: c for lv, (_, c) in per_level.items()}, thresholds=self.thresholds,
                              full_depth=depth)
@@ -162,8 +151,8 @@ class Coder:
         for lv in self._levels:
             mask = chosen == lv
             if mask.any():
-                idx, conf = per_level[lv]
-                out_code[mask] = np.asarray(self.codes_at_level(lv), dtype=object)[idx[mask]]
+                best, conf = per_level[lv]
+                out_code[mask] = best[mask]
                 out_level[mask] = lv
                 out_conf[mask] = conf[mask]
         code[rows], level[rows], confidence[rows], decision[rows] = out_code, out_level, out_conf, dec

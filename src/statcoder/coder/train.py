@@ -22,6 +22,7 @@ import statcoder
 from statcoder.classifications import Classification
 from statcoder.coder.coder import Coder, ProgressFn
 from statcoder.coder.index import CodingIndex
+from statcoder.coder.levels import best_by_level, level_aggregators
 from statcoder.decision import clopper_pearson_lower, decide, threshold_for_target
 from statcoder.errors import ConfigurationError, InputError, UnknownCodeError
 from statcoder.models.calibration import expected_calibration_error, fit_temperature, softmax
@@ -89,6 +90,7 @@ def prepare_training_data(
 def choose_thresholds(
     proba: np.ndarray, classes: Sequence[str], y_true: Sequence[str], classification: Classification,
     *, target: float, confidence_level: float = 0.95,
+    per_level: dict[int, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> tuple[dict[int, float], dict[int, dict[str, float]]]:
     """Per-level thresholds from held-out probabilities, and per-level held-out figures.
 
@@ -102,17 +104,17 @@ def choose_thresholds(
     figures: dict[int, dict[str, float]] = {}
     true_level = np.asarray([classification.level(c) for c in y_true])
     remaining = np.ones(len(y_true), dtype=bool)
+    if per_level is None:
+        per_level = best_by_level(proba, level_aggregators(classification, classes))
     for level in range(classification.depth, 0, -1):
-        agg, codes = classification.aggregate(proba, classes, level)
+        best, conf = per_level[level]
         eligible = true_level >= level  # records whose true code reaches this level
-        if agg.shape[1] == 0 or not eligible.any():
+        if not conf.any() or not eligible.any():
             thresholds[level] = float("inf")
             continue
-        best = agg.argmax(axis=1)
-        conf = agg[np.arange(len(agg)), best]
         truth = np.asarray([classification.truncate(c, level) if lv >= level else ""
                             for c, lv in zip(y_true, true_level, strict=True)], dtype=object)
-        correct = np.asarray(codes, dtype=object)[best] == truth
+        correct = best == truth
         pool = eligible & remaining
         t = threshold_for_target(conf[pool], correct[pool], target=target, confidence_level=confidence_level)
         thresholds[level] = t
@@ -180,7 +182,9 @@ def train(
     temperature = fit_temperature(scores, y_index)
     proba = softmax(scores, temperature=temperature)
     raw_proba = softmax(scores, temperature=1.0)
-    thresholds, level_figures = choose_thresholds(proba, classes, codes, classification, target=target_accuracy)
+    per_level = best_by_level(proba, level_aggregators(classification, classes))
+    thresholds, level_figures = choose_thresholds(proba, classes, codes, classification, target=target_accuracy,
+                                                  per_level=per_level)
     best = proba.argmax(axis=1)
     correct = np.asarray(classes, dtype=object)[best] == np.asarray(codes, dtype=object)
     heldout = {
@@ -191,7 +195,7 @@ def train(
         "ece": expected_calibration_error(proba[np.arange(len(best)), best], correct),
         "temperature": temperature,
         "levels": {str(k): v for k, v in level_figures.items()},
-        "decisions": _decision_summary(proba, classes, codes, classification, thresholds),
+        "decisions": _decision_summary(per_level, codes, classification, thresholds),
     }
     if on_progress is not None:
         on_progress(0, 1, "final model")
@@ -220,16 +224,8 @@ def train(
     return Coder(model=model, classification=classification, thresholds=thresholds, card=card, index=index)
 
 
-def _decision_summary(proba, classes, codes, classification, thresholds) -> dict[str, dict[str, float]]:
+def _decision_summary(per_level, codes, classification, thresholds) -> dict[str, dict[str, float]]:
     """Share and accuracy (at the level coded) of held-out records per decision."""
-    per_level = {}
-    for level in range(1, classification.depth + 1):
-        agg, level_codes = classification.aggregate(proba, classes, level)
-        if agg.shape[1] == 0:
-            per_level[level] = (np.full(len(proba), "", dtype=object), np.zeros(len(proba)))
-            continue
-        best = agg.argmax(axis=1)
-        per_level[level] = (np.asarray(level_codes, dtype=object)[best], agg[np.arange(len(agg)), best])
     chosen, decision = decide({lv: c for lv, (_, c) in per_level.items()}, thresholds=thresholds,
                               full_depth=classification.depth)
     summary = {}

@@ -274,20 +274,6 @@ class SurveyDesign(EstimatingDesign):
         matrix, tots, _ = calibration_matrix(self.data, totals, population_size)
         return self._with_step(matrix, tots, method, bounds)
 
-    def post_stratify(self, column: str, population: Mapping[str, float]) -> SurveyDesign:
-        """Return the design post-stratified on ``column`` to ``{category: population count}``
-        (R ``postStratify``)."""
-        return self.calibrate({column: population}, method="linear")
-
-    def rake(
-        self,
-        margins: Mapping[str, Mapping[str, float]],
-        *,
-        bounds: tuple[float, float] | None = None,
-    ) -> SurveyDesign:
-        """Return the design raked to several categorical margins (R ``rake``; multiplicative)."""
-        return self.calibrate(dict(margins), method="raking", bounds=bounds)
-
     # --- replication ----------------------------------------------------------------------
     def replicate(
         self, method: str = "auto", *, replicates: int = 50, seed: int | None = 0, mse: bool = False

@@ -162,19 +162,6 @@ class ReplicateDesign(EstimatingDesign):
         step = CalibrationStep(matrix, tots, method, bounds, self.weights, self.weights)
         return self._recalibrated(step)
 
-    def post_stratify(self, column: str, population: Mapping[str, float]) -> ReplicateDesign:
-        """Post-stratify the full-sample and every replicate weight (R ``postStratify`` on svrep)."""
-        return self.calibrate({column: population}, method="linear")
-
-    def rake(
-        self,
-        margins: Mapping[str, Mapping[str, float]],
-        *,
-        bounds: tuple[float, float] | None = None,
-    ) -> ReplicateDesign:
-        """Rake the full-sample and every replicate weight to categorical margins."""
-        return self.calibrate(dict(margins), method="raking", bounds=bounds)
-
 
 def _jackknife(
     strata: np.ndarray,

@@ -10,7 +10,8 @@ without domain members still count.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Self
 
 import numpy as np
 import pandas as pd
@@ -103,6 +104,24 @@ class EstimatingDesign:
     def degrees_of_freedom(self) -> float:
         """Design degrees of freedom (PSUs minus strata, or replicates minus one)."""
         raise NotImplementedError
+
+    def calibrate(self, totals: Mapping[str, float | Mapping[str, float]], **options: object) -> Self:
+        """Return the design with weights calibrated to known ``totals`` (see the subclasses)."""
+        raise NotImplementedError
+
+    def post_stratify(self, column: str, population: Mapping[str, float]) -> Self:
+        """Return the design post-stratified on ``column`` to ``{category: population count}``
+        (R ``postStratify``; on a replicate design every replicate weight too)."""
+        return self.calibrate({column: population}, method="linear")
+
+    def rake(
+        self,
+        margins: Mapping[str, Mapping[str, float]],
+        *,
+        bounds: tuple[float, float] | None = None,
+    ) -> Self:
+        """Return the design raked to several categorical margins (R ``rake``; multiplicative)."""
+        return self.calibrate(dict(margins), method="raking", bounds=bounds)
 
     # --- public estimators --------------------------------------------------------------
     def total(
