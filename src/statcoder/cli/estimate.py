@@ -7,15 +7,16 @@ writes a tidy CSV/Parquet (``--out``) and optionally an HTML report (``--report`
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
-from rich.table import Table
 
 from statcoder.cli import app
 from statcoder.cli._common import console, progress, report_errors
 from statcoder.errors import InputError
+
+if TYPE_CHECKING:  # the estimation stack (pandas, numpy, scipy) loads inside the commands
+    import pandas as pd
 
 estimate_app = typer.Typer(
     help="Estimates with confidence intervals: survey designs, model-assisted, small areas, "
@@ -44,6 +45,8 @@ def _write(frame: pd.DataFrame, path: Path) -> None:
 
 
 def _show(frame: pd.DataFrame, title: str, max_rows: int = 30) -> None:
+    from rich.table import Table
+
     table = Table(title=title, show_lines=False)
     for column in frame.columns:
         table.add_column(
@@ -87,6 +90,28 @@ def parse_margin(value: str, option: str) -> tuple[str, dict[str, float]]:
     return column.strip(), counts
 
 
+def parse_calibration(values: list[str] | None) -> dict[str, float | dict[str, float]]:
+    """``["stype:E=4421,H=755", "api99=3914069"]`` -> one joint set of calibration totals:
+    ``COLUMN:LEVEL=COUNT,...`` is a categorical margin, ``COLUMN=TOTAL`` a numeric total."""
+    out: dict[str, float | dict[str, float]] = {}
+    for value in values or []:
+        if ":" in value:
+            column, counts = parse_margin(value, "--calibrate")
+            out[column] = counts
+        else:
+            out.update(parse_totals([value], "--calibrate"))
+    return out
+
+
+def check_columns(frame: pd.DataFrame, named: dict[str, list[str]]) -> None:
+    """Raise a clear error (option, column, close matches) for a column not in ``frame``."""
+    from statcoder.estimation.statistics import require_column
+
+    for option, columns in named.items():
+        for column in columns:
+            require_column(frame, column, option=option)
+
+
 @estimate_app.command("survey")
 @report_errors
 def survey(
@@ -113,10 +138,25 @@ def survey(
         bool, typer.Option("--na-rm", help="Estimate from records with a value.")
     ] = False,
     lonely_psu: Annotated[
-        str, typer.Option(help="fail | certainty | remove | centre | average")
+        str,
+        typer.Option(
+            help="Strata with one PSU: fail | certainty | remove | adjust (R >= 4.4, alias "
+            "centre) | adjust-zero (R < 4.4) | average"
+        ),
     ] = "fail",
+    subset: Annotated[
+        str | None,
+        typer.Option(
+            help="Estimate for a sub-population, keeping the full design (R subset()): a "
+            "pandas query, e.g. \"`sch.wide` == 'No'\"."
+        ),
+    ] = None,
     calibrate: Annotated[
-        list[str] | None, typer.Option(help="COLUMN=TOTAL; repeatable (linear GREG).")
+        list[str] | None,
+        typer.Option(
+            help="COLUMN=TOTAL (numeric) or COLUMN:LEVEL=COUNT,... (categorical); repeatable, "
+            "all margins calibrated jointly (linear GREG)."
+        ),
     ] = None,
     population_size: Annotated[
         float | None, typer.Option(help="Population size (calibration intercept).")
@@ -136,9 +176,38 @@ def survey(
 ) -> None:
     """Totals, means, ratios and proportions by domain for a survey design (R survey's svymean...)."""
     from statcoder.estimation import SurveyDesign
-    from statcoder.estimation.report import survey_report
 
+    if (calibrate or population_size is not None) and (post_stratify or rake):
+        raise InputError(
+            "--calibrate/--population-size cannot be combined with --post-stratify or --rake",
+            where="--calibrate with " + ("--post-stratify" if post_stratify else "--rake"),
+            hint="two calibrations in sequence give weights that no longer meet the first totals; "
+            "put every margin in --calibrate (categorical as --calibrate COLUMN:LEVEL=COUNT,...) "
+            "so they are met jointly in one step",
+        )
+    totals = parse_calibration(calibrate)
+    post = parse_margin(post_stratify, "--post-stratify") if post_stratify else None
+    margins = dict(parse_margin(v, "--rake") for v in rake or [])
     frame = _read(data)
+    ratio_columns = [c.strip() for spec in ratio or [] for c in spec.split("/", 1)]
+    check_columns(
+        frame,
+        {
+            "--weights": [weights] if weights else [],
+            "--strata": [strata] if strata else [],
+            "--psu": _names(psu),
+            "--fpc": _names(fpc),
+            "--mean": _names(mean),
+            "--total": _names(total),
+            "--proportion": _names(proportion),
+            "--ratio": [c for c in ratio_columns if c],
+            "--quantile": _names(quantile),
+            "--by": _names(by),
+            "--calibrate": list(totals),
+            "--post-stratify": [post[0]] if post else [],
+            "--rake": list(margins),
+        },
+    )
     design = SurveyDesign(
         frame,
         weights=weights,
@@ -148,15 +217,14 @@ def survey(
         lonely_psu=lonely_psu,
     )
     if calibrate or population_size is not None:
-        design = design.calibrate(
-            parse_totals(calibrate, "--calibrate"), population_size=population_size
-        )
-    if post_stratify:
-        column, counts = parse_margin(post_stratify, "--post-stratify")
-        design = design.post_stratify(column, counts)
-    if rake:
-        design = design.rake(dict(parse_margin(v, "--rake") for v in rake))
+        design = design.calibrate(totals, population_size=population_size)
+    if post:
+        design = design.post_stratify(*post)
+    if margins:
+        design = design.rake(margins)
     target = design.replicate(replicate, replicates=replicates) if replicate else design
+    if subset:
+        target = target.subset(subset)
     groups = _names(by) or None
     results = []
     opts = {"by": groups, "na_rm": na_rm, "confidence": confidence}
@@ -193,10 +261,14 @@ def survey(
             where="options",
             hint="add --mean, --total, --proportion, --ratio or --quantile",
         )
+    import pandas as pd
+
     table = pd.concat(results, ignore_index=True)
     _write(table, out)
     _show(table, "Survey estimates")
     if report:
+        from statcoder.estimation.report import survey_report
+
         described = (
             f"{data.name}: weights={weights}, strata={strata}, psu={_names(psu)}, fpc={_names(fpc)}"
         )
@@ -227,7 +299,6 @@ def model_assisted(
     """Cross-fitted GREG total and mean with a machine-learning working model."""
     from statcoder.estimation import SurveyDesign
     from statcoder.estimation.model_assisted import CrossFittedGREG, make_working_model
-    from statcoder.estimation.report import survey_report
 
     design = SurveyDesign(
         _read(data),
@@ -247,6 +318,8 @@ def model_assisted(
     _write(table, out)
     _show(table, f"Cross-fitted GREG ({model})")
     if report:
+        from statcoder.estimation.report import survey_report
+
         survey_report(
             table, title="Model-assisted estimates", design=f"{data.name}, working model {model}"
         ).write(report)
@@ -278,7 +351,6 @@ def fay_herriot(
     report: Annotated[Path | None, typer.Option(help="Also write an HTML report here.")] = None,
 ) -> None:
     """Fay-Herriot small-area estimates (EBLUP, MSE, synthetic for non-sampled areas)."""
-    from statcoder.estimation.report import small_area_report
     from statcoder.estimation.small_area import fay_herriot_table
 
     result = fay_herriot_table(
@@ -303,6 +375,8 @@ def fay_herriot(
     if map_csv:
         result.write_map_csv(map_csv)
     if report:
+        from statcoder.estimation.report import small_area_report
+
         small_area_report(
             result.frame, result.coefficients(), method=method, variance=result.model.variance_
         ).write(report)
@@ -339,7 +413,6 @@ def coding_correction(
 ) -> None:
     """Code shares/totals corrected for coding error with an audit sample, next to the naive ones."""
     from statcoder.estimation.coding_error import corrected_shares_from_frame
-    from statcoder.estimation.report import coding_correction_report
 
     frame = _read(data)
     options = {
@@ -371,5 +444,7 @@ def coding_correction(
         "Corrected code shares" if quantity == "share" else "Corrected code totals",
     )
     if report:
+        from statcoder.estimation.report import coding_correction_report
+
         n_audit = int((frame[audit].astype(str).str.strip() != "").sum())
         coding_correction_report(table, audit_size=n_audit).write(report)

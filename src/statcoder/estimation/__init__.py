@@ -11,7 +11,11 @@
   synthetic estimates, log transform, benchmarking).
 
 HTML reports are in ``statcoder.estimation.report`` (imported on demand: it loads matplotlib).
+The model-assisted estimators need scikit-learn and are imported on first use, so that
+``import statcoder.estimation`` stays fast.
 """
+
+from typing import Any
 
 from statcoder.estimation.calibration import calibration_factors
 from statcoder.estimation.coding_error import (
@@ -21,11 +25,6 @@ from statcoder.estimation.coding_error import (
 )
 from statcoder.estimation.design import SurveyDesign
 from statcoder.estimation.fay_herriot import CovariateLeakageWarning, FayHerriot, benchmark
-from statcoder.estimation.model_assisted import (
-    CrossFittedGREG,
-    difference_estimator,
-    model_calibration,
-)
 from statcoder.estimation.replicate import ReplicateDesign
 from statcoder.estimation.results import Estimates, quality_flags
 from statcoder.estimation.small_area import SmallAreaResult, fay_herriot_table
@@ -48,3 +47,18 @@ __all__ = [
     "model_calibration",
     "quality_flags",
 ]
+
+_LAZY = {
+    "CrossFittedGREG": "statcoder.estimation.model_assisted",
+    "difference_estimator": "statcoder.estimation.model_assisted",
+    "model_calibration": "statcoder.estimation.model_assisted",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the scikit-learn based estimators on first use (PEP 562)."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'statcoder.estimation' has no attribute {name!r}")
