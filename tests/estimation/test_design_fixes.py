@@ -127,7 +127,5 @@ def test_import_estimation_does_not_import_sklearn() -> None:
         "assert 'sklearn' not in sys.modules, 'sklearn imported'; "
         "e.CrossFittedGREG; assert 'sklearn' in sys.modules"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=False
-    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr

@@ -448,3 +448,57 @@ def coding_correction(
 
         n_audit = int((frame[audit].astype(str).str.strip() != "").sum())
         coding_correction_report(table, audit_size=n_audit).write(report)
+
+
+@estimate_app.command("nested-error")
+@report_errors
+def nested_error(
+    data: Annotated[Path, typer.Option(help="Unit-level sample (one row per unit).")],
+    response: Annotated[str, typer.Option(help="Response column (e.g. surveyed hectares).")],
+    area: Annotated[str, typer.Option(help="Area column (same name in --area-means).")],
+    area_means: Annotated[
+        Path,
+        typer.Option(
+            help="One row per area: the area, the population mean of each covariate "
+            "(under the covariate's name) and the population size."
+        ),
+    ],
+    out: Annotated[Path, typer.Option(help="Output table (.csv or .parquet), one row per area.")],
+    covariates: Columns = None,
+    population_size: Annotated[
+        str | None,
+        typer.Option(help="Population-size column of --area-means (finite-population means)."),
+    ] = None,
+    method: Annotated[str, typer.Option(help="REML | ML (variance components).")] = "REML",
+    mse: Annotated[str, typer.Option(help="analytic | bootstrap")] = "analytic",
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap replicates for --mse bootstrap.")] = 200,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
+    confidence: Annotated[float, typer.Option(help="Confidence level of the intervals.")] = 0.95,
+) -> None:
+    """Unit-level small-area means: nested-error (Battese-Harter-Fuller) EBLUP with MSE."""
+    from statcoder.estimation.unit_level import nested_error_table
+
+    sample, means = _read(data), _read(area_means)
+    with progress() as bar:
+        bar(
+            0,
+            1,
+            "fitting the nested-error model" + (" and bootstrap" if mse == "bootstrap" else ""),
+        )
+        result = nested_error_table(
+            sample,
+            means,
+            response=response,
+            covariates=_names(covariates),
+            area=area,
+            population_size=population_size,
+            method=method.upper(),
+            mse=mse,
+            bootstrap=bootstrap,
+            seed=seed,
+            confidence=confidence,
+        )
+        bar(1, 1, "fitting the nested-error model")
+    _write(result.frame, out)
+    _show(result.coefficients(), f"Nested-error model ({method.upper()})")
+    console.print(f"wrote {out} ({len(result.frame)} areas)")

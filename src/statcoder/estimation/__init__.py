@@ -9,6 +9,8 @@
   with an audit sample (difference estimator / prediction-powered inference).
 * ``FayHerriot`` / ``fay_herriot_table``: area-level small-area estimation (EBLUP, MSE,
   synthetic estimates, log transform, benchmarking).
+* ``NestedErrorModel`` / ``nested_error_table``: unit-level (Battese-Harter-Fuller) EBLUP with
+  REML/ML, Prasad-Rao/Datta-Lahiri and parametric-bootstrap MSE.
 
 HTML reports are in ``statcoder.estimation.report`` (imported on demand: it loads matplotlib).
 The model-assisted estimators need scikit-learn and are imported on first use, so that
@@ -25,18 +27,22 @@ from statcoder.estimation.coding_error import (
 )
 from statcoder.estimation.design import SurveyDesign
 from statcoder.estimation.fay_herriot import CovariateLeakageWarning, FayHerriot, benchmark
+from statcoder.estimation.nested_error import NestedErrorModel
 from statcoder.estimation.replicate import ReplicateDesign
 from statcoder.estimation.results import Estimates, quality_flags
 from statcoder.estimation.small_area import SmallAreaResult, fay_herriot_table
+from statcoder.estimation.unit_level import UnitLevelResult, nested_error_table
 
 __all__ = [
     "CovariateLeakageWarning",
     "CrossFittedGREG",
     "Estimates",
     "FayHerriot",
+    "NestedErrorModel",
     "ReplicateDesign",
     "SmallAreaResult",
     "SurveyDesign",
+    "UnitLevelResult",
     "benchmark",
     "calibration_factors",
     "corrected_shares",
@@ -45,6 +51,7 @@ __all__ = [
     "difference_estimator",
     "fay_herriot_table",
     "model_calibration",
+    "nested_error_table",
     "quality_flags",
 ]
 
