@@ -502,3 +502,59 @@ def nested_error(
     _write(result.frame, out)
     _show(result.coefficients(), f"Nested-error model ({method.upper()})")
     console.print(f"wrote {out} ({len(result.frame)} areas)")
+
+
+@estimate_app.command("zonal")
+@report_errors
+def zonal(
+    raster: Annotated[Path, typer.Option(help="GeoTIFF (e.g. a land-cover or night-light band).")],
+    polygons: Annotated[
+        Path, typer.Option(help="Area boundaries: GeoPackage, shapefile or GeoJSON.")
+    ],
+    id: Annotated[str, typer.Option("--id", help="Area identifier attribute of --polygons.")],
+    out: Annotated[Path, typer.Option(help="Output table (.csv or .parquet), one row per area.")],
+    stat: Annotated[
+        list[str] | None, typer.Option(help="mean | sum | min | max; repeat or comma-separate.")
+    ] = None,
+    classes: Annotated[
+        str | None,
+        typer.Option(help="Class shares: 'all' or class values, comma-separated (e.g. 1,2,5)."),
+    ] = None,
+    band: Annotated[int, typer.Option(help="Raster band (1 = first).")] = 1,
+    all_touched: Annotated[
+        bool,
+        typer.Option("--all-touched", help="Use every pixel a polygon touches, not centres."),
+    ] = False,
+    crs_mismatch: Annotated[
+        str, typer.Option(help="reproject (polygons to the raster CRS) | error")
+    ] = "reproject",
+    prefix: Annotated[str, typer.Option(help="Prefix of the statistic columns.")] = "",
+) -> None:
+    """Per-area covariates (mean, sum, class shares) from a raster and polygons, ready for
+    fay-herriot or nested-error (needs the geo extra: pip install 'statcoder[geo]')."""
+    from statcoder.estimation.zonal import zonal_statistics
+
+    wanted: str | list[float] | None = classes
+    if classes and classes.strip() != "all":
+        try:
+            wanted = [float(v) for v in _names([classes])]
+        except ValueError:
+            raise InputError(
+                f"cannot read --classes {classes!r}",
+                where="--classes",
+                hint="write --classes all, or class values such as --classes 1,2,5",
+            ) from None
+    table = zonal_statistics(
+        raster,
+        polygons,
+        id_column=id,
+        statistics=_names(stat) if stat else ("mean", "sum"),
+        classes=wanted,
+        band=band,
+        all_touched=all_touched,
+        on_crs_mismatch=crs_mismatch,
+        prefix=prefix,
+    )
+    _write(table, out)
+    _show(table, f"Zonal statistics of {raster.name}")
+    console.print(f"wrote {out} ({len(table)} areas)")
