@@ -183,10 +183,19 @@ def main() -> int:
         "the 95 % intervals in % (naive: a point, so it covers almost never); "
         "`mean_abs_bias_pp` averages |mean error| over area x code cells.\n\n"
         + _markdown(table)
-        + "\nThe machine share is biased by the coder's errors whatever the area size; the "
-        "corrected direct share removes the bias but is very noisy where the audit is small; "
-        "the EBLUP borrows strength across areas through the machine share and keeps "
-        "near-nominal coverage.\n"
+        + "\nThe machine share is biased by the coder's errors whatever the area size (code A "
+        "by about +3.5 points) and its point 'interval' almost never covers; the corrected "
+        "direct share removes the bias but is very noisy where the audit is small; the EBLUP "
+        "borrows strength across areas through the machine share. EBLUP coverage by group: "
+        + ", ".join(
+            f"{row.areas} {row.coverage_pct:.1f} %"
+            for row in table[table["estimator"].str.startswith("corrected EBLUP")].itertuples()
+        )
+        + " (below nominal in the smallest areas, conservative in the largest, where the "
+        "pseudo-record variance of the direct share and the 2 g3 term dominate). In the "
+        "smallest areas the EBLUP's RMSE exceeds the machine share's: the regression on the "
+        "machine share undoes the coder's attenuation (slope above 1) and so amplifies the "
+        "binomial coding noise of a small area.\n"
     )
     path = Path(__file__).with_name("results.md")
     current = path.read_text(encoding="utf-8") if path.exists() else "# Estimation benchmarks\n"
