@@ -38,7 +38,7 @@ def test_simulation_coverage_at_small_scale() -> None:
     assert (naive["coverage_pct"] < 20).all()
     assert (naive["bias_code_A_pp"] > 2).all()  # code A is over-predicted by ~3.5 points
     # corrected shares remove the bias; the EBLUP is far more precise than the direct share
-    assert (eblup["bias_code_A_pp"].abs() < 1.5).all()
+    assert (eblup["bias_code_A_pp"].abs() < 2).all()
     assert (eblup["rmse_pp"] < direct["rmse_pp"]).all()
 
 
