@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from statcoder.service.auth_cache import AuthCache
 from statcoder.service.batching import MicroBatcher
+from statcoder.service.fairness import FairGate
 from statcoder.service.metrics import ServiceMetrics
 from statcoder.service.model_cache import ModelCache
 from statcoder.service.settings import ServiceSettings
@@ -31,6 +32,11 @@ class ServiceContext:
         self.models = ModelCache(self.data_dir, on_change=self.metrics.models_loaded.set)
         self.batcher = MicroBatcher(wait_s=self.settings.batch_wait_ms / 1000)
         self.auth_cache = AuthCache(self.settings.auth_cache_seconds)
+        self.gate = FairGate(
+            total_records=self.settings.coding_records_in_flight,
+            project_records=self.settings.project_records_in_flight,
+            small_records=self.settings.small_request_records,
+        )
         self._classifications: dict[str, Classification] = {}
 
     def _database_url(self) -> str:

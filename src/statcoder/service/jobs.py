@@ -20,13 +20,13 @@ from statcoder.errors import InputError
 from statcoder.io import atomic_write_with
 from statcoder.service.audit import record
 from statcoder.service.context import ServiceContext
-from statcoder.service.staging import snapshot_checked_file
 from statcoder.service.errors import (
     ConflictError,
     NoActiveModelError,
     NotFoundError,
     PathNotAllowedError,
 )
+from statcoder.service.staging import snapshot_checked_file
 from statcoder.store import utcnow
 from statcoder.store.jobs import JobRepository
 from statcoder.store.tables import Job, Project
