@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
 from statcoder.api import errors
-from statcoder.api.middleware import BodyTooLarge, LimitBodySize, RequestMetrics
+from statcoder.api.middleware import BodyTooLarge, CatchAll, LimitBodySize, RequestMetrics
 from statcoder.api.routers import coding, health, jobs, models, monitoring, projects, review
 from statcoder.service.context import ServiceContext
 from statcoder.service.operations import preload_models
@@ -69,4 +69,5 @@ def create_app(
         max_upload_bytes=ctx.settings.max_upload_bytes,
     )
     app.add_middleware(RequestMetrics, metrics=ctx.metrics)
+    app.add_middleware(CatchAll)
     return app

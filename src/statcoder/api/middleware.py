@@ -91,6 +91,43 @@ class LimitBodySize:
         await send({"type": "http.response.body", "body": body})
 
 
+class CatchAll:
+    """Answer any exception the app did not handle with a JSON 500, logged by type and location.
+
+    Starlette's own last-resort handler re-raises after answering, so the server would log the
+    full traceback with the exception's message (which could quote a record) and drop the
+    keep-alive connection; this middleware keeps both from happening.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: dict) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:  # noqa: BLE001 - the last resort: log safely, answer 500
+            from statcoder.api.errors import internal_error_body, log_unexpected
+
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            log_unexpected(exc, scope.get("method", "?"), route)
+            if not started:
+                body = json.dumps(internal_error_body()).encode()
+                await send({"type": "http.response.start", "status": 500, "headers": [
+                    (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+                await send({"type": "http.response.body", "body": body})
+
+
 class RequestMetrics:
     """Count requests and time them, labelled by route template (never by raw path)."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,13 +22,36 @@ if TYPE_CHECKING:
 log = logging.getLogger("statcoder.service")
 
 
+def retry_store(action, *, within_s: float, first_delay_s: float = 0.25, max_delay_s: float = 10.0) -> None:
+    """Call ``action()`` until the store lets it through (locked or unreachable) or ``within_s`` passes.
+
+    A server started while the database is locked (a long write, a backup) or while
+    PostgreSQL is still starting waits for it instead of exiting. The last error is raised
+    once the time is up.
+    """
+    from sqlalchemy.exc import OperationalError
+
+    deadline = time.monotonic() + within_s
+    delay = first_delay_s
+    while True:
+        try:
+            action()
+            return
+        except OperationalError as exc:
+            if time.monotonic() + delay > deadline:
+                raise
+            log.warning("store not available (%s); retrying in %.1f s", type(exc.orig or exc).__name__, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, max_delay_s)
+
+
 class ServiceContext:
     """Everything a use case needs. ``start()`` creates the data directory and migrates the store."""
 
     def __init__(self, settings: ServiceSettings | None = None) -> None:
         self.settings = settings or ServiceSettings()
         self.data_dir: Path = self.settings.data_dir.resolve()
-        self.db = Database(self._database_url())
+        self.db = Database(self._database_url(), busy_timeout_s=self.settings.db_busy_timeout_seconds)
         self.metrics = ServiceMetrics()
         self.models = ModelCache(self.data_dir, on_change=self.metrics.models_loaded.set)
         self.batcher = MicroBatcher(wait_s=self.settings.batch_wait_ms / 1000)
@@ -48,7 +72,7 @@ class ServiceContext:
         """Create the data directories and bring the schema up to date (idempotent)."""
         for sub in ("models", "projects", "jobs"):
             (self.data_dir / sub).mkdir(parents=True, exist_ok=True)
-        self.db.upgrade()
+        retry_store(self.db.upgrade, within_s=self.settings.startup_retry_seconds)
         log.info("store ready (%s)", self.db.engine.dialect.name)
 
     def close(self) -> None:

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from statcoder.coder import Coder
 
 MAX_ARCHIVE_MEMBERS = 1000
+MIN_TRAIN_RECORDS = 10
 SAFE_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
@@ -173,11 +174,22 @@ def train_model(
         )
     if not 0.5 <= target_accuracy < 1.0:
         raise InputError("target_accuracy must be in [0.5, 1)", where="target_accuracy", hint="e.g. 0.95")
-    coder = train(
-        data, text_columns=text_columns, code_column=code_column,
-        classification=ctx.classification(project), target_accuracy=target_accuracy,
-        backend=backend, seed=seed,
-    )
+    if len(data) < MIN_TRAIN_RECORDS:
+        raise InputError(
+            f"{len(data)} training records; at least {MIN_TRAIN_RECORDS} are needed",
+            where="file", hint="send more labelled records (several per code)",
+        )
+    try:
+        coder = train(
+            data, text_columns=text_columns, code_column=code_column,
+            classification=ctx.classification(project), target_accuracy=target_accuracy,
+            backend=backend, seed=seed,
+        )
+    except ValueError as exc:  # e.g. fewer records of a code than cross-validation folds
+        raise InputError(
+            f"the model cannot be trained on these records ({type(exc).__name__})", where="file",
+            hint="send more labelled records: several per code, for most codes",
+        ) from None
     return add_coder(ctx, project, coder, source="train", actor=actor)
 
 
