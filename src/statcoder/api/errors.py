@@ -18,6 +18,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from statcoder import errors as core
+from statcoder.io.archive_limits import ArchiveTooLargeError
 from statcoder.service import errors as svc
 
 log = logging.getLogger("statcoder.api")
@@ -28,6 +29,7 @@ STATUS_BY_CLASS: dict[type[core.StatcoderError], int] = {
     svc.PermissionDeniedError: 403,
     svc.ConflictError: 409,
     svc.PayloadTooLargeError: 413,
+    ArchiveTooLargeError: 413,
     core.NotFittedError: 409,
     core.InputError: 422,
     core.ClassificationError: 422,

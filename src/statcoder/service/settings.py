@@ -29,6 +29,10 @@ class ServiceSettings(BaseSettings):
     max_request_bytes: int = Field(default=10_000_000, gt=0)
     #: largest file accepted by job creation and model upload (bytes)
     max_upload_bytes: int = Field(default=2_000_000_000, gt=0)
+    #: most bytes a model archive (and the arrays of its weights) may unpack to
+    max_model_bytes: int = Field(default=1_000_000_000, gt=0)
+    #: largest compression ratio of one member (over 1 MB) of an uploaded zip/xlsx/npz
+    max_archive_ratio: float = Field(default=200.0, gt=1)
     #: most records in one synchronous ``POST /code`` request
     max_batch_records: int = Field(default=1000, gt=0)
     #: longest text (characters, after joining the text columns) accepted for coding
