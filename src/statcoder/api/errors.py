@@ -8,6 +8,7 @@ anything else is a 500 whose log line names the exception type and code location
 from __future__ import annotations
 
 import logging
+import re
 import traceback
 
 from fastapi import FastAPI, Request
@@ -28,6 +29,7 @@ STATUS_BY_CLASS: dict[type[core.StatcoderError], int] = {
     svc.AuthenticationError: 401,
     svc.PermissionDeniedError: 403,
     svc.ConflictError: 409,
+    svc.PurgedError: 410,
     svc.PayloadTooLargeError: 413,
     ArchiveTooLargeError: 413,
     core.NotFittedError: 409,
@@ -45,7 +47,7 @@ HTTP_CODES = {
     400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
     405: "method_not_allowed", 406: "not_acceptable", 409: "conflict", 413: "payload_too_large",
     415: "unsupported_media_type", 422: "invalid_request", 429: "too_many_requests",
-    408: "request_timeout", 503: "unavailable",
+    408: "request_timeout", 410: "gone", 503: "unavailable",
 }
 
 
@@ -64,10 +66,21 @@ def error_response(status: int, code: str, message: str, hint: str = "", headers
     )
 
 
+# An absolute path with at least two components (``/srv/data/x.csv``); route names such as
+# ``/docs`` have one and stay.
+SERVER_PATH = re.compile(r"(?<![\w/.~-])/(?:[^\s'\"(),;:/]+/)+([^\s'\"(),;:/]*)")
+
+
+def without_server_paths(text: str) -> str:
+    """Return ``text`` with absolute file paths cut to their last component (``/srv/a/b.csv`` -> ``b.csv``)."""
+    return SERVER_PATH.sub(lambda m: m.group(1) or "(directory)", text)
+
+
 def _statcoder(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, core.StatcoderError)
     status = status_for(exc)
     message = f"{exc.message} ({exc.where})" if exc.where else exc.message
+    message = without_server_paths(message)  # domain errors name files by path; clients see names
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return error_response(status, exc.code, message, exc.hint, headers)
 

@@ -174,3 +174,25 @@ def revoke_key(
     finally:
         ctx.close()
     console.print(f"key {key_id} revoked")
+
+
+@admin.command("purge")
+@report_errors
+def purge(
+    project_id: Annotated[str | None, typer.Argument(help="project id (default: every project)")] = None,
+    data_dir: DataDir = None,
+    database_url: DbUrl = None,
+) -> None:
+    """Delete what projects' retention periods no longer allow to keep (audited; run it daily)."""
+    from statcoder.service.retention import purge as run_purge
+
+    ctx = _context(data_dir, database_url)
+    try:
+        results = run_purge(ctx, project_id, actor=_actor())
+    finally:
+        ctx.close()
+    for r in results:
+        console.print(f"{r.project_id}: kept {r.retention_days} days; purged {r.jobs} job(s) "
+                      f"({r.chunks} result chunk(s)) and {r.task_texts} review text(s)", highlight=False)
+    if not results:
+        console.print("no project has a retention period (PATCH /v1/projects/{p} with retention_days)")

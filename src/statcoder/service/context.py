@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,6 +21,13 @@ if TYPE_CHECKING:
     from statcoder.classifications import Classification
 
 log = logging.getLogger("statcoder.service")
+
+
+def private_directory(path: Path) -> None:
+    """Create ``path`` (and parents) and make it 0700: record texts, models and inputs live below."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o077:
+        os.chmod(path, 0o700)
 
 
 def retry_store(action, *, within_s: float, first_delay_s: float = 0.25, max_delay_s: float = 10.0) -> None:
@@ -65,11 +73,12 @@ class ServiceContext:
 
     def _database_url(self) -> str:
         if not self.settings.database_url:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
+            private_directory(self.data_dir)
         return self.settings.resolved_database_url()
 
     def start(self) -> None:
         """Create the data directories and bring the schema up to date (idempotent)."""
+        private_directory(self.data_dir)
         for sub in ("models", "projects", "jobs"):
             (self.data_dir / sub).mkdir(parents=True, exist_ok=True)
         retry_store(self.db.upgrade, within_s=self.settings.startup_retry_seconds)

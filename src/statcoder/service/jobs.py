@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 
 from statcoder.errors import InputError
 from statcoder.io import atomic_write_with
+from statcoder.io.csv_safety import neutralise_frame
 from statcoder.service.audit import record
 from statcoder.service.context import ServiceContext
 from statcoder.service.errors import (
@@ -25,6 +26,7 @@ from statcoder.service.errors import (
     NoActiveModelError,
     NotFoundError,
     PathNotAllowedError,
+    PurgedError,
 )
 from statcoder.service.staging import snapshot_checked_file
 from statcoder.store import utcnow
@@ -182,6 +184,9 @@ def cancel_job(ctx: ServiceContext, project_id: str, job_id: str, *, actor: str)
 
 
 def _require_finished(job: Job) -> None:
+    if job.purged_at is not None:
+        raise PurgedError(f"the results of job {job.id!r} were deleted by the project's retention policy",
+                          hint="results are kept for the project's retention_days; code the input again")
     if job.status != "succeeded":
         raise ConflictError(
             f"job {job.id!r} is {job.status}; results are available once it has succeeded",
@@ -194,7 +199,7 @@ def result_csv(ctx: ServiceContext, job: Job) -> Iterator[bytes]:
     _require_finished(job)
     with ctx.db.read() as session:
         for i, data in enumerate(JobRepository(session).iter_chunks(job.id)):
-            frame = pq.read_table(io.BytesIO(data)).to_pandas()
+            frame = neutralise_frame(pq.read_table(io.BytesIO(data)).to_pandas())  # no formulas
             yield frame.to_csv(index=False, header=i == 0).encode()
 
 

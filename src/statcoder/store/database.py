@@ -7,6 +7,7 @@ PostgreSQL is used through psycopg 3 (``postgresql+psycopg://...``).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -54,7 +55,7 @@ def make_engine(url: str, *, busy_timeout_s: float = 30.0) -> Engine:
         ) from exc
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            private_sqlite_files(Path(parsed.database))
         engine = create_engine(
             parsed, connect_args={"check_same_thread": False, "timeout": busy_timeout_s}, pool_size=20,
             max_overflow=20,
@@ -70,6 +71,24 @@ def make_engine(url: str, *, busy_timeout_s: float = 30.0) -> Engine:
         where="STATCODER_DATABASE_URL",
         hint="use SQLite (the default) or PostgreSQL via postgresql+psycopg://",
     )
+
+
+def private_sqlite_files(database: Path) -> None:
+    """Create the SQLite file (and its directory) readable by the service's user only.
+
+    The file is created 0600 before SQLite opens it (SQLite gives its ``-wal`` and ``-shm``
+    files the database's mode); existing files are narrowed to 0600. Review tasks hold record
+    texts, so no other local user may read them.
+    """
+    database.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(database, os.O_CREAT | os.O_RDWR, 0o600))
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        path = database.with_name(database.name + suffix)
+        try:
+            if path.stat().st_mode & 0o077:
+                os.chmod(path, 0o600)
+        except FileNotFoundError:
+            pass
 
 
 def _configure_sqlite(engine: Engine, *, busy_timeout_ms: int = 30000) -> None:
