@@ -43,7 +43,8 @@ def serve(
     port: Annotated[int | None, typer.Option(help="port (default 8000)")] = None,
     data_dir: DataDir = None,
     database_url: DbUrl = None,
-    job_worker: Annotated[bool | None, typer.Option(help="run the job worker in this process")] = None,
+    job_worker: Annotated[bool | None, typer.Option(help="run the job worker (a thread, or its own process with --workers)")] = None,
+    workers: Annotated[int | None, typer.Option(help="HTTP worker processes (default 1)")] = None,
 ) -> None:
     """Start the coding service (REST API under /v1, OpenAPI at /docs)."""
     from statcoder.api.server import serve as run_server
@@ -51,7 +52,7 @@ def serve(
 
     overrides = {k: v for k, v in {
         "host": host, "port": port, "data_dir": data_dir, "database_url": database_url,
-        "job_worker": job_worker,
+        "job_worker": job_worker, "workers": workers,
     }.items() if v is not None}
     run_server(ServiceSettings(**overrides))
 
