@@ -14,7 +14,6 @@ from statcoder.errors import InputError
 from statcoder.service.context import ServiceContext
 from statcoder.service.errors import NoActiveModelError, PayloadTooLargeError
 from statcoder.service.review import build_tasks
-from statcoder.store.review import ReviewRepository
 from statcoder.store.tables import Project
 
 OUTPUT_COLUMNS = ("predicted_code", "predicted_level", "confidence", "decision", "source", "candidates")
@@ -248,13 +247,15 @@ def store_tasks(
     ctx: ServiceContext, n_records: int, chosen: tuple[list[int], list[dict[str, Any]]]
 ) -> list[int | None]:
     """Insert the chosen task rows (one transaction); returns the task id per record or None."""
-    task_ids: list[int | None] = [None] * n_records
     rows, tasks = chosen
-    if tasks:
-        with ctx.db.write() as session:
-            ids = ReviewRepository(session).add_many(tasks, return_ids=True)
-        for row, task_id in zip(rows, ids, strict=True):
-            task_ids[row] = task_id
+    return place_task_ids(n_records, rows, ctx.task_writer.write(tasks) if tasks else [])
+
+
+def place_task_ids(n_records: int, rows: list[int], ids: list[int]) -> list[int | None]:
+    """Return the task id per record: ``ids[k]`` at ``rows[k]``, None elsewhere."""
+    task_ids: list[int | None] = [None] * n_records
+    for row, task_id in zip(rows, ids, strict=True):
+        task_ids[row] = task_id
     return task_ids
 
 

@@ -14,6 +14,7 @@ from statcoder.service.fairness import FairGate
 from statcoder.service.metrics import ServiceMetrics
 from statcoder.service.model_cache import ModelCache
 from statcoder.service.settings import ServiceSettings
+from statcoder.service.task_writer import TaskWriter
 from statcoder.store import Database
 from statcoder.store.tables import Project
 
@@ -64,6 +65,7 @@ class ServiceContext:
         self.models = ModelCache(self.data_dir, on_change=self.metrics.models_loaded.set)
         self.batcher = MicroBatcher(wait_s=self.settings.batch_wait_ms / 1000)
         self.auth_cache = AuthCache(self.settings.auth_cache_seconds)
+        self.task_writer = TaskWriter(self.db)
         self.gate = FairGate(
             total_records=self.settings.coding_records_in_flight,
             project_records=self.settings.project_records_in_flight,
@@ -85,7 +87,8 @@ class ServiceContext:
         log.info("store ready (%s)", self.db.engine.dialect.name)
 
     def close(self) -> None:
-        """Release pooled database connections."""
+        """Write queued review tasks and release pooled database connections."""
+        self.task_writer.close()
         self.db.dispose()
 
     def classification_path(self, project_id: str) -> Path:

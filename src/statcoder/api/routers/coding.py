@@ -44,7 +44,9 @@ async def code(body: CodeRequest, project: CodeProject, ctx: ContextDep) -> Resp
             predicted = await run_in_threadpool(lambda: coding.submit(ctx, request).result())
         chosen = coding.review_rows(request, predicted) if small else await run_in_threadpool(
             coding.review_rows, request, predicted)
-        task_ids = await run_in_threadpool(coding.store_tasks, ctx, n, chosen) if chosen[1] else [None] * n
+        # Task rows go to the group-commit writer (one transaction for concurrent requests).
+        ids = await asyncio.wrap_future(ctx.task_writer.submit(chosen[1])) if chosen[1] else []
+        task_ids = coding.place_task_ids(n, chosen[0], ids)
         if small:
             payload = coding.render(coding.assemble(ctx, request, predicted, task_ids),
                                     max_bytes=settings.max_response_bytes)
