@@ -1,0 +1,131 @@
+"""Issue-15 targets of the coding service, side by side with the raw ``Coder.code`` rate, in one run.
+
+    .venv/bin/python benchmarks/service/run.py --targets [--workers 2] [--duration 20]
+
+Measured: ``Coder.code`` on 1 and on 100 records in this process; then against a real
+``statcoder serve --workers N`` (SQLite, then PostgreSQL) with the load generator in other
+processes on 127.0.0.1 only: one client with 1-record requests; 50 closed-loop clients; a
+second project's single client alone and while 50 clients load the first project; 100-record
+requests. Results go to ``benchmarks/service/results-targets.md`` with the load average.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+
+
+def core_rates(model_dir: Path, texts: list[str]) -> dict[str, float]:
+    """``Coder.code`` in this process: median ms for 1 record, records/s for 100-record calls."""
+    from statcoder.coder import Coder
+
+    coder = Coder.load(model_dir)
+    out = {}
+    for n, repeats in ((1, 40), (100, 15)):
+        frame = pd.DataFrame({"text": texts[:n]})
+        coder.code(frame, text_columns=["text"])
+        times = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            coder.code(frame, text_columns=["text"])
+            times.append(time.perf_counter() - started)
+        out[f"{n}_ms"] = float(np.median(times) * 1000)
+    out["records_per_s_100"] = 100 / (out["100_ms"] / 1000)
+    out["requests_per_s_1"] = 1000 / out["1_ms"]
+    return out
+
+
+def _loadgen(*args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(HERE / "loadgen.py"), *args], stdout=subprocess.PIPE, text=True)
+
+
+def _result(process: subprocess.Popen) -> dict:
+    out, _ = process.communicate()
+    if process.returncode:
+        raise RuntimeError("load generator failed")
+    return json.loads(out)
+
+
+def measure(name: str, server, keys: dict[str, str], texts_file: Path, *, duration: float, clients: int,
+            log=print) -> dict:
+    """All target measurements against one running server with projects "bench" and "other"."""
+    base = {p: f"{server.url}/v1/projects/{p}" for p in keys}
+
+    def single(project: str, concurrency: int, seconds: float) -> subprocess.Popen:
+        return _loadgen("single", "--url", base[project], "--key", keys[project], "--texts", str(texts_file),
+                        "--concurrency", str(concurrency), "--duration", str(seconds))
+
+    log(f"{name}: warm-up")
+    _result(single("bench", 8, 5))
+    _result(single("other", 2, 3))
+    out: dict = {"loadavg_before": os.getloadavg()}
+    log(f"{name}: 1 client, 1-record requests, {duration:.0f} s")
+    out["one_client"] = _result(single("bench", 1, duration))
+    log(f"{name}: second project alone, 1 client, {duration:.0f} s")
+    out["other_alone"] = _result(single("other", 1, duration))
+    log(f"{name}: {clients} closed-loop clients, {duration:.0f} s")
+    out["closed"] = _result(single("bench", clients, duration))
+    log(f"{name}: {clients} clients on bench + 1 client on other, {duration:.0f} s")
+    loaded, other = single("bench", clients, duration), single("other", 1, duration)
+    out["under_load"], out["other_loaded"] = _result(loaded), _result(other)
+    log(f"{name}: 100-record requests")
+    out["batch100"] = _result(_loadgen("batch", "--url", base["bench"], "--key", keys["bench"], "--texts",
+                                       str(texts_file), "--batch", "100", "--requests", "60"))
+    out["loadavg_after"] = os.getloadavg()
+    log(f"{name}: {json.dumps({k: v for k, v in out.items() if k != 'batch100'})[:400]}")
+    return out
+
+
+def write(results: dict, path: Path) -> None:
+    """Write the targets table, each figure next to its target and the raw model rate."""
+    core = results["core"]
+    lines = [
+        "# Service targets (issue 15)", "",
+        (f"One run of `benchmarks/service/run.py --targets --workers {results['workers']}` on "
+         f"{results['when']}; Python {platform.python_version()}, {os.cpu_count()} cores **shared with six other "
+         "helpers' work**; load average (1/5/15 min) before and after each database is listed below. The load "
+         "generator runs on the same cores, all traffic to 127.0.0.1. **These figures are pessimistic**: on a "
+         "loaded machine every Python process, the model call included, runs several times slower than alone."),
+        "",
+        (f"Raw model rate in the same run (this process): `Coder.code` takes {core['1_ms']:.1f} ms for 1 record "
+         f"({core['requests_per_s_1']:.0f} calls/s) and {core['100_ms']:.1f} ms for 100 records "
+         f"({core['records_per_s_100']:.0f} records/s)."), "",
+        "| database | measurement | figure | target | met |", "|---|---|---|---|---|",
+    ]
+    for db, m in results["databases"].items():
+        one, closed, alone, loaded, b100 = (m["one_client"], m["closed"], m["other_alone"], m["other_loaded"],
+                                            m["batch100"])
+        above = one["p50_ms"] - core["1_ms"]
+        share = b100["records_per_s"] / core["records_per_s_100"]
+        rows = [
+            ("1 client, 1-record requests/s", f"{one['requests_per_s']:.0f}", ">= 150", one["requests_per_s"] >= 150),
+            ("1 client, p50 above the model call (ms)", f"{one['p50_ms']:.1f} - {core['1_ms']:.1f} = {above:.1f}",
+             "<= 7", above <= 7),
+            (f"{results['clients']} closed-loop clients, requests/s", f"{closed['requests_per_s']:.0f}", ">= 500",
+             closed["requests_per_s"] >= 500),
+            (f"{results['clients']} closed-loop clients, p99 (ms)", f"{closed['p99_ms']:.0f}", "<= 250",
+             closed["p99_ms"] <= 250),
+            ("second project p99, alone -> under load of the first (ms)",
+             f"{alone['p99_ms']:.1f} -> {loaded['p99_ms']:.1f} ({loaded['p99_ms'] / alone['p99_ms']:.1f}x)",
+             "<= 2x", loaded["p99_ms"] <= 2 * alone["p99_ms"]),
+            ("100-record requests, records/s (share of Coder.code)",
+             f"{b100['records_per_s']:.0f} ({share:.0%})", ">= 70 %", share >= 0.7),
+        ]
+        errors = sum(sum(m[k]["errors"].values()) if isinstance(m[k]["errors"], dict) else m[k]["errors"]
+                     for k in ("one_client", "closed", "other_alone", "other_loaded", "batch100"))
+        for label, figure, target, met in rows:
+            lines.append(f"| {db} | {label} | {figure} | {target} | {'yes' if met else 'no'} |")
+        lines.append(f"| {db} | errors (all runs) | {errors} | 0 | {'yes' if errors == 0 else 'no'} |")
+        lines.append(f"| {db} | load average before / after | {m['loadavg_before']} / {m['loadavg_after']} | | |")
+    lines += ["", "Raw figures:", "", "```json", json.dumps(results, indent=1, default=str), "```", ""]
+    path.write_text("\n".join(lines), encoding="utf-8")
