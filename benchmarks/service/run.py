@@ -305,6 +305,8 @@ def run_targets(args: argparse.Namespace) -> None:
                      "clients": args.concurrency, "duration_s": args.duration, "train_s": train_s,
                      "core": targets.core_rates(model_dir, texts), "databases": {}}
     log(f"core: {results['core']}")
+    results["phases"] = targets.phase_breakdown(work, classification_csv, model_dir, texts)
+    log(f"phases: {results['phases']}")
     databases = [("SQLite", f"sqlite:///{work / 'sqlite.db'}", None)]
     pg = None if args.skip_postgres else pg_start()
     if pg is not None:
