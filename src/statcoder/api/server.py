@@ -93,7 +93,9 @@ def serve_many(settings: ServiceSettings) -> None:
 
     from statcoder.service.context import ServiceContext
 
-    ServiceContext(settings).start()  # migrate once, before the workers start
+    ctx = ServiceContext(settings)
+    ctx.start()  # migrate once (waiting for a locked store), before the workers start
+    ctx.close()
     own_dir = MULTIPROC_ENV not in os.environ
     metrics_dir = Path(os.environ.get(MULTIPROC_ENV) or tempfile.mkdtemp(prefix="statcoder-metrics-"))
     for stale in metrics_dir.glob("*.db"):  # values of a previous run must not be summed in
