@@ -6,9 +6,9 @@ import logging
 import sqlite3
 import threading
 import time
+from contextlib import contextmanager
 
 import pandas as pd
-import pytest
 from apikit import error_code
 
 from statcoder.service.context import ServiceContext
@@ -46,25 +46,42 @@ def test_training_on_two_or_three_rows_is_a_422(client, tenant):
         assert r.status_code == 422 and error_code(r) == "invalid_input", r.text
 
 
+@contextmanager
+def another_writer_holds_the_lock(db_url: str, project_id: str):
+    """Hold a write lock from another connection: SQLite's database-wide lock, PostgreSQL's row lock."""
+    if db_url.startswith("sqlite"):
+        holder = sqlite3.connect(db_url.removeprefix("sqlite:///"), isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        return
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(db_url)
+    with engine.connect() as other:
+        other.execute(text("SELECT id FROM projects WHERE id = :p FOR UPDATE"), {"p": project_id})
+        try:
+            yield
+        finally:
+            other.rollback()
+    engine.dispose()
+
+
 def test_a_write_locked_database_is_a_503_with_retry_after(client, ctx, tenant, db_url):
-    if not db_url.startswith("sqlite"):
-        pytest.skip("SQLite's database-wide write lock; PostgreSQL locks rows (lock_timeout, same 503 path)")
-    ctx.db.engine.dispose()
-    ctx.settings.db_busy_timeout_seconds = 0.2
     from statcoder.store import Database
 
+    ctx.db.engine.dispose()
+    ctx.settings.db_busy_timeout_seconds = 0.2  # SQLite busy timeout / PostgreSQL lock_timeout
     ctx.db = Database(ctx.db.url, busy_timeout_s=0.2)
-    holder = sqlite3.connect(ctx.db.url.removeprefix("sqlite:///"), isolation_level=None)
-    holder.execute("BEGIN IMMEDIATE")  # another process writes for longer than the busy timeout
-    try:
+    with another_writer_holds_the_lock(ctx.db.url, tenant.id):
         r = client.patch(f"/v1/projects/{tenant.id}", json={"audit_rate": 0.5}, headers=tenant.headers("admin"))
         assert r.status_code == 503 and error_code(r) == "store_unavailable", r.text
         assert r.headers["Retry-After"] == "5"
         reads = client.get(f"/v1/projects/{tenant.id}", headers=tenant.headers("admin"))
-        assert reads.status_code == 200  # readers are not blocked (WAL)
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
+        assert reads.status_code == 200  # readers are not blocked
     r = client.patch(f"/v1/projects/{tenant.id}", json={"audit_rate": 0.5}, headers=tenant.headers("admin"))
     assert r.status_code == 200
 
