@@ -1,25 +1,31 @@
-"""Shared pieces of the CLI: error reporting and progress bars."""
+"""Shared pieces of the CLI: error reporting, progress, input reading and the common options.
+
+Every option that means the same thing in several commands is defined once here (name, help
+and checks), so ``--text``, ``--code``, ``--data``, ``--model``, ``--out``, ``--encoding``,
+``--cv-folds``, ``--seed``, ``--target-accuracy`` and ``--top-k`` read and fail the same way
+everywhere. Old spellings live on as hidden options that warn (:func:`use_alias`).
+
+Only the standard library, typer and rich are imported at module level: ``statcoder --help``
+must not pay for pandas, scikit-learn or matplotlib.
+"""
 
 from __future__ import annotations
 
 import functools
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
-from statcoder.errors import StatcoderError
+from statcoder.errors import ConfigurationError, StatcoderError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 console = Console()
 err_console = Console(stderr=True)
@@ -44,12 +50,206 @@ def report_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def warn(message: str) -> None:
+    """Print ``warning: message`` on stderr (never free text from the data)."""
+    err_console.print(f"[bold yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+
+
+# ---- the common options ------------------------------------------------------------------------
+# One definition each; commands use them as parameter annotations.
+
+TEXT_HELP = "Text column(s); repeat for several (joined with a space)."
+DataOpt = Annotated[Path, typer.Option("--data", help="Input records (csv, tsv, parquet, xlsx, sav, dta).")]
+CodeOpt = Annotated[str, typer.Option("--code", help="Column holding the true (given) codes.")]
+TextOpt = Annotated[list[str] | None, typer.Option("--text", help=TEXT_HELP + " Default: text.")]
+ModelOpt = Annotated[Path, typer.Option("--model", help="Model directory written by `statcoder train`.")]
+OutOpt = Annotated[Path, typer.Option("--out", help="Where to write the output.")]
+EncodingOpt = Annotated[
+    str | None,
+    typer.Option("--encoding", help="Encoding of text input files (e.g. cp1250, latin-1); default UTF-8, "
+                 "or UTF-8/UTF-16 when the file starts with a byte-order mark."),
+]
+CvFoldsOpt = Annotated[
+    int | None, typer.Option("--cv-folds", help="Cross-validation folds, at least 2 (default 5, or 3 above 20,000 records).")
+]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed (folds, solvers, sampling).")]
+TargetAccuracyOpt = Annotated[
+    float, typer.Option("--target-accuracy", help="Accuracy that auto-coded records must reach (between 0 and 1).")
+]
+TopKOpt = Annotated[int, typer.Option("--top-k", help="Candidates per record / k of top-k accuracy (at least 1).")]
+ShowTextsOpt = Annotated[
+    bool,
+    typer.Option("--show-texts", help="Show texts in the report unredacted; the report is then marked internal "
+                 "on every page. By default texts pass through the personal-data redaction."),
+]
+
+
+def hidden_alias(*names: str, type_help: str = "") -> Any:
+    """A hidden option for an old spelling (see :func:`use_alias`)."""
+    return typer.Option(*names, hidden=True, help=type_help or "Deprecated spelling.")
+
+
+def use_alias(value: Any, old_value: Any, *, old: str, new: str, default: Any = None) -> Any:
+    """The value of option ``new``, taking ``old_value`` (given under the old spelling) with a warning.
+
+    Giving both spellings with different values is an error.
+    """
+    if old_value is None or old_value == [] or old_value is False:
+        return value
+    warn(f"{old} is deprecated; use {new} (same meaning)")
+    if value not in (None, [], default) and value != old_value:
+        raise ConfigurationError(f"both {new} and {old} were given", where=f"{new} / {old}",
+                                 hint=f"use only {new}")
+    return old_value
+
+
+def check_cv_folds(value: int | None) -> int | None:
+    """None (the default rule) or an integer >= 2; 0 and 1 are refused with the same message."""
+    if value is not None and value < 2:
+        raise ConfigurationError(
+            f"--cv-folds must be at least 2, got {value}", where="--cv-folds",
+            hint="leave it out for the default (5, or 3 above 20,000 records), or give 2 or more",
+        )
+    return value
+
+
+def check_target_accuracy(value: float) -> float:
+    """A target accuracy strictly between 0 and 1."""
+    if not 0.0 < value < 1.0:
+        raise ConfigurationError(f"--target-accuracy must be between 0 and 1, got {value}",
+                                 where="--target-accuracy", hint="e.g. 0.95")
+    return value
+
+
+def check_top_k(value: int) -> int:
+    """An integer >= 1."""
+    if value < 1:
+        raise ConfigurationError(f"--top-k must be at least 1, got {value}", where="--top-k", hint="e.g. 5")
+    return value
+
+
+def text_columns(value: list[str] | None, default: list[str] | None = None) -> list[str]:
+    """The text columns given (comma-separated values split too), else ``default`` or ``["text"]``."""
+    parts = [p.strip() for v in value or [] for p in v.split(",") if p.strip()]
+    return parts or list(default or ["text"])
+
+
+def read_input(path: Path, *, encoding: str | None = None, option: str = "--data") -> pd.DataFrame:
+    """Read a table for a command; warns when it has a header but no records."""
+    from statcoder.io import read_table
+
+    frame = read_table(path, encoding=encoding)
+    if len(frame) == 0:
+        warn(f"{path} ({option}) has 0 records (a header only); the results below describe no data")
+    return frame
+
+
+def model_limits(coder: Any) -> dict[str, Any]:
+    """What a model was trained with: ``text_columns`` and ``max_text_length`` (None when unknown).
+
+    Reads the typed card when it has these fields, or the older dict card.
+    """
+    card = getattr(coder, "card", None)
+    get = (lambda k, d=None: card.get(k, d)) if isinstance(card, dict) else (lambda k, d=None: getattr(card, k, d))
+    training = get("training_data", {}) or {}
+    read = (lambda k: training.get(k)) if isinstance(training, dict) else (lambda k: getattr(training, k, None))
+    limits = get("limits", None)
+    max_len = None
+    if limits is not None:
+        max_len = limits.get("max_text_length") if isinstance(limits, dict) else getattr(limits, "max_text_length", None)
+    return {"text_columns": read("text_columns") or None, "max_text_length": max_len or read("max_text_length")}
+
+
+# ---- progress ------------------------------------------------------------------------------------
+
+
+def _clock(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+class _Stage:
+    def __init__(self, name: str, now: float) -> None:
+        self.name, self.started, self.last_print, self.done, self.total = name, now, 0.0, 0, 0
+        self.updates = 0
+        self.finished = False
+
+
+class ProgressLog:
+    """``on_progress(done, total, description)``: log lines on stderr when it is not a terminal.
+
+    One line when a stage starts, at most one every ``every`` seconds while it runs, and one when
+    it completes, each with the elapsed time and the rate. The ETA is per stage, from the stage's
+    own rate, and only shown once two updates of a stage with at least 3 steps are in (a stage's
+    steps are alike: folds, chunks of records, periods); it is never extrapolated across stages.
+    """
+
+    def __init__(self, stream: Any = None, *, every: float = 10.0, clock: Callable[[], float] = time.monotonic):
+        self._stream = stream if stream is not None else sys.stderr
+        self._every, self._clock = every, clock
+        self._stages: dict[str, _Stage] = {}
+        self._started = clock()
+
+    def _write(self, line: str) -> None:
+        print(f"[statcoder {_clock(self._clock() - self._started)}] {line}", file=self._stream, flush=True)
+
+    def stage(self, name: str) -> None:
+        """Announce a stage that reports no steps (reading a file, writing a report)."""
+        self._finish_open()
+        self._stages[name] = _Stage(name, self._clock())
+        self._write(f"{name} ...")
+
+    def _finish_open(self) -> None:
+        for st in self._stages.values():
+            if not st.finished and st.total == 0:
+                st.finished = True
+                self._write(f"{st.name}: done in {self._clock() - st.started:.1f} s")
+
+    def __call__(self, done: int, total: int, description: str = "working") -> None:
+        now = self._clock()
+        st = self._stages.get(description)
+        if st is None or st.finished:
+            self._finish_open()
+            st = _Stage(description, now)
+            self._stages[description] = st
+            if done < total:
+                self._write(f"{description}: started ({total:,} steps)")
+        st.done, st.total, st.updates = done, total, st.updates + 1
+        elapsed = now - st.started
+        if total and done >= total:
+            st.finished = True
+            rate = f", {done / elapsed:,.2f} steps/s" if elapsed > 0 and total > 1 else ""
+            self._write(f"{description}: {done:,}/{total:,} done in {elapsed:.1f} s{rate}")
+            return
+        if done == 0 or now - st.last_print < self._every:
+            return
+        st.last_print = now
+        rate = done / elapsed if elapsed > 0 else 0.0
+        eta = ""
+        if total >= 3 and st.updates >= 2 and rate > 0:
+            eta = f", this stage about {_clock((total - done) / rate)} left"
+        self._write(f"{description}: {done:,}/{total:,} ({done / total:.0%}) after {elapsed:.1f} s, "
+                    f"{rate:,.2f} steps/s{eta}")
+
+    def close(self) -> None:
+        """Close stages still open (announced with :meth:`stage`)."""
+        self._finish_open()
+
+
 class _Bar:
     """A callable ``on_progress(done, total, description)`` backed by a rich task."""
 
-    def __init__(self, progress: Progress) -> None:
+    def __init__(self, progress: Any) -> None:
         self._progress = progress
         self._tasks: dict[str, Any] = {}
+        self._stage_task: Any = None
+
+    def stage(self, name: str) -> None:
+        if self._stage_task is not None:
+            self._progress.update(self._stage_task, completed=1, total=1)
+        self._stage_task = self._progress.add_task(name, total=None)
 
     def __call__(self, done: int, total: int, description: str = "working") -> None:
         task = self._tasks.get(description)
@@ -58,21 +258,47 @@ class _Bar:
             self._tasks[description] = task
         self._progress.update(task, completed=done, total=total)
 
+    def close(self) -> None:
+        if self._stage_task is not None:
+            self._progress.update(self._stage_task, completed=1, total=1)
+
+
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
 
 @contextmanager
-def progress() -> Iterator[_Bar]:
-    """Context manager yielding an ``on_progress(done, total, description)`` callback.
+def progress() -> Iterator[Any]:
+    """Context manager yielding an ``on_progress(done, total, description)`` callback with ``.stage(name)``.
 
-    Bars are drawn on stderr, and only when stderr is a terminal, so piped output stays clean.
+    On a terminal: rich bars on stderr (an ETA only for stages of many alike steps). Otherwise
+    (output captured, CI, cron): :class:`ProgressLog` lines on stderr, so long work is never silent.
     """
+    if not _is_terminal(sys.stderr):
+        log = ProgressLog()
+        try:
+            yield log
+        finally:
+            log.close()
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from statcoder.cli._eta import StageEtaColumn
+
     with Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        TimeRemainingColumn(),
+        StageEtaColumn(),
         console=err_console,
-        disable=not sys.stderr.isatty(),
         transient=False,
     ) as bar:
-        yield _Bar(bar)
+        wrapped = _Bar(bar)
+        try:
+            yield wrapped
+        finally:
+            wrapped.close()
