@@ -25,8 +25,10 @@ LAZY_GROUPS: dict[str, tuple[str, str, str]] = {
     "estimate": (
         "statcoder.cli.estimate",
         "estimate_app",
-        "Estimates with confidence intervals: survey designs, model-assisted, small areas, "
-        "code shares corrected for coding error.",
+        (
+            "Estimates with confidence intervals: survey designs, model-assisted, small areas, "
+            "code shares corrected for coding error."
+        ),
     ),
 }
 
