@@ -77,6 +77,11 @@ TargetAccuracyOpt = Annotated[
     float, typer.Option("--target-accuracy", help="Accuracy that auto-coded records must reach (between 0 and 1).")
 ]
 TopKOpt = Annotated[int, typer.Option("--top-k", help="Candidates per record / k of top-k accuracy (at least 1).")]
+MaxTextLengthOpt = Annotated[
+    int | None,
+    typer.Option("--max-text-length", help="Longest text in characters (default: the model's limit, else "
+                 "STATCODER_MAX_TEXT_LENGTH, 10,000)."),
+]
 ShowTextsOpt = Annotated[
     bool,
     typer.Option("--show-texts", help="Show texts in the report unredacted; the report is then marked internal "
@@ -125,6 +130,27 @@ def check_top_k(value: int) -> int:
     """An integer >= 1."""
     if value < 1:
         raise ConfigurationError(f"--top-k must be at least 1, got {value}", where="--top-k", hint="e.g. 5")
+    return value
+
+
+def check_max_text_length(value: int | None, coder: Any = None) -> int:
+    """The text-length limit: ``value``, else the model's, else the setting; at least 1."""
+    if value is None and coder is not None:
+        value = model_limits(coder)["max_text_length"]
+    if value is None:
+        from statcoder.settings import get_settings
+
+        value = get_settings().max_text_length
+    if value < 1:
+        raise ConfigurationError(f"--max-text-length must be at least 1, got {value}", where="--max-text-length",
+                                 hint="e.g. 10000")
+    return int(value)
+
+
+def required(value: Any, option: str, what: str) -> Any:
+    """``value``, or a ConfigurationError naming the missing ``option``."""
+    if value is None:
+        raise ConfigurationError(f"missing option {option}", where=option, hint=f"pass {option} {what}")
     return value
 
 

@@ -117,18 +117,23 @@ class ModelPredictions:
 
     @classmethod
     def from_coder(
-        cls, coder: Any, data: EvaluationData, *, top_k: int = 5, on_progress: ProgressCallback | None = None
+        cls, coder: Any, data: EvaluationData, *, top_k: int = 5, on_progress: ProgressCallback | None = None,
+        max_text_length: int | None = None,
     ) -> ModelPredictions:
         """Code ``data`` with ``coder`` (timed) and collect its probabilities.
 
         ``coding_seconds`` is the wall time of ``coder.code`` on all records (the throughput
-        a user sees). Uncalibrated probabilities (softmax of the scores at temperature 1) are
+        a user sees). ``max_text_length`` is handed to ``coder.code`` (the same handling as
+        ``statcoder code``) and the probabilities use the texts as coded. Uncalibrated probabilities (softmax of the scores at temperature 1) are
         collected when the model exposes ``decision_function`` and ``temperature_``.
         """
         started = time.perf_counter()
-        coded = coder.code(data.frame, text_columns=data.text_columns, top_k=top_k, on_progress=on_progress)
+        coded = coder.code(data.frame, text_columns=data.text_columns, top_k=top_k, on_progress=on_progress,
+                           max_text_length=max_text_length)
         seconds = time.perf_counter() - started
         texts = data.texts()
+        if max_text_length is not None:
+            texts = [t[:max_text_length] for t in texts]
         model = coder.model
         raw = None
         if callable(getattr(model, "decision_function", None)) and hasattr(model, "temperature_"):

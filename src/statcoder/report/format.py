@@ -167,6 +167,23 @@ def is_numeric_column(values: Iterable[Any]) -> bool:
     return seen
 
 
+_NUMERIC_TEXT = re.compile(r"^[<>]?\s?[-+−]?[\d,]*\.?\d+( ?%)?([–-][-+−]?[\d,]*\.?\d+( ?%)?)?$")
+
+
+def looks_numeric(values: Iterable[Any]) -> bool:
+    """True when every value is a number already formatted as text ("1,234", "63.2 %", "0.91–0.95", "—")."""
+    seen = False
+    for v in values:
+        if not isinstance(v, str):
+            return False
+        if v.strip() in ("", NA):
+            continue
+        if not _NUMERIC_TEXT.match(v.strip()):
+            return False
+        seen = True
+    return seen
+
+
 def column_formatter(name: Any, values: list[Any], *, decimals: int | None = None, kind: str | None = None):
     """A function value -> text for one column.
 

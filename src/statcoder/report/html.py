@@ -34,7 +34,7 @@ caption{text-align:left;font-size:.85rem;color:#555;padding:.2rem 0}
 th,td{border-bottom:1px solid #e4e8ee;padding:.25rem .6rem;vertical-align:top}
 th{background:#eef2f7;cursor:pointer;position:sticky;top:0;text-align:left;overflow-wrap:normal}
 td.num,th.num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}
-td.txt,th.txt{text-align:left;max-width:28rem;overflow-wrap:break-word}
+td.txt,th.txt{text-align:left;max-width:28rem;overflow-wrap:break-word}td.short{white-space:nowrap}
 figure{margin:.6rem 0;max-width:100%}figure svg{max-width:100%;height:auto}figcaption{font-size:.8rem;color:#555}
 pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#f3f5f8;padding:.6rem;font-size:.8rem}
 details.long>summary{cursor:pointer;color:#1f3b5a;margin:.4rem 0}
@@ -154,7 +154,7 @@ class HtmlReport:
         formats = dict(formats or {})
         default_places = fmt.decimals_from_format(float_format)
         columns = list(shown.columns)
-        formatters, numeric = [], []
+        formatters, numeric, short, right = [], [], [], []
         for position, name in enumerate(columns):
             values = shown.iloc[:, position].tolist()
             spec = formats.get(str(name))
@@ -166,23 +166,28 @@ class HtmlReport:
                 places = default_places
             is_num = kind != "text" and fmt.is_numeric_column(values)
             numeric.append(is_num)
+            right.append(is_num or fmt.looks_numeric(values))
+            short.append(not is_num and all(len(fmt.text_cell(v)) <= 16 for v in values))
             formatters.append(fmt.column_formatter(name, values, decimals=places, kind=kind))
         names = dict(headers or {})
         head = "".join(
-            f'<th class="{"num" if is_num else "txt"}">{html.escape(names.get(str(c), fmt.header(c)))}</th>'
-            for c, is_num in zip(columns, numeric, strict=True)
+            f'<th class="{"num" if is_right else "txt"}">{html.escape(names.get(str(c), fmt.header(c)))}</th>'
+            for c, is_right in zip(columns, right, strict=True)
         )
         rows, any_na = [], False
         for record in shown.itertuples(index=False):
             cells = []
-            for value, formatter, is_num in zip(record, formatters, numeric, strict=True):
+            for value, formatter, is_num, is_short, is_right in zip(record, formatters, numeric, short, right,
+                                                                    strict=True):
                 text = formatter(value)
                 any_na = any_na or text == fmt.NA
                 if is_num:
                     sort_key = "" if fmt.is_missing(value) else f' data-v="{float(value)!r}"'
                     cells.append(f'<td class="num"{sort_key}>{html.escape(text)}</td>')
+                elif is_right:
+                    cells.append(f'<td class="num">{html.escape(text)}</td>')
                 else:
-                    cells.append(f'<td class="txt">{html.escape(text)}</td>')
+                    cells.append(f'<td class="txt{" short" if is_short else ""}">{html.escape(text)}</td>')
             rows.append("<tr>" + "".join(cells) + "</tr>")
         self._tables += 1
         table_id = f"t{self._tables}"
