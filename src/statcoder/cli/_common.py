@@ -206,50 +206,59 @@ class _Stage:
 class ProgressLog:
     """``on_progress(done, total, description)``: log lines on stderr when it is not a terminal.
 
-    One line when a stage starts, at most one every ``every`` seconds while it runs, and one when
-    it completes, each with the elapsed time and the rate. The ETA is per stage, from the stage's
-    own rate, and only shown once two updates of a stage with at least 3 steps are in (a stage's
-    steps are alike: folds, chunks of records, periods); it is never extrapolated across stages.
+    Two kinds of stage. Named stages (:meth:`stage`: reading a file, training, writing) get a
+    line when they start and one with their duration when the next named stage starts. Counted
+    stages (the callback: folds, chunks of records, periods) get a line when first reported, at
+    most one every ``every`` seconds while they run, and one when complete, each with the elapsed
+    time and the rate. The ETA is per counted stage, from that stage's own rate, shown only once
+    two reports of a stage with at least 3 alike steps are in; it is never extrapolated across
+    stages.
     """
 
     def __init__(self, stream: Any = None, *, every: float = 10.0, clock: Callable[[], float] = time.monotonic):
         self._stream = stream if stream is not None else sys.stderr
         self._every, self._clock = every, clock
-        self._stages: dict[str, _Stage] = {}
+        self._counted: dict[str, _Stage] = {}
+        self._named: _Stage | None = None
         self._started = clock()
+        self._last_event = self._started  # a counted stage whose first report is "1 done" began here
 
     def _write(self, line: str) -> None:
         print(f"[statcoder {_clock(self._clock() - self._started)}] {line}", file=self._stream, flush=True)
 
     def stage(self, name: str) -> None:
-        """Announce a stage that reports no steps (reading a file, writing a report)."""
-        self._finish_open()
-        self._stages[name] = _Stage(name, self._clock())
+        """Start a named stage (and end the previous one)."""
+        self._end_named()
+        self._last_event = self._clock()
+        self._named = _Stage(name, self._last_event)
         self._write(f"{name} ...")
 
-    def _finish_open(self) -> None:
-        for st in self._stages.values():
-            if not st.finished and st.total == 0:
-                st.finished = True
-                self._write(f"{st.name}: done in {self._clock() - st.started:.1f} s")
+    def _end_named(self) -> None:
+        if self._named is not None:
+            self._write(f"{self._named.name}: done in {self._clock() - self._named.started:.1f} s")
+            self._named = None
 
     def __call__(self, done: int, total: int, description: str = "working") -> None:
         now = self._clock()
-        st = self._stages.get(description)
-        if st is None or st.finished:
-            self._finish_open()
-            st = _Stage(description, now)
-            self._stages[description] = st
-            if done < total:
-                self._write(f"{description}: started ({total:,} steps)")
+        st = self._counted.get(description)
+        new = st is None or st.finished
+        if new:
+            st = _Stage(description, now if done == 0 else self._last_event)
+            self._counted[description] = st
+        assert st is not None
         st.done, st.total, st.updates = done, total, st.updates + 1
+        self._last_event = now
         elapsed = now - st.started
         if total and done >= total:
             st.finished = True
             rate = f", {done / elapsed:,.2f} steps/s" if elapsed > 0 and total > 1 else ""
             self._write(f"{description}: {done:,}/{total:,} done in {elapsed:.1f} s{rate}")
             return
-        if done == 0 or now - st.last_print < self._every:
+        if done == 0:
+            self._write(f"{description}: started ({total:,} steps)")
+            st.last_print = now
+            return
+        if not new and now - st.last_print < self._every:
             return
         st.last_print = now
         rate = done / elapsed if elapsed > 0 else 0.0
@@ -260,8 +269,8 @@ class ProgressLog:
                     f"{rate:,.2f} steps/s{eta}")
 
     def close(self) -> None:
-        """Close stages still open (announced with :meth:`stage`)."""
-        self._finish_open()
+        """End the named stage still open."""
+        self._end_named()
 
 
 class _Bar:

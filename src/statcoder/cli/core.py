@@ -114,7 +114,7 @@ def train(
                              hint=f"the columns are: {', '.join(map(str, list(frame.columns)[:30]))}")
         tree = _load_classification(classification, code_prefix_hierarchy, frame[code].tolist(), data.stem)
         coding_index = CodingIndex.from_file(index) if index is not None else None
-        bar.stage(f"preparing {len(frame):,} records")
+        bar.stage(f"training on {len(frame):,} records (cross-validation, then the final model)")
         coder = train_coder(
             frame, text_columns=columns, code_column=code, classification=tree, target_accuracy=target_accuracy,
             backend=backend, seed=seed, on_unknown_code=on_unknown_code, index=coding_index, cv_folds=cv_folds,

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from statcoder.errors import InputError, UnknownCodeError
+from statcoder.errors import InputError
 
 ProgressCallback = Callable[[int, int, str], None]
 
@@ -71,14 +71,10 @@ class EvaluationData:
         unknown = ~codes.map(lambda c: bool(c) and c in classification)
         dropped = int(unknown.sum())
         if dropped and on_unknown_code == "error":
-            counts = codes[unknown].value_counts()
-            shown = ", ".join(f"{c or '(empty)'} x{n}" for c, n in counts.head(5).items())
-            rows = ", ".join(str(i + 2) for i in np.flatnonzero(unknown.to_numpy())[:5])
-            raise UnknownCodeError(
-                f"{dropped} row(s) carry codes not in {classification.name}: {shown}",
-                where=f"{source}: column {code_column}, rows {rows} (counting the header as row 1)",
-                hint="fix the codes, or pass --on-unknown-code drop",
-            )
+            from statcoder.classifications.unknown import unknown_code_error
+
+            raise unknown_code_error(codes.tolist(), np.flatnonzero(unknown.to_numpy()).tolist(),
+                                     classification=classification, column=code_column, where=source)
         kept = frame.loc[~unknown.to_numpy()].reset_index(drop=True)
         if kept.empty:
             raise InputError("no records left to evaluate", where=source, hint="check the code column")
