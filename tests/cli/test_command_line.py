@@ -189,7 +189,7 @@ def test_progress_log_eta_is_per_stage_and_absent_for_short_stages():
     lines = stream.getvalue().splitlines()
     assert any("final model: 1/1 done in 30.0 s" in line for line in lines)
     assert not any("final model" in line and "left" in line for line in lines)
-    eta = [line for line in lines if "coding: 4/10" in line][0]
+    eta = next(line for line in lines if "coding: 4/10" in line)
     assert "this stage about 1:00 left" in eta  # 6 steps at 1 step per 10 s
 
 

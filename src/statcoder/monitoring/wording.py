@@ -37,23 +37,31 @@ _LABELS = {
 CAUSES: dict[str, tuple[tuple[str, ...], str]] = {
     "Input drift": (
         ("text_length", "oov_share", "domain_auc", "column"),
-        "The texts changed: look at the new frequent tokens and the questionnaire or capture; "
-        "add examples of the new wording to the training data and retrain if accuracy also falls.",
+        (
+            "The texts changed: look at the new frequent tokens and the questionnaire or capture; "
+            "add examples of the new wording to the training data and retrain if accuracy also falls."
+        ),
     ),
     "Output drift": (
         ("code_psi", "confidence_ks", "decision_share"),
-        "What the model outputs changed: check whether the population really changed; plan coder "
-        "capacity for the review share and compare with the accuracy estimates before publishing.",
+        (
+            "What the model outputs changed: check whether the population really changed; plan coder "
+            "capacity for the review share and compare with the accuracy estimates before publishing."
+        ),
     ),
     "Estimated accuracy": (
         ("accuracy",),
-        "Label-free estimates say accuracy fell: confirm with a larger audit sample, then retrain on "
-        "recent coded records; meanwhile raise the thresholds so fewer records are auto-coded.",
+        (
+            "Label-free estimates say accuracy fell: confirm with a larger audit sample, then retrain on "
+            "recent coded records; meanwhile raise the thresholds so fewer records are auto-coded."
+        ),
     ),
     "Audit": (
         ("audit", "gap"),
-        "Coders disagree with more auto codes than before: trust the audit over the estimates; check "
-        "coding instructions and classification changes, retrain on recent audited records.",
+        (
+            "Coders disagree with more auto codes than before: trust the audit over the estimates; check "
+            "coding instructions and classification changes, retrain on recent audited records."
+        ),
     ),
 }
 
