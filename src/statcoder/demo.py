@@ -152,8 +152,13 @@ def interpret(
     return " ".join(parts)
 
 
-def run_demo(workdir: Path, *, seed: int = 0, console: Console | None = None) -> dict[str, object]:
-    """Run the demo; prints a summary table and returns the figures as a dict."""
+def run_demo(workdir: Path, *, seed: int = 0, console: Console | None = None, on_progress=None) -> dict[str, object]:
+    """Run the demo; prints a summary table and returns the figures as a dict.
+
+    ``on_progress(done, total, description)`` receives training and coding progress; if it has a
+    ``stage(name)`` method, the demo's stages are announced through it too.
+    """
+    stage = getattr(on_progress, "stage", lambda name: None)
     from statcoder.coder import train
     from statcoder.evaluation.metrics import automation_summary, scores_by_level
 
@@ -161,6 +166,7 @@ def run_demo(workdir: Path, *, seed: int = 0, console: Console | None = None) ->
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     console.print(ATTRIBUTION, style="dim", highlight=False)
+    stage("reading the ONS index (downloaded once)")
     records, structure = fetch_ons_index(workdir)
     soc = Classification.from_codes(records["code"], name="UK SOC 2010", prefix_lengths=(1, 2, 3, 4),
                                     titles=dict(zip(structure["code"], structure["title"], strict=True)))
@@ -168,13 +174,18 @@ def run_demo(workdir: Path, *, seed: int = 0, console: Console | None = None) ->
     console.print(f"{len(records):,} index entries, {len(soc.leaves)} unit groups; training on "
                   f"{len(train_set):,}, holding out {len(test_set):,} entries with unseen titles", highlight=False)
     started = time.perf_counter()
-    coder = train(train_set, text_columns=["title", "industry"], code_column="code", classification=soc, seed=seed)
+    stage(f"training on {len(train_set):,} entries (cross-validation, then the final model)")
+    coder = train(train_set, text_columns=["title", "industry"], code_column="code", classification=soc, seed=seed,
+                  on_progress=on_progress)
     train_seconds = time.perf_counter() - started
     model_dir = coder.save(workdir / "model")
     started = time.perf_counter()
-    coded = coder.code(test_set, text_columns=["title", "industry"])
+    stage(f"coding {len(test_set):,} held-out entries")
+    coded = coder.code(test_set, text_columns=["title", "industry"], on_progress=on_progress)
     code_seconds = time.perf_counter() - started
     write_table_atomic(coded, workdir / "coded_holdout.csv")
+    if hasattr(on_progress, "close"):
+        on_progress.close()
     truth = test_set["code"].tolist()
     levels = scores_by_level(truth, _best_leaf(coded), classification=soc)
     automation = automation_summary(coded, truth, classification=soc)

@@ -191,6 +191,13 @@ def test_progress_log_eta_is_per_stage_and_absent_for_short_stages():
     assert not any("final model" in line and "left" in line for line in lines)
     eta = next(line for line in lines if "coding: 4/10" in line)
     assert "this stage about 1:00 left" in eta  # 6 steps at 1 step per 10 s
+    # unequal steps (three quick checks, then minutes of cross-validation): no ETA at all
+    now[0], stream2 = 0.0, io.StringIO()
+    log = ProgressLog(stream2, every=0.0, clock=lambda: now[0])
+    for done, at in ((1, 0.1), (2, 0.2), (3, 0.3), (4, 200.0)):
+        now[0] = at
+        log(done, 5, "quality checks")
+    assert "left" not in stream2.getvalue().splitlines()[-1]
 
 
 def test_outputs_respect_the_umask(tmp_path):

@@ -201,6 +201,8 @@ class _Stage:
         self.name, self.started, self.last_print, self.done, self.total = name, now, 0.0, 0, 0
         self.updates = 0
         self.finished = False
+        self.prev_time, self.prev_done = now, 0
+        self.alike = True  # every interval so far took about the mean time per step
 
 
 class ProgressLog:
@@ -211,8 +213,9 @@ class ProgressLog:
     stages (the callback: folds, chunks of records, periods) get a line when first reported, at
     most one every ``every`` seconds while they run, and one when complete, each with the elapsed
     time and the rate. The ETA is per counted stage, from that stage's own rate, shown only once
-    two reports of a stage with at least 3 alike steps are in; it is never extrapolated across
-    stages.
+    two reports of a stage with at least 3 steps are in and only while its steps take alike times
+    (each interval within a factor 2 of the mean step) and after at least 5 s; it is never
+    extrapolated across stages or across unequal steps.
     """
 
     def __init__(self, stream: Any = None, *, every: float = 10.0, clock: Callable[[], float] = time.monotonic):
@@ -246,9 +249,14 @@ class ProgressLog:
             st = _Stage(description, now if done == 0 else self._last_event)
             self._counted[description] = st
         assert st is not None
+        elapsed = now - st.started
+        if done > st.prev_done and elapsed > 0:
+            step = (now - st.prev_time) / (done - st.prev_done)
+            mean = elapsed / done
+            st.alike = st.alike and (mean == 0 or 0.5 <= step / mean <= 2.0)
+            st.prev_time, st.prev_done = now, done
         st.done, st.total, st.updates = done, total, st.updates + 1
         self._last_event = now
-        elapsed = now - st.started
         if total and done >= total:
             st.finished = True
             rate = f", {done / elapsed:,.2f} steps/s" if elapsed > 0 and total > 1 else ""
@@ -263,7 +271,7 @@ class ProgressLog:
         st.last_print = now
         rate = done / elapsed if elapsed > 0 else 0.0
         eta = ""
-        if total >= 3 and st.updates >= 2 and rate > 0:
+        if total >= 3 and st.updates >= 2 and rate > 0 and st.alike and elapsed >= 5.0:
             eta = f", this stage about {_clock((total - done) / rate)} left"
         self._write(f"{description}: {done:,}/{total:,} ({done / total:.0%}) after {elapsed:.1f} s, "
                     f"{rate:,.2f} steps/s{eta}")

@@ -11,7 +11,7 @@ class StageEtaColumn(ProgressColumn):
     (unequal steps such as "final model" would make any extrapolation a guess)."""
 
     def render(self, task: Task) -> Text:
-        if task.total is None or task.total < 3 or task.finished or not task.completed:
+        if task.total is None or task.total < 3 or task.finished or not task.completed or (task.elapsed or 0) < 5:
             return Text("")
         remaining = task.time_remaining
         if remaining is None:

@@ -143,7 +143,7 @@ def _print_training_summary(coder, out: Path) -> None:
     console.print(
         f"trained {card['backend']} coder {coder.version} on {fmt.integer(card['training_data']['n_records'])} records, "
         f"{fmt.integer(card['training_data']['n_codes'])} codes, in {card['train_seconds']:.1f} s -> {out}",
-        highlight=False,
+        highlight=False, soft_wrap=True,
     )
     dropped = {k: v for k, v in card["training_data"]["dropped"].items() if v}
     if dropped:
@@ -192,6 +192,7 @@ def code(
     with progress() as bar:
         bar.stage(f"reading {data.name}")
         frame = read_input(data, encoding=encoding)
+        bar.stage(f"coding {len(frame):,} records")
         started = time.perf_counter()
         coded = coder.code(frame, text_columns=columns, top_k=top_k, max_text_length=limit, on_progress=bar,
                            where=str(data))
@@ -203,7 +204,7 @@ def code(
     console.print(
         f"coded {len(coded):,} records in {seconds:.1f} s ({len(coded) / max(seconds, 1e-9):,.0f} records/s) -> {out}; "
         + ", ".join(f"{k} {shares.get(k, 0):.1%}" for k in ("auto", "partial", "review")),
-        highlight=False,
+        highlight=False, soft_wrap=True,
     )
 
 
@@ -217,5 +218,6 @@ def demo(
     from statcoder.demo import run_demo
     from statcoder.settings import get_settings
 
-    run_demo(workdir or get_settings().demo_dir, seed=seed, console=console)
+    with progress() as bar:
+        run_demo(workdir or get_settings().demo_dir, seed=seed, console=console, on_progress=bar)
 

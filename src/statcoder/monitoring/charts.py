@@ -63,7 +63,10 @@ def plot_accuracy(ax: Any, result: MonitoringResult, level: int | None) -> None:
     title = f"Accuracy at level {level}" if level is not None else "Accuracy of auto-coded records"
     ax.set_title(title, fontsize=10)
     ax.set_ylabel("accuracy")
-    ax.legend(fontsize=7, loc="lower left")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7, loc="lower left")
+    else:  # e.g. no period has auto-coded records
+        ax.text(0.5, 0.5, "no estimate: no auto-coded records", ha="center", va="center", transform=ax.transAxes)
 
 
 def plot_drift(ax: Any, result: MonitoringResult) -> None:
