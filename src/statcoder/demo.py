@@ -142,7 +142,7 @@ def interpret(
         )
     parts.append(
         f"{test_ambiguous:.0%} of held-out entries have a title the index gives more than one code "
-        "(the industry decides), which caps what any text model can do from the title alone."
+        "(only the industry tells them apart), which caps what the title alone can do."
     )
     parts.append(
         "Next: train on labelled answers from your own survey (statcoder train), check them first "

@@ -58,7 +58,7 @@ def warn(message: str) -> None:
 # ---- the common options ------------------------------------------------------------------------
 # One definition each; commands use them as parameter annotations.
 
-TEXT_HELP = "Text column(s); repeat for several (joined with a space)."
+TEXT_HELP = "Text column(s); repeat or comma-separate for several (joined with \" | \")."
 DataOpt = Annotated[Path, typer.Option("--data", help="Input records (csv, tsv, parquet, xlsx, sav, dta).")]
 CodeOpt = Annotated[str, typer.Option("--code", help="Column holding the true (given) codes.")]
 TextOpt = Annotated[list[str] | None, typer.Option("--text", help=TEXT_HELP + " Default: text.")]

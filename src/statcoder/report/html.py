@@ -166,7 +166,8 @@ class HtmlReport:
                 places = default_places
             is_num = kind != "text" and fmt.is_numeric_column(values)
             numeric.append(is_num)
-            right.append(is_num or (fmt.looks_numeric(values) and "code" not in str(name).lower()))
+            all_missing = bool(values) and all(fmt.is_missing(v) for v in values)
+            right.append(is_num or all_missing or (fmt.looks_numeric(values) and "code" not in str(name).lower()))
             short.append(not is_num and all(len(fmt.text_cell(v)) <= 16 for v in values))
             formatters.append(fmt.column_formatter(name, values, decimals=places, kind=kind))
         names = dict(headers or {})
