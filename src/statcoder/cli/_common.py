@@ -171,7 +171,8 @@ def read_input(path: Path, *, encoding: str | None = None, option: str = "--data
 
 
 def model_limits(coder: Any) -> dict[str, Any]:
-    """What a model was trained with: ``text_columns`` and ``max_text_length`` (None when unknown).
+    """What a model was trained with: ``text_columns``, ``code_column`` and ``max_text_length``
+    (None when unknown).
 
     Reads the typed card when it has these fields, or the older dict card.
     """
@@ -183,7 +184,8 @@ def model_limits(coder: Any) -> dict[str, Any]:
     max_len = None
     if limits is not None:
         max_len = limits.get("max_text_length") if isinstance(limits, dict) else getattr(limits, "max_text_length", None)
-    return {"text_columns": read("text_columns") or None, "max_text_length": max_len or read("max_text_length")}
+    return {"text_columns": read("text_columns") or None, "code_column": read("code_column") or None,
+            "max_text_length": max_len or read("max_text_length")}
 
 
 # ---- progress ------------------------------------------------------------------------------------

@@ -75,8 +75,7 @@ def monitor(
     coder = Coder.load(model)
     limits = model_limits(coder)
     text = text_columns(text, limits["text_columns"])
-    card = coder.card if isinstance(coder.card, dict) else {}
-    code = code or card.get("training_data", {}).get("code_column") or "code"
+    code = code or limits["code_column"] or "code"
     mon = Monitor(coder, text_columns=text, label_column=code, audit_column=audit_col, columns=column,
                   period_column=period_col, chunk_size=chunk_size, label_shift=label_shift, policy=policy, seed=seed,
                   max_text_length=check_max_text_length(max_text_length, coder))

@@ -177,7 +177,8 @@ def _tables(report: HtmlReport, ev: Evaluation, prefix: str = "") -> None:
     report.add_table(pd.DataFrame(t["by_level"]), caption="total-variation distance by level", float_format="{:.4f}")
     for level, cells in t["cells"].items():
         report.add_heading(f"Cells that move most at level {level} (model codes)")
-        report.add_table(_frame(cells), caption=f"level {level}: predicted minus true count")
+        report.add_table(_with_titles(_frame(cells), ev, ("code",)), caption=f"level {level}: predicted minus true count",
+                         formats={"relative_difference": "pct"})
 
 
 def _subgroups(report: HtmlReport, ev: Evaluation, prefix: str = "") -> None:
