@@ -217,3 +217,27 @@ def test_console_script_lists_every_command():
     out = subprocess.run([str(STATCODER), "--help"], capture_output=True, text=True, check=True)
     for name in ("train", "code", "evaluate", "quality", "monitor", "estimate", "demo", "serve"):
         assert name in out.stdout
+
+
+def _outcome(result) -> tuple[int, str]:
+    text = " ".join(result.output.split())
+    error = next((part for part in text.split("error: ")[1:2]), "")
+    return result.exit_code, error.split(" (")[0]
+
+
+def test_evaluate_and_monitor_handle_long_texts_as_code_does(small_model, tmp_path):
+    """One rule for over-long texts: whatever `code` does with them, evaluate and monitor do too."""
+    path = tmp_path / "long.csv"
+    pd.DataFrame({"text": ["welder", "software developer " * 10, "electrician"],
+                  "code": ["7212", "2512", "7411"]}).to_csv(path, index=False)
+    coded = runner.invoke(app, ["code", "--model", str(small_model), "--data", str(path), "--out",
+                                str(tmp_path / "o.csv"), "--max-text-length", "50"])
+    evaluated = runner.invoke(app, ["evaluate", "--model", str(small_model), "--data", str(path), "--code", "code",
+                                    "--max-text-length", "50", "--bootstrap", "0", "--on-unknown-code", "drop"])
+    monitored = runner.invoke(app, ["monitor", "--model", str(small_model), "--reference", str(path),
+                                    "--current", str(path), "--chunk-size", "3", "--report", str(tmp_path / "m.html"),
+                                    "--max-text-length", "50"])
+    assert _outcome(coded)[1] == _outcome(evaluated)[1] == _outcome(monitored)[1]
+    assert (coded.exit_code == 0) == (evaluated.exit_code == 0) == (monitored.exit_code == 0)
+    if coded.exit_code:
+        assert "longer than 50 characters" in _outcome(coded)[1]
