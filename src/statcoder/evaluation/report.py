@@ -69,6 +69,9 @@ def _summary(report: HtmlReport, ev: Evaluation, prefix: str = "") -> None:
         ("sent to review", _pct(s["review_share"])),
         ("top-label ECE", fmt.number(s["ece"], 4)),
     ])
+    if fmt.is_missing(s["auto_accuracy"]):
+        report.add_text("— : no record was coded automatically at full depth, so that share has no accuracy.",
+                        css_class="note")
     meta = r["meta"]
     report.add_text(
         f"Model {meta['model_version']} on {meta['classification']['name']} "
