@@ -241,3 +241,15 @@ def test_evaluate_and_monitor_handle_long_texts_as_code_does(small_model, tmp_pa
     assert (coded.exit_code == 0) == (evaluated.exit_code == 0) == (monitored.exit_code == 0)
     if coded.exit_code:
         assert "longer than 50 characters" in _outcome(coded)[1]
+
+
+def test_monitor_warns_about_audit_codes_it_cannot_use(small_model, small_training, tmp_path):
+    frame = pd.read_csv(small_training / "train.csv", dtype=str, keep_default_na=False).sample(120, random_state=0)
+    frame.to_csv(tmp_path / "ref.csv", index=False)
+    current = frame.assign(text=frame["text"] + " zzzz", audit=frame["code"])  # every record "audited"
+    current.to_csv(tmp_path / "cur.csv", index=False)
+    result = runner.invoke(app, ["monitor", "--model", str(small_model), "--reference", str(tmp_path / "ref.csv"),
+                                 "--current", str(tmp_path / "cur.csv"), "--chunk-size", "60", "--audit-col", "audit",
+                                 "--report", str(tmp_path / "m.html")])
+    assert result.exit_code == 0, result.output
+    assert "audit codes in 'audit' are on records not coded auto and were not used" in " ".join(result.output.split())

@@ -24,6 +24,7 @@ from statcoder.cli._common import (
     report_errors,
     text_columns,
     use_alias,
+    warn,
 )
 from statcoder.errors import ConfigurationError
 
@@ -98,6 +99,12 @@ def monitor(
         result.write_report(report, title=f"Model monitoring: {coder.classification.name}")
     if json_out is not None:
         atomic_write_text(json_out, result.to_json())
+    if audit_col and audit_col in current_frame.columns:
+        given = int((current_frame[audit_col].astype(str).str.strip() != "").sum())
+        used = sum(int(p["n_audited"]) for p in result.summary())
+        if given > used:
+            warn(f"{given - used:,} of {given:,} audit codes in {audit_col!r} are on records not coded auto and "
+                 "were not used: the audit measures the accuracy of auto-coded records")
     from statcoder.monitoring.wording import advice_for, describe_alert, group_alerts
     from statcoder.report import format as fmt
 
