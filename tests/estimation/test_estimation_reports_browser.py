@@ -54,3 +54,16 @@ def test_share_intervals_are_clipped_and_codes_carry_titles(correction_path):
 @pytest.mark.parametrize("which", ["survey", "correction"])
 def test_estimation_reports_fit_the_screen_and_have_no_raw_values(which, survey_path, correction_path, tmp_path):
     check_report(survey_path if which == "survey" else correction_path, tmp_path / "shots")
+
+
+@pytest.mark.browser
+def test_small_area_report_fits_the_screen_and_has_no_raw_values(estimation_dir, tmp_path):
+    from statcoder.estimation.report import small_area_report
+    from statcoder.estimation.small_area import fay_herriot_table
+
+    milk = pd.read_csv(estimation_dir / "milk.csv", dtype=str, keep_default_na=False)
+    milk["var"] = (milk["SD"].astype(float) ** 2).astype(str)
+    result = fay_herriot_table(milk, direct="yi", variance="var", categorical=["MajorArea"], area="SmallArea")
+    path = small_area_report(result.frame, result.coefficients(), variance=result.model.variance_).write(
+        tmp_path / "sae.html")
+    check_report(path, tmp_path / "shots")

@@ -52,3 +52,13 @@ def test_show_texts_gives_raw_texts_in_a_report_marked_internal_on_every_section
 def test_evaluation_report_fits_the_screen_and_has_no_raw_values(onet_evaluation, tmp_path):
     path = build_report(onet_evaluation).write(tmp_path / "evaluation.html")
     check_report(path, tmp_path / "shots")
+
+
+@pytest.mark.browser
+def test_comparison_report_fits_the_screen_and_has_no_raw_values(onet_evaluation, tmp_path):
+    from statcoder.evaluation.compare import compare
+    from statcoder.evaluation.report import build_comparison_report
+
+    evaluations = [onet_evaluation, onet_evaluation]
+    path = build_comparison_report(evaluations, compare(evaluations, n_boot=50, seed=0)).write(tmp_path / "cmp.html")
+    check_report(path, tmp_path / "shots")
