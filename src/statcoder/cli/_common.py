@@ -12,6 +12,7 @@ must not pay for pandas, scikit-learn or matplotlib.
 from __future__ import annotations
 
 import functools
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -27,8 +28,18 @@ from statcoder.errors import ConfigurationError, StatcoderError
 if TYPE_CHECKING:
     import pandas as pd
 
-console = Console()
-err_console = Console(stderr=True)
+def _width(stream: Any) -> int | None:
+    """Rich's own width on a terminal or with COLUMNS set; 120 columns when output is captured
+    (rich would use 80, which truncates the tables of estimates)."""
+    try:
+        terminal = stream.isatty()
+    except (AttributeError, ValueError):
+        terminal = False
+    return None if terminal or os.environ.get("COLUMNS") else 120
+
+
+console = Console(width=_width(sys.stdout))
+err_console = Console(stderr=True, width=_width(sys.stderr))
 
 F = TypeVar("F", bound=Callable[..., Any])
 
