@@ -1,24 +1,27 @@
 """statcoder: machine learning for the production of official statistics."""
 
-from typing import Any
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
 __all__ = ["Classification", "Coder", "CodingIndex", "__version__", "train"]
 
-_LAZY = {
-    "Classification": "statcoder.classifications",
-    "Coder": "statcoder.coder",
-    "CodingIndex": "statcoder.coder",
-    "train": "statcoder.coder",
-}
+if TYPE_CHECKING:
+    from statcoder.classifications import Classification
+    from statcoder.coder import Coder, CodingIndex, train
+
+_LAZY = {"Classification": "statcoder.classifications", "Coder": "statcoder.coder",
+         "CodingIndex": "statcoder.coder", "train": "statcoder.coder"}
 
 
 def __getattr__(name: str) -> Any:
-    """Import the coder (scikit-learn) on first use, so that ``import statcoder.estimation``
-    or ``statcoder --help`` do not pay for it (PEP 562)."""
+    # imported on first use, so that `statcoder --help` and light submodules stay fast
     if name in _LAZY:
-        import importlib
+        from importlib import import_module
 
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        value = getattr(import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'statcoder' has no attribute {name!r}")
