@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from statcoder.cli import app
-from statcoder.cli._common import console, progress, report_errors
+from statcoder.cli._common import (
+    check_cv_folds,
+    console,
+    hidden_alias,
+    progress,
+    report_errors,
+    use_alias,
+)
 from statcoder.errors import InputError
 
 if TYPE_CHECKING:  # the estimation stack (pandas, numpy, scipy) loads inside the commands
@@ -47,13 +54,17 @@ def _write(frame: pd.DataFrame, path: Path) -> None:
 def _show(frame: pd.DataFrame, title: str, max_rows: int = 30) -> None:
     from rich.table import Table
 
+    from statcoder.report.format import header, is_numeric_column, text_cell
+
+    # rows mix statistics of different sizes (a mean next to a total): each cell gets about
+    # three significant figures of its own, with thousands separators
     table = Table(title=title, show_lines=False)
+    shown = frame.head(max_rows)
     for column in frame.columns:
-        table.add_column(
-            str(column), justify="right" if frame[column].dtype.kind in "fi" else "left"
-        )
-    for row in frame.head(max_rows).itertuples(index=False):
-        table.add_row(*[f"{v:.6g}" if isinstance(v, float) else str(v) for v in row])
+        numeric = is_numeric_column(shown[column].tolist())
+        table.add_column(header(column), justify="right" if numeric else "left")
+    for row in shown.itertuples(index=False):
+        table.add_row(*[text_cell(v) for v in row])
     console.print(table)
     if len(frame) > max_rows:
         console.print(f"... {len(frame) - max_rows} more rows in the output file")
@@ -291,7 +302,10 @@ def model_assisted(
     model: Annotated[
         str, typer.Option(help="linear | gradient-boosting | random-forest | logistic")
     ] = "gradient-boosting",
-    folds: Annotated[int, typer.Option(help="Cross-fitting folds of PSUs.")] = 5,
+    cv_folds: Annotated[
+        int | None, typer.Option("--cv-folds", help="Cross-fitting folds of PSUs, at least 2 (default 5).")
+    ] = None,
+    folds: Annotated[int | None, hidden_alias("--folds")] = None,
     variance: Annotated[str, typer.Option(help="linearisation | replicate")] = "linearisation",
     seed: Annotated[int, typer.Option(help="Seed for folds and model.")] = 0,
     report: Annotated[Path | None, typer.Option(help="Also write an HTML report here.")] = None,
@@ -307,8 +321,9 @@ def model_assisted(
         psu=_names(psu) or None,
         fpc=_names(fpc) or None,
     )
+    n_folds = check_cv_folds(use_alias(cv_folds, folds, old="--folds", new="--cv-folds")) or 5
     estimator = CrossFittedGREG(
-        make_working_model(model, seed=seed), n_folds=folds, seed=seed, variance=variance
+        make_working_model(model, seed=seed), n_folds=n_folds, seed=seed, variance=variance
     )
     with progress() as bar:
         bar(0, 1, "fitting the working model")
