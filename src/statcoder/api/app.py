@@ -64,6 +64,9 @@ def create_app(
     for router in (health.router, projects.router, models.router, coding.router, jobs.router, review.router,
                    monitoring.router):
         app.include_router(router)
+    from statcoder.web import install as install_workbench
+
+    install_workbench(app)  # the coder workbench under /ui/
     app.add_middleware(
         LimitBodySize, max_request_bytes=ctx.settings.max_request_bytes,
         max_upload_bytes=ctx.settings.max_upload_bytes,
