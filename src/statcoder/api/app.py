@@ -11,7 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from statcoder.api import errors
 from statcoder.api.middleware import BodyTooLarge, LimitBodySize, RequestMetrics
-from statcoder.api.routers import coding, health, jobs, models, monitoring, projects, review
+from statcoder.api.routers import accounts, coding, health, jobs, models, monitoring, projects, review
 from statcoder.service.context import ServiceContext
 from statcoder.service.operations import preload_models
 from statcoder.service.settings import ServiceSettings
@@ -62,7 +62,7 @@ def create_app(
 
     app.add_exception_handler(BodyTooLarge, body_too_large)
     for router in (health.router, projects.router, models.router, coding.router, jobs.router, review.router,
-                   monitoring.router):
+                   monitoring.router, accounts.router):
         app.include_router(router)
     from statcoder.web import install as install_workbench
 
