@@ -53,8 +53,8 @@
       const hits = hitInputs();
       if (e.key === "ArrowDown" && hits.length) { e.preventDefault(); highlight(Math.min(active + 1, hits.length - 1)); }
       else if (e.key === "ArrowUp" && hits.length) { e.preventDefault(); highlight(Math.max(active - 1, 0)); }
-      else if (e.key === "Enter" && hits.length && active >= 0) { e.preventDefault(); pick(hits[active]); }
-      else if (e.key === "Escape") { q.blur(); }
+      else if (e.key === "Enter" && hits.length && active >= 0) { e.preventDefault(); e.stopPropagation(); pick(hits[active]); }
+      else if (e.key === "Escape") { e.stopPropagation(); q.blur(); }
     });
   }
   if (code) code.addEventListener("input", function () {
@@ -66,6 +66,10 @@
     const el = document.activeElement;
     if (typing(el)) {
       if (e.key === "Escape") el.blur();
+      else if (e.key === "Enter" && el.id === "level" && decide) { e.preventDefault(); submitCode(); }
+      else if (e.key === "Enter" && el.id === "reason" && decide) {
+        e.preventDefault(); decide.requestSubmit(document.getElementById("btn-uncodable"));
+      }
       return;
     }
     if (!decide) return;
@@ -82,6 +86,9 @@
       if (el && (el.tagName === "BUTTON" || el.tagName === "A" || el.tagName === "SUMMARY")) return;
       e.preventDefault(); submitCode();
     }
+    else if (e.key === "l") { e.preventDefault(); document.getElementById("level").focus(); }
+    else if (e.key === "x") { e.preventDefault(); document.getElementById("reason").focus(); }
+    else if (e.key === "n") { e.preventDefault(); document.getElementById("note").focus(); }
     else if (e.key === "s") { e.preventDefault(); decide.requestSubmit(document.getElementById("btn-skip")); }
     else if (e.key === "u") { e.preventDefault(); document.getElementById("undo-form").requestSubmit(); }
     else if (e.key === "?") { e.preventDefault(); const h = document.getElementById("help"); if (h) h.open = !h.open; }
