@@ -72,7 +72,7 @@ def _press(page, key: str) -> None:
 def test_coding_double_coding_and_adjudication_in_the_browser(site, tmp_path):
     from playwright.sync_api import sync_playwright
 
-    base, ctx, project, review_ids, audit_ids = site
+    base, ctx, project, _review_ids, audit_ids = site
     shots = tmp_path / "screens"
     assert CHROMIUM.exists(), "run `bash scripts/system-deps.sh` to install Debian chromium"
     with sync_playwright() as p:

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, update
-from webkit import TEXTS, account, queue
+from webkit import account, queue
 
 from statcoder.errors import InputError, UnknownCodeError
 from statcoder.service.errors import ConflictError, NotFoundError
@@ -145,16 +145,15 @@ def test_double_coding_disagreement_goes_to_adjudication_and_keeps_both_codes(ct
     figures = stats.agreement(ctx, project)
     deepest = [r for r in figures["by_pair"] if r["level"] == 2]
     assert deepest[0]["name"] == "ana / bob" and deepest[0]["n"] == 2 and deepest[0]["percent"].k == 1
-    top = [r for r in figures["by_pair"] if r["level"] == 1][0]
+    top = next(r for r in figures["by_pair"] if r["level"] == 1)
     assert top["percent"].k == 2  # 11 vs 12 agree at level 1
 
 
 def test_active_learning_orders_by_margin_and_assignment_comes_first(ctx, project):
     ids = queue(ctx, project, ["bread oven", "oven wiring meat timber", "wood meat"])
     with ctx.db.read() as session:
-        from statcoder.store.tables import ReviewTask
-
         from statcoder.service.review import candidate_margin
+        from statcoder.store.tables import ReviewTask
 
         margins = {i: candidate_margin(c) for i, c in session.execute(
             select(ReviewTask.id, ReviewTask.candidates)).all()}

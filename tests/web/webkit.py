@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-
 from kit import write_classification
 
 from statcoder.service import accounts, projects, registry
@@ -62,9 +61,7 @@ def queue(ctx, project, texts: list[str], *, reason: str = "review", decision: s
 def account(ctx, project_id: str, username: str, role: str = "coder") -> accounts.Account:
     """Create (or extend) an account and return it as signed in."""
     accounts.create_account(ctx, project_id, username=username, password=PASSWORD, role=role, actor="t")
-    _, row = accounts.sign_in(ctx, username, PASSWORD)
-    from statcoder.store.workbench_tables import WebSession  # noqa: F401
-
+    accounts.sign_in(ctx, username, PASSWORD)
     with ctx.db.read() as session:
         from sqlalchemy import select
 

@@ -11,7 +11,16 @@ from fastapi.concurrency import run_in_threadpool
 
 from statcoder.api import errors
 from statcoder.api.middleware import BodyTooLarge, LimitBodySize, RequestMetrics
-from statcoder.api.routers import accounts, coding, health, jobs, models, monitoring, projects, review
+from statcoder.api.routers import (
+    accounts,
+    coding,
+    health,
+    jobs,
+    models,
+    monitoring,
+    projects,
+    review,
+)
 from statcoder.service.context import ServiceContext
 from statcoder.service.operations import preload_models
 from statcoder.service.settings import ServiceSettings

@@ -15,7 +15,7 @@ app = typer.Typer(
 # Each module below adds its commands to ``app`` (or a sub-app) on import.
 from statcoder.cli import core as _core  # noqa: E402,F401
 
-for _optional in ("estimate", "quality", "monitor", "service", "evaluate"):
+for _optional in ("estimate", "quality", "monitor", "service", "evaluate", "retrain"):
     try:
         __import__(f"statcoder.cli.{_optional}")
     except ModuleNotFoundError as exc:  # module not written yet, or its extra not installed

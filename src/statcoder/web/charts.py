@@ -18,14 +18,18 @@ def _fmt(value: float, percent: bool) -> str:
     return f"{value:.1%}" if percent else f"{value:,.0f}" if float(value).is_integer() else f"{value:.2f}"
 
 
+def _open(label: str, height: int) -> str:
+    return (f'<svg class="chart" role="img" aria-label="{escape(label)}" width="{WIDTH}" '
+            f'height="{height}" viewBox="0 0 {WIDTH} {height}"><title>{escape(label)}</title>')
+
+
 def bar_chart(items: list[tuple[str, float]], *, label: str, percent: bool = False) -> Markup:
     """Return a horizontal bar chart of (name, value) pairs."""
     if not items:
         return Markup("")
     top = max(v for _, v in items) or 1.0
     height = ROW * len(items) + 4
-    parts = [f'<svg class="chart" role="img" aria-label="{escape(label)}" width="{WIDTH}" '
-             f'height="{height}" viewBox="0 0 {WIDTH} {height}"><title>{escape(label)}</title>']
+    parts = [_open(label, height)]
     for i, (name, value) in enumerate(items):
         y = i * ROW + 2
         w = max(1.0, 180 * value / top)
@@ -50,8 +54,7 @@ def interval_chart(items: list[tuple[str, float, float, float]], *, label: str,
     def x(v: float) -> float:
         return x0 + span * min(max(v, 0.0), 1.0)
 
-    parts = [f'<svg class="chart" role="img" aria-label="{escape(label)}" width="{WIDTH}" '
-             f'height="{height}" viewBox="0 0 {WIDTH} {height}"><title>{escape(label)}</title>']
+    parts = [_open(label, height)]
     for i, (name, value, lo, hi) in enumerate(items):
         y = i * ROW + 10
         parts.append(f'<text x="0" y="{y + 4}" class="lbl">{escape(name[:22])}</text>'

@@ -14,8 +14,8 @@ from fastapi.responses import HTMLResponse, Response
 from statcoder.errors import InputError, StatcoderError
 from statcoder.service import accounts
 from statcoder.service.review import get_task, queue_counts
-from statcoder.service.workbench import rerun_model, search_index
 from statcoder.service.workbench import queue as wq
+from statcoder.service.workbench import rerun_model, search_index
 from statcoder.service.workbench.decisions import (
     UNCODABLE_REASONS,
     StaleTaskError,
@@ -85,7 +85,7 @@ async def login(request: Request) -> Response:
                       form={"username": username},
                       errors={"form": "the sign-in form expired; sign in again"})
     try:
-        token, row = await run_in_threadpool(accounts.sign_in, ctx, username, form.get("password", ""))
+        token, _row = await run_in_threadpool(accounts.sign_in, ctx, username, form.get("password", ""))
     except accounts.SignInError as exc:
         return render(request, "login.html", None, status=401, login_csrf=cookie, next=next_path,
                       form={"username": username}, errors={"password": exc.message})
@@ -223,7 +223,7 @@ async def submit(request: Request, project_id: ProjectId, task_id: TaskId, viewe
             await run_in_threadpool(wq.skip, ctx, project.id, viewer.account, task_id)
             return await _go_next(project_id, viewer)
         if action == "rerun":
-            version, cands = await run_in_threadpool(rerun_model, ctx, project, form.get("edited_text", ""))
+            _version, cands = await run_in_threadpool(rerun_model, ctx, project, form.get("edited_text", ""))
             values = await run_in_threadpool(_screen, viewer, project_id, task_id, candidates=cands, form=form)
             if values is None:
                 return _not_yours(request, viewer, project_id)

@@ -99,7 +99,7 @@ def split_heldout(decisions: pd.DataFrame, *, share: float, min_heldout: int, se
     rng = np.random.default_rng(seed)
     priority = ~((decisions["reason"] == "audit") | decisions["double_coded"]).to_numpy()
     order = np.lexsort((rng.random(n), priority))
-    k = min(n, max(min_heldout, int(round(share * n))))
+    k = min(n, max(min_heldout, round(share * n)))
     mask = np.zeros(n, dtype=bool)
     mask[order[:k]] = True
     return mask

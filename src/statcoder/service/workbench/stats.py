@@ -179,7 +179,7 @@ def agreement(ctx: ServiceContext, project: Project) -> dict[str, list[dict]]:
                     b.append(xb)
             if not a:
                 continue
-            k = int(round(percentage_agreement(a, b) * len(a)))
+            k = round(percentage_agreement(a, b) * len(a))
             kappa = cohen_kappa(a, b)
             lo, hi = _kappa_interval(a, b)
             out["by_pair" if kind == "pair" else "by_group"].append({
