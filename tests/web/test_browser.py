@@ -87,6 +87,8 @@ def test_coding_double_coding_and_adjudication_in_the_browser(site, tmp_path):
         assert _record_text(ana) == "bread oven"
         assert ana.locator(".fields").inner_text().count("North") == 1  # auxiliary fields shown
         assert "audit" not in ana.content().lower()  # blind: nothing says audit or auto
+        sets = ana.locator(".sets").inner_text()  # conformal prediction sets of the model
+        assert "90 %" in sets and "95 % adds" in sets and "11" in sets
         _shoot(ana, shots, "coding")
         ana.keyboard.press("1")
         _press(ana, "Enter")
@@ -143,6 +145,8 @@ def test_coding_double_coding_and_adjudication_in_the_browser(site, tmp_path):
         boss.goto(base + "/ui/p/alpha/stats")
         audit_text = boss.locator("#audit-table").inner_text()
         assert "No audited record yet" not in audit_text and "all" in audit_text
+        coverage = boss.locator("#conformal-table").inner_text()  # the card's empirical coverage
+        assert "90 %" in coverage and "95 %" in coverage
         _shoot(boss, shots, "statistics-before")
         # supervisor turns double coding on for everything, then queues one more record
         boss.goto(base + "/ui/p/alpha/supervise")

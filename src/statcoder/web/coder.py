@@ -14,8 +14,8 @@ from fastapi.responses import HTMLResponse, Response
 from statcoder.errors import InputError, StatcoderError
 from statcoder.service import accounts
 from statcoder.service.review import get_task, queue_counts
+from statcoder.service.workbench import prediction_sets, rerun_model, search_index
 from statcoder.service.workbench import queue as wq
-from statcoder.service.workbench import rerun_model, search_index
 from statcoder.service.workbench.decisions import (
     UNCODABLE_REASONS,
     StaleTaskError,
@@ -159,7 +159,20 @@ def _screen(viewer: Viewer, project_id: str, task_id: int, *, q: str = "", candi
             fields = {k: v for k, v in json.loads(task.fields).items() if v and v != task.text}
         except ValueError:
             fields = {}
+    text = (form or {}).get("edited_text") if candidates is not None else task.text
+    sets = prediction_sets(viewer.ctx, project, text or task.text)
+    listed = {c["code"] for c in shown}
+    set_rows = []
+    previous: set[str] = set()
+    for coverage, codes in sets.items():
+        set_rows.append({
+            "coverage": coverage,
+            "codes": [{"code": c, "title": classification.title(c) if c in classification else "",
+                       "new": c not in previous, "listed": c in listed} for c in codes],
+        })
+        previous |= set(codes)
     return {
+        "sets": set_rows,
         "project": project, "role": role, "task": task, "candidates": shown,
         "strong": [c for c in shown if not c["weak"]], "weak": [c for c in shown if c["weak"]],
         "hits": hits, "q": q, "fields": fields, "levels": _levels(classification),

@@ -232,8 +232,9 @@ def _statistics(viewer: Viewer, project_id: str) -> dict:
         from statcoder.service.coding import active_coder
 
         _, coder = active_coder(ctx, project)
-        card = coder.card if isinstance(coder.card, dict) else {}
-        card_coverage = card.get("conformal") if isinstance(card, dict) else None
+        from statcoder.service.workbench import conformal_card
+
+        card_coverage = conformal_card(coder.card if isinstance(coder.card, dict) else {}) or None
     except StatcoderError:
         pass
     return {

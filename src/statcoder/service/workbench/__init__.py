@@ -86,3 +86,32 @@ def rerun_model(ctx: ServiceContext, project: Project, text: str, *, top_k: int 
     version, coder = active_coder(ctx, project)
     coded = coder.code([text], top_k=top_k)
     return version, json.loads(coded["candidates"].iloc[0])
+
+
+def prediction_sets(ctx: ServiceContext, project: Project, text: str, *,
+                    coverages: tuple[float, ...] = (0.9, 0.95)) -> dict[float, list[str]]:
+    """Return the active model's conformal prediction sets of ``text`` per coverage (best first).
+
+    Empty when the project has no active model or the model carries no conformal quantiles
+    (models trained before prediction sets existed): the screen then shows top-k only.
+    """
+    from statcoder.errors import ConfigurationError
+    from statcoder.service.coding import active_coder
+    from statcoder.service.errors import NoActiveModelError
+
+    if not text.strip():
+        return {}
+    try:
+        _, coder = active_coder(ctx, project)
+        if not hasattr(coder, "prediction_sets"):
+            return {}
+        return {c: coder.prediction_sets([text], coverage=c)[0] for c in coverages}
+    except (ConfigurationError, NoActiveModelError):
+        return {}
+
+
+def conformal_card(card: dict) -> list[dict]:
+    """Return the card's conformal entries (nominal coverage, held-out coverage, mean set size, n)."""
+    heldout = card.get("heldout") if isinstance(card, dict) else None
+    entries = heldout.get("conformal") if isinstance(heldout, dict) else None
+    return [e for e in entries or [] if isinstance(e, dict) and "coverage" in e]
