@@ -189,10 +189,11 @@ def submit_task(
 
 
 def queue_counts(ctx: ServiceContext, project_id: str) -> dict[str, int]:
-    """Return the number of tasks per status (open, claimed, done)."""
+    """Return the number of tasks per status (open, claimed, done, and the workbench's others)."""
     with ctx.db.read() as session:
         counts = ReviewRepository(session).counts(project_id)
-    return {status: counts.get(status, 0) for status in ("open", "claimed", "done")}
+    return {status: counts.get(status, 0)
+            for status in ("open", "claimed", "done", "uncodable", "referred", "adjudicate")}
 
 
 def export_labelled_csv(ctx: ServiceContext, project_id: str) -> Iterator[str]:
