@@ -198,3 +198,31 @@ def test_coding_double_coding_and_adjudication_in_the_browser(site, tmp_path):
     assert all((shots / f"{n}-{w}.png").stat().st_size > 1000 for n in
                ("projects", "coding", "coding-error", "supervise", "adjudication", "statistics-after")
                for w in (1280, 400))
+
+
+def test_every_page_works_with_javascript_off(site, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    base, ctx, _project, _review_ids, _audit_ids = site
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        context = browser.new_context(java_script_enabled=False, viewport={"width": 400, "height": 800})
+        page = context.new_page()
+        page.goto(base + "/ui/login")
+        page.fill("#username", "boss")
+        page.fill("#password", PASSWORD)
+        page.click("button[type=submit]")
+        page.goto(base + "/ui/p/alpha/next")
+        assert _record_text(page) == "bread oven"
+        page.fill("#q", "electric")  # the search falls back to a submit
+        page.click("#search-form button[type=submit]")
+        assert "q=electric" in page.url
+        page.check("#hit-list input[value='22']")
+        page.click("#btn-code")
+        assert _record_text(page) == "meat sausage"
+        for path in ("supervise", "adjudicate", "stats"):
+            page.goto(f"{base}/ui/p/alpha/{path}")
+            assert page.locator("h1").is_visible()
+        browser.close()
+    with ctx.db.read() as session:
+        assert [(d.username, d.code) for d in session.scalars(select(TaskDecision))] == [("boss", "22")]
