@@ -134,3 +134,14 @@ def test_admin_key_creates_accounts_through_the_api(app_client):
                        headers={"Authorization": f"Bearer {admin}"}).status_code == 404
     assert sign_in(client, "boss").status_code == 303
     assert client.get("/ui/p/alpha/supervise").status_code == 200
+
+
+def test_the_retrain_button_records_the_run_and_its_reason_in_the_history(app_client):
+    client, ctx = app_client
+    accounts.create_account(ctx, "alpha", username="boss", password=PASSWORD, role="supervisor", actor="t")
+    sign_in(client, "boss")
+    page = client.get("/ui/p/alpha/supervise")
+    assert client.post("/ui/p/alpha/retrain", data={"csrf": _csrf(page.text)}).status_code == 303
+    history = client.get("/ui/p/alpha/supervise").text
+    # no decisions yet: the run is stored as failed with the reason, the active model stays
+    assert "failed" in history and "at least 30 are needed" in history
