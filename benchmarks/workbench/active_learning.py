@@ -72,16 +72,16 @@ def run(*, seeds: int = 3, budget: int = 1500, log=print) -> dict:
     log(f"OJALAB: {len(texts):,} ads, {len(set(labels))} ISCO-08 unit groups")
     curves: dict[str, list[list[tuple[int, float]]]] = {"margin": [], "random": []}
     for seed in range(seeds):
-        for strategy in curves:
-            curves[strategy].append(curve(texts, labels, seed=seed, strategy=strategy, budget=budget))
-            log(f"seed {seed} {strategy}: final top-1 {curves[strategy][-1][-1][1]:.3f}")
+        for strategy, runs in curves.items():
+            runs.append(curve(texts, labels, seed=seed, strategy=strategy, budget=budget))
+            log(f"seed {seed} {strategy}: final top-1 {runs[-1][-1][1]:.3f}")
     mean = {s: np.mean([[a for _, a in c] for c in cs], axis=0) for s, cs in curves.items()}
     sd = {s: np.std([[a for _, a in c] for c in cs], axis=0) for s, cs in curves.items()}
     xs = [k for k, _ in curves["margin"][0]]
     target = float(mean["random"][-1])
     reach = next((x for x, a in zip(xs, mean["margin"], strict=True) if a >= target), None)
     _plot(xs, mean, sd, seeds=seeds)
-    return {"n_ads": len(texts), "n_classes": int(len(set(labels))), "seeds": seeds, "budget": budget,
+    return {"n_ads": len(texts), "n_classes": len(set(labels)), "seeds": seeds, "budget": budget,
             "records": xs, "margin_mean": mean["margin"].tolist(), "random_mean": mean["random"].tolist(),
             "margin_sd": sd["margin"].tolist(), "random_sd": sd["random"].tolist(),
             "random_final": target, "margin_reaches_random_final_at": reach}

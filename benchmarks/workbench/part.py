@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import CACHE, loadavg  # noqa: E402
+from common import CACHE, loadavg
 
 
 def main() -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from common import CACHE  # noqa: E402
+from common import CACHE
 
 PARTS = ("ui", "al", "loop")
 
@@ -35,28 +35,28 @@ def write() -> str:
     """Write results.md from the cached figures; return the summary line."""
     got = {p: json.loads((CACHE / f"{p}.json").read_text()) for p in PARTS if (CACHE / f"{p}.json").exists()}
     lines = ["# Workbench benchmark", "",
-             "Reproduce: `.venv/bin/python benchmarks/workbench/run.py` (each part: "
+             ("Reproduce: `.venv/bin/python benchmarks/workbench/run.py` (each part: "
              "`.venv/bin/python benchmarks/workbench/part.py ui|al|loop`). Machine: 2 shared cores; "
              "the load average (1/5/15 min) before and after each part is given, since other work ran "
-             "at the same time.", ""]
+             "at the same time."), ""]
     summary = []
     if "ui" in got:
         u = got["ui"]
         lines += [
             "## Keyboard-only coding in Chromium, and search", "",
-            f"Real uvicorn server on loopback, SQLite; SOC 2018 with the Census 2022 occupation index: "
+            (f"Real uvicorn server on loopback, SQLite; SOC 2018 with the Census 2022 occupation index: "
             f"**{u['index_entries']:,} search entries** (built in {u['index_build_s']} s). A coder signs "
             f"in and codes {u['records_coded']} records with `1` + `Enter` only. Load {u['load_before']} → "
-            f"{u['load_after']}.", "",
+            f"{u['load_after']}."), "",
             "| measure | median | p95 | target |", "|---|---|---|---|",
-            f"| next record on screen after Enter (browser navigation timing, POST + redirect + page) | "
-            f"{_ms(u['next_record_ms_median_browser'])} | {_ms(u['next_record_ms_p95_browser'])} | < 200 ms |",
-            f"| same, wall clock in the test driver (Enter → new record in the DOM) | "
-            f"{_ms(u['next_record_ms_median_wall'])} | | |",
-            f"| search on the prepared index, in process ({u['search_queries']} typed prefixes) | "
-            f"{_ms(u['search_ms_median'])} | {_ms(u['search_ms_p95'])} (max {_ms(u['search_ms_max'])}) | < 100 ms |",
-            f"| live search round trip from the page (fetch + search + HTML fragment, 100 queries) | "
-            f"{_ms(u['search_round_trip_ms_median'])} | {_ms(u['search_round_trip_ms_p95'])} | |", ""]
+            (f"| next record on screen after Enter (browser navigation timing, POST + redirect + page) | "
+            f"{_ms(u['next_record_ms_median_browser'])} | {_ms(u['next_record_ms_p95_browser'])} | < 200 ms |"),
+            (f"| same, wall clock in the test driver (Enter → new record in the DOM) | "
+            f"{_ms(u['next_record_ms_median_wall'])} | | |"),
+            (f"| search on the prepared index, in process ({u['search_queries']} typed prefixes) | "
+            f"{_ms(u['search_ms_median'])} | {_ms(u['search_ms_p95'])} (max {_ms(u['search_ms_max'])}) | < 100 ms |"),
+            (f"| live search round trip from the page (fetch + search + HTML fragment, 100 queries) | "
+            f"{_ms(u['search_round_trip_ms_median'])} | {_ms(u['search_round_trip_ms_p95'])} | |"), ""]
         summary.append(f"next record {u['next_record_ms_median_browser']:.0f} ms median (target < 200), "
                        f"search {u['search_ms_median']:.1f} ms median / {u['search_ms_p95']:.1f} ms p95 on "
                        f"{u['index_entries']:,} entries (target < 100)")
@@ -71,12 +71,12 @@ def write() -> str:
                    f"within {budget:,} ads")
         lines += [
             "## Active learning on OJALAB (simulated coder)", "",
-            f"{a['n_ads']:,} Polish job ads, {a['n_classes']} ISCO-08 unit groups (first 4 digits of the "
+            (f"{a['n_ads']:,} Polish job ads, {a['n_classes']} ISCO-08 unit groups (first 4 digits of the "
             "KZiS code; non-ISCO codes left out). Cheap base model, on purpose: TF-IDF word 1–2-grams of "
             "title + description (600 characters) and a linear SVM (C = 0.5). Per seed: 20 % test ads; "
             "100 random ads coded first, then rounds of 100 chosen at random or by the smallest margin "
             f"between the two best decision scores; {a['seeds']} seeds. The coder answers with the true "
-            f"label. Load {a['load_before']} → {a['load_after']}.", "",
+            f"label. Load {a['load_before']} → {a['load_after']}."), "",
             "![top-1 vs ads coded](active_learning.svg)", "",
             "| ads coded | margin order (mean ± sd) | random order (mean ± sd) |", "|---|---|---|"]
         for i, x in enumerate(a["records"]):
@@ -89,7 +89,7 @@ def write() -> str:
         g, b, c = lp["gate"], lp["before"], lp["candidate"]
         lines += [
             "## Closed loop on O*NET", "",
-            f"Initial model trained on {lp['n_train']:,} O*NET alternate titles (every title equal to a "
+            (f"Initial model trained on {lp['n_train']:,} O*NET alternate titles (every title equal to a "
             f"reported title removed) in {lp['train_seconds']} s. {lp['n_coded_records']:,} worker-reported "
             f"titles were sent to `POST /code` with the project's audit rate at 100 % (so every `review` "
             f"and every `auto` record is queued; `partial` ones are not), and the queued tasks claimed and "
@@ -97,19 +97,19 @@ def write() -> str:
             f"`retrain` then trained a candidate on the alternate titles plus the decisions not held out "
             f"and compared it with the active model on {g['n_heldout']} held-out decisions "
             f"({lp['retrain_seconds']} s). Test: the {lp['n_test']:,} remaining reported titles (no text "
-            f"in common with the decisions). Load {lp['load_before']} → {lp['load_after']}.", "",
+            f"in common with the decisions). Load {lp['load_before']} → {lp['load_after']}."), "",
             "| model | top-1 (test) | auto share (accuracy) | auto + partial share (accuracy at the level coded) |",
             "|---|---|---|---|",
-            f"| before (alternate titles only) | {_pct(b['top1'])} | {_pct(b['auto_share'])} ({_pct(b['auto_accuracy'])}) | "
-            f"{_pct(b['automatic_share'])} ({_pct(b['automatic_accuracy'])}) |",
-            f"| candidate (+ decisions) | {_pct(c['top1'])} | {_pct(c['auto_share'])} ({_pct(c['auto_accuracy'])}) | "
-            f"{_pct(c['automatic_share'])} ({_pct(c['automatic_accuracy'])}) |", "",
-            f"Gate on the held-out decisions: top-1 {_pct(g['top1_active'])} → {_pct(g['top1_candidate'])} "
+            (f"| before (alternate titles only) | {_pct(b['top1'])} | {_pct(b['auto_share'])} ({_pct(b['auto_accuracy'])}) | "
+            f"{_pct(b['automatic_share'])} ({_pct(b['automatic_accuracy'])}) |"),
+            (f"| candidate (+ decisions) | {_pct(c['top1'])} | {_pct(c['auto_share'])} ({_pct(c['auto_accuracy'])}) | "
+            f"{_pct(c['automatic_share'])} ({_pct(c['automatic_accuracy'])}) |"), "",
+            (f"Gate on the held-out decisions: top-1 {_pct(g['top1_active'])} → {_pct(g['top1_candidate'])} "
             f"(exact McNemar p = {g['mcnemar_p']:.3g}); automation share at the target "
             f"{_pct(g['automation_active'])} → {_pct(g['automation_candidate'])} (95 % paired-bootstrap "
             f"interval of the difference {100 * g['automation_diff_lower']:+.1f} to "
             f"{100 * g['automation_diff_upper']:+.1f} points). Verdict: **{lp['status']}** — {g['verdict']}. "
-            f"Active model after the run: {lp['active_after']}.", ""]
+            f"Active model after the run: {lp['active_after']}."), ""]
         summary.append(f"closed loop O*NET: top-1 {_pct(b['top1'])} → {_pct(c['top1'])} on {lp['n_test']:,} test "
                        f"titles after {lp['n_decisions']:,} decisions, gate {lp['status']}")
     (HERE / "results.md").write_text("\n".join(lines) + "\n", encoding="utf-8")

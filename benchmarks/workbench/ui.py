@@ -18,15 +18,15 @@ from common import DATA, REPO, read
 
 sys.path.insert(0, str(REPO / "tests" / "web"))
 
-from server import CHROMIUM_ARGS, running  # noqa: E402
+from server import CHROMIUM_ARGS, running
 
-from statcoder import Classification, train  # noqa: E402
-from statcoder.api.app import create_app  # noqa: E402
-from statcoder.service import accounts, projects, registry  # noqa: E402
-from statcoder.service.settings import ServiceSettings  # noqa: E402
-from statcoder.service.workbench import search_index, set_index_entries  # noqa: E402
-from statcoder.store import utcnow  # noqa: E402
-from statcoder.store.review import ReviewRepository  # noqa: E402
+from statcoder import Classification, train
+from statcoder.api.app import create_app
+from statcoder.service import accounts, projects, registry
+from statcoder.service.settings import ServiceSettings
+from statcoder.service.workbench import search_index, set_index_entries
+from statcoder.store import utcnow
+from statcoder.store.review import ReviewRepository
 
 PASSWORD = "benchmark password"
 
