@@ -189,11 +189,12 @@ def submit_task(
 
 
 def queue_counts(ctx: ServiceContext, project_id: str) -> dict[str, int]:
-    """Return the number of tasks per status (open, claimed, done, and the workbench's others)."""
+    """Return the number of tasks per status: open, claimed, done, plus the workbench's
+    ``uncodable``, ``referred`` and ``adjudicate`` when there are any."""
     with ctx.db.read() as session:
         counts = ReviewRepository(session).counts(project_id)
-    return {status: counts.get(status, 0)
-            for status in ("open", "claimed", "done", "uncodable", "referred", "adjudicate")}
+    base = {status: counts.get(status, 0) for status in ("open", "claimed", "done")}
+    return {**base, **{s: n for s, n in counts.items() if s not in base and n}}
 
 
 def export_labelled_csv(ctx: ServiceContext, project_id: str) -> Iterator[str]:
