@@ -147,7 +147,7 @@ def _screen(viewer: Viewer, project_id: str, task_id: int, *, q: str = "", candi
     shown = []
     for i, c in enumerate(cands):
         code = str(c.get("code", ""))
-        path = [(a, classification.title(a)) for a in reversed(classification.ancestors(code))] \
+        path = [(a, classification.title(a)) for a in classification.ancestors(code)] \
             if code in classification else []
         shown.append({"n": i + 1, "code": code, "title": c.get("title") or (
             classification.title(code) if code in classification else ""), "p": float(c.get("p", 0.0)),

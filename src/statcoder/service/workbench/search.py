@@ -95,7 +95,7 @@ class ClassificationSearch:
 
     def _path(self, code: str) -> tuple[tuple[str, str], ...]:
         cls = self.classification
-        return tuple((a, cls.title(a)) for a in reversed(cls.ancestors(code)))
+        return tuple((a, cls.title(a)) for a in cls.ancestors(code))
 
     def _hit(self, code: str, label: str, kind: str) -> Hit:
         cls = self.classification
