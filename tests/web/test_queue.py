@@ -185,3 +185,16 @@ def test_audit_accuracy_follows_blind_audit_decisions(ctx, project):
     assert rows[("all", 2)].n == 3 and rows[("all", 2)].k == 2
     lo, hi = rows[("all", 2)].lower, rows[("all", 2)].upper
     assert lo == pytest.approx(0.0943, abs=1e-3) and hi == pytest.approx(0.9916, abs=1e-3)  # exact CP 2/3
+
+
+def test_coders_asking_at_the_same_moment_get_different_records(ctx, project):
+    from concurrent.futures import ThreadPoolExecutor
+
+    ids = queue(ctx, project, [f"bread oven {i}" for i in range(8)])
+    coders = [account(ctx, "alpha", f"c{i}") for i in range(6)]
+    with ThreadPoolExecutor(6) as pool:
+        got = list(pool.map(lambda who: wq.next_task(ctx, "alpha", who), coders))
+    assert None not in got and len(set(got)) == 6 and set(got) <= set(ids)
+    with ctx.db.read() as session:
+        live = session.scalars(select(TaskClaim).where(TaskClaim.lease_until > utcnow())).all()
+    assert sorted(c.task_id for c in live) == sorted(got)

@@ -246,8 +246,12 @@ def next_task(ctx: ServiceContext, project_id: str, account: Account) -> int | N
                 return None
             for task_id in ids:
                 seen.add(task_id)
-                task = lock_task(session, project_id, task_id)
-                if room_for(session, task, account.user_id, now):
+                # SKIP LOCKED (PostgreSQL): a row another coder is taking right now is passed over,
+                # so concurrent coders never wait on (or deadlock over) the same candidates
+                task = session.execute(
+                    select(ReviewTask).where(ReviewTask.id == task_id).with_for_update(skip_locked=True)
+                ).scalar_one_or_none()
+                if task is not None and room_for(session, task, account.user_id, now):
                     take(session, task, account.user_id, settings, now)
                     return task_id
     return None
