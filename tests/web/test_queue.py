@@ -198,3 +198,20 @@ def test_coders_asking_at_the_same_moment_get_different_records(ctx, project):
     with ctx.db.read() as session:
         live = session.scalars(select(TaskClaim).where(TaskClaim.lease_until > utcnow())).all()
     assert sorted(c.task_id for c in live) == sorted(got)
+
+
+def test_api_claims_have_a_lease_that_the_workbench_respects(ctx, project):
+    from statcoder.service import review
+    from statcoder.store.tables import ReviewTask
+
+    (task_id,) = queue(ctx, project, ["bread oven"])
+    review.claim_task(ctx, "alpha", task_id, coder_id="api-coder", actor="key:k")
+    ana = account(ctx, "alpha", "ana")
+    assert wq.next_task(ctx, "alpha", ana) is None  # held through the API
+    with pytest.raises(ConflictError):
+        review.claim_task(ctx, "alpha", task_id, coder_id="other", actor="key:k")
+    with ctx.db.write() as session:
+        session.execute(update(ReviewTask).values(lease_until=utcnow() - timedelta(seconds=1)))
+    assert wq.next_task(ctx, "alpha", ana) == task_id  # the API lease ran out
+    with pytest.raises(ConflictError):  # and the API coder's late submission is refused
+        review.submit_task(ctx, project, task_id, code="11", coder_id="api-coder", time_spent_s=1, actor="key:k")
