@@ -215,3 +215,15 @@ def test_api_claims_have_a_lease_that_the_workbench_respects(ctx, project):
     assert wq.next_task(ctx, "alpha", ana) == task_id  # the API lease ran out
     with pytest.raises(ConflictError):  # and the API coder's late submission is refused
         review.submit_task(ctx, project, task_id, code="11", coder_id="api-coder", time_spent_s=1, actor="key:k")
+
+
+def test_prediction_sets_on_the_screen_are_the_models(ctx, project):
+    from statcoder.service.coding import active_coder
+    from statcoder.service.workbench import prediction_sets
+
+    _, coder = active_coder(ctx, project)
+    for text in ("bread oven", "oven wiring meat timber", "wood meat"):
+        shown = prediction_sets(ctx, project, text)
+        assert set(shown) == {0.9, 0.95}
+        assert all(shown[c] == coder.prediction_sets([text], coverage=c)[0] for c in shown)
+        assert set(shown[0.9]) <= set(shown[0.95])

@@ -101,12 +101,24 @@ def prediction_sets(ctx: ServiceContext, project: Project, text: str, *,
 
     if not text.strip():
         return {}
+    from statcoder.decision.conformal import prediction_sets as sets_of
+
     try:
         _, coder = active_coder(ctx, project)
-        if not hasattr(coder, "prediction_sets"):
-            return {}
-        return {c: coder.prediction_sets([text], coverage=c)[0] for c in coverages}
-    except (ConfigurationError, NoActiveModelError):
+    except NoActiveModelError:
+        return {}
+    fitted = {round(float(e["coverage"]), 6): e.get("quantile") for e in conformal_card(coder.card)}
+    wanted = [c for c in coverages if round(c, 6) in fitted]
+    if not wanted:
+        return {}
+    try:
+        proba = coder.predict_proba([text])  # one model call for every coverage
+        out = {}
+        for c in wanted:
+            q = fitted[round(c, 6)]
+            out[c] = sets_of(proba, coder.classes_, quantile=float("inf") if q is None else float(q))[0]
+        return out
+    except ConfigurationError:
         return {}
 
 
