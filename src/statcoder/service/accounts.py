@@ -9,6 +9,7 @@ projects they were given (a membership with role ``coder`` or ``supervisor``).
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import re
@@ -68,7 +69,10 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(got, expected)
 
 
-_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to check unknown user names against, so they cost the same work (made on first use)."""
+    return hash_password(secrets.token_urlsafe(16))
 
 
 def check_password_rules(password: str) -> None:
@@ -176,7 +180,7 @@ def sign_in(ctx: ServiceContext, username: str, password: str) -> tuple[str, Web
     """
     with ctx.db.read() as session:
         user = session.scalars(select(User).where(User.username == username.strip())).one_or_none()
-    stored = user.password_hash if user is not None else _DUMMY_HASH
+    stored = user.password_hash if user is not None else _dummy_hash()
     ok = verify_password(password, stored) and user is not None and user.disabled_at is None
     if not ok:
         raise SignInError("wrong user name or password", where="password",
