@@ -26,6 +26,7 @@ def main() -> None:
     parser.add_argument("--max-train", type=int, default=None)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--records", type=int, default=20)
+    parser.add_argument("--name", default=None, help="cache file name (default: the part)")
     args = parser.parse_args()
     CACHE.mkdir(parents=True, exist_ok=True)
     started, load_before = time.time(), loadavg()
@@ -44,7 +45,7 @@ def main() -> None:
             figures = run(Path(tmp), n_records=args.records)
     figures["load_before"], figures["load_after"] = load_before, loadavg()
     figures["wall_seconds"] = round(time.time() - started, 1)
-    (CACHE / f"{args.part}.json").write_text(json.dumps(figures, indent=1, default=str))
+    (CACHE / f"{args.name or args.part}.json").write_text(json.dumps(figures, indent=1, default=str))
     print(json.dumps(figures, indent=1, default=str)[:3000])
 
 

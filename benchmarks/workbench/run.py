@@ -34,6 +34,8 @@ def _ms(x) -> str:
 def write() -> str:
     """Write results.md from the cached figures; return the summary line."""
     got = {p: json.loads((CACHE / f"{p}.json").read_text()) for p in PARTS if (CACHE / f"{p}.json").exists()}
+    if "loop" not in got and (CACHE / "loop-8k.json").exists():  # the bounded run (--max-train 8000)
+        got["loop"] = json.loads((CACHE / "loop-8k.json").read_text())
     lines = ["# Workbench benchmark", "",
              ("Reproduce: `.venv/bin/python benchmarks/workbench/run.py` (each part: "
              "`.venv/bin/python benchmarks/workbench/part.py ui|al|loop`). Machine: 2 shared cores; "
