@@ -117,7 +117,23 @@ def write() -> str:
         summary.append(f"closed loop O*NET: top-1 {_pct(b['top1'])} → {_pct(c['top1'])} on {lp['n_test']:,} test "
                        f"titles after {lp['n_decisions']:,} decisions, gate {lp['status']}")
     (HERE / "results.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return "; ".join(summary)
+    line = "; ".join(summary)
+    _summarise(line)
+    return line
+
+
+def _summarise(line: str) -> None:
+    """Put the one-line summary into benchmarks/results.md (replacing an earlier one)."""
+    path = HERE.parent / "results.md"
+    heading = "## Workbench (issue 10)"
+    text = path.read_text(encoding="utf-8")
+    if heading in text:
+        head, _, rest = text.partition(heading)
+        tail = rest.split("\n## ", 1)
+        text = head.rstrip() + ("\n\n## " + tail[1] if len(tail) > 1 else "\n")
+    text = (text.rstrip() + f"\n\n{heading}\n\n{line}. Details: "
+            "[workbench/results.md](workbench/results.md).\n")
+    path.write_text(text, encoding="utf-8")
 
 
 def main() -> int:
