@@ -91,10 +91,12 @@ def write() -> str:
     if "loop" in got:
         lp = got["loop"]
         g, b, c = lp["gate"], lp["before"], lp["candidate"]
+        bounded = ("; a seeded random subset, bounded for the loaded machine with `--max-train`"
+                   if lp["n_train"] < 40_000 else "")
         lines += [
             "## Closed loop on O*NET", "",
             (f"Initial model trained on {lp['n_train']:,} O*NET alternate titles (every title equal to a "
-            f"reported title removed) in {lp['train_seconds']} s. {lp['n_coded_records']:,} worker-reported "
+            f"reported title removed{bounded}) in {lp['train_seconds']} s. {lp['n_coded_records']:,} worker-reported "
             f"titles were sent to `POST /code` with the project's audit rate at 100 % (so every `review` "
             f"and every `auto` record is queued; `partial` ones are not), and the queued tasks claimed and "
             f"submitted through the review API with the true code: **{lp['n_decisions']:,} decisions**. "
@@ -114,7 +116,8 @@ def write() -> str:
             f"interval of the difference {100 * g['automation_diff_lower']:+.1f} to "
             f"{100 * g['automation_diff_upper']:+.1f} points). Verdict: **{lp['status']}** — {g['verdict']}. "
             f"Active model after the run: {lp['active_after']}."), ""]
-        summary.append(f"closed loop O*NET: top-1 {_pct(b['top1'])} → {_pct(c['top1'])} on {lp['n_test']:,} test "
+        summary.append(f"closed loop O*NET (model on {lp['n_train']:,} alternate titles): "
+                       f"top-1 {_pct(b['top1'])} → {_pct(c['top1'])} on {lp['n_test']:,} test "
                        f"titles after {lp['n_decisions']:,} decisions, gate {lp['status']}")
     (HERE / "results.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     line = "; ".join(summary)
