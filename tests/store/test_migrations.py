@@ -14,17 +14,18 @@ from statcoder.store.database import MIGRATIONS, utcnow
 from statcoder.store.tables import Base, Job, JobChunk, Project
 
 TABLES = {"projects", "api_keys", "model_versions", "model_activations", "jobs", "job_chunks",
-          "review_tasks", "audit_events", "monitoring_runs"}
+          "review_tasks", "audit_events", "monitoring_runs", "users", "memberships", "web_sessions",
+          "workbench_settings", "task_claims", "task_decisions", "retrain_runs"}
 
 
 def test_upgrade_from_empty_database_creates_every_table(db_url):
     db = Database(db_url)
     assert current_revision(db.engine) is None
     db.upgrade()
-    assert current_revision(db.engine) == "0002"
+    assert current_revision(db.engine) == "0003"
     assert TABLES <= set(inspect(db.engine).get_table_names())
     db.upgrade()  # idempotent: a restart migrates nothing
-    assert current_revision(db.engine) == "0002"
+    assert current_revision(db.engine) == "0003"
     db.dispose()
 
 
