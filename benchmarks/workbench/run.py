@@ -34,8 +34,8 @@ def _ms(x) -> str:
 def write() -> str:
     """Write results.md from the cached figures; return the summary line."""
     got = {p: json.loads((CACHE / f"{p}.json").read_text()) for p in PARTS if (CACHE / f"{p}.json").exists()}
-    if "loop" not in got and (CACHE / "loop-8k.json").exists():  # the bounded run (--max-train 8000)
-        got["loop"] = json.loads((CACHE / "loop-8k.json").read_text())
+    loops = [json.loads((CACHE / f"{n}.json").read_text()) for n in ("loop", "loop-8k")
+             if (CACHE / f"{n}.json").exists()]  # full data, and the bounded run (--max-train 8000)
     lines = ["# Workbench benchmark", "",
              ("Reproduce: `.venv/bin/python benchmarks/workbench/run.py` (each part: "
              "`.venv/bin/python benchmarks/workbench/part.py ui|al|loop`). Machine: 2 shared cores; "
@@ -88,13 +88,12 @@ def write() -> str:
                          f"{_pct(a['random_mean'][i])} ± {100 * a['random_sd'][i]:.1f} |")
         lines += ["", verdict + ".", ""]
         summary.append("active learning: " + verdict.replace("**", ""))
-    if "loop" in got:
-        lp = got["loop"]
+    for lp in loops:
         g, b, c = lp["gate"], lp["before"], lp["candidate"]
         bounded = ("; a seeded random subset, bounded for the loaded machine with `--max-train`"
                    if lp["n_train"] < 40_000 else "")
         lines += [
-            "## Closed loop on O*NET", "",
+            f"## Closed loop on O*NET ({lp['n_train']:,} training titles)", "",
             (f"Initial model trained on {lp['n_train']:,} O*NET alternate titles (every title equal to a "
             f"reported title removed{bounded}) in {lp['train_seconds']} s. {lp['n_coded_records']:,} worker-reported "
             f"titles were sent to `POST /code` with the project's audit rate at 100 % (so every `review` "
