@@ -104,6 +104,9 @@ ROUTES = [
     ("GET", "/v1/projects/{project_id}/monitoring", None, lambda r, m: {}),
     ("GET", "/v1/projects/{project_id}/monitoring/{run_id}", None, lambda r, m: {}),
     ("GET", "/v1/projects/{project_id}/monitoring/{run_id}/report", None, lambda r, m: {}),
+    ("GET", "/v1/projects/{project_id}/accounts", "admin", lambda r, m: {}),
+    ("POST", "/v1/projects/{project_id}/accounts", "admin",
+     lambda r, m: {"json": {"username": "eve.coder", "password": "a long pass phrase", "role": "coder"}}),
 ]
 
 

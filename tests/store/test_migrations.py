@@ -14,7 +14,8 @@ from statcoder.store.database import MIGRATIONS, utcnow
 from statcoder.store.tables import Base, Job, JobChunk, Project
 
 TABLES = {"projects", "api_keys", "model_versions", "model_activations", "jobs", "job_chunks",
-          "review_tasks", "audit_events", "monitoring_runs"}
+          "review_tasks", "audit_events", "monitoring_runs", "users", "memberships", "web_sessions",
+          "workbench_settings", "task_claims", "task_decisions", "retrain_runs"}
 
 
 def test_upgrade_from_empty_database_creates_every_table(db_url):

@@ -17,7 +17,16 @@ from statcoder.api.middleware import (
     LimitBodySize,
     RequestMetrics,
 )
-from statcoder.api.routers import coding, health, jobs, models, monitoring, projects, review
+from statcoder.api.routers import (
+    accounts,
+    coding,
+    health,
+    jobs,
+    models,
+    monitoring,
+    projects,
+    review,
+)
 from statcoder.service.context import ServiceContext
 from statcoder.service.operations import preload_models
 from statcoder.service.settings import ServiceSettings
@@ -69,8 +78,11 @@ def create_app(
 
     app.add_exception_handler(BodyTooLarge, body_too_large)
     for router in (health.router, projects.router, models.router, coding.router, jobs.router, review.router,
-                   monitoring.router):
+                   monitoring.router, accounts.router):
         app.include_router(router)
+    from statcoder.web import install as install_workbench
+
+    install_workbench(app)  # the coder workbench under /ui/
     app.add_middleware(
         LimitBodySize, max_request_bytes=ctx.settings.max_request_bytes,
         max_upload_bytes=ctx.settings.max_upload_bytes,

@@ -198,7 +198,7 @@ class TaskOut(BaseModel):
 
     id: int
     reason: Literal["review", "audit", "quality"]
-    status: Literal["open", "claimed", "done"]
+    status: Literal["open", "claimed", "done", "uncodable", "referred", "adjudicate"]
     record_id: str | None
     job_id: str | None
     text: str

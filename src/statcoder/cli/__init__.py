@@ -77,7 +77,7 @@ app = typer.Typer(
 )
 
 # Each module below adds its commands to ``app`` (or a sub-app) on import; keep them light.
-_MODULES = ("core", "evaluate", "quality", "monitor", "service")
+_MODULES = ("core", "evaluate", "quality", "monitor", "service", "retrain")
 
 for _name in _MODULES:
     try:

@@ -157,7 +157,7 @@ def _print_training_summary(coder, out: Path) -> None:
                       fmt.pct(fig["coded_share"]), fmt.number(fig.get("coded_accuracy"), 3))
     console.print(table)
     shares = ", ".join(
-        f"{name} {fmt.pct(v['share'])}" + (f" (accuracy {fmt.number(v['accuracy'], 3)})" if "accuracy" in v else "")
+        f"{name} {fmt.pct(v['share'])}" + (f" (accuracy {fmt.number(v['accuracy'], 3)})" if v.get("accuracy") is not None else "")
         for name, v in held["decisions"].items()
     )
     console.print(f"decisions: {shares}; ECE {fmt.number(held['ece'], 3)} "

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator, Sequence
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -59,6 +60,43 @@ def _storable(value: str | None, limit: int | None = None) -> str | None:
     return value[:limit] if limit else value
 
 
+MAX_FIELDS = 30
+MAX_FIELD_CHARS = 500
+OUTPUT_COLUMNS = ("predicted_code", "predicted_level", "confidence", "decision", "source", "candidates")
+
+
+def candidate_margin(candidates_json: str) -> float:
+    """Return p(best) - p(second) of a candidates JSON list (1.0 for one candidate, 0.0 for none).
+
+    The workbench's active-learning order codes the smallest margins first.
+    """
+    import json
+
+    try:
+        ps = sorted((float(c.get("p", 0.0)) for c in json.loads(candidates_json)), reverse=True)
+    except (ValueError, TypeError, AttributeError):
+        return 0.0
+    if not ps:
+        return 0.0
+    return ps[0] - (ps[1] if len(ps) > 1 else 0.0)
+
+
+def _record_fields(coded: pd.DataFrame, rows: list[int]) -> list[str | None]:
+    """Return, per chosen row, the record's input columns as JSON (bounded) for the coder's screen."""
+    import json
+
+    columns = [c for c in coded.columns if c not in OUTPUT_COLUMNS][:MAX_FIELDS]
+    if not columns:
+        return [None] * len(rows)
+    values = {c: coded[c].tolist() for c in columns}
+    out: list[str | None] = []
+    for i in rows:
+        record = {str(c): _storable("" if values[c][i] is None else str(values[c][i]), MAX_FIELD_CHARS)
+                  for c in columns}
+        out.append(json.dumps(record, ensure_ascii=False))
+    return out
+
+
 def build_tasks(
     project: Project, coded: pd.DataFrame, texts: Sequence[str], *, record_ids: Sequence[str | None],
     model_version: str, job_id: str | None, rng: np.random.Generator,
@@ -74,6 +112,7 @@ def build_tasks(
     decisions = coded["decision"].tolist()
     candidates = coded["candidates"].tolist()
     rows = [i for i, _ in chosen]
+    fields = _record_fields(coded, rows)
     tasks = [
         {
             "project_id": project.id, "job_id": job_id, "record_id": _storable(record_ids[i], 200),
@@ -81,8 +120,9 @@ def build_tasks(
             "predicted_level": int(levels[i]), "confidence": float(confidences[i]),
             "decision": str(decisions[i]), "candidates": str(candidates[i]),
             "model_version": model_version, "status": "open", "created_at": now,
+            "margin": candidate_margin(str(candidates[i])), "fields": fields[n],
         }
-        for i, reason in chosen
+        for n, (i, reason) in enumerate(chosen)
     ]
     return rows, tasks
 
@@ -113,7 +153,9 @@ def claim_task(ctx: ServiceContext, project_id: str, task_id: int, *, coder_id: 
         repo = ReviewRepository(session)
         if repo.get(project_id, task_id) is None:
             raise NotFoundError(f"review task {task_id} not found", hint="list the open tasks")
-        if not repo.claim(task_id, coder_id, utcnow()):
+        now = utcnow()
+        lease = now + timedelta(seconds=ctx.settings.review_lease_seconds)
+        if not repo.claim(task_id, coder_id, now, lease_until=lease):
             raise ConflictError(
                 f"review task {task_id} is already claimed or done", hint="claim another open task"
             )
@@ -150,10 +192,12 @@ def submit_task(
 
 
 def queue_counts(ctx: ServiceContext, project_id: str) -> dict[str, int]:
-    """Return the number of tasks per status (open, claimed, done)."""
+    """Return the number of tasks per status: open, claimed, done, plus the workbench's
+    ``uncodable``, ``referred`` and ``adjudicate`` when there are any."""
     with ctx.db.read() as session:
         counts = ReviewRepository(session).counts(project_id)
-    return {status: counts.get(status, 0) for status in ("open", "claimed", "done")}
+    base = {status: counts.get(status, 0) for status in ("open", "claimed", "done")}
+    return {**base, **{s: n for s, n in counts.items() if s not in base and n}}
 
 
 def export_labelled_csv(ctx: ServiceContext, project_id: str) -> Iterator[str]:

@@ -86,6 +86,12 @@ class ServiceSettings(BaseSettings):
     body_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
     #: HTTP worker processes of ``statcoder serve`` (1 = one process, job worker inside)
     workers: int = Field(default=1, ge=1, le=64)
+    #: how long a claim on a review task lasts (s); after it, another coder may take the task
+    review_lease_seconds: float = Field(default=600.0, gt=0, le=86_400)
+    #: lifetime of a workbench sign-in session (hours)
+    session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
+    #: mark the workbench session cookie ``Secure`` (serve over HTTPS, e.g. behind a proxy)
+    session_cookie_secure: bool = False
     #: log level of the service loggers
     log_level: str = "info"
 

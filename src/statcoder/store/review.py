@@ -53,8 +53,8 @@ class ReviewRepository:
         ).all()
         return {status: int(n) for status, n in rows}
 
-    def claim(self, task_id: int, coder_id: str, when: datetime) -> bool:
-        """Claim an open task (or re-claim one's own); True on success."""
+    def claim(self, task_id: int, coder_id: str, when: datetime, *, lease_until: datetime | None = None) -> bool:
+        """Claim an open task, re-claim one's own, or take one whose lease ran out; True on success."""
         result = self.session.execute(
             update(ReviewTask)
             .where(
@@ -62,9 +62,10 @@ class ReviewRepository:
                 or_(
                     ReviewTask.status == "open",
                     (ReviewTask.status == "claimed") & (ReviewTask.claimed_by == coder_id),
+                    (ReviewTask.status == "claimed") & (ReviewTask.lease_until < when),
                 ),
             )
-            .values(status="claimed", claimed_by=coder_id, claimed_at=when)
+            .values(status="claimed", claimed_by=coder_id, claimed_at=when, lease_until=lease_until)
             .execution_options(synchronize_session=False)
         )
         return result.rowcount == 1

@@ -160,7 +160,8 @@ class ReviewTask(Base):
     decision: Mapped[str] = mapped_column(String(10))
     candidates: Mapped[str] = mapped_column(Text)  # JSON list
     model_version: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(10))  # "open" | "claimed" | "done"
+    # "open" | "claimed" | "done"; the workbench adds "uncodable", "referred", "adjudicate"
+    status: Mapped[str] = mapped_column(String(10))
     claimed_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     code: Mapped[str | None] = mapped_column(String(50), nullable=True)
@@ -170,6 +171,14 @@ class ReviewTask(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     #: when the retention purge blanked the record text of this decided task
     purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # workbench (migration 0003): lease of an API claim, coders wanted (1, or 2 when the task
+    # was drawn for double coding), the coder a supervisor assigned it to, and the model's
+    # margin (p1 - p2) used by active-learning order
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    coders_needed: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    assigned_to: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    margin: Mapped[float | None] = mapped_column(Float, nullable=True)
+    fields: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON: the record's other columns
 
     __table_args__ = (Index("ix_review_tasks_project_status", "project_id", "status", "id"),)
 

@@ -36,7 +36,8 @@ def bound_coder(principal: Principal, claimed: str | None) -> str:
 @router.get("/tasks", response_model=TaskList)
 def list_tasks(
     project: ReviewProject, ctx: ContextDep,
-    status: Annotated[Literal["open", "claimed", "done", "all"], Query()] = "open",
+    status: Annotated[Literal["open", "claimed", "done", "uncodable", "referred", "adjudicate", "all"],
+                      Query()] = "open",
     reason: Annotated[Literal["review", "audit", "quality"] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     after_id: Annotated[int, Query(ge=0, le=2**62)] = 0,

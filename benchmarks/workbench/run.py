@@ -1,0 +1,155 @@
+"""Workbench benchmark: browser coding speed and search, active learning, closed loop.
+
+    .venv/bin/python benchmarks/workbench/run.py            # run the three parts, write results.md
+    .venv/bin/python benchmarks/workbench/run.py --write    # only rewrite results.md from the cache
+
+Each part runs in its own process (``part.py``) and leaves its figures in
+``benchmarks/.cache/workbench/<part>.json`` with the load average before and after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from common import CACHE
+
+PARTS = ("ui", "al", "loop")
+
+
+def _pct(x) -> str:
+    return "—" if x is None else f"{100 * float(x):.1f} %"
+
+
+def _ms(x) -> str:
+    return f"{float(x):.1f} ms"
+
+
+def write() -> str:
+    """Write results.md from the cached figures; return the summary line."""
+    got = {p: json.loads((CACHE / f"{p}.json").read_text()) for p in PARTS if (CACHE / f"{p}.json").exists()}
+    loops = [json.loads((CACHE / f"{n}.json").read_text()) for n in ("loop", "loop-8k")
+             if (CACHE / f"{n}.json").exists()]  # full data, and the bounded run (--max-train 8000)
+    lines = ["# Workbench benchmark", "",
+             ("Reproduce: `.venv/bin/python benchmarks/workbench/run.py` (each part: "
+             "`.venv/bin/python benchmarks/workbench/part.py ui|al|loop`). Machine: 2 shared cores; "
+             "the load average (1/5/15 min) before and after each part is given, since other work ran "
+             "at the same time."), ""]
+    summary = []
+    if "ui" in got:
+        u = got["ui"]
+        lines += [
+            "## Keyboard-only coding in Chromium, and search", "",
+            (f"Real uvicorn server on loopback, SQLite; SOC 2018 with the Census 2022 occupation index: "
+            f"**{u['index_entries']:,} search entries** (built in {u['index_build_s']} s). A coder signs "
+            f"in and codes {u['records_coded']} records with `1` + `Enter` only. Load {u['load_before']} → "
+            f"{u['load_after']}."), "",
+            "| measure | median | p95 | target |", "|---|---|---|---|",
+            (f"| next record on screen after Enter (browser navigation timing, POST + redirect + page) | "
+            f"{_ms(u['next_record_ms_median_browser'])} | {_ms(u['next_record_ms_p95_browser'])} | < 200 ms |"),
+            (f"| server CPU time per record (POST decision + next record page; load-independent) | "
+             f"{_ms(u['server_cpu_ms_per_record'])} (mean) | | |") if "server_cpu_ms_per_record" in u else "",
+            (f"| same, wall clock in the test driver (Enter → new record in the DOM) | "
+            f"{_ms(u['next_record_ms_median_wall'])} | | |"),
+            (f"| search on the prepared index, in process ({u['search_queries']} typed prefixes) | "
+            f"{_ms(u['search_ms_median'])} | {_ms(u['search_ms_p95'])} (max {_ms(u['search_ms_max'])}) | < 100 ms |"),
+            (f"| live search round trip from the page (fetch + search + HTML fragment, 100 queries) | "
+            f"{_ms(u['search_round_trip_ms_median'])} | {_ms(u['search_round_trip_ms_p95'])} | |"), ""]
+        summary.append(f"next record {u['next_record_ms_median_browser']:.0f} ms median (target < 200), "
+                       f"search {u['search_ms_median']:.1f} ms median / {u['search_ms_p95']:.1f} ms p95 on "
+                       f"{u['index_entries']:,} entries (target < 100)")
+    if "al" in got:
+        a = got["al"]
+        reach = a["margin_reaches_random_final_at"]
+        budget = a["records"][-1]
+        verdict = (f"margin order reaches random order's final accuracy ({_pct(a['random_final'])} after "
+                   f"{budget:,} ads) after **{reach:,} ads: {budget - reach:,} fewer**"
+                   if reach is not None else
+                   f"margin order does **not** reach random order's final accuracy ({_pct(a['random_final'])}) "
+                   f"within {budget:,} ads")
+        lines += [
+            "## Active learning on OJALAB (simulated coder)", "",
+            (f"{a['n_ads']:,} Polish job ads, {a['n_classes']} ISCO-08 unit groups (first 4 digits of the "
+            "KZiS code; non-ISCO codes left out). Cheap base model, on purpose: TF-IDF word 1–2-grams of "
+            "title + description (600 characters) and a linear SVM (C = 0.5). Per seed: 20 % test ads; "
+            "100 random ads coded first, then rounds of 100 chosen at random or by the smallest margin "
+            f"between the two best decision scores; {a['seeds']} seeds. The coder answers with the true "
+            f"label. Load {a['load_before']} → {a['load_after']}."), "",
+            "![top-1 vs ads coded](active_learning.svg)", "",
+            "| ads coded | margin order (mean ± sd) | random order (mean ± sd) |", "|---|---|---|"]
+        for i, x in enumerate(a["records"]):
+            lines.append(f"| {x:,} | {_pct(a['margin_mean'][i])} ± {100 * a['margin_sd'][i]:.1f} | "
+                         f"{_pct(a['random_mean'][i])} ± {100 * a['random_sd'][i]:.1f} |")
+        lines += ["", verdict + ".", ""]
+        summary.append("active learning: " + verdict.replace("**", ""))
+    for lp in loops:
+        g, b, c = lp["gate"], lp["before"], lp["candidate"]
+        bounded = ("; a seeded random subset, bounded for the loaded machine with `--max-train`"
+                   if lp["n_train"] < 40_000 else "")
+        lines += [
+            f"## Closed loop on O*NET ({lp['n_train']:,} training titles)", "",
+            (f"Initial model trained on {lp['n_train']:,} O*NET alternate titles (every title equal to a "
+            f"reported title removed{bounded}) in {lp['train_seconds']} s. {lp['n_coded_records']:,} worker-reported "
+            f"titles were sent to `POST /code` with the project's audit rate at 100 % (so every `review` "
+            f"and every `auto` record is queued; `partial` ones are not), and the queued tasks claimed and "
+            f"submitted through the review API with the true code: **{lp['n_decisions']:,} decisions**. "
+            f"`retrain` then trained a candidate on the alternate titles plus the decisions not held out "
+            f"and compared it with the active model on {g['n_heldout']} held-out decisions "
+            f"({lp['retrain_seconds']} s). Test: the {lp['n_test']:,} remaining reported titles (no text "
+            f"in common with the decisions). Load {lp['load_before']} → {lp['load_after']}."), "",
+            "| model | top-1 (test) | auto share (accuracy) | auto + partial share (accuracy at the level coded) |",
+            "|---|---|---|---|",
+            (f"| before (alternate titles only) | {_pct(b['top1'])} | {_pct(b['auto_share'])} ({_pct(b['auto_accuracy'])}) | "
+            f"{_pct(b['automatic_share'])} ({_pct(b['automatic_accuracy'])}) |"),
+            (f"| candidate (+ decisions) | {_pct(c['top1'])} | {_pct(c['auto_share'])} ({_pct(c['auto_accuracy'])}) | "
+            f"{_pct(c['automatic_share'])} ({_pct(c['automatic_accuracy'])}) |"), "",
+            (f"Gate on the held-out decisions: top-1 {_pct(g['top1_active'])} → {_pct(g['top1_candidate'])} "
+            f"(exact McNemar p = {g['mcnemar_p']:.3g}); automation share at the target "
+            f"{_pct(g['automation_active'])} → {_pct(g['automation_candidate'])} (95 % paired-bootstrap "
+            f"interval of the difference {100 * g['automation_diff_lower']:+.1f} to "
+            f"{100 * g['automation_diff_upper']:+.1f} points). Verdict: **{lp['status']}** — {g['verdict']}. "
+            f"Active model after the run: {lp['active_after']}."), ""]
+        summary.append(f"closed loop O*NET (model on {lp['n_train']:,} alternate titles): "
+                       f"top-1 {_pct(b['top1'])} → {_pct(c['top1'])} on {lp['n_test']:,} test "
+                       f"titles after {lp['n_decisions']:,} decisions, gate {lp['status']}")
+    (HERE / "results.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    line = "; ".join(summary)
+    _summarise(line)
+    return line
+
+
+def _summarise(line: str) -> None:
+    """Put the one-line summary into benchmarks/results.md (replacing an earlier one)."""
+    path = HERE.parent / "results.md"
+    heading = "## Workbench (issue 10)"
+    text = path.read_text(encoding="utf-8")
+    if heading in text:
+        head, _, rest = text.partition(heading)
+        tail = rest.split("\n## ", 1)
+        text = head.rstrip() + ("\n\n## " + tail[1] if len(tail) > 1 else "\n")
+    text = (text.rstrip() + f"\n\n{heading}\n\n{line}. Details: "
+            "[workbench/results.md](workbench/results.md).\n")
+    path.write_text(text, encoding="utf-8")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--write", action="store_true", help="only rewrite results.md from the cache")
+    args = parser.parse_args()
+    if not args.write:
+        for part in PARTS:
+            if subprocess.run([sys.executable, str(HERE / "part.py"), part], check=False).returncode != 0:
+                print(f"part {part} failed", file=sys.stderr)
+                return 1
+    print(write())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""Browser benchmark: 20 records coded keyboard-only in Chromium; search on a 30k-entry index.
+
+The project has SOC 2018 (1,447 codes) and the US Census 2022 occupation index entries whose
+code is a SOC 2018 code (about 29,800), so the search index holds about 31,200 entries. The
+model (only there to give candidates) is trained on 5,000 O*NET alternate titles; the queue
+holds O*NET reported titles. Server: real uvicorn on loopback, SQLite.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from common import DATA, REPO, read
+
+sys.path.insert(0, str(REPO / "tests" / "web"))
+
+from server import CHROMIUM_ARGS, running
+
+from statcoder import Classification, train
+from statcoder.api.app import create_app
+from statcoder.service import accounts, projects, registry
+from statcoder.service.settings import ServiceSettings
+from statcoder.service.workbench import search_index, set_index_entries
+from statcoder.store import utcnow
+from statcoder.store.review import ReviewRepository
+
+PASSWORD = "benchmark password"
+
+
+def _queries(texts: list[str], n: int, seed: int) -> list[str]:
+    """Prefixes a coder types: 3-6 letters of one word, or a word and a prefix of the next."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for text in rng.choice(texts, size=n, replace=False):
+        words = [w for w in str(text).split() if w.isalpha()]
+        if not words:
+            continue
+        w = words[0]
+        if len(words) > 1 and rng.random() < 0.4:
+            out.append(f"{w} {words[1][:int(rng.integers(2, 5))]}")
+        else:
+            out.append(w[:int(rng.integers(3, 7))])
+    return out
+
+
+def run(workdir: Path, *, n_records: int = 20, log=print) -> dict:
+    """Run the browser benchmark; returns the figures."""
+    from playwright.sync_api import sync_playwright
+
+    soc_path = DATA / "classifications" / "soc2018.csv"
+    classification = Classification.from_csv(soc_path, name="SOC 2018")
+    census = read("census2022_occupation_index.csv")
+    census = census[census["code"].isin(set(classification.codes))]
+    alternate = read("onet_alternate_titles.csv").sample(5000, random_state=0)
+    reported = read("onet_reported_titles.csv").sample(n_records + 10, random_state=0)
+    coder = train(alternate, text_columns=["text"], code_column="code", classification=classification, seed=0)
+    app = create_app(ServiceSettings(data_dir=workdir, job_worker=False), start_worker=False)
+    ctx = app.state.context
+    figures: dict = {}
+    with running(app) as base:
+        projects.create_project(ctx, "soc", name="SOC", classification_csv=soc_path,
+                                classification_name="SOC 2018", actor="bench")
+        project = projects.get_project(ctx, "soc")
+        row = registry.add_coder(ctx, project, coder, source="cli", actor="bench")
+        registry.promote(ctx, "soc", row.version, actor="bench")
+        project = projects.get_project(ctx, "soc")
+        set_index_entries(ctx, project, census[["text", "code"]])
+        started = time.perf_counter()
+        index = search_index(ctx, project)
+        figures["index_entries"] = len(index)
+        figures["index_build_s"] = round(time.perf_counter() - started, 2)
+        coded = coder.code(reported["text"].tolist(), top_k=5)
+        rows = [{"project_id": "soc", "job_id": None, "record_id": str(i), "text": t, "reason": "review",
+                 "predicted_code": p or "11-0000", "predicted_level": int(lv) or 1, "confidence": float(c),
+                 "decision": "review", "candidates": cand, "model_version": row.version, "status": "open",
+                 "created_at": utcnow()}
+                for i, (t, p, lv, c, cand) in enumerate(zip(
+                    reported["text"], coded["predicted_code"], coded["predicted_level"], coded["confidence"],
+                    coded["candidates"], strict=True))]
+        with ctx.db.write() as session:
+            ReviewRepository(session).add_many(rows)
+        accounts.create_account(ctx, "soc", username="coder", password=PASSWORD, role="coder", actor="bench")
+        # in-process search latency on the prepared index
+        queries = _queries(read("onet_reported_titles.csv")["text"].tolist(), 300, seed=1)
+        times = []
+        for q in queries:
+            t0 = time.perf_counter()
+            index.search(q, limit=20)
+            times.append((time.perf_counter() - t0) * 1000)
+        figures["search_queries"] = len(times)
+        figures["search_ms_median"] = statistics.median(times)
+        figures["search_ms_p95"] = float(np.percentile(times, 95))
+        figures["search_ms_max"] = max(times)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.goto(base + "/ui/login")
+            page.keyboard.type("coder")
+            page.keyboard.press("Tab")
+            page.keyboard.type(PASSWORD)
+            with page.expect_navigation():
+                page.keyboard.press("Enter")
+            page.goto(base + "/ui/p/soc/next")
+            navigation, wall = [], []
+            cpu_start = time.process_time()  # this process = the server (the browser runs apart)
+            for _ in range(n_records):
+                page.keyboard.press("1")
+                t0 = time.perf_counter()
+                with page.expect_navigation(wait_until="domcontentloaded"):
+                    page.keyboard.press("Enter")
+                page.wait_for_selector("#record-text")
+                wall.append((time.perf_counter() - t0) * 1000)
+                navigation.append(page.evaluate(
+                    "performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd"))
+            figures["server_cpu_ms_per_record"] = (time.process_time() - cpu_start) * 1000 / n_records
+            figures["records_coded"] = n_records
+            figures["next_record_ms_median_browser"] = statistics.median(navigation)
+            figures["next_record_ms_p95_browser"] = float(np.percentile(navigation, 95))
+            figures["next_record_ms_median_wall"] = statistics.median(wall)
+            # live search round trips from the page (fetch + server search + HTML fragment)
+            round_trips = page.evaluate("""async (qs) => {
+                const out = [];
+                for (const q of qs) {
+                  const t0 = performance.now();
+                  const r = await fetch('/ui/p/soc/search?q=' + encodeURIComponent(q));
+                  await r.text();
+                  out.push(performance.now() - t0);
+                }
+                return out; }""", queries[:100])
+            figures["search_round_trip_ms_median"] = statistics.median(round_trips)
+            figures["search_round_trip_ms_p95"] = float(np.percentile(round_trips, 95))
+            browser.close()
+    log(figures)
+    return figures

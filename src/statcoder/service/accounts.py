@@ -1,0 +1,238 @@
+"""Workbench accounts: coders and supervisors, password sign-in, browser sessions.
+
+Passwords are hashed with scrypt (``hashlib.scrypt``, RFC 7914; N=2**14, r=8, p=1, 16-byte
+salt), stored as ``scrypt$N$r$p$salt$hash``. A session is a random 256-bit cookie value of
+which only the SHA-256 is stored, with its own CSRF token and an expiry. A user sees only the
+projects they were given (a membership with role ``coder`` or ``supervisor``).
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import delete, select
+
+from statcoder.errors import InputError
+from statcoder.service.audit import record
+from statcoder.service.context import ServiceContext
+from statcoder.service.errors import AuthenticationError, ConflictError, NotFoundError
+from statcoder.store import utc, utcnow
+from statcoder.store.projects import ProjectRepository
+from statcoder.store.tables import Project
+from statcoder.store.workbench_tables import Membership, User, WebSession
+
+ROLES = ("coder", "supervisor")
+USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,99}$")
+MIN_PASSWORD = 10
+MAX_PASSWORD = 200
+_N, _R, _P = 2**14, 8, 1
+
+
+class SignInError(AuthenticationError):
+    """Wrong user name or password (never says which)."""
+
+    code = "sign_in_failed"
+
+
+class SessionExpiredError(AuthenticationError):
+    """The browser session is unknown or past its expiry."""
+
+    code = "session_expired"
+
+
+def hash_password(password: str) -> str:
+    """Return the scrypt hash string of ``password`` (a fresh random salt each time)."""
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=_N, r=_R, p=_P, dklen=32)
+    enc = base64.b64encode
+    return f"scrypt${_N}${_R}${_P}${enc(salt).decode()}${enc(digest).decode()}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    """Return True when ``password`` matches the stored scrypt hash (constant-time compare)."""
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        expected = base64.b64decode(digest)
+        got = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r),
+                             p=int(p), dklen=len(expected))
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(got, expected)
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to check unknown user names against, so they cost the same work (made on first use)."""
+    return hash_password(secrets.token_urlsafe(16))
+
+
+def check_password_rules(password: str) -> None:
+    """Raise InputError (field ``password``) unless the password is 10..200 characters."""
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise InputError(
+            f"the password must have {MIN_PASSWORD} to {MAX_PASSWORD} characters", where="password",
+            hint="use a long pass phrase",
+        )
+
+
+def check_username(username: str) -> str:
+    """Return the user name stripped; InputError (field ``username``) when it is not allowed."""
+    username = username.strip()
+    if not USERNAME.match(username):
+        raise InputError(
+            "the user name must have 2-100 letters, digits, '.', '_', '@' or '-'", where="username",
+            hint="e.g. a.smith",
+        )
+    return username
+
+
+@dataclass(frozen=True)
+class Account:
+    """A signed-in user and the projects they may use (project id -> role)."""
+
+    user_id: int
+    username: str
+    display_name: str
+    roles: dict[str, str]
+
+    @property
+    def actor(self) -> str:
+        """Return the actor string written to the audit log."""
+        return f"user:{self.username}"
+
+    def role(self, project_id: str) -> str | None:
+        """Return the user's role in the project, or None when they have none."""
+        return self.roles.get(project_id)
+
+
+def create_account(
+    ctx: ServiceContext, project_id: str, *, username: str, password: str | None, role: str,
+    display_name: str = "", actor: str,
+) -> User:
+    """Give ``username`` the ``role`` in the project, creating the user when new.
+
+    A new user needs a password (InputError otherwise); an existing user keeps theirs (a
+    supervisor can add a colleague to another project without knowing it). Audited.
+    """
+    username = check_username(username)
+    if role not in ROLES:
+        raise InputError(f"unknown role {role!r}", where="role", hint="use coder or supervisor")
+    with ctx.db.write() as session:
+        if ProjectRepository(session).get(project_id) is None:
+            raise NotFoundError(f"project {project_id!r} not found", hint="check the project id")
+        user = session.scalars(select(User).where(User.username == username)).one_or_none()
+        if user is None:
+            if not password:
+                raise InputError("a new account needs a password", where="password",
+                                 hint=f"give {MIN_PASSWORD} characters or more")
+            check_password_rules(password)
+            user = User(username=username, display_name=display_name.strip()[:200] or username,
+                        password_hash=hash_password(password), created_at=utcnow())
+            session.add(user)
+            session.flush()
+        member = session.get(Membership, (user.id, project_id))
+        if member is not None and member.role == role:
+            raise ConflictError(f"{username} is already a {role} of this project", where="username",
+                                hint="choose another user name")
+        if member is None:
+            session.add(Membership(user_id=user.id, project_id=project_id, role=role, created_at=utcnow()))
+        else:
+            member.role = role
+        record(session, project_id, actor=actor, action="account.grant", target=username,
+               details={"role": role})
+    return user
+
+
+def set_password(ctx: ServiceContext, username: str, password: str) -> None:
+    """Replace a user's password and end their sessions."""
+    check_password_rules(password)
+    with ctx.db.write() as session:
+        user = session.scalars(select(User).where(User.username == username)).one_or_none()
+        if user is None:
+            raise NotFoundError(f"user {username!r} not found", hint="check the user name")
+        user.password_hash = hash_password(password)
+        session.execute(delete(WebSession).where(WebSession.user_id == user.id))
+
+
+def members(ctx: ServiceContext, project_id: str) -> list[tuple[User, str]]:
+    """Return the project's users with their roles, by user name."""
+    with ctx.db.read() as session:
+        rows = session.execute(
+            select(User, Membership.role).join(Membership, Membership.user_id == User.id)
+            .where(Membership.project_id == project_id).order_by(User.username)
+        ).all()
+    return [(u, r) for u, r in rows]
+
+
+def sign_in(ctx: ServiceContext, username: str, password: str) -> tuple[str, WebSession]:
+    """Check the password and open a session; returns (cookie value, session row).
+
+    SignInError for a wrong name or password alike (the same work is done either way).
+    """
+    with ctx.db.read() as session:
+        user = session.scalars(select(User).where(User.username == username.strip())).one_or_none()
+    stored = user.password_hash if user is not None else _dummy_hash()
+    ok = verify_password(password, stored) and user is not None and user.disabled_at is None
+    if not ok:
+        raise SignInError("wrong user name or password", where="password",
+                          hint="ask your supervisor to reset it")
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    row = WebSession(
+        token_hash=hashlib.sha256(token.encode()).hexdigest(), user_id=user.id,
+        csrf_token=secrets.token_urlsafe(32), created_at=now,
+        expires_at=now + timedelta(hours=ctx.settings.session_hours),
+    )
+    with ctx.db.write() as session:
+        session.execute(delete(WebSession).where(WebSession.expires_at < now))
+        session.add(row)
+    return token, row
+
+
+def session_account(ctx: ServiceContext, token: str | None) -> tuple[Account, WebSession]:
+    """Return the account and session behind a cookie value; SessionExpiredError otherwise."""
+    if not token or len(token) > 200:
+        raise SessionExpiredError("you are not signed in", hint="sign in again")
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    with ctx.db.read() as session:
+        row = session.get(WebSession, digest)
+        if row is None or utc(row.expires_at) <= utcnow():
+            raise SessionExpiredError("your session has ended", hint="sign in again")
+        user = session.get(User, row.user_id)
+        if user is None or user.disabled_at is not None:
+            raise SessionExpiredError("your account is disabled", hint="ask your supervisor")
+        roles = dict(session.execute(
+            select(Membership.project_id, Membership.role).where(Membership.user_id == user.id)
+        ).all())
+    return Account(user.id, user.username, user.display_name, roles), row
+
+
+def sign_out(ctx: ServiceContext, token: str | None) -> None:
+    """End the session behind the cookie value (nothing happens for an unknown one)."""
+    if not token:
+        return
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    with ctx.db.write() as session:
+        session.execute(delete(WebSession).where(WebSession.token_hash == digest))
+
+
+def check_csrf(row: WebSession, submitted: str | None) -> bool:
+    """Return True when the form's token is the session's (constant-time compare)."""
+    return bool(submitted) and hmac.compare_digest(row.csrf_token.encode(), str(submitted).encode())
+
+
+def projects_of(ctx: ServiceContext, account: Account) -> list[tuple[Project, str]]:
+    """Return the projects the account may use, with its role in each, by id."""
+    with ctx.db.read() as session:
+        repo = ProjectRepository(session)
+        found = [(repo.get(pid), role) for pid, role in sorted(account.roles.items())]
+    return [(p, r) for p, r in found if p is not None]

@@ -1,0 +1,147 @@
+"""The workbench pages over HTTP: sign-in, sessions, CSRF, project isolation, forms kept on errors."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from webkit import PASSWORD, make_project, queue
+
+from statcoder.api.app import create_app
+from statcoder.service import accounts
+from statcoder.service.settings import ServiceSettings
+from statcoder.store.workbench_tables import TaskDecision, WebSession
+
+
+@pytest.fixture
+def app_client(db_url, tmp_path, model_dir):
+    settings = ServiceSettings(data_dir=tmp_path / "data", database_url=db_url)
+    app = create_app(settings, start_worker=False)
+    with TestClient(app, raise_server_exceptions=False, follow_redirects=False) as client:
+        ctx = app.state.context
+        make_project(ctx, "alpha", tmp_path / "cls-a", model_dir)
+        make_project(ctx, "beta", tmp_path / "cls-b", model_dir)
+        yield client, ctx
+
+
+def _csrf(html: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+def sign_in(client, username: str, password: str = PASSWORD):
+    page = client.get("/ui/login")
+    token = re.search(r'name="login_csrf" value="([^"]+)"', page.text).group(1)
+    return client.post("/ui/login", data={"username": username, "password": password, "login_csrf": token,
+                                          "next": "/ui/projects"})
+
+
+def test_sign_in_sets_a_strict_http_only_cookie_and_sign_out_ends_the_session(app_client):
+    client, ctx = app_client
+    accounts.create_account(ctx, "alpha", username="ana", password=PASSWORD, role="coder", actor="t")
+    assert client.get("/ui/projects").status_code == 303  # not signed in: to the sign-in page
+    wrong = sign_in(client, "ana", "not the password")
+    assert wrong.status_code == 401 and "wrong user name or password" in wrong.text
+    assert 'value="ana"' in wrong.text  # the form comes back filled (never the password)
+    ok = sign_in(client, "ana")
+    assert ok.status_code == 303
+    cookie = ok.headers["set-cookie"]
+    assert "sc_session=" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict")
+    page = client.get("/ui/projects")
+    assert page.status_code == 200 and "ALPHA" in page.text and "BETA" not in page.text
+    with ctx.db.read() as session:
+        stored = session.scalars(select(WebSession)).all()
+    assert len(stored) == 1 and stored[0].token_hash not in cookie  # only a hash is stored
+    assert client.post("/ui/logout", data={"csrf": _csrf(page.text)}).status_code == 303
+    assert client.get("/ui/projects").status_code == 303
+
+
+def test_a_form_without_the_csrf_token_is_refused_and_nothing_is_stored(app_client):
+    client, ctx = app_client
+    project = __import__("statcoder.service.projects", fromlist=["get_project"]).get_project(ctx, "alpha")
+    (task_id,) = queue(ctx, project, ["bread oven"])
+    accounts.create_account(ctx, "alpha", username="ana", password=PASSWORD, role="coder", actor="t")
+    sign_in(client, "ana")
+    page = client.get("/ui/p/alpha/next", follow_redirects=True)
+    assert page.status_code == 200 and "bread oven" in page.text
+    refused = client.post(f"/ui/p/alpha/task/{task_id}", data={"action": "code", "code": "11"})
+    assert refused.status_code == 403 and "security token" in refused.text
+    forged = client.post(f"/ui/p/alpha/task/{task_id}", data={"action": "code", "code": "11", "csrf": "x" * 40})
+    assert forged.status_code == 403
+    with ctx.db.read() as session:
+        assert session.scalars(select(TaskDecision)).all() == []
+    done = client.post(f"/ui/p/alpha/task/{task_id}",
+                       data={"action": "code", "code": "11", "csrf": _csrf(page.text), "shown_at": "0"})
+    assert done.status_code == 303
+    with ctx.db.read() as session:
+        assert [(d.username, d.code) for d in session.scalars(select(TaskDecision))] == [("ana", "11")]
+
+
+def test_a_coder_of_one_project_cannot_open_another_projects_pages_or_tasks(app_client):
+    client, ctx = app_client
+    get = __import__("statcoder.service.projects", fromlist=["get_project"]).get_project
+    (beta_task,) = queue(ctx, get(ctx, "beta"), ["meat sausage"])
+    accounts.create_account(ctx, "alpha", username="ana", password=PASSWORD, role="coder", actor="t")
+    sign_in(client, "ana")
+    for path in (f"/ui/p/beta/task/{beta_task}", f"/ui/p/alpha/task/{beta_task}", "/ui/p/beta/next",
+                 "/ui/p/alpha/supervise", "/ui/p/alpha/stats", "/ui/p/nosuch/next"):
+        page = client.get(path)
+        assert page.status_code == 404, path
+        assert "meat sausage" not in page.text
+    page = client.get("/ui/projects")
+    posted = client.post(f"/ui/p/alpha/task/{beta_task}", data={"action": "code", "code": "12",
+                                                                 "csrf": _csrf(page.text)})
+    assert posted.status_code == 404
+    with ctx.db.read() as session:
+        assert session.scalars(select(TaskDecision)).all() == []
+
+
+def test_bad_input_comes_back_next_to_the_field_with_the_form_filled(app_client):
+    client, ctx = app_client
+    get = __import__("statcoder.service.projects", fromlist=["get_project"]).get_project
+    (task_id,) = queue(ctx, get(ctx, "alpha"), ["bread oven"])
+    accounts.create_account(ctx, "alpha", username="ana", password=PASSWORD, role="coder", actor="t")
+    sign_in(client, "ana")
+    page = client.get("/ui/p/alpha/next", follow_redirects=True)
+    csrf = _csrf(page.text)
+    cases = [({"action": "code", "code": "99"}, "code-error", "not in trades"),
+             ({"action": "code", "code": ""}, "code-error", "choose a code"),
+             ({"action": "code", "code": "111"}, "code-error", "deeper than trades"),
+             ({"action": "uncodable", "reason": ""}, "reason-error", "give the reason")]
+    for data, field, text in cases:
+        answer = client.post(f"/ui/p/alpha/task/{task_id}", data={**data, "csrf": csrf, "note": "kept note"})
+        assert answer.status_code == 422, data
+        assert f'id="{field}"' in answer.text and text in answer.text
+        assert "kept note" in answer.text  # nothing typed is lost
+    with ctx.db.read() as session:
+        assert session.scalars(select(TaskDecision)).all() == []
+
+
+def test_admin_key_creates_accounts_through_the_api(app_client):
+    client, ctx = app_client
+    from statcoder.service import keys
+
+    admin = keys.issue_key(ctx, "alpha", scopes=["admin"], actor="t").secret
+    review = keys.issue_key(ctx, "alpha", scopes=["review"], actor="t").secret
+    body = {"username": "boss", "password": PASSWORD, "role": "supervisor"}
+    assert client.post("/v1/projects/alpha/accounts", json=body,
+                       headers={"Authorization": f"Bearer {review}"}).status_code == 403
+    made = client.post("/v1/projects/alpha/accounts", json=body, headers={"Authorization": f"Bearer {admin}"})
+    assert made.status_code == 201 and made.json()["role"] == "supervisor"
+    assert "password" not in made.text
+    assert client.post("/v1/projects/beta/accounts", json=body,
+                       headers={"Authorization": f"Bearer {admin}"}).status_code == 404
+    assert sign_in(client, "boss").status_code == 303
+    assert client.get("/ui/p/alpha/supervise").status_code == 200
+
+
+def test_the_retrain_button_records_the_run_and_its_reason_in_the_history(app_client):
+    client, ctx = app_client
+    accounts.create_account(ctx, "alpha", username="boss", password=PASSWORD, role="supervisor", actor="t")
+    sign_in(client, "boss")
+    page = client.get("/ui/p/alpha/supervise")
+    assert client.post("/ui/p/alpha/retrain", data={"csrf": _csrf(page.text)}).status_code == 303
+    history = client.get("/ui/p/alpha/supervise").text
+    # no decisions yet: the run is stored as failed with the reason, the active model stays
+    assert "failed" in history and "at least 30 are needed" in history
