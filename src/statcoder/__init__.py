@@ -2,7 +2,7 @@
 
 __version__ = "0.1.0"
 
-from statcoder.classifications import Classification  # noqa: E402
-from statcoder.coder import Coder, CodingIndex, train  # noqa: E402
+from statcoder.classifications import Classification
+from statcoder.coder import Coder, CodingIndex, train
 
 __all__ = ["Classification", "Coder", "CodingIndex", "__version__", "train"]

@@ -34,7 +34,7 @@ def small_training(shared_data, tmp_path_factory):
 
 
 def test_train_code_round_trip(small_training, shared_data):
-    folder, frame = small_training
+    folder, _ = small_training
     model = folder / "model"
     result = runner.invoke(app, ["train", "--data", str(folder / "train.csv"), "--text", "text", "--code", "code",
                                  "--classification", str(shared_data / "classifications" / "isco08.csv"),

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from statcoder.cli import app
 from statcoder.cli._common import console, progress, report_errors
+from statcoder.contract import DECISION, DECISIONS
 from statcoder.errors import ConfigurationError, InputError
 
 classification_app = typer.Typer(help="Work with classification files.", no_args_is_help=True)
@@ -69,7 +70,7 @@ def train(
     on_unknown_code: Annotated[str, typer.Option(help="error (default) or drop rows with codes not in the classification.")] = "error",
     index: Annotated[Path | None, typer.Option("--index", help="Exact-match index table (text,code) consulted before the model.")] = None,
     cv_folds: Annotated[int | None, typer.Option(help="Cross-validation folds (default 5, or 3 above 20,000 records).")] = None,
-    max_text_length: Annotated[int, typer.Option(help="Longest text accepted, in characters.")] = 10_000,
+    max_text_length: Annotated[int | None, typer.Option(help="Longer texts are cut to this many characters (default STATCODER_MAX_TEXT_LENGTH).")] = None,
     flat: Annotated[bool, typer.Option("--flat", help="One flat SVM over all codes instead of the hierarchy-aware model (slower to train).")] = False,
 ) -> None:
     """Train a coder from labelled records and write the model directory OUT."""
@@ -95,29 +96,31 @@ def train(
 
 def _print_training_summary(coder, out: Path) -> None:
     card = coder.card
-    held = card["heldout"]
+    held = card.heldout
     console.print(
-        f"trained {card['backend']} coder {coder.version} on {card['training_data']['n_records']} records, "
-        f"{card['training_data']['n_codes']} codes, in {card['train_seconds']:.1f} s -> {out}",
+        f"trained {card.backend} coder {coder.version} on {card.training_data.n_records} records, "
+        f"{card.training_data.n_codes} codes, in {card.train_seconds:.1f} s -> {out}",
         highlight=False,
     )
-    dropped = {k: v for k, v in card["training_data"]["dropped"].items() if v}
+    dropped = {k: v for k, v in card.training_data.dropped.items() if v}
     if dropped:
         console.print(f"rows left out: {dropped}", highlight=False)
-    table = Table(title=f"held-out ({held['cv_folds']}-fold) figures, target accuracy {card['target_accuracy']}")
+    if card.training_data.n_truncated:
+        console.print(f"{card.training_data.n_truncated} text(s) cut to {card.limits.max_text_length} characters",
+                      highlight=False)
+    table = Table(title=f"held-out ({held.cv_folds}-fold) figures, target accuracy {card.target_accuracy}")
     for column in ("level", "top-1 accuracy", "threshold", "coded at this level", "their accuracy"):
         table.add_column(column, justify="right")
-    for level, fig in held["levels"].items():
+    for level, fig in held.levels.items():
         thr = coder.thresholds.get(int(level), float("inf"))
-        table.add_row(level, f"{fig['accuracy']:.3f}", "never" if thr == float("inf") else f"{thr:.3f}",
-                      f"{fig['coded_share']:.1%}",
-                      "–" if fig["coded_accuracy"] is None else f"{fig['coded_accuracy']:.3f}")
+        table.add_row(str(level), f"{fig.accuracy:.3f}", "never" if thr == float("inf") else f"{thr:.3f}",
+                      f"{fig.coded_share:.1%}", "–" if fig.coded_accuracy is None else f"{fig.coded_accuracy:.3f}")
     console.print(table)
     shares = ", ".join(
-        f"{name} {v['share']:.1%}" + (f" (accuracy {v['accuracy']:.3f})" if v.get("accuracy") is not None else "")
-        for name, v in held["decisions"].items()
+        f"{name} {v.share:.1%}" + (f" (accuracy {v.accuracy:.3f})" if v.accuracy is not None else "")
+        for name, v in held.decisions.items()
     )
-    console.print(f"decisions: {shares}; ECE {held['ece']:.3f} (before calibration {held['ece_before_calibration']:.3f})",
+    console.print(f"decisions: {shares}; ECE {held.ece:.3f} (before calibration {held.ece_before_calibration:.3f})",
                   highlight=False)
 
 
@@ -129,14 +132,14 @@ def code(
     output: Annotated[Path, typer.Option("--output", help="Output file; format from the extension (csv, parquet, xlsx).")],
     text: Annotated[list[str] | None, typer.Option("--text", help="Text column(s); default: those the model was trained on.")] = None,
     top_k: Annotated[int, typer.Option("--top-k", help="Candidates listed per record.")] = 5,
-    max_text_length: Annotated[int, typer.Option(help="Longest text accepted, in characters.")] = 10_000,
+    max_text_length: Annotated[int | None, typer.Option(help="Longer texts are cut to this many characters (default: the model's training limit).")] = None,
 ) -> None:
     """Code the records in INPUT with MODEL and write OUTPUT atomically."""
     from statcoder.coder import Coder
     from statcoder.io import write_table_atomic
 
     coder = Coder.load(model)
-    columns = text or coder.card.get("training_data", {}).get("text_columns", ["text"])
+    columns = text or list(coder.card.limits.text_columns)
     started = time.perf_counter()
     with progress() as bar:
         coded = coder.code_file(input, text_columns=columns, top_k=top_k, max_text_length=max_text_length,
@@ -144,10 +147,10 @@ def code(
     seconds = time.perf_counter() - started
     coded["model_version"] = coder.version
     write_table_atomic(coded, output)
-    shares = coded["decision"].value_counts(normalize=True)
+    shares = coded[DECISION].value_counts(normalize=True)
     console.print(
         f"coded {len(coded)} records in {seconds:.1f} s ({len(coded) / max(seconds, 1e-9):,.0f} records/s) -> {output}; "
-        + ", ".join(f"{k} {shares.get(k, 0):.1%}" for k in ("auto", "partial", "review")),
+        + ", ".join(f"{k} {shares.get(k, 0):.1%}" for k in DECISIONS),
         highlight=False,
     )
 

@@ -79,7 +79,7 @@ def read_table(path: str | Path, *, sheet: str | int | None = None) -> pd.DataFr
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, OSError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(f"cannot read the file: {first}", where=str(path), hint="check that the file is a valid " + suffix.lstrip(".") + " file") from None
-    except Exception as exc:  # readers of binary formats raise their own exception types
+    except Exception as exc:  # noqa: BLE001 -- readers of binary formats raise their own exception types
         raise InputError(
             f"cannot read the file ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})",
             where=str(path),

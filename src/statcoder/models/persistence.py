@@ -28,7 +28,7 @@ import numpy as np
 from statcoder.errors import ModelFileError
 
 FORMAT = "statcoder-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: typed card, calibrated meta-estimator (1 is read and converted)
 CARD = "model.json"
 _UNSAFE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".dill", ".pt", ".pth", ".sav")
 
