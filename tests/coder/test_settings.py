@@ -66,3 +66,12 @@ def test_bad_setting_is_refused(env):
     env(threads=0)
     with pytest.raises(ValidationError):
         get_settings()
+
+
+def test_threads_setting_reaches_fasttext(env):
+    from statcoder.models.registry import make_model
+
+    env(threads=2)
+    assert make_model("fasttext").threads == 2
+    env(threads=1)
+    assert make_model("fasttext").threads == 1
