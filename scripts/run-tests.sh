@@ -3,6 +3,8 @@
 # for the service tests and stops it afterwards, whatever the outcome.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+# The linter first, with the project's configuration (pyproject.toml): findings fail the run.
+.venv/bin/ruff check src tests benchmarks || { echo "error: ruff found problems (see above)" >&2; exit 1; }
 source scripts/pg-throwaway.sh
 trap pg_stop EXIT
 # The service tests run against PostgreSQL too; without it they fail under CI=true, so say why now.

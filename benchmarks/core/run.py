@@ -83,7 +83,7 @@ def _evaluate(method: str, split: ds.Split, tree, seed: int) -> dict:
 def _child(conn, method, split, tree, seed) -> None:
     try:
         conn.send(_evaluate(method, split, tree, seed))
-    except BaseException as exc:  # report, never hang the parent
+    except BaseException as exc:  # noqa: BLE001 -- report, never hang the parent
         conn.send({"error": f"{type(exc).__name__}: {exc}"})
     conn.close()
 
@@ -109,17 +109,17 @@ def fmt(v, pct=False) -> str:
 def write_markdown(results: dict[str, pd.DataFrame], meta: dict[str, str], load_s: float | None,
                    out: Path = OUT) -> None:
     lines = ["# Core benchmark results", "",
-             f"Measured {meta['when']} on this machine ({meta['machine']}), one thread per method, "
-             f"command: `{meta['command']}`. Reproduce with `make bench` or that command.", "",
-             "statcoder = the default coder (hierarchy-aware linear SVMs on word + char n-grams, temperature-"
+             (f"Measured {meta['when']} on this machine ({meta['machine']}), one thread per method, "
+             f"command: `{meta['command']}`. Reproduce with `make bench` or that command."), "",
+             ("statcoder = the default coder (hierarchy-aware linear SVMs on word + char n-grams, temperature-"
              "calibrated, per-level thresholds for target accuracy 0.95 from out-of-fold predictions). "
              "fastText = fasttext-numpy2 with its default supervised hyper-parameters, one thread. "
-             "Baseline = TF-IDF word 1-2 + char_wb 2-5 into LinearSVC(C=0.5), no calibration, no thresholds.", "",
-             "Top-1 accuracy per level is over every test record (the best full-depth code). `auto` = records "
+             "Baseline = TF-IDF word 1-2 + char_wb 2-5 into LinearSVC(C=0.5), no calibration, no thresholds."), "",
+             ("Top-1 accuracy per level is over every test record (the best full-depth code). `auto` = records "
              "coded automatically at full depth; `partial` = coded automatically at a higher level; "
              "`automatic` = both, with accuracy measured at the level coded. Train seconds include statcoder's "
              "internal cross-validation (calibration and thresholds). Peak memory = extra resident memory of the "
-             "method's process.", ""]
+             "method's process."), ""]
     for name, frame in results.items():
         info = meta[name]
         lines += [f"## {name}", "", info, ""]
@@ -133,7 +133,7 @@ def write_markdown(results: dict[str, pd.DataFrame], meta: dict[str, str], load_
             if method not in frame.index:
                 continue
             r = frame.loc[method]
-            def share(key):
+            def share(key, r=r):
                 s, a = r.get(f"{key}_share"), r.get(f"{key}_acc")
                 return "—" if s is None or pd.isna(s) else f"{s:.1%} ({fmt(a)})"
             cells = [method] + [fmt(r.get(f"acc_l{lv}")) for lv in range(1, depth + 1)] + [
@@ -141,8 +141,8 @@ def write_markdown(results: dict[str, pd.DataFrame], meta: dict[str, str], load_
                 share("automatic"), f"{r['train_s']:.1f}", f"{r['records_per_s']:,.0f}", f"{r['peak_mb']:,.0f}"]
             lines.append("| " + " | ".join(cells) + " |")
         if "margin_cut_share" in frame.columns and METHODS[2] in frame.index:
-            lines += ["", f"Baseline ranked by SVM margin and cut where accuracy stays >= 0.95 (an oracle cut on the "
-                      f"test records): {frame.loc[METHODS[2], 'margin_cut_share']:.1%} of records at full depth."]
+            lines += ["", (f"Baseline ranked by SVM margin and cut where accuracy stays >= 0.95 (an oracle cut on the "
+                      f"test records): {frame.loc[METHODS[2], 'margin_cut_share']:.1%} of records at full depth.")]
         lines.append("")
     if load_s is not None:
         lines += [f"Loading the O*NET model directory (`Coder.load`): {load_s:.2f} s.", ""]

@@ -50,7 +50,7 @@ def _model(backend: str, directory: Path, train_frame: pd.DataFrame, soc) -> tup
     from statcoder.coder import Coder
 
     if (directory / "model.json").exists():
-        return directory, float(Coder.load(directory).card["train_seconds"])
+        return directory, float(Coder.load(directory).card.train_seconds)
     started = time.perf_counter()
     coder = train(train_frame, text_columns=["text"], code_column="code", classification=soc, backend=backend, seed=0)
     seconds = time.perf_counter() - started

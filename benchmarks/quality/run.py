@@ -5,7 +5,7 @@
 1. Label-issue detection: inject 5 % synthetic label noise (uniform, and "realistic" = swapped
    within the same ISCO 3-digit minor group) into the training part of OJALAB (isco08 4-digit)
    and ESCO (esco_isco08_labels.csv, subsampled); out-of-fold probabilities from
-   ``statcoder.models.cross_val_proba``; precision / recall / F1 of confident learning against
+   ``statcoder.coder.estimator.out_of_fold_proba``; precision / recall / F1 of confident learning against
    the baseline "flag records whose given label has out-of-fold probability < 0.1", and the
    accuracy on a clean held-out split when training with the flagged labels removed or corrected.
 2. Runtime of the whole ``check_training_data`` on 100,000 labelled records (O*NET alternate
@@ -25,9 +25,11 @@ import numpy as np
 import pandas as pd
 
 from statcoder.classifications import Classification
-from statcoder.models import cross_val_proba, make_model
+from statcoder.coder.estimator import out_of_fold_proba
+from statcoder.coder.levels import top_level_groups
+from statcoder.models import make_model
 from statcoder.quality import confident_learning as cl
-from statcoder.quality.check import check_training_data, model_params
+from statcoder.quality.check import check_training_data
 from statcoder.quality.label_issues import codes_to_labels
 from statcoder.quality.noise import detection_scores, inject_label_noise
 
@@ -61,7 +63,7 @@ def split(frame: pd.DataFrame, *, test_share: float = 0.2) -> tuple[pd.DataFrame
 
 
 def accuracy(texts_train, codes_train, texts_test, codes_test, tree: Classification) -> float:
-    model = make_model("linear", seed=SEED, **model_params(tree, codes_train, backend="linear"))
+    model = make_model("linear", seed=SEED, groups=top_level_groups(tree, codes_train))
     model.fit(list(texts_train), list(codes_train))
     return float(np.mean(np.asarray(model.predict(list(texts_test))) == np.asarray(codes_test)))
 
@@ -79,8 +81,8 @@ def label_noise_experiment(name: str, frame: pd.DataFrame, tree: Classification,
             train["code"].tolist(), rate=RATE, mode=mode, classification=tree, group_level=3, seed=SEED
         )
         texts = train["text"].tolist()
-        proba, classes = cross_val_proba(texts, noisy, backend="linear", n_splits=5, seed=SEED,
-                                         **model_params(tree, noisy, backend="linear"))
+        proba, classes = out_of_fold_proba(texts, noisy, classification=tree, backend="linear", n_splits=5,
+                                           seed=SEED)
         t_cv = time.perf_counter() - t0
         labels = codes_to_labels(noisy, classes)
         p_given = proba[np.arange(len(labels)), labels]
@@ -192,7 +194,7 @@ def write_results(detection: pd.DataFrame, scale: dict | None, args, elapsed: fl
             "rows to keep the run within reach on 2 shared cores). Each set is split 80/20 (seed 0); noise is injected into "
             "the 80 % training part only: `uniform` = a random other code seen in the data, `within_group` = another code "
             "of the same ISCO 3-digit minor group (\"realistic\"). Out-of-fold probabilities: "
-            "`statcoder.models.cross_val_proba(backend=\"linear\", n_splits=5, seed=0)`."
+            "`statcoder.coder.estimator.out_of_fold_proba(backend=\"linear\", n_splits=5, seed=0)`."
         ),
         "",
         (

@@ -196,7 +196,7 @@ def run_demo(workdir: Path, *, seed: int = 0, console: Console | None = None, on
     for row in levels.itertuples(index=False):
         table.add_row(str(row.level), f"{row.accuracy:.3f}", f"{row.macro_f1:.3f}")
     console.print(table)
-    table = Table(title=f"Decisions at target accuracy {coder.card['target_accuracy']:.0%}")
+    table = Table(title=f"Decisions at target accuracy {coder.card.target_accuracy:.0%}")
     for column in ("decision", "share", "accuracy at the level coded"):
         table.add_column(column, justify="right")
     for row in automation.itertuples(index=False):

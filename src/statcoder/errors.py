@@ -30,8 +30,11 @@ class StatcoderError(Exception):
         return text
 
 
-class InputError(StatcoderError):
-    """Input data cannot be read or has the wrong shape (missing column, bad type...)."""
+class InputError(StatcoderError, ValueError):
+    """Input data cannot be read or has the wrong shape (missing column, bad type...).
+
+    Also a ``ValueError``, as scikit-learn's conventions expect of bad input to ``fit``.
+    """
 
     code = "invalid_input"
 
@@ -66,8 +69,8 @@ class NotFittedError(StatcoderError):
     code = "not_fitted"
 
 
-class ConfigurationError(StatcoderError):
-    """A setting or option has a value that cannot work."""
+class ConfigurationError(StatcoderError, ValueError):
+    """A setting or option has a value that cannot work (also a ``ValueError``)."""
 
     code = "invalid_configuration"
 

@@ -1,7 +1,8 @@
 import numpy as np
 
 from statcoder import Classification
-from statcoder.coder.train import choose_thresholds
+from statcoder.coder.heldout import choose_thresholds
+from statcoder.coder.levels import best_by_level, level_aggregators
 from statcoder.decision import clopper_pearson_lower, decide
 
 TREE = Classification.from_codes([f"{a}{b}{c}" for a in "123" for b in "12" for c in "123"], name="toy",
@@ -24,7 +25,8 @@ def _held_out(seed: int, n: int = 6000):
 def test_each_decision_level_meets_the_target_on_its_own():
     for seed in range(3):
         proba, truth = _held_out(seed)
-        thresholds, figures = choose_thresholds(proba, TREE.leaves, truth, TREE, target=0.9)
+        thresholds, figures = choose_thresholds(best_by_level(proba, level_aggregators(TREE, TREE.leaves)), truth,
+                                                TREE, target=0.9)
         per_level = {}
         for level in (1, 2, 3):
             agg, codes = TREE.aggregate(proba, TREE.leaves, level)
@@ -38,4 +40,4 @@ def test_each_decision_level_meets_the_target_on_its_own():
                 continue
             hits = per_level[level][0][mask] == np.asarray([TREE.truncate(t, level) for t in np.asarray(truth)[mask]])
             assert clopper_pearson_lower(hits.sum(), mask.sum()) >= 0.9
-            assert figures[level]["coded_share"] == mask.mean()
+            assert figures[level].coded_share == mask.mean()

@@ -6,7 +6,7 @@ import pytest
 
 from statcoder import Coder, CodingIndex, train
 from statcoder.coder import OUTPUT_COLUMNS
-from statcoder.errors import IndexConflictError, InputError, ModelFileError, UnknownCodeError
+from statcoder.errors import IndexConflictError, ModelFileError, UnknownCodeError
 
 
 def test_output_contract(trained):
@@ -41,16 +41,18 @@ def test_probabilities_are_distributions(trained):
 def test_model_card_has_what_architecture_requires(trained):
     coder, _ = trained
     card = coder.card
-    assert card["classification"]["name"] == "isco08"
-    assert len(card["training_data"]["fingerprint"]) == 64
-    assert card["seed"] == 0 and card["backend"] == "linear"
-    assert set(card["heldout"]["levels"]) == {"1", "2", "3", "4"}
-    assert 0 <= card["heldout"]["ece"] <= 1
-    assert {"numpy", "scikit-learn", "statcoder"} <= set(card["library_versions"])
+    assert card.classification.name == "isco08"
+    assert len(card.training_data.fingerprint) == 64
+    assert card.seed == 0 and card.backend == "linear" and card.deploy == "members"
+    assert set(card.heldout.levels) == {1, 2, 3, 4}
+    assert 0 <= card.heldout.ece <= 1
+    assert {"numpy", "scikit-learn", "statcoder"} <= set(card.library_versions)
+    assert card.limits.text_columns == ("text",) and card.limits.max_text_length == 10_000
+    assert card.calibration_data.source == "out-of-fold training data" and not card.calibration_data.target_population
     # auto-coded held-out records reach the target accuracy (thresholds are chosen for that)
-    for level, fig in card["heldout"]["levels"].items():
-        if fig["coded_share"] > 0:
-            assert fig["lower_bound"] >= card["target_accuracy"]
+    for fig in card.heldout.levels.values():
+        if fig.coded_share > 0:
+            assert fig.lower_bound >= card.target_accuracy
 
 
 def test_save_load_round_trip(trained, tmp_path):
@@ -111,7 +113,7 @@ def test_newer_format_version_is_refused(trained, tmp_path):
 
 
 def test_index_hits_come_first(trained):
-    coder, test_set = trained
+    coder, _ = trained
     coder.index = CodingIndex({"Chief Statistician of the Republic": "2120"})
     try:
         out = coder.code(["chief statistician of the republic!", "welder"])
@@ -149,14 +151,24 @@ def test_unknown_codes_can_be_dropped(ilo_slice, isco):
     frame.loc[0, "code"] = "9999"
     coder = train(frame, text_columns=["text"], code_column="code", classification=isco,
                   on_unknown_code="drop", cv_folds=2)
-    assert coder.card["training_data"]["dropped"]["unknown_code"] == 1
-    assert coder.card["training_data"]["n_records"] == 299
+    assert coder.card.training_data.dropped["unknown_code"] == 1
+    assert coder.card.training_data.n_records == 299
 
 
-def test_long_texts_are_reported(isco):
-    frame = pd.DataFrame({"text": ["a", "b" * 50], "code": ["2512", "2513"]})
-    with pytest.raises(InputError, match="longer than 20 characters"):
-        train(frame, text_columns=["text"], code_column="code", classification=isco, max_text_length=20)
+def test_long_texts_are_cut_counted_and_warned(ilo_slice, isco, caplog):
+    frame = ilo_slice.head(300).copy()
+    frame.loc[[3, 7], "text"] = frame.loc[[3, 7], "text"] + " x" * 40
+    with caplog.at_level("WARNING", logger="statcoder.coder.train"):
+        coder = train(frame, text_columns=["text"], code_column="code", classification=isco, max_text_length=60,
+                      cv_folds=2)
+    assert coder.card.training_data.n_truncated == 2
+    assert coder.card.limits.max_text_length == 60
+    assert "2 training text(s) longer than 60 characters were cut" in caplog.text
+    # coding applies the training limit by default: a long text is cut, not refused, and warned
+    with caplog.at_level("WARNING", logger="statcoder.coder.coder"):
+        out = coder.code([frame.loc[3, "text"], "nurse"])
+    assert len(out) == 2 and "1 text(s) longer than 60 characters were cut" in caplog.text
+    assert out.loc[0, "predicted_code"] == coder.code([frame.loc[3, "text"][:60]]).loc[0, "predicted_code"]
 
 
 def test_same_seed_same_model(ilo_slice, isco):
@@ -192,6 +204,6 @@ def test_flat_model_option(ilo_slice, isco):
     frame = ilo_slice.head(400)
     coder = train(frame, text_columns=["text"], code_column="code", classification=isco, cv_folds=2,
                   hierarchical=False)
-    assert coder.card["hierarchical_model"] is False
-    assert len(coder.model.group_names_) == 1
+    assert coder.card.hierarchical_model is False
+    assert all(len(m.group_names_) == 1 for m in coder.model.estimators_)
     np.testing.assert_allclose(coder.predict_proba(["welder"]).sum(), 1.0)

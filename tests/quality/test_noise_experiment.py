@@ -7,9 +7,8 @@ import pandas as pd
 import pytest
 
 from statcoder.classifications import Classification
-from statcoder.models import cross_val_proba
+from statcoder.coder.estimator import out_of_fold_proba
 from statcoder.quality import confident_learning as cl
-from statcoder.quality.check import model_params
 from statcoder.quality.label_issues import codes_to_labels
 from statcoder.quality.noise import detection_scores, inject_label_noise
 
@@ -26,7 +25,7 @@ def craft(shared_data):
 def test_confident_learning_recall_floor_and_beats_baseline(craft, mode):
     tree, texts, codes = craft
     noisy, flipped = inject_label_noise(codes, rate=0.05, mode=mode, classification=tree, seed=0)
-    proba, classes = cross_val_proba(texts, noisy, n_splits=5, seed=0, **model_params(tree, noisy, backend="linear"))
+    proba, classes = out_of_fold_proba(texts, noisy, classification=tree, n_splits=5, seed=0)
     labels = codes_to_labels(noisy, classes)
     found = detection_scores(cl.find_label_issues(labels, proba, filter_by="both"), flipped)
     baseline = detection_scores(proba[np.arange(len(labels)), labels] < 0.1, flipped)

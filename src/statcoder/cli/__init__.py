@@ -77,7 +77,7 @@ app = typer.Typer(
 )
 
 # Each module below adds its commands to ``app`` (or a sub-app) on import; keep them light.
-_MODULES = ("core", "evaluate", "quality", "monitor", "service", "retrain")
+_MODULES = ("core", "evaluate", "quality", "monitor", "service", "retrain", "calibrate")
 
 for _name in _MODULES:
     try:

@@ -36,6 +36,7 @@ from statcoder.cli._common import (
     text_columns,
     use_alias,
 )
+from statcoder.contract import DECISION, DECISIONS
 from statcoder.errors import ConfigurationError, InputError
 
 classification_app = typer.Typer(help="Work with classification files.", no_args_is_help=True)
@@ -125,43 +126,36 @@ def train(
     _print_training_summary(coder, out)
 
 
-def _card_dict(card) -> dict:
-    if isinstance(card, dict):
-        return card
-    if hasattr(card, "to_dict"):
-        return card.to_dict()
-    import dataclasses
-
-    return dataclasses.asdict(card)
-
-
 def _print_training_summary(coder, out: Path) -> None:
     from statcoder.report import format as fmt
 
-    card = _card_dict(coder.card)
-    held = card["heldout"]
+    card = coder.card
+    held = card.heldout
     console.print(
-        f"trained {card['backend']} coder {coder.version} on {fmt.integer(card['training_data']['n_records'])} records, "
-        f"{fmt.integer(card['training_data']['n_codes'])} codes, in {card['train_seconds']:.1f} s -> {out}",
+        f"trained {card.backend} coder {coder.version} on {fmt.integer(card.training_data.n_records)} records, "
+        f"{fmt.integer(card.training_data.n_codes)} codes, in {card.train_seconds:.1f} s -> {out}",
         highlight=False, soft_wrap=True,
     )
-    dropped = {k: v for k, v in card["training_data"]["dropped"].items() if v}
+    dropped = {k: v for k, v in card.training_data.dropped.items() if v}
     if dropped:
         console.print(f"rows left out: {dropped}", highlight=False)
-    table = Table(title=f"held-out ({held['cv_folds']}-fold) figures, target accuracy {card['target_accuracy']}")
+    if card.training_data.n_truncated:
+        console.print(f"{card.training_data.n_truncated} text(s) cut to {card.limits.max_text_length} characters",
+                      highlight=False)
+    table = Table(title=f"held-out ({held.cv_folds}-fold) figures, target accuracy {card.target_accuracy}")
     for column in ("level", "top-1 accuracy", "threshold", "coded at this level", "their accuracy"):
         table.add_column(column, justify="right")
-    for level, fig in held["levels"].items():
+    for level, fig in held.levels.items():
         thr = coder.thresholds.get(int(level), float("inf"))
-        table.add_row(str(level), fmt.number(fig["accuracy"], 3), "never" if thr == float("inf") else fmt.number(thr, 3),
-                      fmt.pct(fig["coded_share"]), fmt.number(fig.get("coded_accuracy"), 3))
+        table.add_row(str(level), fmt.number(fig.accuracy, 3), "never" if thr == float("inf") else fmt.number(thr, 3),
+                      fmt.pct(fig.coded_share), fmt.number(fig.coded_accuracy, 3))
     console.print(table)
     shares = ", ".join(
-        f"{name} {fmt.pct(v['share'])}" + (f" (accuracy {fmt.number(v['accuracy'], 3)})" if v.get("accuracy") is not None else "")
-        for name, v in held["decisions"].items()
+        f"{name} {fmt.pct(v.share)}" + (f" (accuracy {fmt.number(v.accuracy, 3)})" if v.accuracy is not None else "")
+        for name, v in held.decisions.items()
     )
-    console.print(f"decisions: {shares}; ECE {fmt.number(held['ece'], 3)} "
-                  f"(before calibration {fmt.number(held['ece_before_calibration'], 3)})",
+    console.print(f"decisions: {shares}; ECE {fmt.number(held.ece, 3)} "
+                  f"(before calibration {fmt.number(held.ece_before_calibration, 3)})",
                   highlight=False)
 
 
@@ -200,10 +194,10 @@ def code(
         coded["model_version"] = coder.version
         bar.stage(f"writing {out}")
         write_table_atomic(coded, out)
-    shares = coded["decision"].value_counts(normalize=True)
+    shares = coded[DECISION].value_counts(normalize=True)
     console.print(
         f"coded {len(coded):,} records in {seconds:.1f} s ({len(coded) / max(seconds, 1e-9):,.0f} records/s) -> {out}; "
-        + ", ".join(f"{k} {shares.get(k, 0):.1%}" for k in ("auto", "partial", "review")),
+        + ", ".join(f"{k} {shares.get(k, 0):.1%}" for k in DECISIONS),
         highlight=False, soft_wrap=True,
     )
 

@@ -1,16 +1,17 @@
 """The Coder: a trained model, its classification, index and thresholds, applied to records.
 
-``Coder.code`` turns records into the coded-output contract of ARCHITECTURE.md: the input
-columns plus ``predicted_code``, ``predicted_level``, ``confidence``, ``decision``,
+``Coder.code`` turns records into the coded-output contract (``statcoder.contract``): the
+input columns plus ``predicted_code``, ``predicted_level``, ``confidence``, ``decision``,
 ``source`` and ``candidates``.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -18,13 +19,28 @@ import pandas as pd
 from statcoder.classifications import Classification
 from statcoder.coder.index import CodingIndex
 from statcoder.coder.levels import best_by_level, level_aggregators
-from statcoder.decision import REVIEW, decide
+from statcoder.contract import (
+    CANDIDATES,
+    CONFIDENCE,
+    DECISION,
+    OUTPUT_COLUMNS,
+    PREDICTED_CODE,
+    PREDICTED_LEVEL,
+    SOURCE,
+    Decision,
+    Source,
+)
+from statcoder.decision import decide
 from statcoder.errors import ConfigurationError, InputError
-from statcoder.text.normalise import check_lengths, join_columns
+from statcoder.text.normalise import join_columns, truncate_texts
+
+if TYPE_CHECKING:
+    from statcoder.coder.card import ModelCard
 
 ProgressFn = Callable[[int, int, str], None]
-OUTPUT_COLUMNS = ("predicted_code", "predicted_level", "confidence", "decision", "source", "candidates")
 CHUNK = 2000
+log = logging.getLogger(__name__)
+__all__ = ["CHUNK", "OUTPUT_COLUMNS", "Coder", "ProgressFn"]
 
 
 class Coder:
@@ -36,7 +52,7 @@ class Coder:
         model: Any,
         classification: Classification,
         thresholds: dict[int, float],
-        card: dict[str, Any],
+        card: ModelCard,
         index: CodingIndex | None = None,
     ) -> None:
         self.model = model
@@ -55,7 +71,7 @@ class Coder:
     @property
     def version(self) -> str:
         """Short content hash of the saved model (``m-...``), or ``unsaved``."""
-        return str(self.card.get("version", "unsaved"))
+        return self.card.version
 
     def __repr__(self) -> str:
         return f"Coder({self.classification.name}, {len(self.classes_)} classes, version={self.version})"
@@ -88,10 +104,10 @@ class Coder:
 
         quantile = self._conformal_quantile(coverage)
         if isinstance(data, pd.DataFrame):
-            columns = list(text_columns or self.card.get("training_data", {}).get("text_columns", ["text"]))
-            texts = join_columns(data, columns, where=where)
+            texts = join_columns(data, list(text_columns or self.card.limits.text_columns), where=where)
         else:
             texts = [str(t) for t in data]
+        texts, _ = truncate_texts(texts, max_length=self.card.limits.max_text_length)
         out: list[list[str]] = [[] for _ in texts]
         rows = [i for i, t in enumerate(texts) if t.strip()]
         for start in range(0, len(rows), CHUNK):
@@ -102,16 +118,15 @@ class Coder:
         return out
 
     def _conformal_quantile(self, coverage: float) -> float:
-        fitted = (self.card.get("heldout") or {}).get("conformal") or []
+        fitted = self.card.heldout.conformal
         for entry in fitted:
-            if abs(float(entry["coverage"]) - float(coverage)) < 1e-9:
-                q = entry["quantile"]
-                return float("inf") if q is None else float(q)
+            if abs(entry.coverage - float(coverage)) < 1e-9:
+                return float(entry.quantile)
         if not fitted:
             raise ConfigurationError("this model has no conformal prediction-set quantiles",
                                      where=f"model {self.version}",
                                      hint="retrain or recalibrate the model with this statcoder version")
-        offered = ", ".join(f"{float(e['coverage']):g}" for e in fitted)
+        offered = ", ".join(f"{e.coverage:g}" for e in fitted)
         raise ConfigurationError(f"coverage {coverage} was not fitted for this model", where=f"model {self.version}",
                                  hint=f"use one of: {offered}")
 
@@ -120,7 +135,7 @@ class Coder:
         self,
         data: pd.DataFrame | Sequence[str],
         *,
-        text_columns: Sequence[str] = ("text",),
+        text_columns: Sequence[str] | None = None,
         top_k: int = 5,
         max_text_length: int | None = None,
         on_progress: ProgressFn | None = None,
@@ -128,7 +143,9 @@ class Coder:
     ) -> pd.DataFrame:
         """Code every record; returns the input columns plus the coded-output columns.
 
-        ``data`` is a DataFrame (texts in ``text_columns``, joined) or a sequence of texts.
+        ``data`` is a DataFrame (texts in ``text_columns``, joined; default: the columns the
+        model was trained on) or a sequence of texts. Texts longer than ``max_text_length``
+        (default: the model's training limit) are cut to it, as at training, with a warning.
         The index (when present) is consulted on the first text column before the model.
         Empty texts get decision ``review`` with no code. ``top_k`` candidates are listed.
         """
@@ -137,15 +154,19 @@ class Coder:
         frame = data.copy() if isinstance(data, pd.DataFrame) else pd.DataFrame({"text": list(data)})
         if not isinstance(data, pd.DataFrame):
             text_columns = ("text",)
+        elif text_columns is None:
+            text_columns = self.card.limits.text_columns
         texts = join_columns(frame, list(text_columns), where=where)
-        if max_text_length is not None:
-            check_lengths(texts, max_length=max_text_length, where=where)
+        limit = self.card.limits.max_text_length if max_text_length is None else max_text_length
+        texts, cut = truncate_texts(texts, max_length=limit)
+        if cut:
+            log.warning("%d text(s) longer than %d characters were cut to that length (%s)", len(cut), limit, where)
         n = len(texts)
         code = np.full(n, "", dtype=object)
         level = np.zeros(n, dtype=np.int64)
         confidence = np.zeros(n, dtype=float)
-        decision = np.full(n, REVIEW, dtype=object)
-        source = np.full(n, "model", dtype=object)
+        decision = np.full(n, Decision.REVIEW.value, dtype=object)
+        source = np.full(n, Source.MODEL.value, dtype=object)
         candidates = np.full(n, "[]", dtype=object)
 
         todo = np.ones(n, dtype=bool)
@@ -155,7 +176,7 @@ class Coder:
             for i, hit in enumerate(hits):
                 if hit is not None:
                     code[i], level[i], confidence[i] = hit, self.classification.level(hit), 1.0
-                    decision[i], source[i], todo[i] = "auto", "index", False
+                    decision[i], source[i], todo[i] = Decision.AUTO.value, Source.INDEX.value, False
                     candidates[i] = json.dumps([{"code": hit, "title": self.classification.title(hit), "p": 1.0}])
         empty = np.array([not t.strip() for t in texts], dtype=bool)
         todo &= ~empty
@@ -173,12 +194,12 @@ class Coder:
                 on_progress(min(start + CHUNK, len(distinct)), len(distinct), "coding")
         for column in (code, level, confidence, decision, candidates):
             column[rows] = column[repeats]
-        frame["predicted_code"] = code
-        frame["predicted_level"] = level
-        frame["confidence"] = confidence
-        frame["decision"] = decision
-        frame["source"] = source
-        frame["candidates"] = candidates
+        frame[PREDICTED_CODE] = code
+        frame[PREDICTED_LEVEL] = level
+        frame[CONFIDENCE] = confidence
+        frame[DECISION] = decision
+        frame[SOURCE] = source
+        frame[CANDIDATES] = candidates
         return frame
 
     def _code_chunk(self, texts, rows, top_k, code, level, confidence, decision, candidates) -> None:
@@ -213,7 +234,7 @@ class Coder:
             for r, ps in zip(top.tolist(), top_p.tolist(), strict=True)
         ]
 
-    def code_file(self, input_path: str | Path, *, text_columns: Sequence[str], top_k: int = 5,
+    def code_file(self, input_path: str | Path, *, text_columns: Sequence[str] | None = None, top_k: int = 5,
                   max_text_length: int | None = None, on_progress: ProgressFn | None = None) -> pd.DataFrame:
         """Read ``input_path`` (any readable table format) and code it; returns the coded frame."""
         from statcoder.io import read_table
@@ -221,6 +242,47 @@ class Coder:
         frame = read_table(input_path)
         return self.code(frame, text_columns=text_columns, top_k=top_k, max_text_length=max_text_length,
                          on_progress=on_progress, where=str(input_path))
+
+    # ---- recalibration -----------------------------------------------------------------------
+    def recalibrate(
+        self,
+        texts: Sequence[str],
+        codes: Sequence[str],
+        *,
+        source: str = "labelled sample of the target population",
+        min_records: int = 200,
+    ) -> Coder:
+        """A new Coder whose calibration, thresholds and prediction sets are re-chosen on a sample.
+
+        ``texts``/``codes`` are a labelled sample of the records that will be coded (e.g. the
+        service's audited or double-coded decisions), unseen by the model. The model itself
+        is unchanged; the card's ``calibration_data`` records which data the promise now
+        refers to (``source``, fingerprint, n). Codes outside the classification are an error;
+        codes the model never saw count as errors of the model.
+        """
+        from statcoder.coder.train import calibration_card, data_fingerprint
+
+        texts = [str(t) for t in texts]
+        codes = [str(c).strip() for c in codes]
+        if len(texts) != len(codes):
+            raise InputError(f"{len(texts)} texts for {len(codes)} codes", where="calibration data",
+                             hint="pass one true code per text")
+        unknown = sorted({c for c in codes if c not in self.classification})
+        if unknown:
+            raise InputError(f"{len(unknown)} code(s) not in {self.classification.name}: {', '.join(unknown[:5])}",
+                             where="calibration data", hint="fix the codes or leave those rows out")
+        keep = [i for i, t in enumerate(texts) if t.strip()]
+        if len(keep) < min_records:
+            raise InputError(f"the calibration sample has {len(keep)} usable record(s); at least {min_records} are needed",
+                             where="calibration data",
+                             hint="label more records of the target population (about 1,000 give useful thresholds)")
+        texts, _ = truncate_texts([texts[i] for i in keep], max_length=self.card.limits.max_text_length)
+        codes = [codes[i] for i in keep]
+        model = self.model.recalibrated(texts, codes)
+        card = calibration_card(self.card, model, source=source,
+                                fingerprint=data_fingerprint(texts, codes), n=len(codes))
+        return Coder(model=model, classification=self.classification, thresholds=model.thresholds_, card=card,
+                     index=self.index)
 
     # ---- persistence --------------------------------------------------------------------------
     def save(self, directory: str | Path) -> Path:

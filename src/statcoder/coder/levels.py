@@ -31,3 +31,9 @@ def best_by_level(proba: np.ndarray, aggregators: Aggregators) -> dict[int, tupl
         best = agg.argmax(axis=1)
         out[level] = (np.asarray(codes, dtype=object)[best], agg[np.arange(len(agg)), best])
     return out
+
+
+def top_level_groups(classification: Classification, codes: Sequence[str]) -> dict[str, str]:
+    """Code -> its top-level group, for the hierarchy-aware linear model (one rule, used by
+    ``train``, ``out_of_fold_proba`` and the quality checks)."""
+    return {c: classification.truncate(c, 1) for c in set(codes) if c in classification}

@@ -120,8 +120,9 @@ class ModelPredictions:
 
         ``coding_seconds`` is the wall time of ``coder.code`` on all records (the throughput
         a user sees). ``max_text_length`` is handed to ``coder.code`` (the same handling as
-        ``statcoder code``) and the probabilities use the texts as coded. Uncalibrated probabilities (softmax of the scores at temperature 1) are
-        collected when the model exposes ``decision_function`` and ``temperature_``.
+        ``statcoder code``) and the probabilities use the texts as coded.
+        Uncalibrated probabilities (softmax of the scores at temperature 1) are
+        collected when the model exposes ``scores`` and a ``calibrator_`` (``HierarchicalCoder``).
         """
         started = time.perf_counter()
         coded = coder.code(data.frame, text_columns=data.text_columns, top_k=top_k, on_progress=on_progress,
@@ -132,12 +133,12 @@ class ModelPredictions:
             texts = [t[:max_text_length] for t in texts]
         model = coder.model
         raw = None
-        if callable(getattr(model, "decision_function", None)) and hasattr(model, "temperature_"):
-            # both backends: proba = softmax(scores / temperature); temperature 1 = before calibration
+        if callable(getattr(model, "scores", None)) and hasattr(model, "calibrator_") and model.deploy != "ensemble":
+            # proba = calibrator(scores); softmax at temperature 1 = before calibration
             from statcoder.models.calibration import softmax
 
-            scores = np.asarray(model.decision_function(texts), dtype=float)
-            proba = softmax(scores, temperature=float(model.temperature_))
+            scores = np.asarray(model.scores(texts), dtype=float)
+            proba = model.calibrator_.predict_proba(scores)
             raw = softmax(scores, temperature=1.0)
         else:
             proba = np.asarray(coder.predict_proba(texts), dtype=float)

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from statcoder.contract import AUTOMATIC, DECISION, DECISIONS
 from statcoder.evaluation import calibration as cal
 from statcoder.evaluation.automation import (
     coverage_accuracy_curve,
@@ -156,7 +157,7 @@ def _automation_section(levels: dict[int, _Level], pred: ModelPredictions, data:
             points.append({"level": level, **operating_point(conf, correct, threshold=thresholds[level])})
     correct_coded = correct_at_coded_level(pred.coded, data.truth, classification=classification)
     return {
-        "target_accuracy": coder.card.get("target_accuracy") if hasattr(coder, "card") else None,
+        "target_accuracy": coder.card.target_accuracy if hasattr(coder, "card") else None,
         "thresholds": thresholds,
         "summary": automation_summary(pred.coded, data.truth, classification=classification),
         "curves": curves,
@@ -182,7 +183,7 @@ def _calibration_section(levels: dict[int, _Level], pred: ModelPredictions, data
         })
     coded_conf = pd.to_numeric(pred.coded["confidence"], errors="coerce").to_numpy(dtype=float)
     correct_coded = correct_at_coded_level(pred.coded, data.truth, classification=classification)
-    automatic = pred.coded["decision"].astype(str).isin(["auto", "partial"]).to_numpy()
+    automatic = pred.coded[DECISION].astype(str).isin(AUTOMATIC).to_numpy()
     return {
         "after": after,
         "before": before,
@@ -256,7 +257,7 @@ def evaluate(
     depth = classification.depth
     correct_coded = correct_at_coded_level(pred.coded, data.truth, classification=classification)
     decision = pred.coded["decision"].astype(str).to_numpy()
-    automatic = np.isin(decision, ["auto", "partial"])
+    automatic = np.isin(decision, AUTOMATIC)
     subgroups = subgroup_table(
         data.groups, correct=levels[depth].correct, automatic=automatic, correct_at_level=correct_coded,
         min_cell=min_cell,
@@ -270,9 +271,9 @@ def evaluate(
         text_columns=list(text_columns), code_column=code_column, on_progress=on_progress,
     )
     summary_rows = automation["summary"].set_index("decision")
-    shares = {d: float(summary_rows.loc[d, "share"]) for d in ("auto", "partial", "review")}
-    acc = {d: summary_rows.loc[d, "accuracy"] for d in ("auto", "partial")}
-    card = dict(getattr(coder, "card", {}) or {})
+    shares = {d: float(summary_rows.loc[d, "share"]) for d in DECISIONS}
+    acc = {d: summary_rows.loc[d, "accuracy"] for d in AUTOMATIC}
+    card = coder.card.to_dict() if hasattr(coder, "card") else {}
     timing = dict(timings or {})
     timing["coding_seconds"] = pred.coding_seconds
     timing["records_per_second"] = data.n / pred.coding_seconds if pred.coding_seconds > 0 else None

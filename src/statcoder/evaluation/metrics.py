@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-DECISIONS = ("auto", "partial", "review")
+from statcoder.contract import DECISIONS
 
 
 def _as_str_array(values: Sequence[Any] | np.ndarray | pd.Series) -> np.ndarray:

@@ -69,7 +69,7 @@ def reproducibility_section(
     ``classification_fingerprint``, ``library_versions``, ``seed``, ``churn`` (rows ``seed,
     code_churn, decision_churn, accuracy, train_seconds``; empty if not run) and ``churn_note``.
     """
-    card = dict(getattr(coder, "card", {}) or {})
+    card = coder.card.to_dict() if hasattr(coder, "card") else {}
     section: dict[str, Any] = {
         "model_version": str(coder.version),
         "model_card": {k: v for k, v in card.items() if not isinstance(v, (list, dict)) or k in ("thresholds", "versions", "library_versions", "training_data", "classification")},
@@ -96,6 +96,9 @@ def reproducibility_section(
             classification=coder.classification,
             target_accuracy=float(card.get("target_accuracy", 0.95)),
             backend=str(card.get("backend", "linear")), seed=int(seed), on_unknown_code="drop",
+            cv_folds=int(card.get("heldout", {}).get("cv_folds") or 0) or None,
+            deploy=str(card.get("deploy", "members")), hierarchical=bool(card.get("hierarchical_model", True)),
+            max_text_length=card.get("limits", {}).get("max_text_length"),
             index=getattr(coder, "index", None), on_progress=on_progress,
         )
         seconds = time.perf_counter() - started

@@ -1,19 +1,23 @@
 """Classifiers (linear default, fastText backend), calibration, cross-validation and safe persistence."""
 
-from statcoder.models.calibration import expected_calibration_error, fit_temperature, softmax
-from statcoder.models.cv import cross_val_proba, fold_indices, out_of_fold_scores
+from statcoder.models.calibration import (
+    TemperatureCalibrator,
+    expected_calibration_error,
+    fit_temperature,
+    softmax,
+)
+from statcoder.models.cv import fold_indices
 from statcoder.models.linear import LinearTextCoder
 from statcoder.models.registry import BACKENDS, make_model
 
 __all__ = [
     "BACKENDS",
     "LinearTextCoder",
-    "cross_val_proba",
+    "TemperatureCalibrator",
     "expected_calibration_error",
     "fit_temperature",
     "fold_indices",
     "make_model",
-    "out_of_fold_scores",
     "softmax",
 ]
 

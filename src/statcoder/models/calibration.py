@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.optimize import minimize_scalar
+from sklearn.base import BaseEstimator
 
 
 def softmax(scores: np.ndarray, *, temperature: float = 1.0) -> np.ndarray:
@@ -48,6 +49,28 @@ def fit_temperature(scores: np.ndarray, y_index: np.ndarray, *, bounds: tuple[fl
     result = minimize_scalar(nll, bounds=(np.log(bounds[0]), np.log(bounds[1])), method="bounded",
                              options={"xatol": 1e-4})
     return float(np.exp(result.x))
+
+
+class TemperatureCalibrator(BaseEstimator):
+    """Maps scores to probabilities as ``softmax(scores / temperature_)``.
+
+    ``fit(scores, y_index)`` fits the temperature by maximum likelihood (``fit_temperature``)
+    unless ``temperature`` is given, which is then used as is.
+    """
+
+    def __init__(self, temperature: float | None = None) -> None:
+        self.temperature = temperature
+        if temperature is not None:
+            self.temperature_ = float(temperature)
+
+    def fit(self, scores: np.ndarray, y_index: np.ndarray) -> TemperatureCalibrator:
+        """Fit the temperature on held-out ``scores`` and true-class columns; returns self."""
+        self.temperature_ = float(self.temperature) if self.temperature is not None else fit_temperature(scores, y_index)
+        return self
+
+    def predict_proba(self, scores: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities; rows sum to 1."""
+        return softmax(scores, temperature=self.temperature_)
 
 
 def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, *, n_bins: int = 15) -> float:

@@ -124,7 +124,7 @@ class FastTextCoder(ClassifierMixin, BaseEstimator):
         """Rebuild from the model directory (fastText's binary format: no code execution)."""
         fasttext = _require_fasttext()
         self = cls(**state["params"])
-        self.model_ = fasttext.load_model(str(directory / "fasttext.bin"))
+        self.model_ = fasttext.load_model(str(directory / state.get("file", "fasttext.bin")))
         self.classes_ = np.asarray(state["classes"], dtype=object)
         position = {c.replace(" ", "_"): i for i, c in enumerate(self.classes_)}
         self.label_columns_ = np.asarray(

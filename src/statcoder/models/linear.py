@@ -160,7 +160,11 @@ class LinearTextCoder(ClassifierMixin, BaseEstimator):
     def contributions(self, text: str, code: str) -> list[tuple[str, float]]:
         """Return (feature, weight x value) pairs of ``text`` towards ``code``, largest first."""
         check_is_fitted(self, "coef_")
-        row = int(np.flatnonzero(self.classes_ == code)[0])
+        rows = np.flatnonzero(self.classes_ == code)
+        if not len(rows):
+            raise InputError(f"code {code!r} is not one of the model's classes", where="contributions",
+                             hint="pass a code the model was trained on (see classes_)")
+        row = int(rows[0])
         z = self.features_.transform([text]).tocsr()
         weights = self.coef_.getrow(row).toarray().ravel()
         names = self.feature_names()

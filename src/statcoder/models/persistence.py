@@ -29,7 +29,7 @@ from statcoder.errors import ModelFileError
 from statcoder.io.archive_limits import check_npz
 
 FORMAT = "statcoder-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: typed card, calibrated meta-estimator (1 is read and converted)
 CARD = "model.json"
 _UNSAFE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".dill", ".pt", ".pth", ".sav")
 

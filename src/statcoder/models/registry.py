@@ -12,8 +12,11 @@ from statcoder.errors import ConfigurationError, ModelFileError
 BACKENDS = ("linear", "fasttext")
 
 
-def make_model(backend: str = "linear", *, seed: int = 0, threads: int = 1, **params: Any) -> Any:
-    """Return an unfitted classifier for ``backend`` ("linear" or "fasttext")."""
+def make_model(backend: str = "linear", *, seed: int = 0, threads: int | None = None, **params: Any) -> Any:
+    """Return an unfitted classifier for ``backend`` ("linear" or "fasttext").
+
+    ``threads`` (fastText) defaults to ``STATCODER_THREADS``.
+    """
     if backend == "linear":
         from statcoder.models.linear import LinearTextCoder
 
@@ -22,6 +25,10 @@ def make_model(backend: str = "linear", *, seed: int = 0, threads: int = 1, **pa
         from statcoder.models.fasttext_backend import FastTextCoder
 
         defaults = {"epoch": 25, "lr": 0.5, "word_ngrams": 2, "minn": 2, "maxn": 5, "dim": 100}
+        if threads is None:
+            from statcoder.runtime import configured_threads
+
+            threads = configured_threads()
         return FastTextCoder(seed=seed, threads=threads, **{**defaults, **params})
     raise ConfigurationError(f"unknown backend {backend!r}", hint=f"use one of: {', '.join(BACKENDS)}")
 

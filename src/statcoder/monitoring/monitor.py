@@ -245,7 +245,7 @@ class Monitor:
 
     def _reference_summary(self) -> dict[str, Any]:
         ref = self.reference_
-        card = getattr(self.coder, "card", {}) or {}
+        card = self.coder.card if hasattr(self.coder, "card") else None
         return {
             "n_records": len(ref),
             "model_version": getattr(self.coder, "version", ""),
@@ -255,7 +255,7 @@ class Monitor:
             "n_auto": len(self.reference_auto_correct_),
             "decision_shares": {d: float(np.mean(ref.decision == d)) for d in sig.DECISIONS},
             "vocabulary_source": self.vocabulary_source_,
-            "model_created": card.get("created", ""),
+            "model_created": card.created if card is not None else "",
         }
 
     def _settings(self) -> dict[str, Any]:

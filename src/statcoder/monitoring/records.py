@@ -21,7 +21,7 @@ from statcoder.errors import InputError
 
 __all__ = ["CODED_COLUMNS", "LevelView", "ScoredRecords", "score_frame", "split_periods"]
 
-CODED_COLUMNS = ("predicted_code", "predicted_level", "confidence", "decision")
+from statcoder.contract import CODED_COLUMNS
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,8 @@ if TYPE_CHECKING:
 
 ROW_KEYS = ("period", "signal", "level", "value", "reference", "size", "lower", "upper",
             "p_value", "testable", "n", "change_start")
-DECISIONS = ("auto", "partial", "review")
+from statcoder.contract import DECISIONS
+
 NAN = float("nan")
 
 

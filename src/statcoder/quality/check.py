@@ -3,7 +3,7 @@
 ``check_training_data`` is what ``statcoder quality`` calls: personal data (optionally
 redacted first, so the model never sees it), coverage of the classification, duplicates and
 conflicts, coder agreement when there are several code columns, and label issues by confident
-learning on out-of-fold probabilities from ``statcoder.models.cross_val_proba``.
+learning on out-of-fold probabilities (``HierarchicalCoder.oof_proba_``, the training recipe's own).
 """
 
 from __future__ import annotations
@@ -124,7 +124,7 @@ def check_training_data(
 
     Records with an empty code are left out of label-issue detection (and counted). When
     ``proba``/``classes`` are given (out-of-fold probabilities for the records with a code, in
-    order) they are used instead of calling ``cross_val_proba``.
+    order; e.g. a trained coder's ``model.oof_proba_``) they are used instead of fitting one.
     """
     from statcoder.text import join_columns
 
@@ -174,16 +174,16 @@ def check_training_data(
     if len(set(coded)) >= 2:
         t0 = time.perf_counter()
         if proba is None:
-            from statcoder.models import cross_val_proba
+            from statcoder.coder.estimator import out_of_fold_proba
 
-            proba, classes = cross_val_proba(
-                [texts[i] for i in coded_rows], coded, backend=backend, n_splits=n_splits, seed=seed,
-                on_progress=on_progress, **model_params(classification, coded, backend=backend),
+            proba, classes = out_of_fold_proba(
+                [texts[i] for i in coded_rows], coded, classification=classification, backend=backend,
+                n_splits=n_splits, seed=seed, on_progress=on_progress,
             )
         elif classes is None or len(proba) != len(coded):
             raise InputError(
                 "proba must have one row per record with a code, and classes must be given",
-                hint="pass the output of cross_val_proba on the coded records",
+                hint="pass the out-of-fold probabilities of the coded records (a coder's oof_proba_)",
             )
         timings["out-of-fold probabilities"] = time.perf_counter() - t0
         step("out-of-fold probabilities")
@@ -222,13 +222,6 @@ def check_training_data(
         },
         timings=timings,
     )
-
-
-def model_params(classification: Classification, codes: Sequence[str], *, backend: str) -> dict[str, object]:
-    """Model options matching ``statcoder.train``: the linear backend is hierarchy-aware (codes grouped by top level)."""
-    if backend != "linear" or classification.depth <= 1:
-        return {}
-    return {"groups": {c: classification.truncate(c, 1) for c in set(codes) if c in classification}}
 
 
 class _Steps:

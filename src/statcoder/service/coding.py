@@ -10,14 +10,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from statcoder.contract import DECISIONS, OUTPUT_COLUMNS
 from statcoder.errors import InputError
 from statcoder.service.context import ServiceContext
 from statcoder.service.errors import NoActiveModelError, PayloadTooLargeError
 from statcoder.service.review import build_tasks
 from statcoder.store.tables import Project
-
-OUTPUT_COLUMNS = ("predicted_code", "predicted_level", "confidence", "decision", "source", "candidates")
-DECISIONS = ("auto", "partial", "review")
 
 
 @dataclass

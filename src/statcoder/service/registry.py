@@ -90,7 +90,7 @@ def add_coder(ctx: ServiceContext, project: Project, coder: Coder, *, source: st
                 ModelVersion(
                     project_id=project.id, version=version, path=relative,
                     classification_fingerprint=coder.classification.fingerprint,
-                    card_json=json.dumps(coder.card, default=str), source=source, created_by=actor,
+                    card_json=json.dumps(coder.card.to_dict(), default=str), source=source, created_by=actor,
                     created_at=utcnow(),
                 )
             )

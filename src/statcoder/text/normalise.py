@@ -86,3 +86,21 @@ def check_lengths(texts: Sequence[str], *, max_length: int, where: str = "input"
             where=f"{where}: row(s) {shown}{' ...' if len(long_rows) > 5 else ''}",
             hint="shorten them, or raise the limit (--max-text-length / STATCODER_MAX_TEXT_LENGTH)",
         )
+
+
+def truncate_texts(texts: Sequence[str], *, max_length: int) -> tuple[list[str], list[int]]:
+    """Cut every text to ``max_length`` characters; returns (texts, positions of the cut ones).
+
+    Long texts (job ads) carry their signal in the first few thousand characters, so a few
+    over-long records are cut rather than refusing the file.
+    """
+    if max_length < 1:
+        raise InputError(f"the text length limit must be at least 1, got {max_length}",
+                         hint="set --max-text-length / STATCODER_MAX_TEXT_LENGTH to a positive number")
+    cut = [i for i, t in enumerate(texts) if len(t) > max_length]
+    if not cut:
+        return list(texts), []
+    out = list(texts)
+    for i in cut:
+        out[i] = out[i][:max_length]
+    return out, cut
