@@ -228,14 +228,15 @@ def _outcome(result) -> tuple[int, str]:
 def test_evaluate_and_monitor_handle_long_texts_as_code_does(small_model, tmp_path):
     """One rule for over-long texts: whatever `code` does with them, evaluate and monitor do too."""
     path = tmp_path / "long.csv"
-    pd.DataFrame({"text": ["welder", "software developer " * 10, "electrician"],
-                  "code": ["7212", "2512", "7411"]}).to_csv(path, index=False)
+    # 60 records (monitoring needs a reference of at least 50), one of them over the limit
+    texts = ["welder", "software developer " * 10, "electrician"] + [f"welder {i}" for i in range(57)]
+    pd.DataFrame({"text": texts, "code": ["7212", "2512", "7411"] + ["7212"] * 57}).to_csv(path, index=False)
     coded = runner.invoke(app, ["code", "--model", str(small_model), "--data", str(path), "--out",
                                 str(tmp_path / "o.csv"), "--max-text-length", "50"])
     evaluated = runner.invoke(app, ["evaluate", "--model", str(small_model), "--data", str(path), "--code", "code",
                                     "--max-text-length", "50", "--bootstrap", "0", "--on-unknown-code", "drop"])
     monitored = runner.invoke(app, ["monitor", "--model", str(small_model), "--reference", str(path),
-                                    "--current", str(path), "--chunk-size", "3", "--report", str(tmp_path / "m.html"),
+                                    "--current", str(path), "--chunk-size", "30", "--report", str(tmp_path / "m.html"),
                                     "--max-text-length", "50"])
     assert _outcome(coded)[1] == _outcome(evaluated)[1] == _outcome(monitored)[1]
     assert (coded.exit_code == 0) == (evaluated.exit_code == 0) == (monitored.exit_code == 0)

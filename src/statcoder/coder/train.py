@@ -34,7 +34,7 @@ from statcoder.coder.coder import Coder, ProgressFn
 from statcoder.coder.estimator import HierarchicalCoder
 from statcoder.coder.index import CodingIndex
 from statcoder.coder.levels import top_level_groups
-from statcoder.errors import ConfigurationError, InputError, UnknownCodeError
+from statcoder.errors import ConfigurationError, InputError
 from statcoder.models.registry import BACKENDS, make_model
 from statcoder.text.normalise import as_text, join_columns, truncate_texts
 
