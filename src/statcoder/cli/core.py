@@ -124,31 +124,50 @@ def _print_training_summary(coder, out: Path) -> None:
 @report_errors
 def code(
     model: Annotated[Path, typer.Option("--model", help="Model directory written by `statcoder train`.")],
-    input: Annotated[Path, typer.Option("--input", help="Records to code (csv, tsv, parquet, xlsx, sav, dta).")],
-    output: Annotated[Path, typer.Option("--output", help="Output file; format from the extension (csv, parquet, xlsx).")],
+    input: Annotated[Path, typer.Option("--input", help="Records to code: csv, tsv, parquet, a directory of Parquet files or a hive-partitioned dataset (also xlsx, sav, dta).")],
+    output: Annotated[Path, typer.Option("--output", help="Output: .csv, .tsv, .parquet, .xlsx, or a directory (Parquet dataset, input partitioning kept).")],
     text: Annotated[list[str] | None, typer.Option("--text", help="Text column(s); default: those the model was trained on.")] = None,
     top_k: Annotated[int, typer.Option("--top-k", help="Candidates listed per record.")] = 5,
-    max_text_length: Annotated[int, typer.Option(help="Longest text accepted, in characters.")] = 10_000,
+    max_text_length: Annotated[int, typer.Option(help="Longer texts are cut to this many characters and flagged too_long.")] = 10_000,
+    engine: Annotated[str, typer.Option("--engine", help="local (streaming, all cores) or spark (needs statcoder[spark]).")] = "local",
+    workers: Annotated[int | None, typer.Option("--workers", help="Local engine: worker processes (default: every core).")] = None,
+    chunk_size: Annotated[int, typer.Option("--chunk-size", help="Local engine: records per chunk.")] = 20_000,
+    resume: Annotated[bool, typer.Option("--resume", help="Local engine: continue an interrupted run from its last completed chunk.")] = False,
+    spark_master: Annotated[str | None, typer.Option("--spark-master", help="Spark engine: master URL (default: spark-submit's, else local[*]).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar or progress lines.")] = False,
 ) -> None:
-    """Code the records in INPUT with MODEL and write OUTPUT atomically."""
-    from statcoder.coder import Coder
-    from statcoder.io import write_table_atomic
+    """Code the records in INPUT with MODEL and write OUTPUT atomically (nothing there until complete)."""
+    from statcoder.batch.progress import batch_progress
 
-    coder = Coder.load(model)
-    columns = text or coder.card.get("training_data", {}).get("text_columns", ["text"])
-    started = time.perf_counter()
-    with progress() as bar:
-        coded = coder.code_file(input, text_columns=columns, top_k=top_k, max_text_length=max_text_length,
-                                on_progress=bar)
-    seconds = time.perf_counter() - started
-    coded["model_version"] = coder.version
-    write_table_atomic(coded, output)
-    shares = coded["decision"].value_counts(normalize=True)
+    if engine not in ("local", "spark"):
+        raise InputError(f"unknown engine {engine!r}", where="--engine", hint="use local or spark")
+    if workers is not None and workers < 1:
+        raise InputError(f"--workers must be at least 1, got {workers}", where="--workers", hint="e.g. --workers 2")
+    if engine == "spark":
+        from statcoder.batch.spark import code_path
+
+        started = time.perf_counter()
+        rows = code_path(model, input, output, text_columns=text, top_k=top_k, max_text_length=max_text_length,
+                         master=spark_master)
+        seconds = time.perf_counter() - started
+        console.print(f"coded {rows:,} records with Spark in {seconds:.1f} s "
+                      f"({rows / max(seconds, 1e-9):,.0f} records/s) -> {output}", highlight=False)
+        return
+    from statcoder.batch import code_files
+
+    with batch_progress(quiet=quiet) as on_progress:
+        result = code_files(model, input, output, text_columns=text, top_k=top_k, max_text_length=max_text_length,
+                            workers=workers, chunk_size=chunk_size, resume=resume, on_progress=on_progress)
+    total = sum(result.decisions.values()) or 1
+    resumed = f" (resumed: {result.resumed_chunks} chunk(s) kept from the interrupted run)" if result.resumed_chunks else ""
     console.print(
-        f"coded {len(coded)} records in {seconds:.1f} s ({len(coded) / max(seconds, 1e-9):,.0f} records/s) -> {output}; "
-        + ", ".join(f"{k} {shares.get(k, 0):.1%}" for k in ("auto", "partial", "review")),
+        f"coded {result.rows:,} records in {result.seconds:.1f} s ({result.rate:,.0f} records/s) -> {output}{resumed}; "
+        + ", ".join(f"{k} {result.decisions.get(k, 0) / total:.1%}" for k in ("auto", "partial", "review")),
         highlight=False,
     )
+    if result.problems:
+        console.print("rows with problems (coded review): " + ", ".join(
+            f"{kind} {n:,}" for kind, n in sorted(result.problems.items())), highlight=False)
 
 
 @app.command()
