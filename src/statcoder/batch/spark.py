@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -100,6 +101,16 @@ def code_dataframe(
     return df.mapInPandas(code_batches, schema)
 
 
+def use_this_python() -> None:
+    """Local mode: make Spark's Python workers run this interpreter (where statcoder is installed).
+
+    PySpark takes the workers' interpreter from ``PYSPARK_PYTHON`` (default: ``python3`` on the
+    PATH, which may lack statcoder); an explicit setting is left alone. Call before the session starts.
+    """
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+
+
 def _partition_columns(df: DataFrame, base: str) -> list[str]:
     """Hive partition columns of a file-based DataFrame, from the path of its first file."""
     files = df.inputFiles()
@@ -131,6 +142,8 @@ def code_path(
         builder = SparkSession.builder.appName("statcoder code")
         if master:
             builder = builder.master(master)
+        if master is None or master.startswith("local"):
+            use_this_python()
         spark = builder.getOrCreate()
     source = str(input_path)
     if source.lower().endswith((".csv", ".csv.gz")):
