@@ -5,8 +5,10 @@
 Stages, timed on ``--rows`` distinct O*NET titles (one chunk, one process, best of ``--repeat``):
 normalise (text -> canonical form), featurise (word + char n-gram TF-IDF), score (sparse
 product, softmax), aggregate (probabilities summed up the tree, best code per level), decide
-(thresholds, chosen level, best leaf), candidates (top-k and their JSON), and the rest of
-``Coder.code`` (joining columns, de-duplication, index, assembling the frame).
+(thresholds, chosen level, best leaf), candidates (top-k and their JSON), de-duplication of
+repeated texts, and the rest of ``Coder.code`` (joining columns, index, assembling the frame).
+Stages changed by the hot-path work are also timed as they were before ("before" rows, same
+run, same inputs; their share in parentheses is relative to today's total).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ def profile(model_dir: Path, rows: int, repeat: int = 3) -> dict[str, float]:
     import scipy.sparse as sp
 
     from statcoder import Coder
+    from statcoder.coder.hotpath import candidates_json, top_k
     from statcoder.decision import decide
     from statcoder.models.calibration import softmax
     from statcoder.models.linear import _compact, _dense_product, _log_softmax
@@ -74,29 +77,33 @@ def profile(model_dir: Path, rows: int, repeat: int = 3) -> dict[str, float]:
     stages["score"], proba = _timed(score, repeat)
     stages["aggregate"], per_level = _timed(lambda: coder.best_by_level(proba), repeat)
 
-    def decision():
+    def decide_levels(per_record: bool):
         chosen, dec = decide({lv: c for lv, (_, c) in per_level.items()}, thresholds=coder.thresholds,
                              full_depth=coder.classification.depth)
-        leaf = np.asarray(coder.classes_, dtype=object)[proba.argmax(axis=1)]
-        return chosen, dec, coder._leaf_levels(leaf) if hasattr(coder, "_leaf_levels") else np.array(
-            [coder.classification.level(c) for c in leaf])
+        best = proba.argmax(axis=1)
+        if per_record:  # before: the level of each record's best leaf looked up in Python
+            leaf = np.asarray(coder.classes_, dtype=object)[best]
+            return chosen, dec, np.array([coder.classification.level(c) for c in leaf])
+        return chosen, dec, coder._class_levels[best]
 
-    stages["decide"], _ = _timed(decision, repeat)
+    stages["decide (before)"], _ = _timed(lambda: decide_levels(True), repeat)
+    stages["decide"], _ = _timed(lambda: decide_levels(False), repeat)
 
-    def candidates():
-        out = np.empty(len(proba), dtype=object)
-        if hasattr(coder, "_candidates_json"):
-            return coder._candidates_json(proba, 5)
-        top = np.argpartition(-proba, 4, axis=1)[:, :5]
-        top_p = np.take_along_axis(proba, top, axis=1)
-        order = np.argsort(-top_p, axis=1, kind="stable")
-        top, top_p = np.take_along_axis(top, order, axis=1), np.take_along_axis(top_p, order, axis=1)
+    def candidates_per_record():  # before: an f-string per candidate
+        top, top_p = top_k(proba, 5)
         prefix = coder._candidate_prefix
-        out[:] = ["[" + ", ".join(f"{prefix[j]}{p:.4f}}}" for j, p in zip(r, ps, strict=True)) + "]"
-                  for r, ps in zip(top.tolist(), top_p.tolist(), strict=True)]
-        return out
+        return ["[" + ", ".join(f"{prefix[j]}{p:.4f}}}" for j, p in zip(r, ps, strict=True)) + "]"
+                for r, ps in zip(top.tolist(), top_p.tolist(), strict=True)]
 
-    stages["candidates"], _ = _timed(candidates, repeat)
+    stages["candidates (before)"], _ = _timed(candidates_per_record, repeat)
+    stages["candidates"], _ = _timed(lambda: candidates_json(coder._candidate_prefix, proba, 5), repeat)
+    repeated = [texts[i % (rows // 2)] for i in range(rows)]  # half of the rows repeat
+
+    def dedup_dict():  # a dict look-up per record (kept: faster than pandas.factorize here)
+        first_row: dict[str, int] = {}
+        return [first_row.setdefault(t, i) for i, t in enumerate(repeated)]
+
+    stages["de-duplication"], _ = _timed(dedup_dict, repeat)
     frame = pd.DataFrame({"text": texts})
     from statcoder.text.normalise import normalise_cached
 
@@ -105,7 +112,8 @@ def profile(model_dir: Path, rows: int, repeat: int = 3) -> dict[str, float]:
         return coder.code(frame, text_columns=["text"])
 
     stages["total"], _ = _timed(full, repeat)
-    stages["rest of Coder.code"] = max(0.0, stages["total"] - sum(v for k, v in stages.items() if k != "total"))
+    stages["rest of Coder.code"] = max(0.0, stages["total"] - sum(
+        v for k, v in stages.items() if k != "total" and "before" not in k))
     return stages
 
 
@@ -116,7 +124,8 @@ def table(stages: dict[str, float], rows: int) -> list[str]:
     for name, seconds in stages.items():
         if name == "total":
             continue
-        lines.append(f"| {name} | {1e6 * seconds / rows:,.1f} | {seconds / total:.0%} |")
+        share = f"({seconds / total:.0%})" if "before" in name else f"{seconds / total:.0%}"
+        lines.append(f"| {name} | {1e6 * seconds / rows:,.1f} | {share} |")
     lines.append(f"| **total (`Coder.code`)** | {1e6 * total / rows:,.1f} | 100% ({rows / total:,.0f} records/s) |")
     return lines
 
