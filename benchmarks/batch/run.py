@@ -239,11 +239,12 @@ def stage_resume(rows: int, workers: int, report: list[str]) -> None:
     first = run_cli([*common, "--output", str(target)],
                     kill_when=lambda: len(list(parts.glob("part-*.csv"))) >= n_chunks // 2)
     kept = len(list(parts.glob("part-*.csv")))
+    absent_after_kill = not target.exists()
     second = run_cli([*common, "--output", str(target), "--resume"])
     same = sha256(reference) == sha256(target)
     lines = [f"## Kill and resume ({n:,} rows, {n_chunks} chunks, CSV output)", "",
              (f"SIGKILL after {kept} of {n_chunks} chunks ({first['seconds']:.0f} s; nothing at the output path: "
-             f"{not target.exists() if first['killed'] else 'not killed'}); `--resume` coded the rest in "
+             f"{absent_after_kill if first['killed'] else 'not killed'}); `--resume` coded the rest in "
              f"{second['seconds']:.0f} s. sha256 uninterrupted `{sha256(reference)[:16]}...`, resumed "
              f"`{sha256(target)[:16]}...`: **{'identical' if same else 'DIFFERENT'}**."), ""]
     report += lines
