@@ -13,7 +13,7 @@ app = typer.Typer(
 )
 
 # Each module below adds its commands to ``app`` (or a sub-app) on import.
-from statcoder.cli import core as _core  # noqa: F401
+from statcoder.cli import core as _core  # noqa: E402,F401
 
 for _optional in ("estimate", "quality", "monitor", "service", "evaluate"):
     try:
