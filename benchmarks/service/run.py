@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/service/run.py            # full run (about 15-25 min)
     .venv/bin/python benchmarks/service/run.py --quick    # smaller, for a smoke test
+    .venv/bin/python benchmarks/service/run.py --targets --workers 2   # issue-15 targets (targets.py)
 
 The server is a real ``statcoder serve`` subprocess; load comes from ``loadgen.py`` in another
 process over loopback. The model is trained on the ILO ISCO-08 index (shared data), the load
@@ -133,11 +134,12 @@ def reset_postgres(url: str) -> None:
 class Server:
     """A ``statcoder serve`` subprocess."""
 
-    def __init__(self, data_dir: Path, db_url: str, allowed: Path, log_file: Path, **env: str) -> None:
+    def __init__(self, data_dir: Path, db_url: str, allowed: Path, log_file: Path, workers: int = 1,
+                 **env: str) -> None:
         self.port = free_port()
         self.env = {**os.environ, "STATCODER_DATA_DIR": str(data_dir), "STATCODER_DATABASE_URL": db_url,
                     "STATCODER_PORT": str(self.port), "STATCODER_ALLOWED_JOB_DIRS": str(allowed),
-                    "STATCODER_LOG_LEVEL": "warning", **env}
+                    "STATCODER_LOG_LEVEL": "warning", "STATCODER_WORKERS": str(workers), **env}
         self.log_file = log_file
         self.process: subprocess.Popen | None = None
 
@@ -148,8 +150,9 @@ class Server:
     def start(self) -> Server:
         with open(self.log_file, "ab") as out:
             self.process = subprocess.Popen([str(Path(PY).parent / "statcoder"), "serve"],
-                                            env=self.env, stdout=out, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 120
+                                            env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                                            start_new_session=True)
+        deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
             try:
                 if httpx.get(f"{self.url}/ready", timeout=2).status_code == 200:
@@ -159,7 +162,7 @@ class Server:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited; see {self.log_file}")
             time.sleep(0.2)
-        raise RuntimeError("server not ready after 120 s")
+        raise RuntimeError("server not ready after 300 s")
 
     def kill9(self) -> None:
         self.process.send_signal(signal.SIGKILL)
@@ -167,8 +170,12 @@ class Server:
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(60)
+            os.killpg(self.process.pid, signal.SIGTERM)  # the whole group: HTTP and job workers
+            try:
+                self.process.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(30)
 
 
 def loadgen(*args: str) -> dict:
@@ -285,6 +292,64 @@ def crash_job(db_url: str, work: Path, inputs: tuple, n: int) -> dict:
     }
 
 
+def run_targets(args: argparse.Namespace) -> None:
+    """The issue-15 targets (see targets.py), SQLite then PostgreSQL, in one run."""
+    import targets
+
+    work = Path(tempfile.mkdtemp(prefix="statcoder-targets-"))
+    (work / "inputs").mkdir()
+    log(f"working in {work}; training the model")
+    classification_csv, model_dir, texts_file, train_s = prepare(work)
+    texts = texts_file.read_text(encoding="utf-8").splitlines()
+    results: dict = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "workers": args.workers,
+                     "clients": args.concurrency, "duration_s": args.duration, "train_s": train_s,
+                     "core": targets.core_rates(model_dir, texts), "databases": {}}
+    log(f"core: {results['core']}")
+    results["phases"] = targets.phase_breakdown(work, classification_csv, model_dir, texts)
+    log(f"phases: {results['phases']}")
+    databases = [("SQLite", f"sqlite:///{work / 'sqlite.db'}", None)]
+    pg = None if args.skip_postgres else pg_start()
+    if pg is not None:
+        reset_postgres(pg["url"])
+        databases.append(("PostgreSQL", pg["url"], pg))
+    try:
+        for name, url, _ in databases:
+            data_dir = work / f"data-{name}"
+            keys = {"bench": bootstrap(data_dir, url, classification_csv, model_dir)}
+            keys["other"] = bootstrap_other(data_dir, url, classification_csv, model_dir)
+            server = Server(data_dir, url, work / "inputs", work / f"server-{name}.log", workers=args.workers,
+                            STATCODER_JOB_WORKER="false").start()
+            try:
+                results["databases"][name] = targets.measure(name, server, keys, texts_file,
+                                                             duration=args.duration, clients=args.concurrency, log=log)
+            finally:
+                server.stop()
+            targets.write(results, HERE / "results-targets.md")
+    finally:
+        if pg is not None:
+            pg_stop(pg)
+    log(f"results written to {HERE / 'results-targets.md'}")
+
+
+def bootstrap_other(data_dir: Path, db_url: str, classification_csv: Path, model_dir: Path) -> str:
+    """Add project "other" (same classification and model) to the store; return its key."""
+    from statcoder.coder import Coder
+    from statcoder.service import keys, projects, registry
+    from statcoder.service.context import ServiceContext
+    from statcoder.service.settings import ServiceSettings
+
+    ctx = ServiceContext(ServiceSettings(data_dir=data_dir, database_url=db_url))
+    ctx.start()
+    projects.create_project(ctx, "other", name="other", classification_csv=classification_csv,
+                            classification_name="ISCO-08", classification_version="2008", actor="bench")
+    row = registry.add_coder(ctx, projects.get_project(ctx, "other"), Coder.load(model_dir), source="cli",
+                             actor="bench")
+    registry.promote(ctx, "other", row.version, actor="bench")
+    secret = keys.issue_key(ctx, "other", scopes=["code"], actor="bench").secret
+    ctx.close()
+    return secret
+
+
 def verdict(key: str, m: dict) -> str:
     """Return whether a 50-client row meets the target (p99 < 50 ms, no errors)."""
     if key == "sequential":
@@ -357,7 +422,14 @@ def main() -> None:
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--render-only", action="store_true",
                         help="rewrite results.md from the raw figures it holds (no measurement)")
+    parser.add_argument("--targets", action="store_true", help="measure the issue-15 targets only")
+    parser.add_argument("--workers", type=int, default=1, help="HTTP worker processes of the server")
     args = parser.parse_args()
+    if args.targets:
+        if "--duration" not in sys.argv:
+            args.duration = 20.0
+        run_targets(args)
+        return
     if args.render_only:
         text = (HERE / "results.md").read_text(encoding="utf-8")
         raw = text.split("```json", 1)[1].split("```", 1)[0]

@@ -93,8 +93,72 @@ def split_by_title(records: pd.DataFrame, *, test_share: float, seed: int) -> tu
     return records[~mask].reset_index(drop=True), records[mask].reset_index(drop=True)
 
 
-def run_demo(workdir: Path, *, seed: int = 0, console: Console | None = None) -> dict[str, object]:
-    """Run the demo; prints a summary table and returns the figures as a dict."""
+def title_repetition(records: pd.DataFrame) -> dict[str, float]:
+    """How often the index repeats a title: ``repeated`` = share of entries whose normalised title
+    appears in another entry too; ``ambiguous`` = share whose title appears with more than one code."""
+    keys = records["title"].map(normalise_key)
+    counts = keys.map(keys.value_counts())
+    codes_per_title = records.groupby(keys)["code"].nunique()
+    return {
+        "repeated": float((counts > 1).mean()) if len(records) else 0.0,
+        "ambiguous": float(keys.map(codes_per_title).gt(1).mean()) if len(records) else 0.0,
+    }
+
+
+def interpret(
+    *,
+    target: float,
+    full_depth_accuracy: float,
+    auto_share: float,
+    partial_share: float,
+    partial_accuracy: float | None,
+    train_repetition: dict[str, float],
+    test_ambiguous: float,
+) -> str:
+    """One paragraph that reads the demo's own numbers (shares and accuracies in 0-1) and says
+    where to go next."""
+    parts = [
+        ("What this shows: every held-out title is unseen in training (the split is by title), which is "
+        "harder than the cross-validation the thresholds were set on: in the training part "
+        f"{train_repetition['repeated']:.0%} of the index entries share their title with another entry "
+        "(the index lists a title once per industry or variant), so in cross-validation such titles had "
+        "usually been seen in another fold.")
+    ]
+    if auto_share < 0.01:
+        parts.append(
+            f"On unseen titles full-depth accuracy is {full_depth_accuracy:.1%}, far from the {target:.0%} target, "
+            f"so the thresholds let {'no record' if auto_share == 0 else 'almost no record'} through at full depth "
+            f"({auto_share:.1%} auto)."
+        )
+    else:
+        parts.append(f"{auto_share:.1%} of records are coded automatically at full depth.")
+    if partial_accuracy is not None and partial_share > 0:
+        verdict = "meets" if partial_accuracy >= target else "misses"
+        parts.append(
+            f"{partial_share:.1%} are coded at a higher level with {partial_accuracy:.1%} accuracy, which {verdict} "
+            f"the {target:.0%} target" + (
+                ": thresholds calibrated on seen titles are optimistic for unseen ones." if verdict == "misses" else "."
+            )
+        )
+    parts.append(
+        f"{test_ambiguous:.0%} of held-out entries have a title the index gives more than one code "
+        "(only the industry tells them apart), which caps what the title alone can do."
+    )
+    parts.append(
+        "Next: train on labelled answers from your own survey (statcoder train), check them first "
+        "(statcoder quality), and read statcoder evaluate --report on held-out records like production's "
+        "before choosing a target accuracy."
+    )
+    return " ".join(parts)
+
+
+def run_demo(workdir: Path, *, seed: int = 0, console: Console | None = None, on_progress=None) -> dict[str, object]:
+    """Run the demo; prints a summary table and returns the figures as a dict.
+
+    ``on_progress(done, total, description)`` receives training and coding progress; if it has a
+    ``stage(name)`` method, the demo's stages are announced through it too.
+    """
+    stage = getattr(on_progress, "stage", lambda name: None)
     from statcoder.coder import train
     from statcoder.evaluation.metrics import automation_summary, scores_by_level
 
@@ -102,6 +166,7 @@ def run_demo(workdir: Path, *, seed: int = 0, console: Console | None = None) ->
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     console.print(ATTRIBUTION, style="dim", highlight=False)
+    stage("reading the ONS index (downloaded once)")
     records, structure = fetch_ons_index(workdir)
     soc = Classification.from_codes(records["code"], name="UK SOC 2010", prefix_lengths=(1, 2, 3, 4),
                                     titles=dict(zip(structure["code"], structure["title"], strict=True)))
@@ -109,13 +174,18 @@ def run_demo(workdir: Path, *, seed: int = 0, console: Console | None = None) ->
     console.print(f"{len(records):,} index entries, {len(soc.leaves)} unit groups; training on "
                   f"{len(train_set):,}, holding out {len(test_set):,} entries with unseen titles", highlight=False)
     started = time.perf_counter()
-    coder = train(train_set, text_columns=["title", "industry"], code_column="code", classification=soc, seed=seed)
+    stage(f"training on {len(train_set):,} entries (cross-validation, then the final model)")
+    coder = train(train_set, text_columns=["title", "industry"], code_column="code", classification=soc, seed=seed,
+                  on_progress=on_progress)
     train_seconds = time.perf_counter() - started
     model_dir = coder.save(workdir / "model")
     started = time.perf_counter()
-    coded = coder.code(test_set, text_columns=["title", "industry"])
+    stage(f"coding {len(test_set):,} held-out entries")
+    coded = coder.code(test_set, text_columns=["title", "industry"], on_progress=on_progress)
     code_seconds = time.perf_counter() - started
     write_table_atomic(coded, workdir / "coded_holdout.csv")
+    if hasattr(on_progress, "close"):
+        on_progress.close()
     truth = test_set["code"].tolist()
     levels = scores_by_level(truth, _best_leaf(coded), classification=soc)
     automation = automation_summary(coded, truth, classification=soc)
@@ -126,16 +196,37 @@ def run_demo(workdir: Path, *, seed: int = 0, console: Console | None = None) ->
     for row in levels.itertuples(index=False):
         table.add_row(str(row.level), f"{row.accuracy:.3f}", f"{row.macro_f1:.3f}")
     console.print(table)
-    table = Table(title=f"Decisions at target accuracy {coder.card['target_accuracy']}")
+    table = Table(title=f"Decisions at target accuracy {coder.card['target_accuracy']:.0%}")
     for column in ("decision", "share", "accuracy at the level coded"):
         table.add_column(column, justify="right")
     for row in automation.itertuples(index=False):
-        table.add_row(str(row.decision), f"{row.share:.1%}", "" if pd.isna(row.accuracy) else f"{row.accuracy:.3f}")
+        table.add_row(str(row.decision), f"{row.share:.1%}", "—" if pd.isna(row.accuracy) else f"{row.accuracy:.3f}")
     console.print(table)
     rate = len(test_set) / max(code_seconds, 1e-9)
     console.print(f"training {train_seconds:.1f} s; coding {rate:,.0f} records/s; model {coder.version} in "
                   f"{model_dir}; coded records in {workdir / 'coded_holdout.csv'}", highlight=False)
-    return {"levels": levels, "automation": automation, "train_seconds": train_seconds, "records_per_second": rate}
+    by_decision = automation.set_index("decision")
+    partial_acc = by_decision.loc["partial", "accuracy"] if "partial" in by_decision.index else None
+    paragraph = interpret(
+        target=float(coder.card["target_accuracy"]),
+        full_depth_accuracy=float(levels["accuracy"].iloc[-1]),
+        auto_share=float(by_decision.loc["auto", "share"]) if "auto" in by_decision.index else 0.0,
+        partial_share=float(by_decision.loc["partial", "share"]) if "partial" in by_decision.index else 0.0,
+        partial_accuracy=None if partial_acc is None or pd.isna(partial_acc) else float(partial_acc),
+        train_repetition=title_repetition(train_set),
+        test_ambiguous=_ambiguous_share(records, test_set),
+    )
+    console.print(paragraph, highlight=False, soft_wrap=False)
+    return {"levels": levels, "automation": automation, "train_seconds": train_seconds, "records_per_second": rate,
+            "interpretation": paragraph}
+
+
+def _ambiguous_share(records: pd.DataFrame, subset: pd.DataFrame) -> float:
+    """Share of ``subset`` entries whose normalised title has more than one code in ``records``."""
+    keys = records["title"].map(normalise_key)
+    codes_per_title = records.groupby(keys)["code"].nunique()
+    sub = subset["title"].map(normalise_key).map(codes_per_title)
+    return float(sub.gt(1).mean()) if len(subset) else 0.0
 
 
 def _best_leaf(coded: pd.DataFrame) -> list[str]:

@@ -96,9 +96,9 @@ ROUTES = [
     ("GET", "/v1/projects/{project_id}/review/tasks", "review", lambda r, m: {}),
     ("GET", "/v1/projects/{project_id}/review/tasks/{task_id}", "review", lambda r, m: {}),
     ("POST", "/v1/projects/{project_id}/review/tasks/{task_id}/claim", "review",
-     lambda r, m: {"json": {"coder_id": "eve"}}),
+     lambda r, m: {"json": {}}),  # the coder is the calling key (issue 15)
     ("POST", "/v1/projects/{project_id}/review/tasks/{task_id}/submit", "review",
-     lambda r, m: {"json": {"code": "11", "coder_id": "eve"}}),
+     lambda r, m: {"json": {"code": "11"}}),
     ("GET", "/v1/projects/{project_id}/review/export", "review", lambda r, m: {}),
     ("POST", "/v1/projects/{project_id}/monitoring", "admin", monitoring_request),
     ("GET", "/v1/projects/{project_id}/monitoring", None, lambda r, m: {}),

@@ -108,11 +108,11 @@ def test_resume_after_sigkill_is_byte_identical(model_dir, records, tmp_path):
     big = pd.concat([records] * 4, ignore_index=True)
     big["rid"] = [f"r{i:06d}" for i in range(len(big))]
     big.to_parquet(tmp_path / "in.parquet", index=False)
-    common = ["--model", str(model_dir), "--input", str(tmp_path / "in.parquet"), "--chunk-size", "300",
+    common = ["--model", str(model_dir), "--data", str(tmp_path / "in.parquet"), "--chunk-size", "300",
               "--workers", "1", "--quiet"]
-    reference = _run_cli(*common, "--output", str(tmp_path / "ref.csv"))
+    reference = _run_cli(*common, "--out", str(tmp_path / "ref.csv"))
     assert reference.wait(timeout=600) == 0, reference.stderr.read()
-    run = _run_cli(*common, "--output", str(tmp_path / "out.csv"))
+    run = _run_cli(*common, "--out", str(tmp_path / "out.csv"))
     parts = work_dir(tmp_path / "out.csv") / "parts"
     n_chunks = -(-len(big) // 300)
     while run.poll() is None and len(list(parts.glob("part-*.csv"))) < n_chunks // 2:
@@ -122,7 +122,7 @@ def test_resume_after_sigkill_is_byte_identical(model_dir, records, tmp_path):
     kept = len(list(parts.glob("part-*.csv")))
     assert 0 < kept < n_chunks, "the run finished before it could be killed"
     assert not (tmp_path / "out.csv").exists()  # nothing at the final path until complete
-    resumed = _run_cli(*common, "--output", str(tmp_path / "out.csv"), "--resume")
+    resumed = _run_cli(*common, "--out", str(tmp_path / "out.csv"), "--resume")
     assert resumed.wait(timeout=600) == 0, resumed.stderr.read()
     assert f"{kept} chunk(s) kept" in resumed.stdout.read().replace("\n", "")
     assert (tmp_path / "out.csv").read_bytes() == (tmp_path / "ref.csv").read_bytes()

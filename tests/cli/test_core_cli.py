@@ -34,7 +34,7 @@ def small_training(shared_data, tmp_path_factory):
 
 
 def test_train_code_round_trip(small_training, shared_data):
-    folder, frame = small_training
+    folder, _frame = small_training
     model = folder / "model"
     result = runner.invoke(app, ["train", "--data", str(folder / "train.csv"), "--text", "text", "--code", "code",
                                  "--classification", str(shared_data / "classifications" / "isco08.csv"),
@@ -42,8 +42,8 @@ def test_train_code_round_trip(small_training, shared_data):
     assert result.exit_code == 0, result.output
     assert (model / "model.json").is_file() and "held-out" in result.output
     pd.DataFrame({"id": ["7", "8"], "text": ["pipe welder", "nurse"]}).to_parquet(folder / "new.parquet")
-    result = runner.invoke(app, ["code", "--model", str(model), "--input", str(folder / "new.parquet"),
-                                 "--output", str(folder / "out.xlsx"), "--top-k", "2"])
+    result = runner.invoke(app, ["code", "--model", str(model), "--data", str(folder / "new.parquet"),
+                                 "--out", str(folder / "out.xlsx"), "--top-k", "2"])
     assert result.exit_code == 0, result.output
     out = pd.read_excel(folder / "out.xlsx", dtype=str)
     assert out["id"].tolist() == ["7", "8"]
@@ -82,6 +82,6 @@ def test_unknown_codes_exit_2_with_rows(tmp_path, shared_data):
 
 def test_bad_model_dir_exit_2(tmp_path):
     (tmp_path / "in.csv").write_text("text\nx\n")
-    result = runner.invoke(app, ["code", "--model", str(tmp_path / "none"), "--input", str(tmp_path / "in.csv"),
-                                 "--output", str(tmp_path / "o.csv")])
+    result = runner.invoke(app, ["code", "--model", str(tmp_path / "none"), "--data", str(tmp_path / "in.csv"),
+                                 "--out", str(tmp_path / "o.csv")])
     assert result.exit_code == 2 and "model directory not found" in result.output

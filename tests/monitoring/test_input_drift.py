@@ -73,3 +73,13 @@ def test_column_drift_categorical_and_numeric():
     older = pd.Series(rng.normal(48, 10, 500).round(1).astype(str), name="age")
     result = column_drift(ages, older)
     assert result.kind == "numeric" and result.test == "ks" and result.p_value < 1e-6 and result.statistic > 0.2
+
+
+def test_new_frequent_tokens_leave_out_personal_data():
+    from statcoder.monitoring.input_drift import new_frequent_tokens
+
+    reference = ["kierowca kat c"] * 20 + ["magazynier"] * 20
+    current = [f"magazynier wózek widłowy, kontakt: Pani Anna Kowalska, tel. 60{i} 234 567" for i in range(8)]
+    tokens = set(new_frequent_tokens(reference, current, min_records=5)["token"])
+    assert "wózek" in tokens  # a genuinely new word is listed
+    assert not tokens & {"anna", "kowalska"}  # the contact person's name is not

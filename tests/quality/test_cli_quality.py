@@ -61,7 +61,7 @@ def test_quality_command_writes_report_and_suspicious(files, tmp_path):
         app,
         ["quality", "--data", str(data_path), "--text", "title", "--text", "employer", "--code", "code",
          "--classification", str(cls_path), "--out", str(out), "--redact", "--coder-columns", "code,code_b",
-         "--expected-shares", str(shares_path), "--folds", "4"],
+         "--expected-shares", str(shares_path), "--cv-folds", "4"],
     )
     assert result.exit_code == 0, result.output
     assert "Kowalska" not in result.output and "601 234" not in result.output

@@ -24,7 +24,7 @@ def test_every_review_record_is_selected_and_auto_records_at_the_audit_rate():
     n_audit = reasons.count("audit")
     # Binomial(20000, 0.02): mean 400, sd 19.8; +-5 sd bounds never fail by chance in practice.
     assert 300 < n_audit < 500
-    assert all(decisions[i] == "auto" for i, r in chosen if r == "audit")
+    assert all(decisions[i] in ("auto", "partial") for i, r in chosen if r == "audit")  # partial: issue 15
     assert not review.select_for_review(["auto"] * 1000, audit_rate=0.0, rng=np.random.default_rng(2))
 
 

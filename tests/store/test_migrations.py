@@ -21,10 +21,10 @@ def test_upgrade_from_empty_database_creates_every_table(db_url):
     db = Database(db_url)
     assert current_revision(db.engine) is None
     db.upgrade()
-    assert current_revision(db.engine) == "0002"
+    assert current_revision(db.engine) == "0004"
     assert TABLES <= set(inspect(db.engine).get_table_names())
     db.upgrade()  # idempotent: a restart migrates nothing
-    assert current_revision(db.engine) == "0002"
+    assert current_revision(db.engine) == "0004"
     db.dispose()
 
 

@@ -10,7 +10,13 @@ from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
 from statcoder.api import errors
-from statcoder.api.middleware import BodyTooLarge, LimitBodySize, RequestMetrics
+from statcoder.api.middleware import (
+    BodyTimeout,
+    BodyTooLarge,
+    CatchAll,
+    LimitBodySize,
+    RequestMetrics,
+)
 from statcoder.api.routers import coding, health, jobs, models, monitoring, projects, review
 from statcoder.service.context import ServiceContext
 from statcoder.service.operations import preload_models
@@ -45,6 +51,7 @@ def create_app(
         finally:
             if worker is not None:
                 await run_in_threadpool(worker.stop)
+            ctx.metrics.process_exited()
             ctx.close()
 
     app = FastAPI(
@@ -68,5 +75,7 @@ def create_app(
         LimitBodySize, max_request_bytes=ctx.settings.max_request_bytes,
         max_upload_bytes=ctx.settings.max_upload_bytes,
     )
+    app.add_middleware(BodyTimeout, seconds=ctx.settings.body_timeout_seconds)
     app.add_middleware(RequestMetrics, metrics=ctx.metrics)
+    app.add_middleware(CatchAll)
     return app

@@ -24,6 +24,7 @@ def project_out(p: Project) -> schemas.ProjectOut:
         classification_version=p.classification_version,
         classification_fingerprint=p.classification_fingerprint, audit_rate=p.audit_rate,
         active_model_version=p.active_model_version, created_at=utc(p.created_at),
+        retention_days=p.retention_days,
     )
 
 
@@ -57,7 +58,7 @@ def job_out(j: Job) -> schemas.JobOut:
         model_version=j.model_version, n_records=j.n_records, n_done=j.n_done, progress=progress,
         decisions={"auto": j.n_auto, "partial": j.n_partial, "review": j.n_review},
         error=error, created_at=utc(j.created_at), started_at=utc(j.started_at),
-        finished_at=utc(j.finished_at),
+        finished_at=utc(j.finished_at), purged_at=utc(j.purged_at),
     )
 
 

@@ -8,15 +8,18 @@ anything else is a 500 whose log line names the exception type and code location
 from __future__ import annotations
 
 import logging
+import re
 import traceback
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from statcoder import errors as core
+from statcoder.io.archive_limits import ArchiveTooLargeError
 from statcoder.service import errors as svc
 
 log = logging.getLogger("statcoder.api")
@@ -26,7 +29,9 @@ STATUS_BY_CLASS: dict[type[core.StatcoderError], int] = {
     svc.AuthenticationError: 401,
     svc.PermissionDeniedError: 403,
     svc.ConflictError: 409,
+    svc.PurgedError: 410,
     svc.PayloadTooLargeError: 413,
+    ArchiveTooLargeError: 413,
     core.NotFittedError: 409,
     core.InputError: 422,
     core.ClassificationError: 422,
@@ -42,6 +47,7 @@ HTTP_CODES = {
     400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
     405: "method_not_allowed", 406: "not_acceptable", 409: "conflict", 413: "payload_too_large",
     415: "unsupported_media_type", 422: "invalid_request", 429: "too_many_requests",
+    408: "request_timeout", 410: "gone", 503: "unavailable",
 }
 
 
@@ -60,10 +66,21 @@ def error_response(status: int, code: str, message: str, hint: str = "", headers
     )
 
 
+# An absolute path with at least two components (``/srv/data/x.csv``); route names such as
+# ``/docs`` have one and stay.
+SERVER_PATH = re.compile(r"(?<![\w/.~-])/(?:[^\s'\"(),;:/]+/)+([^\s'\"(),;:/]*)")
+
+
+def without_server_paths(text: str) -> str:
+    """Return ``text`` with absolute file paths cut to their last component (``/srv/a/b.csv`` -> ``b.csv``)."""
+    return SERVER_PATH.sub(lambda m: m.group(1) or "(directory)", text)
+
+
 def _statcoder(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, core.StatcoderError)
     status = status_for(exc)
     message = f"{exc.message} ({exc.where})" if exc.where else exc.message
+    message = without_server_paths(message)  # domain errors name files by path; clients see names
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return error_response(status, exc.code, message, exc.hint, headers)
 
@@ -97,13 +114,42 @@ def _unstorable(_: Request, exc: Exception) -> JSONResponse:
                           "remove control characters such as NUL from the values")
 
 
-def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    # Exception messages can carry record texts: log the type and the frames, not the message.
-    frames = "".join(traceback.format_tb(exc.__traceback__)[-5:])
-    log.error("unhandled %s on %s %s\n%s", type(exc).__name__, request.method,
-              request.scope.get("route").path if request.scope.get("route") else "?", frames)
-    return error_response(500, "internal_error", "the server failed to handle the request",
-                          "retry later; if it persists, report it to the operators with the time")
+def _bad_text(_: Request, exc: Exception) -> JSONResponse:
+    # A lone surrogate (valid as a JSON escape, not in UTF-8) anywhere in the request.
+    return error_response(422, "invalid_value", "a value in the request is not valid Unicode text",
+                          "send UTF-8 text; remove unpaired surrogate escapes (\\ud800-\\udfff)")
+
+
+RETRY_AFTER_S = 5
+
+
+def _store_busy(_: Request, exc: Exception) -> JSONResponse:
+    # Locked past the busy timeout, pool exhausted, or the database unreachable: try again later.
+    log.warning("store unavailable: %s", type(getattr(exc, "orig", None) or exc).__name__)
+    return error_response(503, "store_unavailable", "the database is busy or unreachable",
+                          f"retry after {RETRY_AFTER_S} seconds", headers={"Retry-After": str(RETRY_AFTER_S)})
+
+
+def where_it_failed(exc: BaseException, frames: int = 3) -> str:
+    """Return the innermost code locations of ``exc`` as ``file:line in function`` (no source, no message)."""
+    stack = traceback.extract_tb(exc.__traceback__)[-frames:]
+    return " <- ".join(f"{_short(f.filename)}:{f.lineno} in {f.name}" for f in reversed(stack))
+
+
+def _short(filename: str) -> str:
+    marker = "/statcoder/"
+    return filename[filename.rindex(marker) + 1:] if marker in filename else filename.rsplit("/", 1)[-1]
+
+
+def log_unexpected(exc: BaseException, method: str, route: str) -> None:
+    """Log a server fault: exception type and code location only (its message could quote a text)."""
+    log.error("unhandled %s on %s %s at %s", type(exc).__name__, method, route, where_it_failed(exc))
+
+
+def internal_error_body() -> dict:
+    """Return the JSON body of a 500."""
+    return {"error": {"code": "internal_error", "message": "the server failed to handle the request",
+                      "hint": "retry later; if it persists, report it to the operators with the time"}}
 
 
 def install(app: FastAPI) -> None:
@@ -112,4 +158,8 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(DataError, _unstorable)
-    app.add_exception_handler(Exception, _unexpected)
+    app.add_exception_handler(UnicodeError, _bad_text)
+    app.add_exception_handler(OperationalError, _store_busy)
+    app.add_exception_handler(PoolTimeoutError, _store_busy)
+    # Other exceptions are caught by api.middleware.CatchAll: logged without message, answered
+    # with a JSON 500, and never re-raised to the server (which would log the full traceback).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import Any
@@ -89,6 +90,106 @@ class LimitBodySize:
         )
         await send(start)
         await send({"type": "http.response.body", "body": body})
+
+
+class CatchAll:
+    """Answer any exception the app did not handle with a JSON 500, logged by type and location.
+
+    Starlette's own last-resort handler re-raises after answering, so the server would log the
+    full traceback with the exception's message (which could quote a record) and drop the
+    keep-alive connection; this middleware keeps both from happening.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: dict) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:  # noqa: BLE001 - the last resort: log safely, answer 500
+            from statcoder.api.errors import internal_error_body, log_unexpected
+
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            log_unexpected(exc, scope.get("method", "?"), route)
+            if not started:
+                body = json.dumps(internal_error_body()).encode()
+                await send({"type": "http.response.start", "status": 500, "headers": [
+                    (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+                await send({"type": "http.response.body", "body": body})
+
+
+class ClientTooSlow(Exception):
+    """Raised from ``receive`` when the client pauses too long inside a request body."""
+
+
+class BodyTimeout:
+    """Answer 408 (and close) when a client pauses longer than ``seconds`` inside a request body.
+
+    Only the body is timed: once it is complete, ``receive`` (which also reports disconnects
+    during long responses) is passed through untouched.
+    """
+
+    def __init__(self, app: Any, *, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        body_done = False
+        timed_out = False
+        started = False
+
+        async def timed_receive() -> dict:
+            nonlocal body_done, timed_out
+            if body_done:
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), self.seconds)
+            except TimeoutError:
+                timed_out = True
+                raise ClientTooSlow() from None
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                body_done = True
+            return message
+
+        async def reject() -> None:
+            nonlocal started
+            started = True
+            start, body = _error(408, "request_timeout", "the request body came too slowly",
+                                 "send the body without long pauses")
+            start["headers"].append((b"connection", b"close"))
+            await send(start)
+            await send({"type": "http.response.body", "body": body})
+
+        async def guarded_send(message: dict) -> None:
+            # Whatever the app answers to a body cut short (FastAPI says 400), the client gets 408.
+            nonlocal started
+            if timed_out:
+                if message["type"] == "http.response.start" and not started:
+                    await reject()
+                return
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, timed_receive, guarded_send)
+        except ClientTooSlow:
+            if not started:
+                await reject()
 
 
 class RequestMetrics:

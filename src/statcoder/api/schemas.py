@@ -38,6 +38,7 @@ class ProjectOut(BaseModel):
     audit_rate: float
     active_model_version: str | None
     created_at: datetime
+    retention_days: int | None = Field(default=None, description="days finished job data and decided review texts are kept; null = forever")
 
 
 class ProjectList(BaseModel):
@@ -51,6 +52,11 @@ class ProjectSettingsIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     audit_rate: float | None = Field(default=None, ge=0.0, le=1.0)
+    retention_days: int | None = Field(
+        default=None, ge=1, le=36_500,
+        description="purge finished jobs' inputs/results and decided review texts after this many days; "
+        "null keeps them forever (omit the field to leave it unchanged)",
+    )
 
 
 # ---- keys -------------------------------------------------------------------------------
@@ -167,6 +173,7 @@ class JobOut(BaseModel):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    purged_at: datetime | None = Field(default=None, description="when retention removed input and results")
 
 
 class JobList(BaseModel):
@@ -218,20 +225,24 @@ class TaskList(BaseModel):
     counts: dict[str, int]
 
 
+CODER_ID_DOC = ("optional; decisions are bound to the calling key (recorded as 'key:<key id>'); "
+                "if given it must equal that identity")
+
+
 class ClaimIn(BaseModel):
-    """Who claims the task."""
+    """A claim; the coder is the calling key."""
 
     model_config = ConfigDict(extra="forbid")
-    coder_id: str = Field(min_length=1, max_length=100)
+    coder_id: str | None = Field(default=None, min_length=1, max_length=100, description=CODER_ID_DOC)
 
 
 class SubmitIn(BaseModel):
     """The coder's decision."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"code": "2341", "coder_id": "coder-7", "time_spent_s": 12.5}]})
+        {"code": "2341", "time_spent_s": 12.5}]})
     code: str = Field(min_length=1, max_length=50)
-    coder_id: str = Field(min_length=1, max_length=100)
+    coder_id: str | None = Field(default=None, min_length=1, max_length=100, description=CODER_ID_DOC)
     time_spent_s: float | None = Field(default=None, ge=0, le=86_400)
 
 

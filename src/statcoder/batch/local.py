@@ -83,7 +83,7 @@ def code_files(
     model_dir: str | Path, input_path: str | Path, output_path: str | Path, *,
     text_columns: Sequence[str] | None = None, top_k: int = 5, max_text_length: int = 10_000,
     workers: int | None = None, chunk_size: int = DEFAULT_CHUNK_SIZE, resume: bool = False,
-    on_progress: ProgressFn | None = None,
+    encoding: str | None = None, on_progress: ProgressFn | None = None,
 ) -> BatchResult:
     """Code ``input_path`` with the model in ``model_dir`` and write ``output_path``.
 
@@ -101,7 +101,7 @@ def code_files(
         raise InputError(f"chunk size must be at least 1, got {chunk_size}", hint="e.g. 20000")
     card, _ = read_model_dir(model_dir)
     columns = list(text_columns or card.get("training_data", {}).get("text_columns", ["text"]))
-    source = Source(input_path, text_columns=columns)
+    source = Source(input_path, text_columns=columns, encoding=encoding)
     output = Path(output_path)
     kind = output_kind(output)
     partitions = tuple(source.partition_columns) if kind == "dataset" else ()

@@ -48,8 +48,9 @@ def _suffix(path: Path) -> str:
 class Source:
     """An opened input: its columns, its row count (exact or estimated) and its chunks."""
 
-    def __init__(self, path: str | Path, *, text_columns: Sequence[str]) -> None:
+    def __init__(self, path: str | Path, *, text_columns: Sequence[str], encoding: str | None = None) -> None:
         self.path = Path(path)
+        self.encoding = encoding or "utf-8"
         self.where = str(self.path)
         if not self.path.exists():
             raise InputError(f"input not found: {self.path}", hint="check the path")
@@ -69,7 +70,7 @@ class Source:
         if suffix in WHOLE_SUFFIXES:
             from statcoder.io import read_table
 
-            self._whole = read_table(self.path)
+            self._whole = read_table(self.path, encoding=self.encoding)
             self.columns = list(self._whole.columns)
             self.total_rows = len(self._whole)
             return "whole"
@@ -104,8 +105,11 @@ class Source:
 
         opener = gzip.open if suffix.endswith(".gz") else open
         try:
-            with opener(self.path, "rt", encoding="utf-8", errors="replace", newline="") as handle:
+            with opener(self.path, "rt", encoding=self.encoding, errors="replace", newline="") as handle:
                 sample = handle.read(65536)
+        except LookupError:
+            raise InputError(f"unknown encoding {self.encoding!r}", where="--encoding",
+                             hint="e.g. utf-8, cp1252, latin-1") from None
         except OSError as exc:
             raise InputError(f"cannot read the file ({exc.strerror or type(exc).__name__})", where=self.where,
                              hint="check the path and the file's permissions") from None
@@ -170,7 +174,8 @@ class Source:
         # a plain buffered stream (never a memory map, whose touched pages would count as resident)
         reader = pacsv.open_csv(
             pa.input_stream(str(self.path), compression="detect", buffer_size=1 << 20),
-            read_options=pacsv.ReadOptions(block_size=1 << 20, column_names=names, skip_rows=1, use_threads=False),
+            read_options=pacsv.ReadOptions(block_size=1 << 20, column_names=names, skip_rows=1, use_threads=False,
+                                           encoding=self.encoding),
             parse_options=pacsv.ParseOptions(delimiter=self._delimiter, newlines_in_values=True),
             convert_options=pacsv.ConvertOptions(column_types={n: pa.binary() for n in names},
                                                  strings_can_be_null=False, quoted_strings_can_be_null=False),

@@ -10,7 +10,32 @@ import typer
 from rich.table import Table
 
 from statcoder.cli import app
-from statcoder.cli._common import console, progress, report_errors
+from statcoder.cli._common import (
+    TEXT_HELP,
+    CodeOpt,
+    CvFoldsOpt,
+    DataOpt,
+    EncodingOpt,
+    MaxTextLengthOpt,
+    ModelOpt,
+    SeedOpt,
+    TargetAccuracyOpt,
+    TextOpt,
+    TopKOpt,
+    check_cv_folds,
+    check_max_text_length,
+    check_target_accuracy,
+    check_top_k,
+    console,
+    hidden_alias,
+    model_limits,
+    progress,
+    read_input,
+    report_errors,
+    required,
+    text_columns,
+    use_alias,
+)
 from statcoder.errors import ConfigurationError, InputError
 
 classification_app = typer.Typer(help="Work with classification files.", no_args_is_help=True)
@@ -57,49 +82,68 @@ def classification_check(path: Annotated[Path, typer.Argument(help="Classificati
 @app.command()
 @report_errors
 def train(
-    data: Annotated[Path, typer.Option("--data", help="Labelled records (csv, tsv, parquet, xlsx, sav, dta).")],
-    code: Annotated[str, typer.Option("--code", help="Column holding the codes.")],
+    data: DataOpt,
+    code: CodeOpt,
     out: Annotated[Path, typer.Option("--out", help="Model directory to write.")],
-    text: Annotated[list[str], typer.Option("--text", help="Text column(s); repeat for several.")] = ["text"],  # noqa: B006
+    text: TextOpt = None,
     classification: Annotated[Path | None, typer.Option("--classification", help="Classification CSV.")] = None,
     code_prefix_hierarchy: Annotated[bool, typer.Option("--code-prefix-hierarchy", help="Build the tree from code prefixes.")] = False,
-    target_accuracy: Annotated[float, typer.Option(help="Accuracy that auto-coded records must reach.")] = 0.95,
+    target_accuracy: TargetAccuracyOpt = 0.95,
     backend: Annotated[str, typer.Option(help="linear (default) or fasttext.")] = "linear",
-    seed: Annotated[int, typer.Option(help="Random seed (folds, solvers).")] = 0,
+    seed: SeedOpt = 0,
     on_unknown_code: Annotated[str, typer.Option(help="error (default) or drop rows with codes not in the classification.")] = "error",
     index: Annotated[Path | None, typer.Option("--index", help="Exact-match index table (text,code) consulted before the model.")] = None,
-    cv_folds: Annotated[int | None, typer.Option(help="Cross-validation folds (default 5, or 3 above 20,000 records).")] = None,
-    max_text_length: Annotated[int, typer.Option(help="Longest text accepted, in characters.")] = 10_000,
+    cv_folds: CvFoldsOpt = None,
+    max_text_length: MaxTextLengthOpt = None,
     flat: Annotated[bool, typer.Option("--flat", help="One flat SVM over all codes instead of the hierarchy-aware model (slower to train).")] = False,
+    encoding: EncodingOpt = None,
 ) -> None:
     """Train a coder from labelled records and write the model directory OUT."""
-    from statcoder.coder import CodingIndex
-    from statcoder.coder import train as train_coder
-    from statcoder.io import read_table
-
-    frame = read_table(data)
-    if code not in frame.columns:
-        raise InputError(f"code column {code!r} not found", where=str(data),
-                         hint=f"the columns are: {', '.join(map(str, list(frame.columns)[:30]))}")
-    tree = _load_classification(classification, code_prefix_hierarchy, frame[code].tolist(), data.stem)
-    coding_index = CodingIndex.from_file(index) if index is not None else None
+    check_cv_folds(cv_folds)
+    check_target_accuracy(target_accuracy)
+    limit = check_max_text_length(max_text_length)
+    columns = text_columns(text)
     with progress() as bar:
+        bar.stage(f"reading {data.name}")
+        frame = read_input(data, encoding=encoding)
+        from statcoder.coder import CodingIndex
+        from statcoder.coder import train as train_coder
+
+        if code not in frame.columns:
+            raise InputError(f"code column {code!r} not found", where=str(data),
+                             hint=f"the columns are: {', '.join(map(str, list(frame.columns)[:30]))}")
+        tree = _load_classification(classification, code_prefix_hierarchy, frame[code].tolist(), data.stem)
+        coding_index = CodingIndex.from_file(index) if index is not None else None
+        bar.stage(f"training on {len(frame):,} records (cross-validation, then the final model)")
         coder = train_coder(
-            frame, text_columns=text, code_column=code, classification=tree, target_accuracy=target_accuracy,
+            frame, text_columns=columns, code_column=code, classification=tree, target_accuracy=target_accuracy,
             backend=backend, seed=seed, on_unknown_code=on_unknown_code, index=coding_index, cv_folds=cv_folds,
-            max_text_length=max_text_length, hierarchical=not flat, on_progress=bar, where=str(data),
+            max_text_length=limit, hierarchical=not flat, on_progress=bar, where=str(data),
         )
-    coder.save(out)
+        bar.stage(f"writing {out}")
+        coder.save(out)
     _print_training_summary(coder, out)
 
 
+def _card_dict(card) -> dict:
+    if isinstance(card, dict):
+        return card
+    if hasattr(card, "to_dict"):
+        return card.to_dict()
+    import dataclasses
+
+    return dataclasses.asdict(card)
+
+
 def _print_training_summary(coder, out: Path) -> None:
-    card = coder.card
+    from statcoder.report import format as fmt
+
+    card = _card_dict(coder.card)
     held = card["heldout"]
     console.print(
-        f"trained {card['backend']} coder {coder.version} on {card['training_data']['n_records']} records, "
-        f"{card['training_data']['n_codes']} codes, in {card['train_seconds']:.1f} s -> {out}",
-        highlight=False,
+        f"trained {card['backend']} coder {coder.version} on {fmt.integer(card['training_data']['n_records'])} records, "
+        f"{fmt.integer(card['training_data']['n_codes'])} codes, in {card['train_seconds']:.1f} s -> {out}",
+        highlight=False, soft_wrap=True,
     )
     dropped = {k: v for k, v in card["training_data"]["dropped"].items() if v}
     if dropped:
@@ -109,65 +153,80 @@ def _print_training_summary(coder, out: Path) -> None:
         table.add_column(column, justify="right")
     for level, fig in held["levels"].items():
         thr = coder.thresholds.get(int(level), float("inf"))
-        table.add_row(level, f"{fig['accuracy']:.3f}", "never" if thr == float("inf") else f"{thr:.3f}",
-                      f"{fig['coded_share']:.1%}", f"{fig['coded_accuracy']:.3f}")
+        table.add_row(str(level), fmt.number(fig["accuracy"], 3), "never" if thr == float("inf") else fmt.number(thr, 3),
+                      fmt.pct(fig["coded_share"]), fmt.number(fig.get("coded_accuracy"), 3))
     console.print(table)
     shares = ", ".join(
-        f"{name} {v['share']:.1%}" + (f" (accuracy {v['accuracy']:.3f})" if "accuracy" in v else "")
+        f"{name} {fmt.pct(v['share'])}" + (f" (accuracy {fmt.number(v['accuracy'], 3)})" if "accuracy" in v else "")
         for name, v in held["decisions"].items()
     )
-    console.print(f"decisions: {shares}; ECE {held['ece']:.3f} (before calibration {held['ece_before_calibration']:.3f})",
+    console.print(f"decisions: {shares}; ECE {fmt.number(held['ece'], 3)} "
+                  f"(before calibration {fmt.number(held['ece_before_calibration'], 3)})",
                   highlight=False)
 
 
 @app.command()
 @report_errors
 def code(
-    model: Annotated[Path, typer.Option("--model", help="Model directory written by `statcoder train`.")],
-    input: Annotated[Path, typer.Option("--input", help="Records to code: csv, tsv, parquet, a directory of Parquet files or a hive-partitioned dataset (also xlsx, sav, dta).")],
-    output: Annotated[Path, typer.Option("--output", help="Output: .csv, .tsv, .parquet, .xlsx, or a directory (Parquet dataset, input partitioning kept).")],
-    text: Annotated[list[str] | None, typer.Option("--text", help="Text column(s); default: those the model was trained on.")] = None,
-    top_k: Annotated[int, typer.Option("--top-k", help="Candidates listed per record.")] = 5,
-    max_text_length: Annotated[int, typer.Option(help="Longer texts are cut to this many characters and flagged too_long.")] = 10_000,
+    model: ModelOpt,
+    data: Annotated[Path | None, typer.Option("--data", help="Records to code: csv, tsv, parquet, a directory of Parquet files or a hive-partitioned dataset (also xlsx, sav, dta).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Output: .csv, .tsv, .parquet, .xlsx, or a directory (Parquet dataset, input partitioning kept).")] = None,
+    text: Annotated[list[str] | None, typer.Option("--text", help=TEXT_HELP + " Default: those the model was trained on.")] = None,
+    top_k: TopKOpt = 5,
+    max_text_length: MaxTextLengthOpt = None,
+    encoding: EncodingOpt = None,
     engine: Annotated[str, typer.Option("--engine", help="local (streaming, all cores) or spark (needs statcoder[spark]).")] = "local",
     workers: Annotated[int | None, typer.Option("--workers", help="Local engine: worker processes (default: every core).")] = None,
     chunk_size: Annotated[int, typer.Option("--chunk-size", help="Local engine: records per chunk.")] = 20_000,
     resume: Annotated[bool, typer.Option("--resume", help="Local engine: continue an interrupted run from its last completed chunk.")] = False,
     spark_master: Annotated[str | None, typer.Option("--spark-master", help="Spark engine: master URL (default: spark-submit's, else local[*]).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar or progress lines.")] = False,
+    input: Annotated[Path | None, hidden_alias("--input")] = None,
+    output: Annotated[Path | None, hidden_alias("--output")] = None,
 ) -> None:
-    """Code the records in INPUT with MODEL and write OUTPUT atomically (nothing there until complete)."""
+    """Code the records in DATA with MODEL and write OUT atomically (nothing there until complete)."""
+    data = required(use_alias(data, input, old="--input", new="--data"), "--data", "FILE (the records to code)")
+    out = required(use_alias(out, output, old="--output", new="--out"), "--out", "FILE or DIRECTORY")
+    check_top_k(top_k)
+    from types import SimpleNamespace
+
     from statcoder.batch.progress import batch_progress
+    from statcoder.models.persistence import read_model_dir
 
     if engine not in ("local", "spark"):
         raise InputError(f"unknown engine {engine!r}", where="--engine", hint="use local or spark")
     if workers is not None and workers < 1:
         raise InputError(f"--workers must be at least 1, got {workers}", where="--workers", hint="e.g. --workers 2")
+    card, _ = read_model_dir(model)  # hash-checked; the workers load the model themselves
+    limits = model_limits(SimpleNamespace(card=card))
+    columns = text_columns(text, limits["text_columns"])
+    limit = check_max_text_length(max_text_length, SimpleNamespace(card=card))
     if engine == "spark":
         from statcoder.batch.spark import code_path
 
         started = time.perf_counter()
-        rows = code_path(model, input, output, text_columns=text, top_k=top_k, max_text_length=max_text_length,
+        rows = code_path(model, data, out, text_columns=columns, top_k=top_k, max_text_length=limit,
                          master=spark_master)
         seconds = time.perf_counter() - started
         console.print(f"coded {rows:,} records with Spark in {seconds:.1f} s "
-                      f"({rows / max(seconds, 1e-9):,.0f} records/s) -> {output}", highlight=False)
+                      f"({rows / max(seconds, 1e-9):,.0f} records/s) -> {out}", highlight=False)
         return
     from statcoder.batch import code_files
 
     with batch_progress(quiet=quiet) as on_progress:
-        result = code_files(model, input, output, text_columns=text, top_k=top_k, max_text_length=max_text_length,
-                            workers=workers, chunk_size=chunk_size, resume=resume, on_progress=on_progress)
+        result = code_files(model, data, out, text_columns=columns, top_k=top_k, max_text_length=limit,
+                            workers=workers, chunk_size=chunk_size, resume=resume, encoding=encoding,
+                            on_progress=on_progress)
     total = sum(result.decisions.values()) or 1
     resumed = f" (resumed: {result.resumed_chunks} chunk(s) kept from the interrupted run)" if result.resumed_chunks else ""
     console.print(
-        f"coded {result.rows:,} records in {result.seconds:.1f} s ({result.rate:,.0f} records/s) -> {output}{resumed}; "
+        f"coded {result.rows:,} records in {result.seconds:.1f} s ({result.rate:,.0f} records/s) -> {out}{resumed}; "
         + ", ".join(f"{k} {result.decisions.get(k, 0) / total:.1%}" for k in ("auto", "partial", "review")),
-        highlight=False,
+        highlight=False, soft_wrap=True,
     )
     if result.problems:
         console.print("rows with problems (coded review): " + ", ".join(
-            f"{kind} {n:,}" for kind, n in sorted(result.problems.items())), highlight=False)
+            f"{kind} {n:,}" for kind, n in sorted(result.problems.items())), highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -180,5 +239,6 @@ def demo(
     from statcoder.demo import run_demo
     from statcoder.settings import get_settings
 
-    run_demo(workdir or get_settings().demo_dir, seed=seed, console=console)
+    with progress() as bar:
+        run_demo(workdir or get_settings().demo_dir, seed=seed, console=console, on_progress=bar)
 

@@ -7,15 +7,23 @@ writes a tidy CSV/Parquet (``--out``) and optionally an HTML report (``--report`
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
-from rich.table import Table
 
 from statcoder.cli import app
-from statcoder.cli._common import console, progress, report_errors
+from statcoder.cli._common import (
+    check_cv_folds,
+    console,
+    hidden_alias,
+    progress,
+    report_errors,
+    use_alias,
+)
 from statcoder.errors import InputError
+
+if TYPE_CHECKING:  # the estimation stack (pandas, numpy, scipy) loads inside the commands
+    import pandas as pd
 
 estimate_app = typer.Typer(
     help="Estimates with confidence intervals: survey designs, model-assisted, small areas, "
@@ -44,13 +52,19 @@ def _write(frame: pd.DataFrame, path: Path) -> None:
 
 
 def _show(frame: pd.DataFrame, title: str, max_rows: int = 30) -> None:
+    from rich.table import Table
+
+    from statcoder.report.format import header, is_numeric_column, text_cell
+
+    # rows mix statistics of different sizes (a mean next to a total): each cell gets about
+    # three significant figures of its own, with thousands separators
     table = Table(title=title, show_lines=False)
+    shown = frame.head(max_rows)
     for column in frame.columns:
-        table.add_column(
-            str(column), justify="right" if frame[column].dtype.kind in "fi" else "left"
-        )
-    for row in frame.head(max_rows).itertuples(index=False):
-        table.add_row(*[f"{v:.6g}" if isinstance(v, float) else str(v) for v in row])
+        numeric = is_numeric_column(shown[column].tolist())
+        table.add_column(header(column), justify="right" if numeric else "left")
+    for row in shown.itertuples(index=False):
+        table.add_row(*[text_cell(v) for v in row])
     console.print(table)
     if len(frame) > max_rows:
         console.print(f"... {len(frame) - max_rows} more rows in the output file")
@@ -87,6 +101,28 @@ def parse_margin(value: str, option: str) -> tuple[str, dict[str, float]]:
     return column.strip(), counts
 
 
+def parse_calibration(values: list[str] | None) -> dict[str, float | dict[str, float]]:
+    """``["stype:E=4421,H=755", "api99=3914069"]`` -> one joint set of calibration totals:
+    ``COLUMN:LEVEL=COUNT,...`` is a categorical margin, ``COLUMN=TOTAL`` a numeric total."""
+    out: dict[str, float | dict[str, float]] = {}
+    for value in values or []:
+        if ":" in value:
+            column, counts = parse_margin(value, "--calibrate")
+            out[column] = counts
+        else:
+            out.update(parse_totals([value], "--calibrate"))
+    return out
+
+
+def check_columns(frame: pd.DataFrame, named: dict[str, list[str]]) -> None:
+    """Raise a clear error (option, column, close matches) for a column not in ``frame``."""
+    from statcoder.estimation.statistics import require_column
+
+    for option, columns in named.items():
+        for column in columns:
+            require_column(frame, column, option=option)
+
+
 @estimate_app.command("survey")
 @report_errors
 def survey(
@@ -113,10 +149,25 @@ def survey(
         bool, typer.Option("--na-rm", help="Estimate from records with a value.")
     ] = False,
     lonely_psu: Annotated[
-        str, typer.Option(help="fail | certainty | remove | centre | average")
+        str,
+        typer.Option(
+            help="Strata with one PSU: fail | certainty | remove | adjust (R >= 4.4, alias "
+            "centre) | adjust-zero (R < 4.4) | average"
+        ),
     ] = "fail",
+    subset: Annotated[
+        str | None,
+        typer.Option(
+            help="Estimate for a sub-population, keeping the full design (R subset()): a "
+            "pandas query, e.g. \"`sch.wide` == 'No'\"."
+        ),
+    ] = None,
     calibrate: Annotated[
-        list[str] | None, typer.Option(help="COLUMN=TOTAL; repeatable (linear GREG).")
+        list[str] | None,
+        typer.Option(
+            help="COLUMN=TOTAL (numeric) or COLUMN:LEVEL=COUNT,... (categorical); repeatable, "
+            "all margins calibrated jointly (linear GREG)."
+        ),
     ] = None,
     population_size: Annotated[
         float | None, typer.Option(help="Population size (calibration intercept).")
@@ -136,9 +187,38 @@ def survey(
 ) -> None:
     """Totals, means, ratios and proportions by domain for a survey design (R survey's svymean...)."""
     from statcoder.estimation import SurveyDesign
-    from statcoder.estimation.report import survey_report
 
+    if (calibrate or population_size is not None) and (post_stratify or rake):
+        raise InputError(
+            "--calibrate/--population-size cannot be combined with --post-stratify or --rake",
+            where="--calibrate with " + ("--post-stratify" if post_stratify else "--rake"),
+            hint="two calibrations in sequence give weights that no longer meet the first totals; "
+            "put every margin in --calibrate (categorical as --calibrate COLUMN:LEVEL=COUNT,...) "
+            "so they are met jointly in one step",
+        )
+    totals = parse_calibration(calibrate)
+    post = parse_margin(post_stratify, "--post-stratify") if post_stratify else None
+    margins = dict(parse_margin(v, "--rake") for v in rake or [])
     frame = _read(data)
+    ratio_columns = [c.strip() for spec in ratio or [] for c in spec.split("/", 1)]
+    check_columns(
+        frame,
+        {
+            "--weights": [weights] if weights else [],
+            "--strata": [strata] if strata else [],
+            "--psu": _names(psu),
+            "--fpc": _names(fpc),
+            "--mean": _names(mean),
+            "--total": _names(total),
+            "--proportion": _names(proportion),
+            "--ratio": [c for c in ratio_columns if c],
+            "--quantile": _names(quantile),
+            "--by": _names(by),
+            "--calibrate": list(totals),
+            "--post-stratify": [post[0]] if post else [],
+            "--rake": list(margins),
+        },
+    )
     design = SurveyDesign(
         frame,
         weights=weights,
@@ -148,15 +228,14 @@ def survey(
         lonely_psu=lonely_psu,
     )
     if calibrate or population_size is not None:
-        design = design.calibrate(
-            parse_totals(calibrate, "--calibrate"), population_size=population_size
-        )
-    if post_stratify:
-        column, counts = parse_margin(post_stratify, "--post-stratify")
-        design = design.post_stratify(column, counts)
-    if rake:
-        design = design.rake(dict(parse_margin(v, "--rake") for v in rake))
+        design = design.calibrate(totals, population_size=population_size)
+    if post:
+        design = design.post_stratify(*post)
+    if margins:
+        design = design.rake(margins)
     target = design.replicate(replicate, replicates=replicates) if replicate else design
+    if subset:
+        target = target.subset(subset)
     groups = _names(by) or None
     results = []
     opts = {"by": groups, "na_rm": na_rm, "confidence": confidence}
@@ -193,10 +272,14 @@ def survey(
             where="options",
             hint="add --mean, --total, --proportion, --ratio or --quantile",
         )
+    import pandas as pd
+
     table = pd.concat(results, ignore_index=True)
     _write(table, out)
     _show(table, "Survey estimates")
     if report:
+        from statcoder.estimation.report import survey_report
+
         described = (
             f"{data.name}: weights={weights}, strata={strata}, psu={_names(psu)}, fpc={_names(fpc)}"
         )
@@ -219,7 +302,10 @@ def model_assisted(
     model: Annotated[
         str, typer.Option(help="linear | gradient-boosting | random-forest | logistic")
     ] = "gradient-boosting",
-    folds: Annotated[int, typer.Option(help="Cross-fitting folds of PSUs.")] = 5,
+    cv_folds: Annotated[
+        int | None, typer.Option("--cv-folds", help="Cross-fitting folds of PSUs, at least 2 (default 5).")
+    ] = None,
+    folds: Annotated[int | None, hidden_alias("--folds")] = None,
     variance: Annotated[str, typer.Option(help="linearisation | replicate")] = "linearisation",
     seed: Annotated[int, typer.Option(help="Seed for folds and model.")] = 0,
     report: Annotated[Path | None, typer.Option(help="Also write an HTML report here.")] = None,
@@ -227,7 +313,6 @@ def model_assisted(
     """Cross-fitted GREG total and mean with a machine-learning working model."""
     from statcoder.estimation import SurveyDesign
     from statcoder.estimation.model_assisted import CrossFittedGREG, make_working_model
-    from statcoder.estimation.report import survey_report
 
     design = SurveyDesign(
         _read(data),
@@ -236,8 +321,9 @@ def model_assisted(
         psu=_names(psu) or None,
         fpc=_names(fpc) or None,
     )
+    n_folds = check_cv_folds(use_alias(cv_folds, folds, old="--folds", new="--cv-folds")) or 5
     estimator = CrossFittedGREG(
-        make_working_model(model, seed=seed), n_folds=folds, seed=seed, variance=variance
+        make_working_model(model, seed=seed), n_folds=n_folds, seed=seed, variance=variance
     )
     with progress() as bar:
         bar(0, 1, "fitting the working model")
@@ -247,6 +333,8 @@ def model_assisted(
     _write(table, out)
     _show(table, f"Cross-fitted GREG ({model})")
     if report:
+        from statcoder.estimation.report import survey_report
+
         survey_report(
             table, title="Model-assisted estimates", design=f"{data.name}, working model {model}"
         ).write(report)
@@ -278,7 +366,6 @@ def fay_herriot(
     report: Annotated[Path | None, typer.Option(help="Also write an HTML report here.")] = None,
 ) -> None:
     """Fay-Herriot small-area estimates (EBLUP, MSE, synthetic for non-sampled areas)."""
-    from statcoder.estimation.report import small_area_report
     from statcoder.estimation.small_area import fay_herriot_table
 
     result = fay_herriot_table(
@@ -303,6 +390,8 @@ def fay_herriot(
     if map_csv:
         result.write_map_csv(map_csv)
     if report:
+        from statcoder.estimation.report import small_area_report
+
         small_area_report(
             result.frame, result.coefficients(), method=method, variance=result.model.variance_
         ).write(report)
@@ -339,7 +428,6 @@ def coding_correction(
 ) -> None:
     """Code shares/totals corrected for coding error with an audit sample, next to the naive ones."""
     from statcoder.estimation.coding_error import corrected_shares_from_frame
-    from statcoder.estimation.report import coding_correction_report
 
     frame = _read(data)
     options = {
@@ -371,5 +459,162 @@ def coding_correction(
         "Corrected code shares" if quantity == "share" else "Corrected code totals",
     )
     if report:
+        from statcoder.estimation.report import coding_correction_report
+
         n_audit = int((frame[audit].astype(str).str.strip() != "").sum())
         coding_correction_report(table, audit_size=n_audit).write(report)
+
+
+@estimate_app.command("nested-error")
+@report_errors
+def nested_error(
+    data: Annotated[Path, typer.Option(help="Unit-level sample (one row per unit).")],
+    response: Annotated[str, typer.Option(help="Response column (e.g. surveyed hectares).")],
+    area: Annotated[str, typer.Option(help="Area column (same name in --area-means).")],
+    area_means: Annotated[
+        Path,
+        typer.Option(
+            help="One row per area: the area, the population mean of each covariate "
+            "(under the covariate's name) and the population size."
+        ),
+    ],
+    out: Annotated[Path, typer.Option(help="Output table (.csv or .parquet), one row per area.")],
+    covariates: Columns = None,
+    population_size: Annotated[
+        str | None,
+        typer.Option(help="Population-size column of --area-means (finite-population means)."),
+    ] = None,
+    method: Annotated[str, typer.Option(help="REML | ML (variance components).")] = "REML",
+    mse: Annotated[str, typer.Option(help="analytic | bootstrap")] = "analytic",
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap replicates for --mse bootstrap.")] = 200,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
+    confidence: Annotated[float, typer.Option(help="Confidence level of the intervals.")] = 0.95,
+) -> None:
+    """Unit-level small-area means: nested-error (Battese-Harter-Fuller) EBLUP with MSE."""
+    from statcoder.estimation.unit_level import nested_error_table
+
+    sample, means = _read(data), _read(area_means)
+    with progress() as bar:
+        bar(
+            0,
+            1,
+            "fitting the nested-error model" + (" and bootstrap" if mse == "bootstrap" else ""),
+        )
+        result = nested_error_table(
+            sample,
+            means,
+            response=response,
+            covariates=_names(covariates),
+            area=area,
+            population_size=population_size,
+            method=method.upper(),
+            mse=mse,
+            bootstrap=bootstrap,
+            seed=seed,
+            confidence=confidence,
+        )
+        bar(1, 1, "fitting the nested-error model")
+    _write(result.frame, out)
+    _show(result.coefficients(), f"Nested-error model ({method.upper()})")
+    console.print(f"wrote {out} ({len(result.frame)} areas)")
+
+
+@estimate_app.command("zonal")
+@report_errors
+def zonal(
+    raster: Annotated[Path, typer.Option(help="GeoTIFF (e.g. a land-cover or night-light band).")],
+    polygons: Annotated[
+        Path, typer.Option(help="Area boundaries: GeoPackage, shapefile or GeoJSON.")
+    ],
+    id: Annotated[str, typer.Option("--id", help="Area identifier attribute of --polygons.")],
+    out: Annotated[Path, typer.Option(help="Output table (.csv or .parquet), one row per area.")],
+    stat: Annotated[
+        list[str] | None, typer.Option(help="mean | sum | min | max; repeat or comma-separate.")
+    ] = None,
+    classes: Annotated[
+        str | None,
+        typer.Option(help="Class shares: 'all' or class values, comma-separated (e.g. 1,2,5)."),
+    ] = None,
+    band: Annotated[int, typer.Option(help="Raster band (1 = first).")] = 1,
+    all_touched: Annotated[
+        bool,
+        typer.Option("--all-touched", help="Use every pixel a polygon touches, not centres."),
+    ] = False,
+    crs_mismatch: Annotated[
+        str, typer.Option(help="reproject (polygons to the raster CRS) | error")
+    ] = "reproject",
+    prefix: Annotated[str, typer.Option(help="Prefix of the statistic columns.")] = "",
+) -> None:
+    """Per-area covariates (mean, sum, class shares) from a raster and polygons, ready for
+    fay-herriot or nested-error (needs the geo extra: pip install 'statcoder[geo]')."""
+    from statcoder.estimation.zonal import zonal_statistics
+
+    wanted: str | list[float] | None = classes
+    if classes and classes.strip() != "all":
+        try:
+            wanted = [float(v) for v in _names([classes])]
+        except ValueError:
+            raise InputError(
+                f"cannot read --classes {classes!r}",
+                where="--classes",
+                hint="write --classes all, or class values such as --classes 1,2,5",
+            ) from None
+    table = zonal_statistics(
+        raster,
+        polygons,
+        id_column=id,
+        statistics=_names(stat) if stat else ("mean", "sum"),
+        classes=wanted,
+        band=band,
+        all_touched=all_touched,
+        on_crs_mismatch=crs_mismatch,
+        prefix=prefix,
+    )
+    _write(table, out)
+    _show(table, f"Zonal statistics of {raster.name}")
+    console.print(f"wrote {out} ({len(table)} areas)")
+
+
+@estimate_app.command("coded-shares")
+@report_errors
+def coded_shares(
+    data: Annotated[Path, typer.Option(help="Coded records with an area and an audit column.")],
+    area: Annotated[str, typer.Option(help="Area (region) column.")],
+    out: Annotated[Path, typer.Option(help="Output table (.csv or .parquet): area x code.")],
+    predicted: Annotated[str, typer.Option(help="Machine-code column.")] = "predicted_code",
+    audit: Annotated[
+        str, typer.Option(help="Human code of audited records (empty elsewhere).")
+    ] = "audit_code",
+    area_table: Annotated[
+        Path | None, typer.Option(help="One row per area with extra covariates.")
+    ] = None,
+    covariates: Columns = None,
+    method: Annotated[str, typer.Option(help="REML | ML | FH")] = "REML",
+    min_audit: Annotated[
+        int, typer.Option(help="Flag areas with fewer audited records than this.")
+    ] = 30,
+    confidence: Annotated[float, typer.Option(help="Confidence level.")] = 0.95,
+) -> None:
+    """Small-area code shares: coding-error-corrected direct shares per area, Fay-Herriot EBLUP
+    with the machine share as covariate, MSE and a flag for small audits."""
+    from statcoder.estimation.coded_shares import coded_share_areas
+
+    table = coded_share_areas(
+        _read(data),
+        predicted=predicted,
+        audit=audit,
+        area=area,
+        area_table=_read(area_table) if area_table else None,
+        covariates=_names(covariates),
+        method=method.upper(),
+        min_audit=min_audit,
+        confidence=confidence,
+    )
+    _write(table, out)
+    _show(
+        table[["area", "code", "n_audit", "naive", "direct", "estimate", "rmse", "audit_flag"]],
+        "Small-area code shares (corrected, Fay-Herriot EBLUP)",
+    )
+    console.print(
+        f"wrote {out} ({table['area'].nunique()} areas x {table['code'].nunique()} codes)"
+    )

@@ -9,7 +9,23 @@ import typer
 from rich.table import Table
 
 from statcoder.cli import app
-from statcoder.cli._common import console, progress, report_errors
+from statcoder.cli._common import (
+    EncodingOpt,
+    MaxTextLengthOpt,
+    ModelOpt,
+    SeedOpt,
+    TextOpt,
+    check_max_text_length,
+    console,
+    hidden_alias,
+    model_limits,
+    progress,
+    read_input,
+    report_errors,
+    text_columns,
+    use_alias,
+    warn,
+)
 from statcoder.errors import ConfigurationError
 
 
@@ -28,15 +44,15 @@ def _tolerances(items: list[str]) -> dict[str, float]:
 @app.command()
 @report_errors
 def monitor(
-    model: Annotated[Path, typer.Option("--model", help="Model directory (from statcoder train).")],
+    model: ModelOpt,
     reference: Annotated[Path, typer.Option("--reference", help="Labelled held-out records (the reference).")],
     current: Annotated[Path, typer.Option("--current", help="Production records (raw or coded output).")],
     report: Annotated[Path, typer.Option("--report", help="HTML report to write.")],
     period_col: Annotated[str | None, typer.Option("--period-col", help="Column naming the period of each record.")] = None,
     chunk_size: Annotated[int | None, typer.Option("--chunk-size", help="Split into periods of N consecutive records instead.")] = None,
     audit_col: Annotated[str | None, typer.Option("--audit-col", help="Column with auditors' codes for sampled auto records (empty elsewhere).")] = None,
-    text: Annotated[list[str], typer.Option("--text", help="Text column(s); repeat for several.")] = ["text"],  # noqa: B006
-    label_col: Annotated[str, typer.Option("--label-col", help="True-code column of the reference.")] = "code",
+    text: TextOpt = None,
+    code: Annotated[str | None, typer.Option("--code", help="Column holding the true codes of the reference (default: the model's code column, else code).")] = None,
     column: Annotated[list[str], typer.Option("--column", help="Auxiliary column to test for drift; repeatable.")] = [],  # noqa: B006
     estimator: Annotated[str, typer.Option("--estimator", help="Label-free estimator that can raise alerts: cbpe, atc, average_confidence, label_shift (with --label-shift).")] = "cbpe",
     label_shift: Annotated[bool, typer.Option("--label-shift", help="Also estimate with EM prior correction (Saerens et al. 2002).")] = False,
@@ -45,41 +61,67 @@ def monitor(
     method: Annotated[str, typer.Option("--method", help="bh (Benjamini-Hochberg) or holm.")] = "bh",
     json_out: Annotated[Path | None, typer.Option("--json", help="Write periods and alerts as JSON here.")] = None,
     training: Annotated[Path | None, typer.Option("--training", help="Training data of the model (its texts give the vocabulary for the unseen-token share).")] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of permutations and simulations.")] = 0,
+    seed: SeedOpt = 0,
+    max_text_length: MaxTextLengthOpt = None,
+    encoding: EncodingOpt = None,
+    label_col: Annotated[str | None, hidden_alias("--label-col")] = None,
 ) -> None:
     """Monitor a coder for decay: drift, label-free accuracy estimates, audit accuracy and alerts."""
+    code = use_alias(code, label_col, old="--label-col", new="--code")
     from statcoder.coder import Coder
-    from statcoder.io import read_table
     from statcoder.io.atomic import atomic_write_text
     from statcoder.monitoring import AlertPolicy, Monitor
 
     policy = AlertPolicy(tolerances=_tolerances(tolerance), q=q, method=method, estimator=estimator)
     coder = Coder.load(model)
-    mon = Monitor(coder, text_columns=text, label_column=label_col, audit_column=audit_col, columns=column,
-                  period_column=period_col, chunk_size=chunk_size, label_shift=label_shift, policy=policy, seed=seed)
+    limits = model_limits(coder)
+    text = text_columns(text, limits["text_columns"])
+    code = code or limits["code_column"] or "code"
+    mon = Monitor(coder, text_columns=text, label_column=code, audit_column=audit_col, columns=column,
+                  period_column=period_col, chunk_size=chunk_size, label_shift=label_shift, policy=policy, seed=seed,
+                  max_text_length=check_max_text_length(max_text_length, coder))
     with progress() as bar:
         training_texts = None
         if training is not None:
             from statcoder.text import join_columns
 
-            training_texts = join_columns(read_table(training), text, where=str(training))
-        mon.fit(read_table(reference), training_texts=training_texts)
-        result = mon.calculate(read_table(current), on_progress=bar)
-    result.write_report(report, title=f"Model monitoring: {coder.classification.name}")
+            bar.stage(f"reading {training.name}")
+            training_texts = join_columns(read_input(training, encoding=encoding, option="--training"), text,
+                                          where=str(training))
+        bar.stage(f"reading {reference.name}")
+        reference_frame = read_input(reference, encoding=encoding, option="--reference")
+        bar.stage(f"coding the reference ({len(reference_frame):,} records)")
+        mon.fit(reference_frame, training_texts=training_texts)
+        bar.stage(f"reading {current.name}")
+        current_frame = read_input(current, encoding=encoding, option="--current")
+        result = mon.calculate(current_frame, on_progress=bar)
+        bar.stage(f"writing {report}")
+        result.write_report(report, title=f"Model monitoring: {coder.classification.name}")
     if json_out is not None:
         atomic_write_text(json_out, result.to_json())
+    if audit_col and audit_col in current_frame.columns:
+        given = int((current_frame[audit_col].astype(str).str.strip() != "").sum())
+        used = sum(int(p["n_audited"]) for p in result.summary())
+        if given > used:
+            warn(f"{given - used:,} of {given:,} audit codes in {audit_col!r} are on records not coded auto and "
+                 "were not used: the audit measures the accuracy of auto-coded records")
+    from statcoder.monitoring.wording import advice_for, describe_alert, group_alerts
+    from statcoder.report import format as fmt
+
     table = Table(title="Periods", title_justify="left")
     for name in ("period", "records", f"estimated accuracy ({estimator})", "audited", "audit accuracy", "alerts"):
         table.add_column(name, justify="right")
     for p in result.summary():
         est = p["estimated_accuracy"]
         audit = p["audit_accuracy"]
-        table.add_row(str(p["period"]), f"{p['n_records']:,}", "-" if est is None else f"{est:.3f}",
-                      str(p["n_audited"]), "-" if audit is None else f"{audit:.3f}", str(p["n_alerts"]))
+        table.add_row(str(p["period"]), f"{p['n_records']:,}", fmt.number(est, 3),
+                      f"{p['n_audited']:,}", fmt.number(audit, 3), f"{p['n_alerts']:,}")
     console.print(table)
-    for alert in result.alerts:
-        level = "" if alert.level is None else f" level {alert.level}"
-        console.print(f"[bold red]alert[/] {alert.period}: {alert.signal}{level} size {alert.size:+.3f} "
-                      f"(tolerance {alert.tolerance:g}, since {alert.since})", highlight=False)
+    for cause, alerts in group_alerts(result.alerts).items():
+        console.print(f"[bold red]{cause}[/]: {len(alerts)} alert(s). {advice_for(cause)}", highlight=False,
+                      soft_wrap=True)
+        for alert in alerts:
+            console.print(f"  {alert.period}: {describe_alert(alert)} ({alert.severity}, since {alert.since})",
+                          highlight=False, soft_wrap=True)
     console.print(f"{len(result.alerts)} alert(s); report written to {report}"
                   + (f", JSON to {json_out}" if json_out else ""), highlight=False)

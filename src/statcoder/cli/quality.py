@@ -8,7 +8,24 @@ from typing import Annotated
 import typer
 
 from statcoder.cli import app
-from statcoder.cli._common import console, progress, report_errors
+from statcoder.cli._common import (
+    CodeOpt,
+    CvFoldsOpt,
+    DataOpt,
+    EncodingOpt,
+    MaxTextLengthOpt,
+    SeedOpt,
+    TextOpt,
+    check_cv_folds,
+    check_max_text_length,
+    console,
+    hidden_alias,
+    progress,
+    read_input,
+    report_errors,
+    text_columns,
+    use_alias,
+)
 from statcoder.errors import ConfigurationError, InputError
 
 
@@ -17,11 +34,11 @@ def _split_columns(values: list[str] | None) -> list[str]:
     return [part.strip() for value in values or [] for part in value.split(",") if part.strip()]
 
 
-def read_expected_shares(path: Path) -> dict[str, float]:
+def read_expected_shares(path: Path, *, encoding: str | None = None) -> dict[str, float]:
     """Read a table with a ``code`` column and a ``share`` (or ``expected_share``/``count``) column."""
     from statcoder.io import read_table
 
-    frame = read_table(path)
+    frame = read_table(path, encoding=encoding)
     value_col = next((c for c in ("share", "expected_share", "count") if c in frame.columns), None)
     if "code" not in frame.columns or value_col is None:
         raise InputError(
@@ -73,11 +90,11 @@ def review_sink(project: str):
 @app.command("quality")
 @report_errors
 def quality(
-    data: Annotated[Path, typer.Option("--data", help="Labelled training data (csv, parquet, xlsx, sav, dta).")],
-    code: Annotated[str, typer.Option("--code", help="Column with the given code.")],
+    data: DataOpt,
+    code: CodeOpt,
     classification: Annotated[Path, typer.Option("--classification", help="Classification CSV (code,title,level,parent).")],
     out: Annotated[Path, typer.Option("--out", help="Directory for report.html and suspicious.csv.")],
-    text: Annotated[list[str] | None, typer.Option("--text", help="Text column(s); repeat for several. Default: text.")] = None,
+    text: TextOpt = None,
     redact: Annotated[bool, typer.Option("--redact", help="Redact personal data in the texts before training and in suspicious.csv.")] = False,
     coder_columns: Annotated[
         list[str] | None,
@@ -96,12 +113,15 @@ def quality(
     score: Annotated[str, typer.Option(help="normalized_margin | self_confidence")] = "normalized_margin",
     group_level: Annotated[int | None, typer.Option(help="Level of the 'same group' test (default: one above the deepest).")] = None,
     backend: Annotated[str, typer.Option(help="Model for out-of-fold probabilities: linear | fasttext.")] = "linear",
-    folds: Annotated[int, typer.Option(help="Cross-validation folds.")] = 5,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    cv_folds: CvFoldsOpt = None,
+    seed: SeedOpt = 0,
+    max_text_length: MaxTextLengthOpt = None,
+    encoding: EncodingOpt = None,
+    folds: Annotated[int | None, hidden_alias("--folds")] = None,
 ) -> None:
     """Check training data: label errors, coverage, duplicates/conflicts, coder agreement, personal data."""
     from statcoder.classifications import Classification
-    from statcoder.io import read_table, write_table_atomic
+    from statcoder.io import write_table_atomic
     from statcoder.quality.check import check_training_data
     from statcoder.quality.report import quality_report
 
@@ -112,26 +132,35 @@ def quality(
         raise ConfigurationError(f"unknown --score {score!r}", where="--score", hint="normalized_margin or self_confidence")
     if out.exists() and not out.is_dir():
         raise InputError("--out must be a directory", where=str(out), hint="give a directory path (it is created)")
-    text = text or ["text"]
+    cv_folds = check_cv_folds(use_alias(cv_folds, folds, old="--folds", new="--cv-folds"))
+    limit = check_max_text_length(max_text_length)
+    text = text_columns(text)
     sink = review_sink(to_review) if to_review else None
     tree = Classification.from_csv(classification)
-    frame = read_table(data)
-    shares = read_expected_shares(expected_shares) if expected_shares else None
     coders = _split_columns(coder_columns)
     if coders and len(coders) < 2:
         raise InputError("--coder-columns needs at least two columns", where="--coder-columns",
                          hint="e.g. --coder-columns code_a,code_b")
     with progress() as bar:
+        bar.stage(f"reading {data.name}")
+        frame = read_input(data, encoding=encoding)
+        shares = read_expected_shares(expected_shares, encoding=encoding) if expected_shares else None
+        from statcoder.text import check_lengths, join_columns
+
+        # the same length rule as `statcoder train` on the same data
+        check_lengths(join_columns(frame, text, where=str(data)), max_length=limit, where=str(data))
+        bar.stage(f"checking {len(frame):,} records (personal data, coverage, duplicates)")
         result = check_training_data(
             frame, text_columns=text, code_column=code, classification=tree, redact=redact,
             coder_columns=coders or None, expected_shares=shares, min_examples=min_examples,
             filter_by=filter_by, score=score, group_level=group_level, backend=backend,
-            n_splits=folds, seed=seed, on_progress=bar,
+            n_splits=cv_folds or 5, seed=seed, on_progress=bar,
         )
-    suspicious = result.suspicious_records()
-    out.mkdir(parents=True, exist_ok=True)
-    write_table_atomic(suspicious, out / "suspicious.csv")
-    quality_report(result).write(out / "report.html")
+        bar.stage(f"writing {out}")
+        suspicious = result.suspicious_records()
+        out.mkdir(parents=True, exist_ok=True)
+        write_table_atomic(suspicious, out / "suspicious.csv")
+        quality_report(result).write(out / "report.html")
 
     flagged = len(suspicious)
     console.print(f"{result.n_records:,} records checked; {flagged:,} suspected label errors", highlight=False)

@@ -43,7 +43,8 @@ def serve(
     port: Annotated[int | None, typer.Option(help="port (default 8000)")] = None,
     data_dir: DataDir = None,
     database_url: DbUrl = None,
-    job_worker: Annotated[bool | None, typer.Option(help="run the job worker in this process")] = None,
+    job_worker: Annotated[bool | None, typer.Option(help="run the job worker (a thread, or its own process with --workers)")] = None,
+    workers: Annotated[int | None, typer.Option(help="HTTP worker processes (default 1)")] = None,
 ) -> None:
     """Start the coding service (REST API under /v1, OpenAPI at /docs)."""
     from statcoder.api.server import serve as run_server
@@ -51,7 +52,7 @@ def serve(
 
     overrides = {k: v for k, v in {
         "host": host, "port": port, "data_dir": data_dir, "database_url": database_url,
-        "job_worker": job_worker,
+        "job_worker": job_worker, "workers": workers,
     }.items() if v is not None}
     run_server(ServiceSettings(**overrides))
 
@@ -174,3 +175,25 @@ def revoke_key(
     finally:
         ctx.close()
     console.print(f"key {key_id} revoked")
+
+
+@admin.command("purge")
+@report_errors
+def purge(
+    project_id: Annotated[str | None, typer.Argument(help="project id (default: every project)")] = None,
+    data_dir: DataDir = None,
+    database_url: DbUrl = None,
+) -> None:
+    """Delete what projects' retention periods no longer allow to keep (audited; run it daily)."""
+    from statcoder.service.retention import purge as run_purge
+
+    ctx = _context(data_dir, database_url)
+    try:
+        results = run_purge(ctx, project_id, actor=_actor())
+    finally:
+        ctx.close()
+    for r in results:
+        console.print(f"{r.project_id}: kept {r.retention_days} days; purged {r.jobs} job(s) "
+                      f"({r.chunks} result chunk(s)) and {r.task_texts} review text(s)", highlight=False)
+    if not results:
+        console.print("no project has a retention period (PATCH /v1/projects/{p} with retention_days)")

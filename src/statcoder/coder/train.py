@@ -20,11 +20,12 @@ import pandas as pd
 
 import statcoder
 from statcoder.classifications import Classification
+from statcoder.classifications.unknown import unknown_code_error, unknown_code_rows
 from statcoder.coder.coder import Coder, ProgressFn
 from statcoder.coder.index import CodingIndex
 from statcoder.coder.levels import best_by_level, level_aggregators
 from statcoder.decision import clopper_pearson_lower, decide, threshold_for_target
-from statcoder.errors import ConfigurationError, InputError, UnknownCodeError
+from statcoder.errors import ConfigurationError, InputError
 from statcoder.models.calibration import expected_calibration_error, fit_temperature, softmax
 from statcoder.models.cv import out_of_fold_scores
 from statcoder.models.registry import BACKENDS, make_model
@@ -65,16 +66,9 @@ def prepare_training_data(
     texts = join_columns(data, list(text_columns), where=where)
     codes = [as_text(c).strip() for c in data[code_column].tolist()]
     check_lengths(texts, max_length=max_text_length, where=where)
-    unknown_rows = [i for i, c in enumerate(codes) if c and c not in classification]
+    unknown_rows = unknown_code_rows(codes, classification)
     if unknown_rows and on_unknown_code == "error":
-        counts = pd.Series([codes[i] for i in unknown_rows]).value_counts()
-        listed = ", ".join(f"{code} ({n})" for code, n in counts.head(5).items())
-        rows = ", ".join(str(i + 2) for i in unknown_rows[:5])
-        raise UnknownCodeError(
-            f"{len(unknown_rows)} row(s) carry {len(counts)} code(s) not in {classification.name}: {listed}",
-            where=f"{where}: column {code_column!r}, rows {rows}{' ...' if len(unknown_rows) > 5 else ''}",
-            hint="fix the codes, or pass --on-unknown-code drop to leave those rows out",
-        )
+        raise unknown_code_error(codes, unknown_rows, classification=classification, column=code_column, where=where)
     keep = [i for i, (t, c) in enumerate(zip(texts, codes, strict=True)) if t.strip() and c and c in classification]
     dropped = {
         "empty_text": sum(1 for t in texts if not t.strip()),

@@ -362,6 +362,14 @@ def corrected_shares_from_frame(
     machine = data[predicted].astype("string").fillna("").to_numpy(dtype=object)
     arguments = dict(strata=col(strata), psu=col(psu), audit_strata=col(audit_strata), **options)
     if classification is not None:
+        from statcoder.classifications.unknown import unknown_code_error, unknown_code_rows
+
+        for name, values in ((predicted, machine), (audit, human.to_numpy(dtype=object))):
+            bad = unknown_code_rows(values, classification)
+            if bad:
+                raise unknown_code_error(values, bad, classification=classification, column=name, where="data",
+                                         hint="fix the codes, or leave out the classification to estimate at "
+                                         "the codes' own level")
         return corrected_shares_by_level(
             machine,
             idx,

@@ -94,6 +94,49 @@ def calibration_matrix(
     return np.column_stack(cols), np.asarray(tots), names
 
 
+def refuse_calibrating_subset(design: EstimatingDesign) -> None:
+    """Calibration uses population totals of the whole population: refuse it on a subset."""
+    if design.domain_mask is not None:
+        raise EstimationError(
+            "cannot calibrate a subset of the design",
+            where="calibrate() after subset()",
+            hint="calibrate the full design first, then take the subset",
+        )
+
+
+def _check_fpc_constant(
+    fpc: np.ndarray,
+    strata: np.ndarray,
+    columns: list[str],
+    labels: tuple[str, ...],
+    strata_column: str | None,
+) -> None:
+    """Refuse an fpc that varies within a stratum (stage 1) or a cluster (later stages)."""
+    for stage in range(fpc.shape[1]):
+        codes = strata[:, stage]
+        order = np.lexsort((fpc[:, stage], codes))
+        c, v = codes[order], fpc[order, stage]
+        first_of = np.r_[True, c[1:] != c[:-1]]
+        last_of = np.r_[c[1:] != c[:-1], True]
+        lows, highs = v[first_of], v[last_of]
+        varying = np.flatnonzero(~np.isclose(lows, highs, rtol=1e-9, atol=0))
+        if not len(varying):
+            continue
+        code = int(c[first_of][varying[0]])
+        rows = np.flatnonzero(codes == code)
+        values = sorted(set(fpc[rows, stage].tolist()))
+        if stage == 0:
+            unit = f"stratum {labels[code]!r} of {strata_column!r}" if labels else "the sample"
+        else:
+            unit = f"stage-{stage} cluster {code}"
+        raise EstimationError(
+            f"the fpc varies within {unit}: values {values[:5]}",
+            where=f"column {columns[stage]!r}, data rows {(rows[:8] + 1).tolist()}",
+            hint="the fpc is the population size (or sampling fraction) of the stratum and must "
+            "be the same for all its records; fix the values, or split the stratum",
+        )
+
+
 class SurveyDesign(EstimatingDesign):
     """A probability sample: weights, strata, PSUs (and later-stage units), fpc.
 
@@ -101,8 +144,11 @@ class SurveyDesign(EstimatingDesign):
     ``fpc`` holds population sizes (all values >= 1) or sampling fractions (all < 1), as in R.
     Without ``weights`` they are derived from the fpc (population / sample size per stage).
     ``lonely_psu``: what to do with a stratum holding a single PSU — ``"fail"`` (default, an
-    error), ``"certainty"``/``"remove"`` (no contribution), ``"centre"`` (R's ``"adjust"``:
-    centre on the grand mean) or ``"average"`` (mean variance of the other strata).
+    error), ``"certainty"``/``"remove"`` (no contribution), ``"adjust"`` (alias ``"centre"``;
+    R >= 4.4: the PSU total is centred on the grand mean of the PSU totals), ``"adjust-zero"``
+    (R < 4.4: centred on zero; same as ``"adjust"`` for means) or ``"average"`` (mean
+    variance of the other strata). An fpc must be constant within each stratum (R only warns
+    and uses the first value; statcoder refuses, naming the stratum and rows).
     """
 
     def __init__(
@@ -190,6 +236,7 @@ class SurveyDesign(EstimatingDesign):
                     where=f"columns {self.fpc_columns}",
                     hint="use population sizes throughout, or sampling fractions in (0, 1] throughout",
                 )
+            _check_fpc_constant(fpc, strata, self.fpc_columns, labels, self.strata_column)
             popsize = fpc if (fpc > 1).any() else sampsize / fpc
             if (popsize < sampsize - 1e-9).any():
                 row = int(np.flatnonzero((popsize < sampsize - 1e-9).any(axis=1))[0]) + 1
@@ -250,6 +297,7 @@ class SurveyDesign(EstimatingDesign):
         method: str,
         bounds: tuple[float, float] | None,
     ) -> SurveyDesign:
+        refuse_calibrating_subset(self)
         g = calibration_factors(self.weights, matrix, totals, method=method, bounds=bounds)
         new = object.__new__(type(self))
         new.__dict__.update(self.__dict__)

@@ -37,10 +37,12 @@ def design_quantiles(
 
     values = numeric_column(design.data, variable)
     valid = ~np.isnan(values)
-    if not na_rm and not valid.all():
+    scope = design._in_scope()
+    if not na_rm and not (valid | ~scope).all():
         raise EstimationError(
-            f"{int((~valid).sum())} record(s) have no value for {variable!r}",
-            where=f"column {variable!r}, data rows {(np.flatnonzero(~valid)[:5] + 1).tolist()}",
+            f"{int((~valid & scope).sum())} record(s) have no value for {variable!r}",
+            where=f"column {variable!r}, data rows "
+            f"{(np.flatnonzero(~valid & scope)[:5] + 1).tolist()}",
             hint="pass na_rm=True to use the records with a value",
         )
     df = design.degrees_of_freedom()

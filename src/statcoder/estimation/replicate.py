@@ -114,6 +114,7 @@ class ReplicateDesign(EstimatingDesign):
             mse=mse,
         )
         out.calibrations = design.calibrations
+        out.domain_mask = design.domain_mask
         return out
 
     def _covariance(
@@ -156,8 +157,13 @@ class ReplicateDesign(EstimatingDesign):
         bounds: tuple[float, float] | None = None,
     ) -> ReplicateDesign:
         """Calibrate the full-sample and every replicate weight (see ``SurveyDesign.calibrate``)."""
-        from statcoder.estimation.design import CalibrationStep, calibration_matrix
+        from statcoder.estimation.design import (
+            CalibrationStep,
+            calibration_matrix,
+            refuse_calibrating_subset,
+        )
 
+        refuse_calibrating_subset(self)
         matrix, tots, _ = calibration_matrix(self.data, totals, population_size)
         step = CalibrationStep(matrix, tots, method, bounds, self.weights, self.weights)
         return self._recalibrated(step)

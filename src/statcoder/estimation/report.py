@@ -7,7 +7,9 @@ figures, the table and a chart with a text alternative.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import matplotlib
 
@@ -17,13 +19,70 @@ import numpy as np
 import pandas as pd
 
 from statcoder.report import HtmlReport
+from statcoder.report import format as fmt
 
 MAX_PLOTTED = 40
+SHARE_COLUMNS = ("estimate", "naive", "ci_low", "ci_high", "naive_ci_low", "naive_ci_high")
+FORMATS: dict[str, str | int] = {"n": "int", "n_machine": "int", "n_audit_machine": "int",
+                                 "n_audit_human": "int", "cv": "pct", "level": "int"}
+HEADERS = {"ci_low": "CI lower", "ci_high": "CI upper", "naive_ci_low": "naive CI lower",
+           "naive_ci_high": "naive CI upper", "naive_se": "naive SE", "cv": "CV", "deff": "design effect",
+           "n_machine": "coded by machine", "n_audit_machine": "audited: machine code",
+           "n_audit_human": "audited: human code"}
 
 
 def _flag_counts(frame: pd.DataFrame) -> list[tuple[str, str]]:
     counts = frame["flag"].value_counts() if "flag" in frame else pd.Series(dtype=int)
-    return [(f"flagged '{k}'", str(int(v))) for k, v in counts.items()]
+    return [(f"flagged '{k}'", fmt.integer(v)) for k, v in counts.items()]
+
+
+def describe_design(design: str | Mapping[str, Any]) -> str:
+    """A design for a subtitle: ``{"weights": "pw", "psu": ["dnum"]}`` or the string
+    ``"weights=pw, strata=None, psu=['dnum']"`` -> ``"weights pw · psu dnum"`` (no Python lists,
+    no None)."""
+    if isinstance(design, Mapping):
+        parts = [(str(k), v) for k, v in design.items()]
+    else:
+        head, sep, rest = design.partition(":")
+        if not sep or "=" not in rest:
+            return re.sub(r"\[([^\]]*)\]", lambda m: m.group(1).replace("'", ""), design)
+        parts = [(k.strip(), v.strip()) for k, _, v in (p.partition("=") for p in re.split(r",\s*(?![^\[]*\])", rest))]
+        prefix = head.strip()
+        return " · ".join([prefix, *_design_parts(parts)]) if prefix else " · ".join(_design_parts(parts))
+    return " · ".join(_design_parts(parts))
+
+
+def _design_parts(parts: list[tuple[str, Any]]) -> list[str]:
+    out = []
+    for key, value in parts:
+        if isinstance(value, str):
+            value = [v.strip().strip("'\"") for v in value.strip("[]").split(",") if v.strip()]
+        elif value is None:
+            value = []
+        elif not isinstance(value, (list, tuple)):
+            value = [value]
+        value = [v for v in value if str(v) not in ("None", "")]
+        if value:
+            out.append(f"{key} {fmt.plain_list(value)}")
+    return out
+
+
+def _clip_shares(frame: pd.DataFrame) -> pd.DataFrame:
+    """Interval limits of shares clipped to [0, 1] (estimates of shares are left as they are)."""
+    out = frame.copy()
+    for col in ("ci_low", "ci_high", "naive_ci_low", "naive_ci_high"):
+        if col in out:
+            out[col] = out[col].astype(float).clip(0.0, 1.0)
+    return out
+
+
+def _titles(frame: pd.DataFrame, classification: Any) -> pd.DataFrame:
+    if classification is None or "code" not in frame or "title" in frame:
+        return frame
+    out = frame.copy()
+    out.insert(list(out.columns).index("code") + 1, "title",
+               [classification.title(str(c)) if str(c) in classification else "" for c in out["code"]])
+    return out
 
 
 def _interval_figure(labels: Sequence[str], est, low, high, *, xlabel: str):
@@ -46,10 +105,15 @@ def _interval_figure(labels: Sequence[str], est, low, high, *, xlabel: str):
     return fig
 
 
+def _short(title: Any, width: int = 38) -> str:
+    text = "" if fmt.is_missing(title) else str(title)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def _row_label(frame: pd.DataFrame, skip: Sequence[str]) -> list[str]:
     keys = [c for c in frame.columns if c not in skip]
     return [
-        " ".join(str(v) for v in row if str(v) not in ("", "nan"))
+        " ".join(str(v) for v in row if not fmt.is_missing(v) and str(v) != "")
         for row in frame[keys].itertuples(index=False)
     ]
 
@@ -61,20 +125,29 @@ def survey_report(
     frame: pd.DataFrame,
     *,
     title: str = "Survey estimates",
-    design: str = "",
+    design: str | Mapping[str, Any] = "",
     confidence: float = 0.95,
 ) -> HtmlReport:
-    """Report of a tidy estimates frame (from ``Estimates.frame``): KPIs, table, interval chart."""
-    report = HtmlReport(title, subtitle=design)
-    report.section("Estimates").add_kpis([("estimates", str(len(frame))), *_flag_counts(frame)])
+    """Report of a tidy estimates frame (from ``Estimates.frame``): KPIs, table, interval chart.
+
+    ``design`` is a description string or a mapping such as ``{"weights": "pw", "psu": ["dnum"]}``.
+    """
+    report = HtmlReport(title, subtitle=describe_design(design))
+    report.section("Estimates").add_kpis([("estimates", fmt.integer(len(frame))), *_flag_counts(frame)])
+    shown = frame.copy()
+    if "statistic" in shown and "ci_low" in shown:
+        shares = shown["statistic"].astype(str).isin(["proportion", "share"])
+        for col in ("ci_low", "ci_high"):
+            shown.loc[shares, col] = shown.loc[shares, col].astype(float).clip(0.0, 1.0)
     report.add_table(
-        frame,
+        shown,
         caption=f"Estimates with {confidence:.0%} confidence intervals",
-        float_format="{:.4g}",
+        formats=FORMATS, headers=HEADERS,
     )
     report.add_text(
         "cv = se / |estimate|; deff = design variance over the variance of a simple random sample "
-        "of the same size (Kish). Flags: ok (cv <= 16.5 %), caution (<= 33.3 %), suppress (above).",
+        "of the same size (Kish). Flags: ok (cv <= 16.5 %), caution (<= 33.3 %), suppress (above). "
+        "Intervals of proportions are clipped to [0, 1].",
         css_class="note",
     )
     shown = frame.head(MAX_PLOTTED)
@@ -103,15 +176,15 @@ def small_area_report(
     report = HtmlReport(title, subtitle=f"Fay-Herriot EBLUP ({method})")
     sampled = frame["kind"] == "eblup"
     kpis = [
-        ("areas", str(len(frame))),
-        ("sampled", str(int(sampled.sum()))),
-        ("synthetic", str(int((~sampled).sum()))),
+        ("areas", fmt.integer(len(frame))),
+        ("sampled", fmt.integer(sampled.sum())),
+        ("synthetic", fmt.integer((~sampled).sum())),
     ]
     if variance is not None:
-        kpis.append(("random-effect variance A", f"{variance:.4g}"))
+        kpis.append(("random-effect variance A", fmt.number(variance, fmt.decimals_for([variance]) + 1)))
     report.section("Summary").add_kpis(kpis + _flag_counts(frame))
-    report.add_table(coefficients, caption="Regression coefficients", float_format="{:.4g}")
-    report.section("Areas").add_table(frame, caption="Per-area estimates", float_format="{:.4g}")
+    report.add_table(coefficients, caption="Regression coefficients", formats={"p_value": "p"}, headers=HEADERS)
+    report.section("Areas").add_table(frame, caption="Per-area estimates", formats=FORMATS, headers=HEADERS)
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 4))
     a1.scatter(frame.loc[sampled, "direct"], frame.loc[sampled, "estimate"], s=14, color="#1f3b5a")
     lims = [
@@ -140,22 +213,36 @@ def coding_correction_report(
     *,
     title: str = "Code shares corrected for coding error",
     audit_size: int | None = None,
+    classification: Any = None,
+    quantity: str = "share",
 ) -> HtmlReport:
-    """Report of corrected vs naive code shares (from ``corrected_shares``)."""
+    """Report of corrected vs naive code shares (from ``corrected_shares``).
+
+    With a ``classification`` codes carry their titles in the table and the chart. For
+    ``quantity="share"`` interval limits are clipped to [0, 1].
+    """
     report = HtmlReport(title, subtitle="prediction + audit correction (difference estimator)")
+    if quantity == "share":
+        frame = _clip_shares(frame)
+    frame = _titles(frame, classification)
     shift = (frame["estimate"] - frame["naive"]).abs()
-    kpis = [("codes", str(len(frame))), ("largest naive error", f"{shift.max():.4g}")]
+    largest = fmt.pct(shift.max(), 2) if quantity == "share" else fmt.number(shift.max(), 0)
+    kpis = [("codes", fmt.integer(len(frame))), ("largest naive error", largest)]
     if audit_size is not None:
-        kpis.insert(1, ("audited records", str(audit_size)))
+        kpis.insert(1, ("audited records", fmt.integer(audit_size)))
     report.section("Summary").add_kpis(kpis + _flag_counts(frame))
     report.add_table(
         frame,
         caption="Naive (machine-only) and corrected estimates per code",
-        float_format="{:.4g}",
+        formats=FORMATS, headers=HEADERS,
     )
+    if quantity == "share":
+        report.add_text("Interval limits of shares are clipped to [0, 1].", css_class="note")
     top = frame.assign(_shift=shift).sort_values("_shift", ascending=False).head(MAX_PLOTTED)
+    titles = top["title"] if "title" in top else [""] * len(top)
     labels = [
-        f"L{lv} {c}" for lv, c in zip(top.get("level", [""] * len(top)), top["code"], strict=True)
+        (f"L{lv} " if str(lv) else "") + f"{c} {_short(t)}".strip()
+        for lv, c, t in zip(top.get("level", [""] * len(top)), top["code"], titles, strict=True)
     ]
     fig = _interval_figure(
         labels, top["estimate"], top["ci_low"], top["ci_high"], xlabel="estimate"

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from statcoder.errors import EstimationError
 
@@ -51,6 +50,20 @@ def quality_flags(
     return np.asarray(labels, dtype=object)[index]
 
 
+def normal_quantile(p: float) -> float:
+    """Standard normal quantile (stdlib; keeps scipy.stats out of the start-up path)."""
+    from statistics import NormalDist
+
+    return NormalDist().inv_cdf(p)
+
+
+def t_quantile(p: float, df: float) -> float:
+    """Student t quantile with ``df`` degrees of freedom (scipy, imported on use)."""
+    from scipy import stats
+
+    return float(stats.t.ppf(p, df))
+
+
 def interval(
     estimate: np.ndarray, se: np.ndarray, *, confidence: float = 0.95, df: float | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -62,7 +75,7 @@ def interval(
             hint="e.g. 0.95",
         )
     alpha = 1 - confidence
-    q = stats.norm.ppf(1 - alpha / 2) if df is None else stats.t.ppf(1 - alpha / 2, df)
+    q = normal_quantile(1 - alpha / 2) if df is None else t_quantile(1 - alpha / 2, df)
     return estimate - q * se, estimate + q * se
 
 

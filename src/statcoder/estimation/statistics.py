@@ -10,6 +10,7 @@ without domain members still count.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Self
 
@@ -29,17 +30,31 @@ def as_list(names: str | Sequence[str] | None) -> list[str]:
     return [names] if isinstance(names, str) else list(names)
 
 
+def require_column(data: pd.DataFrame, column: object, *, option: str = "") -> None:
+    """Raise ``InputError`` when ``column`` is not a column of ``data``, naming close matches.
+
+    ``option`` (e.g. ``"--mean"``) is added to the location so the user sees which option
+    named the column.
+    """
+    if isinstance(column, str) and column in data.columns:
+        return
+    names = [str(c) for c in data.columns]
+    close = difflib.get_close_matches(str(column), names, n=3, cutoff=0.6)
+    where = f"{option} {column}" if option else f"column {column!r}"
+    hint = (
+        (f"did you mean {' or '.join(repr(c) for c in close)}? " if close else "")
+        + f"the columns are: {', '.join(names[:30])}"
+        + (" ..." if len(names) > 30 else "")
+    )
+    raise InputError(f"column {column!r} not found in the data", where=where, hint=hint)
+
+
 def numeric_column(data: pd.DataFrame, column: str) -> np.ndarray:
     """Return ``data[column]`` as floats; empty strings and NaN become NaN.
 
     Raises ``EstimationError`` naming rows that hold text which is not a number.
     """
-    if column not in data.columns:
-        raise InputError(
-            f"column {column!r} not found",
-            where=f"columns: {list(data.columns)[:20]}",
-            hint="check the spelling (column names are case-sensitive)",
-        )
+    require_column(data, column)
     raw = data[column]
     if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
         return raw.to_numpy(dtype=float, na_value=np.nan)
@@ -58,12 +73,7 @@ def numeric_column(data: pd.DataFrame, column: str) -> np.ndarray:
 
 def text_column(data: pd.DataFrame, column: str) -> np.ndarray:
     """Return ``data[column]`` as str labels; missing values become ``"(missing)"``."""
-    if column not in data.columns:
-        raise InputError(
-            f"column {column!r} not found",
-            where=f"columns: {list(data.columns)[:20]}",
-            hint="check the spelling (column names are case-sensitive)",
-        )
+    require_column(data, column)
     raw = data[column]
     out = raw.astype("string").fillna(MISSING_DOMAIN).to_numpy(dtype=object)
     if pd.api.types.is_float_dtype(raw):  # 1.0 -> "1" so numeric codes read naturally
@@ -76,6 +86,7 @@ def text_column(data: pd.DataFrame, column: str) -> np.ndarray:
 
 def _is_numeric(data: pd.DataFrame, column: str) -> bool:
     """A column is numeric unless none of its non-empty values reads as a number."""
+    require_column(data, column)
     raw = data[column]
     if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
         return True
@@ -94,6 +105,8 @@ class EstimatingDesign:
 
     data: pd.DataFrame
     weights: np.ndarray
+    #: records of the sub-population set by ``subset`` (``None`` = everyone)
+    domain_mask: np.ndarray | None = None
 
     # --- to be provided by subclasses -------------------------------------------------
     def _covariance(
@@ -105,7 +118,9 @@ class EstimatingDesign:
         """Design degrees of freedom (PSUs minus strata, or replicates minus one)."""
         raise NotImplementedError
 
-    def calibrate(self, totals: Mapping[str, float | Mapping[str, float]], **options: object) -> Self:
+    def calibrate(
+        self, totals: Mapping[str, float | Mapping[str, float]], **options: object
+    ) -> Self:
         """Return the design with weights calibrated to known ``totals`` (see the subclasses)."""
         raise NotImplementedError
 
@@ -122,6 +137,30 @@ class EstimatingDesign:
     ) -> Self:
         """Return the design raked to several categorical margins (R ``rake``; multiplicative)."""
         return self.calibrate(dict(margins), method="raking", bounds=bounds)
+
+    def subset(self, condition: object) -> Self:
+        """Return the design restricted to a sub-population, keeping the full design (R ``subset``).
+
+        ``condition`` is a boolean mask (one value per record) or a query on the design's data
+        (pandas ``DataFrame.query`` syntax; columns that hold numbers are compared as numbers;
+        quote names with dots in backticks: ``"`sch.wide` == 'No'"``). Records outside keep
+        their place in the design with zero scores, so every PSU and stratum still counts:
+        estimates equal R ``svymean(~y, subset(design, cond))`` and ``svyby``. Filtering the
+        data frame before building the design instead drops the PSUs without domain members
+        and treats the domain size as fixed, which understates (or misstates) the variance.
+        Subsets of subsets intersect.
+        """
+        mask = domain_condition(self.data, condition)
+        if not mask.any():
+            raise EstimationError(
+                "the subset holds no records",
+                where=f"subset({condition!r})" if isinstance(condition, str) else "subset(mask)",
+                hint="check the condition (values are case-sensitive; text columns compare as text)",
+            )
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        new.domain_mask = mask if self.domain_mask is None else mask & self.domain_mask
+        return new
 
     # --- public estimators --------------------------------------------------------------
     def total(
@@ -178,15 +217,22 @@ class EstimatingDesign:
         return self._estimate("ratio", as_list(numerator), denominator, by, na_rm, False, options)
 
     # --- machinery ----------------------------------------------------------------------
+    def _in_scope(self) -> np.ndarray:
+        """Records of the sub-population (all records unless ``subset`` was used)."""
+        if self.domain_mask is None:
+            return np.ones(len(self.weights), dtype=bool)
+        return self.domain_mask
+
     def _domains(self, by: list[str]) -> list[tuple[dict[str, str], np.ndarray]]:
         n = len(self.weights)
+        base = np.ones(n, dtype=bool) if self.domain_mask is None else self.domain_mask
         if not by:
-            return [({}, np.ones(n, dtype=bool))]
+            return [({}, base.copy())]
         labels = pd.DataFrame({c: text_column(self.data, c) for c in by})
-        keys = labels.drop_duplicates().sort_values(by).to_dict("records")
+        keys = labels[base].drop_duplicates().sort_values(by).to_dict("records")
         out = []
         for key in keys:
-            mask = np.ones(n, dtype=bool)
+            mask = base.copy()
             for column, value in key.items():
                 mask &= labels[column].to_numpy() == value
             out.append((key, mask))
@@ -227,10 +273,11 @@ class EstimatingDesign:
                 valid = ~np.isnan(values)
                 if den_values is not None:
                     valid &= ~np.isnan(den_values)
-                if not na_rm and not valid.all():
-                    bad = (np.flatnonzero(~valid)[:5] + 1).tolist()
+                if not na_rm and not (valid | ~self._in_scope()).all():
+                    bad = (np.flatnonzero(~valid & self._in_scope())[:5] + 1).tolist()
                     raise EstimationError(
-                        f"{int((~valid).sum())} record(s) have no value for {variable!r}",
+                        f"{int((~valid & self._in_scope()).sum())} record(s) have no value "
+                        f"for {variable!r}",
                         where=f"column {variable!r}"
                         + (f" / {denominator!r}" if denominator else "")
                         + f", data rows {bad}",
@@ -364,7 +411,7 @@ class EstimatingDesign:
         y = numeric_column(self.data, response)
         cols = [numeric_column(self.data, c) for c in covariates]
         x = np.column_stack(([np.ones(len(y))] if intercept else []) + cols)
-        valid = ~np.isnan(y) & ~np.isnan(x).any(axis=1)
+        valid = ~np.isnan(y) & ~np.isnan(x).any(axis=1) & self._in_scope()
         x0 = np.where(valid[:, None], x, 0.0)
         y0 = np.where(valid, y, 0.0)
 
@@ -405,3 +452,34 @@ class EstimatingDesign:
         return design_quantiles(
             self, variable, quantiles, by=by, na_rm=na_rm, confidence=confidence
         )
+
+
+def domain_condition(data: pd.DataFrame, condition: object) -> np.ndarray:
+    """Turn a boolean mask or a query string into a boolean array over the rows of ``data``."""
+    if isinstance(condition, str):
+        frame = data.copy()
+        for column in frame.columns:
+            raw = frame[column]
+            if not pd.api.types.is_numeric_dtype(raw) and _is_numeric(frame, column):
+                try:
+                    frame[column] = numeric_column(frame, column)
+                except EstimationError:
+                    pass  # mixed text and numbers: leave as text
+        try:
+            result = frame.eval(condition)
+        except (SyntaxError, ValueError, TypeError, KeyError, NameError, AttributeError) as exc:
+            raise EstimationError(
+                f"cannot evaluate the subset condition: {exc}",
+                where=f"subset({condition!r})",
+                hint="write a pandas query, e.g. \"stype == 'E'\" or \"`sch.wide` == 'No'\"",
+            ) from None
+        values = np.asarray(result)
+    else:
+        values = np.asarray(condition)
+    if values.shape != (len(data),) or values.dtype != bool:
+        raise EstimationError(
+            "the subset condition is not one true/false value per record",
+            where=f"subset: got shape {values.shape}, dtype {values.dtype}",
+            hint=f"pass a boolean mask of length {len(data)} or a query string",
+        )
+    return values

@@ -7,7 +7,10 @@ The maths follows R ``survey``'s ``svyrecvar``/``multistage``/``onestage``/``one
   ``f * n/(n-1) * sum((t_i - tbar)^2)`` with ``f = (N-n)/N`` (``f = 1`` without an fpc);
 * with an fpc at stage 1 and more than one stage, each PSU adds the variance of its own
   sub-sample (the next stage, recursively) multiplied by the stage-1 sampling fraction ``n/N``;
-* strata with a single PSU follow ``lonely_psu`` like R's ``options(survey.lonely.psu=)``.
+* strata with a single PSU follow ``lonely_psu`` like R's ``options(survey.lonely.psu=)``;
+  ``"adjust"`` follows R survey >= 4.4 (``tests/lonely.psu.R``): the lonely PSU's total is
+  centred on the grand mean of all PSU totals at that stage (sum of the scores over the
+  number of PSUs), so a total's variance gets ``(t_lonely - grand mean)^2``.
 
 Scores are on the scale of the estimate: for a total, ``z_i = w_i * y_i``; for a mean,
 ``z_i = w_i * (y_i - mean) / sum(w)``. The variance of the estimate is ``Var(sum z_i)``.
@@ -18,12 +21,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import sparse
 
 from statcoder.errors import EstimationError
 
-#: accepted values of ``lonely_psu`` (R's names; "centre" is an alias of R's "adjust")
-LONELY_PSU = ("fail", "certainty", "remove", "adjust", "centre", "average")
+#: accepted values of ``lonely_psu``: R's names; "centre" is an alias of "adjust" (R >= 4.4:
+#: a lonely PSU's total is centred on the grand mean of all PSU totals of its stage);
+#: "adjust-zero" is the rule of earlier R versions (centred on zero). The two agree for means.
+LONELY_PSU = ("fail", "certainty", "remove", "adjust", "centre", "adjust-zero", "average")
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,9 @@ def _onestage(
     k = z.shape[1]
     total = np.zeros((k, k))
     codes, inverse = np.unique(strata, return_inverse=True)
+    first = np.array([np.flatnonzero(inverse == h)[0] for h in range(len(codes))])
+    # grand mean of the PSU totals of this stage (PSUs outside a subset count with zero totals)
+    grand = z.sum(axis=0) / n_psu[first].sum() if mode == "adjust" else np.zeros(k)
     n_ok = 0
     for h in range(len(codes)):
         idx = np.flatnonzero(inverse == h)
@@ -112,6 +119,7 @@ def _onestage(
             _stratum_label(stages, stage, int(codes[h])),
             stages,
             stage,
+            grand,
         )
         if part is not None:
             total += part
@@ -136,6 +144,7 @@ def _onestrat(
     label: str,
     stages: Stages,
     stage: int,
+    grand: np.ndarray,
 ) -> np.ndarray | None:
     """Variance contribution of one stratum; ``None`` means "average over the other strata"."""
     if popsize is None or not np.isfinite(popsize):
@@ -151,16 +160,19 @@ def _onestrat(
         totals = np.zeros_like(z)
         totals[inverse] = z
     else:
-        member = sparse.csr_matrix(
-            (np.ones(len(z)), (inverse, np.arange(len(z)))), shape=(n_groups, len(z))
+        totals = np.column_stack(
+            [np.bincount(inverse, weights=z[:, j], minlength=n_groups) for j in range(z.shape[1])]
         )
-        totals = np.asarray(member @ z)
     n_sub = totals.shape[0]
     if n_sub < n_psu:  # PSUs outside a subset contribute zero totals
         totals = np.vstack([totals, np.zeros((n_psu - n_sub, z.shape[1]))])
-    if mode != "adjust" or n_sub > 1:
+    if n_psu > 1:
         totals = totals - totals.mean(axis=0)
-    if n_psu > 1 or mode in ("certainty", "remove", "adjust"):
+    elif mode == "adjust":
+        totals = totals - grand
+    elif mode != "adjust-zero":
+        totals = totals - totals.mean(axis=0)
+    if n_psu > 1 or mode in ("certainty", "remove", "adjust", "adjust-zero"):
         return scale * totals.T @ totals
     if mode == "average":
         return None
@@ -171,7 +183,8 @@ def _onestrat(
         f"a stratum has only one PSU at stage {stage + 1}, so its variance cannot be estimated",
         where=where,
         hint="collapse it with a similar stratum, or pass lonely_psu='certainty' (no contribution), "
-        "'centre' (centre at the grand mean, R's 'adjust') or 'average' (mean of the other strata)",
+        "'adjust' (centre on the grand mean of the PSU totals, R >= 4.4) or 'average' "
+        "(mean of the other strata)",
     )
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from statcoder.errors import InputError, UnknownCodeError
+from statcoder.errors import InputError
 
 ProgressCallback = Callable[[int, int, str], None]
 
@@ -71,14 +71,10 @@ class EvaluationData:
         unknown = ~codes.map(lambda c: bool(c) and c in classification)
         dropped = int(unknown.sum())
         if dropped and on_unknown_code == "error":
-            counts = codes[unknown].value_counts()
-            shown = ", ".join(f"{c or '(empty)'} x{n}" for c, n in counts.head(5).items())
-            rows = ", ".join(str(i + 2) for i in np.flatnonzero(unknown.to_numpy())[:5])
-            raise UnknownCodeError(
-                f"{dropped} row(s) carry codes not in {classification.name}: {shown}",
-                where=f"{source}: column {code_column}, rows {rows} (counting the header as row 1)",
-                hint="fix the codes, or pass --on-unknown-code drop",
-            )
+            from statcoder.classifications.unknown import unknown_code_error
+
+            raise unknown_code_error(codes.tolist(), np.flatnonzero(unknown.to_numpy()).tolist(),
+                                     classification=classification, column=code_column, where=source)
         kept = frame.loc[~unknown.to_numpy()].reset_index(drop=True)
         if kept.empty:
             raise InputError("no records left to evaluate", where=source, hint="check the code column")
@@ -117,18 +113,23 @@ class ModelPredictions:
 
     @classmethod
     def from_coder(
-        cls, coder: Any, data: EvaluationData, *, top_k: int = 5, on_progress: ProgressCallback | None = None
+        cls, coder: Any, data: EvaluationData, *, top_k: int = 5, on_progress: ProgressCallback | None = None,
+        max_text_length: int | None = None,
     ) -> ModelPredictions:
         """Code ``data`` with ``coder`` (timed) and collect its probabilities.
 
         ``coding_seconds`` is the wall time of ``coder.code`` on all records (the throughput
-        a user sees). Uncalibrated probabilities (softmax of the scores at temperature 1) are
+        a user sees). ``max_text_length`` is handed to ``coder.code`` (the same handling as
+        ``statcoder code``) and the probabilities use the texts as coded. Uncalibrated probabilities (softmax of the scores at temperature 1) are
         collected when the model exposes ``decision_function`` and ``temperature_``.
         """
         started = time.perf_counter()
-        coded = coder.code(data.frame, text_columns=data.text_columns, top_k=top_k, on_progress=on_progress)
+        coded = coder.code(data.frame, text_columns=data.text_columns, top_k=top_k, on_progress=on_progress,
+                           max_text_length=max_text_length)
         seconds = time.perf_counter() - started
         texts = data.texts()
+        if max_text_length is not None:
+            texts = [t[:max_text_length] for t in texts]
         model = coder.model
         raw = None
         if callable(getattr(model, "decision_function", None)) and hasattr(model, "temperature_"):

@@ -34,7 +34,10 @@ def ethics_evidence(summary: Mapping[str, Any], card: Mapping[str, Any]) -> list
     ``thresholds``, ``n_flagged_groups``, ``group_columns``, ``min_cell``, ``audit_rate``).
     """
     thresholds = summary.get("thresholds") or card.get("thresholds") or {}
-    threshold_text = ", ".join(f"level {k}: {float(v):.3f}" for k, v in sorted(thresholds.items(), key=lambda kv: int(kv[0])))
+    threshold_text = ", ".join(
+        f"level {k}: " + (f"{float(v):.3f}" if math.isfinite(float(v)) else "never automatic")
+        for k, v in sorted(thresholds.items(), key=lambda kv: int(kv[0]))
+    )
     groups = summary.get("group_columns") or []
     audit = summary.get("audit_rate")
     return [
@@ -53,7 +56,9 @@ def ethics_evidence(summary: Mapping[str, Any], card: Mapping[str, Any]) -> list
             "principle": "Confidentiality and data security",
             "evidence": [
                 ("statcoder never logs or prints record texts; example texts appear only in the report file "
-                "the user asked for. Model files load without executing code (no pickle)."),
+                "the user asked for, with names, e-mail addresses, phone numbers and national identifiers "
+                "redacted unless an internal report with raw texts was asked for (--show-texts). "
+                "Model files load without executing code (no pickle)."),
                 (f"Subgroup results with fewer than {summary.get('min_cell', 'n/a')} records are suppressed, "
                 "with secondary suppression."),
             ],

@@ -68,6 +68,18 @@ def record_contributions(
     return [(str(feature_names[idx[i]]), float(contrib[i])) for i in order if contrib[i] > 0]
 
 
+def format_drivers(drivers: Sequence[tuple[str, float]], *, names: Sequence[str] | None = None) -> str:
+    """``"'nurse' +1.20, 'urs' (chars) +0.40"`` from (feature, contribution) pairs (``c:`` = chars).
+
+    ``names`` replaces the shown names (e.g. redacted ones), in the same order.
+    """
+    shown = names if names is not None else [_readable(n) for n, _ in drivers]
+    return ", ".join(
+        f"{label!r}{' (chars)' if n.startswith('c:') else ''} +{v:.2f}"
+        for (n, v), label in zip(drivers, shown, strict=True)
+    ) or "no positive contribution"
+
+
 def linear_parts(model: Any) -> tuple[Any, np.ndarray, np.ndarray, list[str]] | None:
     """(transform, coef, feature names, classes) of a fitted linear text model, or None.
 
@@ -86,11 +98,13 @@ def linear_parts(model: Any) -> tuple[Any, np.ndarray, np.ndarray, list[str]] | 
 
 def explain_section(
     coder: Any, data: Any, pred: Any, *, n_records: int = 5, n_codes: int = 40, seed: int = 0
-) -> tuple[dict[str, Any], list[dict[str, str]]]:
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Top n-grams for the ``n_codes`` most frequent true codes, and drivers of sampled records.
 
     Returns ``(section, records)``: ``section`` is JSON-ready (``available``, ``note``,
-    ``top_ngrams`` rows); ``records`` carry record texts and go only into the HTML report.
+    ``top_ngrams`` rows); ``records`` carry record texts and go only into the HTML report
+    (``text``, ``predicted_code``, ``decision``, ``drivers`` as text and ``driver_list`` of
+    (readable feature, is character n-gram, contribution)).
     """
     parts = linear_parts(getattr(coder, "model", None))
     if parts is None:
@@ -132,7 +146,7 @@ def explain_section(
             "text": texts[i],
             "predicted_code": code,
             "decision": str(pred.coded["decision"].iloc[i]),
-            "drivers": ", ".join(f"{_readable(n)!r}{' (chars)' if n.startswith('c:') else ''} +{v:.2f}"
-                                 for n, v in drivers) or "no positive contribution",
+            "drivers": format_drivers(drivers),
+            "driver_list": [(_readable(n), n.startswith("c:"), v) for n, v in drivers],
         })
     return section, records

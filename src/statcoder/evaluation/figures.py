@@ -26,6 +26,8 @@ def _fmt(x: Any) -> str:
         v = float(x)
     except (TypeError, ValueError):
         return "n/a"
+    if math.isinf(v):
+        return "none (never automatic)"
     return "n/a" if math.isnan(v) else f"{v:.3f}"
 
 

@@ -50,7 +50,9 @@ class Evaluation:
     correct_by_level: dict[int, np.ndarray]
     scored_by_level: dict[int, np.ndarray]
     examples: dict[int, list[str]] = field(default_factory=dict)
-    explained: list[dict[str, str]] = field(default_factory=list)
+    explained: list[dict[str, Any]] = field(default_factory=list)
+    #: the coder's classification (titles for the report); None for results read back from JSON
+    classification: Any = None
 
     def to_dict(self) -> dict[str, Any]:
         """Every figure of the report as plain JSON values (no record texts); NaN becomes None."""
@@ -226,6 +228,7 @@ def evaluate(
     source: str = "<data>",
     timings: dict[str, float] | None = None,
     on_progress: ProgressCallback | None = None,
+    max_text_length: int | None = None,
 ) -> Evaluation:
     """Evaluate ``coder`` on labelled ``frame`` along every dimension of the quality report.
 
@@ -233,7 +236,8 @@ def evaluate(
     ``automation``, ``calibration``, ``tables``, ``subgroups``, ``explainability``,
     ``reproducibility``, ``timeliness_cost``, ``ethics`` and ``model_card_markdown``.
     Proportions are in [0, 1], times in seconds, money in the units of ``cost``.
-    ``retrain_data`` (the training data) enables the seed-churn check.
+    ``retrain_data`` (the training data) enables the seed-churn check. ``max_text_length`` is
+    handled as by ``statcoder code`` (through ``coder.code``).
     """
     started = time.perf_counter()
     classification = coder.classification
@@ -241,7 +245,8 @@ def evaluate(
         frame, text_columns=text_columns, code_column=code_column, classification=classification,
         group_columns=group_columns, on_unknown_code=on_unknown_code, source=source,
     )
-    pred = ModelPredictions.from_coder(coder, data, top_k=top_k, on_progress=on_progress)
+    pred = ModelPredictions.from_coder(coder, data, top_k=top_k, on_progress=on_progress,
+                                       max_text_length=max_text_length)
     levels = _levels(data, pred, classification)
     accuracy, examples = _accuracy_section(levels, data, classification, top_k=top_k, n_boot=n_boot, seed=seed)
     automation = _automation_section(levels, pred, data, coder, classification)
@@ -320,4 +325,5 @@ def evaluate(
         scored_by_level={lv: levels[lv].scored for lv in levels},
         examples=examples,
         explained=explained,
+        classification=classification,
     )

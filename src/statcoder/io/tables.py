@@ -32,22 +32,37 @@ def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, index=frame.index)
 
 
-def read_table(path: str | Path, *, sheet: str | int | None = None) -> pd.DataFrame:
+TEXT_SUFFIXES = (".csv", ".txt", ".csv.gz", ".txt.gz", ".tsv", ".tab", ".tsv.gz")
+_BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+
+
+def read_table(path: str | Path, *, sheet: str | int | None = None, encoding: str | None = None) -> pd.DataFrame:
     """Read a table file into a DataFrame of strings (missing values as "").
 
     Formats by extension: .csv/.txt (comma or sniffed), .tsv/.tab, .csv.gz, .parquet,
     .xlsx/.xls (``sheet`` name or index, first by default), .sav/.zsav (SPSS), .dta (Stata).
     SPSS/Stata value labels are not applied: the stored codes are returned as text.
+    ``encoding`` applies to text files and SPSS/Stata files; by default text files are UTF-8,
+    or UTF-8/UTF-16 when they start with a byte-order mark. A text file that looks binary
+    (NUL bytes and no UTF-16 mark) is refused with an error that says so.
     """
     path = Path(path)
     if not path.is_file():
+        if path.is_dir():
+            raise InputError(f"expected a file, got a directory: {path}", hint="give the path of a table file")
         raise InputError(f"input file not found: {path}", hint="check the path and that the file exists")
     suffix = "".join(path.suffixes[-2:]).lower() if path.suffix.lower() == ".gz" else path.suffix.lower()
+    if encoding is not None:
+        _check_encoding(encoding)
+    text_encoding = encoding
+    if suffix in TEXT_SUFFIXES:
+        text_encoding = encoding or _detect_text_encoding(path)
     try:
         if suffix in (".csv", ".txt", ".csv.gz", ".txt.gz"):
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, sep=_sniff_delimiter(path))
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=text_encoding,
+                                sep=_sniff_delimiter(path, text_encoding or "utf-8"))
         elif suffix in (".tsv", ".tab", ".tsv.gz"):
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, sep="\t")
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, sep="\t", encoding=text_encoding)
         elif suffix in (".parquet", ".pq"):
             frame = _as_text(pd.read_parquet(path))
         elif suffix in (".xlsx", ".xlsm", ".xls"):
@@ -55,12 +70,12 @@ def read_table(path: str | Path, *, sheet: str | int | None = None) -> pd.DataFr
         elif suffix in (".sav", ".zsav"):
             import pyreadstat
 
-            raw, _meta = pyreadstat.read_sav(str(path), apply_value_formats=False)
+            raw, _meta = pyreadstat.read_sav(str(path), apply_value_formats=False, encoding=encoding)
             frame = _as_text(raw)
         elif suffix == ".dta":
             import pyreadstat
 
-            raw, _meta = pyreadstat.read_dta(str(path), apply_value_formats=False)
+            raw, _meta = pyreadstat.read_dta(str(path), apply_value_formats=False, encoding=encoding)
             frame = _as_text(raw)
         else:
             raise InputError(
@@ -71,15 +86,17 @@ def read_table(path: str | Path, *, sheet: str | int | None = None) -> pd.DataFr
     except InputError:
         raise
     except UnicodeDecodeError as exc:
+        name = text_encoding or "UTF-8"
         raise InputError(
-            f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})",
+            f"the file is not {name} text ({exc.reason} at byte {exc.start})",
             where=str(path),
-            hint="save it as UTF-8 (in Excel: 'CSV UTF-8')",
+            hint="pass its encoding, e.g. --encoding cp1250 or --encoding latin-1, or save it as UTF-8 "
+            "(in Excel: 'CSV UTF-8')",
         ) from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, OSError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(f"cannot read the file: {first}", where=str(path), hint="check that the file is a valid " + suffix.lstrip(".") + " file") from None
-    except Exception as exc:  # readers of binary formats raise their own exception types
+    except Exception as exc:  # noqa: BLE001 - readers of binary formats raise their own exception types
         raise InputError(
             f"cannot read the file ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})",
             where=str(path),
@@ -89,7 +106,45 @@ def read_table(path: str | Path, *, sheet: str | int | None = None) -> pd.DataFr
     return frame
 
 
-def _sniff_delimiter(path: Path) -> str:
+def _check_encoding(encoding: str) -> None:
+    import codecs
+
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise InputError(f"unknown encoding {encoding!r}", where="--encoding",
+                         hint="e.g. utf-8, utf-8-sig, cp1250, cp1252, latin-1, utf-16") from None
+
+
+def _head(path: Path, size: int = 8192) -> bytes:
+    import gzip
+
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    try:
+        with opener(path, "rb") as handle:
+            return handle.read(size)
+    except (OSError, EOFError) as exc:
+        raise InputError(f"cannot read the file: {exc}", where=str(path),
+                         hint="check that the file is not damaged and matches its extension") from None
+
+
+def _detect_text_encoding(path: Path) -> str:
+    """UTF-8 unless the file starts with a byte-order mark; refuses files that look binary."""
+    head = _head(path)
+    for bom, name in _BOMS:
+        if head.startswith(bom):
+            return name
+    if b"\x00" in head:
+        raise InputError(
+            "the file looks binary, not like a text table (it contains NUL bytes)",
+            where=str(path),
+            hint="give a CSV/TSV text file, or a file whose extension matches its format "
+            "(.parquet, .xlsx, .sav, .dta)",
+        )
+    return "utf-8"
+
+
+def _sniff_delimiter(path: Path, encoding: str = "utf-8") -> str:
     """Comma, semicolon, tab or pipe, whichever the first lines use consistently (comma by default).
 
     Spaces are never taken as the delimiter: a one-column file of texts has spaces in every line.
@@ -98,8 +153,11 @@ def _sniff_delimiter(path: Path) -> str:
     import gzip
 
     opener = gzip.open if path.suffix.lower() == ".gz" else open
-    with opener(path, "rt", encoding="utf-8", newline="") as handle:
-        sample = handle.read(65536)
+    try:
+        with opener(path, "rt", encoding=encoding, newline="") as handle:
+            sample = handle.read(65536)
+    except UnicodeDecodeError:
+        return ","  # the full read reports the decoding error with its position
     try:
         return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
     except csv.Error:

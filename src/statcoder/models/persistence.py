@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from statcoder.errors import ModelFileError
+from statcoder.io.archive_limits import check_npz
 
 FORMAT = "statcoder-model"
 FORMAT_VERSION = 1
@@ -145,6 +146,7 @@ def read_model_dir(directory: str | Path) -> tuple[dict[str, Any], Path]:
 
 def load_arrays(directory: Path) -> dict[str, np.ndarray]:
     """Load ``weights.npz`` with ``allow_pickle=False`` (object arrays are refused)."""
+    check_npz(directory / "weights.npz")  # declared array sizes checked before numpy allocates them
     try:
         with np.load(directory / "weights.npz", allow_pickle=False) as data:
             return {k: data[k] for k in data.files}

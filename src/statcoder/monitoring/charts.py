@@ -55,12 +55,18 @@ def plot_accuracy(ax: Any, result: MonitoringResult, level: int | None) -> None:
     if level is None and (f["signal"] == "audit_accuracy").any():
         y = _series(f, periods, "audit_accuracy", None)
         lo, hi = _series(f, periods, "audit_accuracy", None, "lower"), _series(f, periods, "audit_accuracy", None, "upper")
-        ax.errorbar(x, y, yerr=[y - lo, hi - y], fmt="s", color="#b00020", capsize=3, label="audit (95% CI)")
+        # bars never negative: limits are clipped to [0, 1] and to either side of the point
+        below = np.clip(y - np.clip(lo, 0.0, 1.0), 0.0, None)
+        above = np.clip(np.clip(hi, 0.0, 1.0) - y, 0.0, None)
+        ax.errorbar(x, y, yerr=[below, above], fmt="s", color="#b00020", capsize=3, label="audit (95% CI)")
     _alert_marks(ax, result, x, {s for s in f["signal"] if s.startswith((prefix, "audit_", "gap_"))})
     title = f"Accuracy at level {level}" if level is not None else "Accuracy of auto-coded records"
     ax.set_title(title, fontsize=10)
     ax.set_ylabel("accuracy")
-    ax.legend(fontsize=7, loc="lower left")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7, loc="lower left")
+    else:  # e.g. no period has auto-coded records
+        ax.text(0.5, 0.5, "no estimate: no auto-coded records", ha="center", va="center", transform=ax.transAxes)
 
 
 def plot_drift(ax: Any, result: MonitoringResult) -> None:

@@ -110,7 +110,9 @@ def new_frequent_tokens(
     Uses Monroe, Colaresi & Quinn (2008), "Fightin' words", with an informative Dirichlet
     prior proportional to the pooled frequencies (``prior`` = prior mass per pooled token).
     Only tokens found in at least ``min_records`` distinct period records are shown, so that a
-    rare word (a name, an address) never reaches the report.
+    rare word (a name, an address) never reaches the report; tokens that are part of personal
+    data found by ``statcoder.quality.pii`` in the period's texts (a recruiter's name or e-mail
+    repeated across ads) are left out too.
     Returns columns token, records (period records containing it), period_share and
     reference_share (of records), z, unseen (True if not in the training vocabulary).
     """
@@ -133,7 +135,26 @@ def new_frequent_tokens(
         rows.append((token, y_cur, y_cur / max(len(current_texts), 1),
                      y_ref / max(len(reference_texts), 1), delta / np.sqrt(var), token not in vocab))
     frame = pd.DataFrame(rows, columns=columns).sort_values("z", ascending=False)
-    return frame[frame["z"] > 0].head(top).reset_index(drop=True)
+    frame = frame[frame["z"] > 0]
+    personal = _personal_tokens(current_texts, set(frame["token"].head(top * 3)))
+    return frame[~frame["token"].isin(personal)].head(top).reset_index(drop=True)
+
+
+def _personal_tokens(texts: Sequence[str], tokens: set[str]) -> set[str]:
+    """Those of ``tokens`` that occur inside a span of personal data in some text."""
+    if not tokens:
+        return set()
+    from statcoder.quality.pii import PiiDetector
+
+    detector = PiiDetector()
+    found: set[str] = set()
+    for text in texts:
+        folded = set(tokenize(text))
+        if not folded & tokens:
+            continue
+        for match in detector.find(text):
+            found.update(set(tokenize(text[match.start:match.end])) & tokens)
+    return found
 
 
 @dataclass(frozen=True)

@@ -72,9 +72,11 @@ class Monitor:
         smoothing: float = 0.5,
         cusum_simulations: int = 5000,
         new_tokens: int = 10,
+        max_text_length: int | None = None,
         seed: int = 0,
     ) -> None:
         self.coder = coder
+        self.max_text_length = max_text_length
         self.text_columns = text_columns
         self.label_column = label_column
         self.audit_column = audit_column
@@ -104,7 +106,8 @@ class Monitor:
                                      hint="pass Monitor(coder, ...) or ScoredRecords")
         return score_frame(self.coder, data, text_columns=self.text_columns, label_column=self.label_column,
                            audit_column=self.audit_column if audit and self.audit_column in data.columns else None,
-                           columns=self.columns, where=where, on_progress=on_progress)
+                           columns=self.columns, where=where, on_progress=on_progress,
+                           max_text_length=self.max_text_length)
 
     def _validate(self) -> None:
         unknown = [e for e in self.estimators if e not in ESTIMATORS]

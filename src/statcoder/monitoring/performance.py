@@ -110,7 +110,12 @@ class TopLabelCalibrator:
         return np.column_stack([np.log(p / (1 - p)), onehot])
 
     def transform(self, confidence: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
-        """Recalibrated confidences (probabilities in [0, 1]); pass groups if fitted with them."""
+        """Recalibrated confidences (probabilities in [0, 1]); pass groups if fitted with them.
+
+        An empty input (e.g. a period without auto-coded records) gives an empty array.
+        """
+        if len(np.asarray(confidence)) == 0:
+            return np.zeros(0, dtype=float)
         if self.group_model_ is None or groups is None:
             return np.asarray(self.isotonic_.predict(np.asarray(confidence, float)), dtype=float)
         return self.group_model_.predict_proba(self._features(confidence, groups))[:, 1]

@@ -137,8 +137,12 @@ def score_frame(
     columns: Sequence[str] = (),
     where: str = "<frame>",
     on_progress: Any = None,
+    max_text_length: int | None = None,
 ) -> ScoredRecords:
     """Run ``coder`` on ``frame`` and collect what the monitor needs.
+
+    ``max_text_length`` is handed to ``coder.code`` (the same handling as ``statcoder code``);
+    the probabilities are then computed on the texts as coded (cut at that length).
 
     Leaf probabilities always come from ``coder.predict_proba``. If the frame already carries
     the coded-output columns (predicted_code, predicted_level, confidence, decision), they are
@@ -157,11 +161,14 @@ def score_frame(
         if name not in frame.columns:
             raise InputError(f"auxiliary column {name!r} not found", where=where,
                              hint="drop it from --column, or check the file")
-    proba = np.asarray(coder.predict_proba(texts))
     if all(c in frame.columns for c in CODED_COLUMNS):
         coded = frame
     else:
-        coded = coder.code(pd.DataFrame({"text": texts}), text_columns=["text"], on_progress=on_progress)
+        coded = coder.code(pd.DataFrame({"text": texts}), text_columns=["text"], on_progress=on_progress,
+                           max_text_length=max_text_length, where=where)
+    if max_text_length is not None:
+        texts = [t[:max_text_length] for t in texts]
+    proba = np.asarray(coder.predict_proba(texts))
     return ScoredRecords(
         classification=coder.classification,
         classes=list(coder.classes_),

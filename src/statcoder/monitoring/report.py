@@ -6,7 +6,9 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from statcoder.monitoring.wording import advice_for, describe_alert, group_alerts, signal_label
 from statcoder.report import HtmlReport
+from statcoder.report import format as fmt
 
 if TYPE_CHECKING:
     from statcoder.monitoring.result import MonitoringResult
@@ -41,24 +43,32 @@ ASSUMPTIONS = [
 ]
 
 
-def _fmt(value: object, digits: int = 3) -> str:
-    if value is None or (isinstance(value, float) and pd.isna(value)):
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return str(value)
+def _fmt(value: object) -> str:
+    return fmt.pct(value) if not fmt.is_missing(value) else fmt.NA
+
+
+def _signals(frame: pd.DataFrame) -> pd.DataFrame:
+    """Signal names in words; levels as integers or "—"."""
+    out = frame.copy()
+    out["signal"] = [signal_label(s) for s in out["signal"]]
+    if "level" in out:
+        out["level"] = [fmt.NA if fmt.is_missing(v) else str(int(v)) for v in out["level"]]
+    if "alert" in out:
+        out["alert"] = ["yes" if bool(v) else "no" for v in out["alert"]]
+    return out
 
 
 def build_report(result: MonitoringResult, *, title: str = "Model monitoring") -> HtmlReport:
     """An :class:`~statcoder.report.HtmlReport` for ``result`` (call ``.write(path)`` on it)."""
     ref = result.reference
-    report = HtmlReport(title, subtitle=f"model {ref.get('model_version') or '-'} · "
-                        f"{ref.get('classification') or ''} · {len(result.periods)} periods")
+    parts = [f"model {ref['model_version']}" if ref.get("model_version") else "",
+             str(ref.get("classification") or ""), f"{len(result.periods):,} periods"]
+    report = HtmlReport(title, subtitle=" · ".join(p for p in parts if p))
     summary = result.summary()
     last = summary[-1] if summary else {}
     report.section("Overview").add_kpis([
-        ("periods", str(len(result.periods))),
-        ("alerts", str(len(result.alerts))),
+        ("periods", f"{len(result.periods):,}"),
+        ("alerts", f"{len(result.alerts):,}"),
         ("reference accuracy (auto records)", _fmt(ref.get("auto_accuracy"))),
         (f"estimated accuracy, last period ({result.policy.estimator})", _fmt(last.get("estimated_accuracy"))),
         ("audited accuracy, last period", _fmt(last.get("audit_accuracy"))),
@@ -78,15 +88,23 @@ def build_report(result: MonitoringResult, *, title: str = "Model monitoring") -
             "estimated_accuracy_lower": "lower", "estimated_accuracy_upper": "upper",
             "estimated_auto_accuracy": "estimated (auto)", "n_audited": "audited",
             "audit_accuracy": "audited accuracy", "n_alerts": "alerts"})
-    report.add_table(table, caption="Per period (accuracy at the deepest level; 'auto' = auto-coded records)")
+    report.add_table(table, caption="Per period (accuracy at the deepest level; 'auto' = auto-coded records)",
+                     formats={"records": "int", "audited": "int", "alerts": "int"})
+    if any(p["n_records"] and fmt.is_missing(p.get("estimated_auto_accuracy")) for p in summary):
+        report.add_text("A period without auto-coded records has no accuracy of auto codes (shown as —).",
+                        css_class="note")
 
     report.section("Alerts")
     if result.alerts:
-        table = pd.DataFrame([{
-            "period": a.period, "signal": a.signal, "level": "" if a.level is None else str(a.level),
-            "size": a.size, "tolerance": a.tolerance, "q_value": a.q_value, "since": a.since,
-            "severity": a.severity, "advice": a.advice} for a in result.alerts])
-        report.add_table(table, caption="Alerts (significant after multiple-testing control and beyond tolerance)")
+        for cause, alerts in group_alerts(result.alerts).items():
+            report.add_heading(f"{cause}: {len(alerts):,} alert{'s' if len(alerts) != 1 else ''}")
+            report.add_text(advice_for(cause))
+            table = pd.DataFrame([{
+                "period": a.period, "what happened": describe_alert(a), "severity": a.severity,
+                "since": a.since, "q_value": a.q_value} for a in alerts])
+            report.add_table(table, formats={"period": "text", "since": "text"})
+        report.add_text("Alerts are significant after multiple-testing control and beyond the tolerance; "
+                        "'since' is the first period of the uninterrupted run beyond tolerance.", css_class="note")
     else:
         report.add_text("No alerts.")
     report.add_text(f"Multiple-testing control: {'Benjamini-Hochberg' if result.policy.method == 'bh' else 'Holm'} "
@@ -98,8 +116,9 @@ def build_report(result: MonitoringResult, *, title: str = "Model monitoring") -
     deepest = int(result.frame["level"].max()) if result.frame["level"].notna().any() else None
     for level in [deepest, None]:
         wide = result.estimates(level=level).reset_index()
+        wide = wide.rename(columns={c: signal_label(c) for c in wide.columns if c != "period"})
         report.add_table(wide, caption="Accuracy of auto-coded records" if level is None
-                         else f"Accuracy at level {level}")
+                         else f"Accuracy at level {level}", formats={"period": "text"})
     report.add_heading("Assumptions of the label-free estimates")
     for text in ASSUMPTIONS:
         report.add_text(text, css_class="note")
@@ -109,8 +128,8 @@ def build_report(result: MonitoringResult, *, title: str = "Model monitoring") -
     report.add_figure(result.plot("drift"), alt="Each drift signal's size divided by its tolerance per period; "
                       "values above 1 exceed the tolerance.")
     inputs = f[f["signal"].isin(["text_length", "oov_share", "domain_auc"]) | f["signal"].str.startswith("column:")]
-    report.add_table(inputs[["period", "signal", "value", "reference", "size", "p_value", "q_value", "alert"]],
-                     caption="Input signals")
+    report.add_table(_signals(inputs[["period", "signal", "value", "reference", "size", "p_value", "q_value", "alert"]]),
+                     caption="Input signals", formats={"period": "text"})
     report.add_heading("Newest frequent tokens (last periods)")
     report.add_text(f"Unseen = not in the vocabulary ({ref.get('vocabulary_source', '')}). Only tokens "
                     "found in at least 5 records are listed.", css_class="note")
@@ -123,13 +142,18 @@ def build_report(result: MonitoringResult, *, title: str = "Model monitoring") -
     report.add_figure(result.plot("decisions"), alt="Shares of auto, partial and review decisions per period "
                       "with 3-sigma control limits around the reference shares.")
     outputs = f[f["signal"].isin(["code_psi", "code_js", "confidence_ks"]) | f["signal"].str.startswith("share_")]
-    report.add_table(outputs[["period", "signal", "level", "value", "reference", "size", "p_value", "q_value", "alert"]]
-                     .astype({"level": str}), caption="Predicted codes, confidence and decisions")
+    report.add_table(_signals(outputs[["period", "signal", "level", "value", "reference", "size", "p_value",
+                                       "q_value", "alert"]]),
+                     caption="Predicted codes, confidence and decisions", formats={"period": "text"})
 
     if (f["signal"] == "audit_cusum").any():
         report.section("Audit")
         report.add_figure(result.plot("audit"), alt="CUSUM of audit errors at the end of each period.")
         audit = f[f["signal"].isin(["audit_accuracy", "audit_cusum"]) | f["signal"].str.startswith("gap_")]
-        report.add_table(audit[["period", "signal", "value", "lower", "upper", "reference", "size", "n",
-                                "p_value", "alert", "since"]], caption="Audit accuracy, CUSUM and estimate gaps")
+        audit = _signals(audit[["period", "signal", "value", "lower", "upper", "reference", "size", "n",
+                                "p_value", "alert", "since"]])
+        for col in ("lower", "upper"):  # limits of a share stay in [0, 1]
+            audit[col] = [v if fmt.is_missing(v) else fmt.clip_share(v) for v in audit[col]]
+        report.add_table(audit, caption="Audit accuracy, CUSUM and estimate gaps",
+                         formats={"period": "text", "since": "text", "n": "int"})
     return report

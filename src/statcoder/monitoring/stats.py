@@ -190,7 +190,10 @@ def wilson_interval(k: float, n: float, *, confidence: float = 0.95) -> tuple[fl
     p = k / n
     centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
     half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
-    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+    # the exact limits at k = 0 and k = n are 0 and 1; rounding must not move them inside p
+    lower = 0.0 if k <= 0 else max(0.0, min(p, centre - half))
+    upper = 1.0 if k >= n else min(1.0, max(p, centre + half))
+    return float(lower), float(upper)
 
 
 def benjamini_hochberg(p_values: Sequence[float], *, q: float = 0.05) -> tuple[np.ndarray, np.ndarray]:

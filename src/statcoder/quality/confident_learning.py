@@ -107,9 +107,10 @@ def confident_joint(
 ) -> np.ndarray:
     """The confident joint ``C`` (rows: given label, columns: latent true label), shape ``(m, m)``.
 
-    Without calibration the entries are counts of records. With ``calibrate=True`` (paper,
-    Eq. 2) each row is rescaled so that it sums to the number of records with that given
-    label; a row with no confidently counted record puts all its records on the diagonal.
+    Without calibration the entries are counts of records, except that the diagonal entry of
+    every label some record carries is at least 1 (as in cleanlab). With ``calibrate=True``
+    (paper, Eq. 2) each row is rescaled so that it sums to the number of records with that given
+    label.
     """
     labels, proba = _check(labels, proba)
     m = proba.shape[1]
@@ -117,6 +118,11 @@ def confident_joint(
     counted = assigned >= 0
     joint = np.zeros((m, m), dtype=float)
     np.add.at(joint, (labels[counted], assigned[counted]), 1.0)
+    # Every given label keeps at least one record on the diagonal (cleanlab's compute_confident_joint
+    # does the same): without it a small code whose few confidently counted records all went to
+    # other codes gets an estimated noise rate of exactly 1, however many of its records were fine.
+    present = np.flatnonzero(np.bincount(labels, minlength=m) > 0)
+    joint[present, present] = np.maximum(joint[present, present], 1.0)
     if calibrate:
         joint = calibrate_confident_joint(joint, np.bincount(labels, minlength=m))
     return joint

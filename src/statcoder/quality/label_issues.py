@@ -49,6 +49,9 @@ class LabelIssueResult:
     estimated_noise: float
     #: share of the estimated noise mass whose true code is in the same group (0-1; nan when no noise)
     within_group_share: float
+    #: out-of-fold top-1 accuracy of the model against the given codes (0-1): the estimated noise
+    #: cannot be read without it, since a weak model also flags correctly coded records
+    model_accuracy: float = float("nan")
 
     @property
     def mask(self) -> np.ndarray:
@@ -189,6 +192,7 @@ def detect_label_issues(
         group_level=level,
         estimated_noise=float(joint.sum() - np.trace(joint)),
         within_group_share=within,
+        model_accuracy=float(np.mean(proba.argmax(axis=1) == labels)) if len(labels) else float("nan"),
     )
 
 

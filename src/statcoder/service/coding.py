@@ -14,7 +14,6 @@ from statcoder.errors import InputError
 from statcoder.service.context import ServiceContext
 from statcoder.service.errors import NoActiveModelError, PayloadTooLargeError
 from statcoder.service.review import build_tasks
-from statcoder.store.review import ReviewRepository
 from statcoder.store.tables import Project
 
 OUTPUT_COLUMNS = ("predicted_code", "predicted_level", "confidence", "decision", "source", "candidates")
@@ -46,10 +45,36 @@ def active_coder(ctx: ServiceContext, project: Project):  # -> statcoder.coder.C
     return version, ctx.models.get(project.id, version, model_path(project.id, version))
 
 
-def input_frame(
-    records: list[dict[str, Any]], *, text_columns: list[str], max_records: int, max_text_length: int
-) -> pd.DataFrame:
-    """Validate the records and return them as a frame of strings (missing values -> "")."""
+MAX_FIELD_NAME = 200
+
+
+def _text_value(value: Any) -> str:
+    """Return a field value as coded text: missing -> ""."""
+    return "" if value is None else str(value)
+
+
+def has_lone_surrogate(text: str) -> bool:
+    """True if ``text`` holds a lone UTF-16 surrogate (valid in JSON escapes, not in UTF-8)."""
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def check_records(
+    records: list[dict[str, Any]], *, text_columns: list[str], id_field: str | None, max_records: int,
+    max_text_length: int, max_record_fields: int = 50, max_batch_fields: int = 200,
+) -> None:
+    """Bound and validate a request's records before any work: count, fields, names, texts.
+
+    Every record keeps its own fields (no widening to the union of the batch), so the work
+    of a request grows with its size, never with ``records x distinct names``. Raises
+    PayloadTooLargeError over a limit, InputError for missing text fields, output-name
+    clashes and values that are not valid Unicode (lone surrogates).
+    """
     if not records:
         raise InputError("no records given", where="records", hint="send 1 or more records")
     if len(records) > max_records:
@@ -59,30 +84,68 @@ def input_frame(
         )
     if not text_columns:
         raise InputError("no text column given", where="text_columns", hint="e.g. [\"text\"]")
-    clash = sorted({c for r in records for c in r} & {*OUTPUT_COLUMNS, "model_version"})
-    if clash:
-        raise InputError(
-            f"input field(s) {', '.join(clash)} clash with output columns", where="records",
-            hint="rename those fields",
-        )
-    columns: dict[str, None] = {}
+    names: set[str] = set()
     for i, rec in enumerate(records):
+        if len(rec) > max_record_fields:
+            raise PayloadTooLargeError(
+                f"a record has {len(rec)} fields; the limit is {max_record_fields}", where=f"records[{i}]",
+                hint="send only the text fields and an id; keep other data on your side",
+            )
+        names.update(rec)
+        if len(names) > max_batch_fields:
+            raise PayloadTooLargeError(
+                f"the records use more than {max_batch_fields} distinct field names", where=f"records[{i}]",
+                hint="send records with the same few fields, or split the batch",
+            )
         missing = [c for c in text_columns if c not in rec]
         if missing:
             raise InputError(
                 f"text field(s) {', '.join(missing)} missing", where=f"records[{i}]",
                 hint=f"every record needs the text fields {', '.join(text_columns)}",
             )
-        columns.update(dict.fromkeys(rec))
-    data = {c: ["" if r.get(c) is None else str(r[c]) for r in records] for c in columns}
-    lengths = [sum(len(data[c][i]) for c in text_columns) for i in range(len(records))]
-    too_long = [i for i, n in enumerate(lengths) if n > max_text_length]
-    if too_long:
-        raise PayloadTooLargeError(
-            f"{len(too_long)} record(s) have texts longer than {max_text_length} characters",
-            where=f"records[{too_long[0]}]", hint="shorten the texts",
+        length = 0
+        for value in rec.values():
+            if isinstance(value, str) and has_lone_surrogate(value):
+                raise InputError("a value is not valid Unicode (lone surrogate)", where=f"records[{i}]",
+                                 hint="send UTF-8 text; remove unpaired \\ud800-\\udfff escapes")
+        for c in text_columns:
+            length += len(_text_value(rec[c]))
+        if length > max_text_length:
+            raise PayloadTooLargeError(
+                f"a record has texts longer than {max_text_length} characters",
+                where=f"records[{i}]", hint="shorten the texts",
+            )
+    long_names = [n for n in names if len(n) > MAX_FIELD_NAME]
+    if long_names:
+        raise InputError(f"field names are limited to {MAX_FIELD_NAME} characters", where="records",
+                         hint="use short field names")
+    if any(has_lone_surrogate(n) for n in names) or any(has_lone_surrogate(c) for c in text_columns) or (
+            id_field is not None and has_lone_surrogate(id_field)):
+        raise InputError("a field name is not valid Unicode (lone surrogate)", where="records",
+                         hint="send UTF-8 field names")
+    clash = sorted(names & {*OUTPUT_COLUMNS, "model_version", "review_task_id"})
+    if clash:
+        raise InputError(
+            f"input field(s) {', '.join(clash)} clash with output columns", where="records",
+            hint="rename those fields",
         )
-    return pd.DataFrame(data, columns=list(columns), dtype=object)
+
+
+def input_frame(
+    records: list[dict[str, Any]], *, text_columns: list[str], max_records: int, max_text_length: int,
+    id_field: str | None = None, max_record_fields: int = 50, max_batch_fields: int = 200,
+) -> pd.DataFrame:
+    """Validate the records and return their text (and id) fields as a frame of strings.
+
+    Only the columns the coding and the review queue need are built; auxiliary fields stay
+    in each record (see :func:`check_records`).
+    """
+    check_records(records, text_columns=text_columns, id_field=id_field, max_records=max_records,
+                  max_text_length=max_text_length, max_record_fields=max_record_fields,
+                  max_batch_fields=max_batch_fields)
+    columns = list(dict.fromkeys([*text_columns, *([id_field] if id_field else [])]))
+    data = {c: [_text_value(r.get(c)) for r in records] for c in columns}
+    return pd.DataFrame(data, columns=columns, dtype=object)
 
 
 def decision_counts(decisions: pd.Series) -> dict[str, int]:
@@ -96,6 +159,7 @@ class PreparedRequest:
     """A validated coding request, ready for the (shared) model call."""
 
     project: Project
+    records: list[dict[str, Any]]
     frame: pd.DataFrame
     text_columns: list[str]
     id_field: str | None
@@ -110,12 +174,15 @@ def prepare(
     text_columns: list[str], id_field: str | None = "id", top_k: int = 5, queue_review: bool = True,
 ) -> PreparedRequest:
     """Validate the records and pick the active model (loaded once per process)."""
+    settings = ctx.settings
     frame = input_frame(
-        records, text_columns=text_columns, max_records=ctx.settings.max_batch_records,
-        max_text_length=ctx.settings.max_text_length,
+        records, text_columns=text_columns, max_records=settings.max_batch_records,
+        max_text_length=settings.max_text_length, id_field=id_field,
+        max_record_fields=settings.max_record_fields, max_batch_fields=settings.max_batch_fields,
     )
     version, coder = active_coder(ctx, project)
-    return PreparedRequest(project, frame, list(text_columns), id_field, top_k, queue_review, version, coder)
+    return PreparedRequest(project, records, frame, list(text_columns), id_field, top_k, queue_review, version,
+                           coder)
 
 
 def submit(ctx: ServiceContext, request: PreparedRequest) -> Future:
@@ -131,38 +198,81 @@ def submit(ctx: ServiceContext, request: PreparedRequest) -> Future:
 
 
 def finish(ctx: ServiceContext, request: PreparedRequest, predicted: pd.DataFrame) -> CodingResult:
-    """Attach the predictions, queue review/audit tasks, and return the coded records."""
+    """Attach the predictions, queue review/audit tasks, and return the coded records.
+
+    Each record comes back with its own input fields (as strings) plus the output columns.
+    """
+    return assemble(ctx, request, predicted, queue_tasks(ctx, request, predicted))
+
+
+def assemble(
+    ctx: ServiceContext, request: PreparedRequest, predicted: pd.DataFrame, task_ids: list[int | None]
+) -> CodingResult:
+    """Return the coded records (own input fields as strings + output columns); counts metrics."""
+    ctx.metrics.count_decisions(decision_counts(predicted["decision"]), "sync")
+    out = []
+    columns = [predicted[c].tolist() for c in OUTPUT_COLUMNS]
+    for rec, code, level, confidence, decision, source, candidates in zip(
+        request.records, *columns, strict=True
+    ):
+        coded = {k: _text_value(v) for k, v in rec.items()}
+        coded.update(predicted_code=code, predicted_level=int(level), confidence=float(confidence),
+                     decision=decision, source=source, candidates=json.loads(candidates))
+        out.append(coded)
+    return CodingResult(model_version=request.version, records=out, review_task_ids=task_ids)
+
+
+def review_rows(request: PreparedRequest, predicted: pd.DataFrame) -> tuple[list[int], list[dict[str, Any]]]:
+    """Return (row indexes, task rows) of the request's records that go to the review queue."""
     from statcoder.text import join_columns
 
+    if not request.queue_review:
+        return [], []
     frame = request.frame
-    coded = frame.copy()
-    for column in OUTPUT_COLUMNS:
-        coded[column] = predicted[column].to_numpy()
-    task_ids: list[int | None] = [None] * len(coded)
-    if request.queue_review:
-        texts = join_columns(frame, request.text_columns, where="records")
-        id_field = request.id_field
-        ids = frame[id_field].tolist() if id_field and id_field in frame.columns else [None] * len(frame)
-        rows, tasks = build_tasks(
-            request.project, coded, texts, record_ids=ids, model_version=request.version,
-            job_id=None, rng=np.random.default_rng(),
+    texts = join_columns(frame, request.text_columns, where="records")
+    id_field = request.id_field
+    ids = frame[id_field].tolist() if id_field and id_field in frame.columns else [None] * len(frame)
+    return build_tasks(
+        request.project, predicted, texts, record_ids=ids, model_version=request.version,
+        job_id=None, rng=np.random.default_rng(),
+    )
+
+
+def queue_tasks(ctx: ServiceContext, request: PreparedRequest, predicted: pd.DataFrame) -> list[int | None]:
+    """Store the request's review/audit tasks; returns the task id per record (None if not queued)."""
+    return store_tasks(ctx, len(predicted), review_rows(request, predicted))
+
+
+def store_tasks(
+    ctx: ServiceContext, n_records: int, chosen: tuple[list[int], list[dict[str, Any]]]
+) -> list[int | None]:
+    """Insert the chosen task rows (one transaction); returns the task id per record or None."""
+    rows, tasks = chosen
+    return place_task_ids(n_records, rows, ctx.task_writer.write(tasks) if tasks else [])
+
+
+def place_task_ids(n_records: int, rows: list[int], ids: list[int]) -> list[int | None]:
+    """Return the task id per record: ``ids[k]`` at ``rows[k]``, None elsewhere."""
+    task_ids: list[int | None] = [None] * n_records
+    for row, task_id in zip(rows, ids, strict=True):
+        task_ids[row] = task_id
+    return task_ids
+
+
+def render(result: CodingResult, *, max_bytes: int) -> bytes:
+    """Return the JSON answer of ``POST /code``; PayloadTooLargeError past ``max_bytes``."""
+    import orjson
+
+    records = result.records
+    for rec, task_id in zip(records, result.review_task_ids, strict=True):
+        rec["review_task_id"] = task_id
+    body = orjson.dumps({"model_version": result.model_version, "records": records})
+    if len(body) > max_bytes:
+        raise PayloadTooLargeError(
+            f"the answer would be {len(body)} bytes; the limit is {max_bytes}", where="records",
+            hint="send fewer records or fields per request, or a smaller top_k",
         )
-        if tasks:
-            with ctx.db.write() as session:
-                ids = ReviewRepository(session).add_many(tasks, return_ids=True)
-            for row, task_id in zip(rows, ids, strict=True):
-                task_ids[row] = task_id
-    ctx.metrics.count_decisions(decision_counts(coded["decision"]), "sync")
-    names = list(coded.columns)
-    values = [coded[c].tolist() for c in names]
-    out = []
-    for row in zip(*values, strict=True):
-        rec = dict(zip(names, row, strict=True))
-        rec["predicted_level"] = int(rec["predicted_level"])
-        rec["confidence"] = float(rec["confidence"])
-        rec["candidates"] = json.loads(rec["candidates"])
-        out.append(rec)
-    return CodingResult(model_version=request.version, records=out, review_task_ids=task_ids)
+    return body
 
 
 def code_records(

@@ -65,6 +65,12 @@ class NoActiveModelError(ConflictError):
     code = "no_active_model"
 
 
+class PurgedError(ConflictError):
+    """The data was deleted by the project's retention policy."""
+
+    code = "purged"
+
+
 class PayloadTooLargeError(StatcoderError):
     """The request or file exceeds a configured size limit."""
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import secrets
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import pyarrow.parquet as pq
 
 from statcoder.errors import InputError
 from statcoder.io import atomic_write_with
+from statcoder.io.csv_safety import neutralise_frame
 from statcoder.service.audit import record
 from statcoder.service.context import ServiceContext
 from statcoder.service.errors import (
@@ -24,7 +26,9 @@ from statcoder.service.errors import (
     NoActiveModelError,
     NotFoundError,
     PathNotAllowedError,
+    PurgedError,
 )
+from statcoder.service.staging import snapshot_checked_file
 from statcoder.store import utcnow
 from statcoder.store.jobs import JobRepository
 from statcoder.store.tables import Job, Project
@@ -53,10 +57,17 @@ def input_format(name: str) -> str:
     return fmt
 
 
+MAX_NAME_BYTES = 255
+MAX_PATH_BYTES = 4096
+
+
 def allowed_path(ctx: ServiceContext, path: str) -> Path:
     """Return the resolved path if it is a file inside an allowed job directory.
 
-    Symlinks and ``..`` are resolved first, so a link cannot lead out of the directory.
+    Symlinks and ``..`` are resolved first, so a link cannot lead out of the directory; the
+    service's own data directory (other projects' staged inputs) is never allowed. Names
+    longer than the file system takes are an InputError, never an OS error. Use
+    :func:`snapshot_from_path` to read the file: it re-checks what it opens.
     """
     roots = [d.resolve() for d in ctx.settings.allowed_job_dirs]
     if not roots:
@@ -64,18 +75,57 @@ def allowed_path(ctx: ServiceContext, path: str) -> Path:
             "server-side paths are disabled", where="path",
             hint="upload the file, or ask the operator to set STATCODER_ALLOWED_JOB_DIRS",
         )
-    candidate = Path(path)
-    if not candidate.is_absolute() or "\x00" in path:
+    if "\x00" in path or not Path(path).is_absolute():
         raise InputError("the path must be absolute", where="path", hint="give the full path")
-    resolved = candidate.resolve()
-    if not any(resolved.is_relative_to(root) for root in roots):
+    try:
+        encoded = [part.encode("utf-8") for part in Path(path).parts]
+    except UnicodeEncodeError:
+        raise InputError("the path is not valid UTF-8", where="path", hint="rename the file") from None
+    if sum(len(p) + 1 for p in encoded) > MAX_PATH_BYTES or any(len(p) > MAX_NAME_BYTES for p in encoded):
+        raise InputError(
+            f"the path is too long (names up to {MAX_NAME_BYTES} bytes, paths up to {MAX_PATH_BYTES})",
+            where="path", hint="rename the file with a shorter name",
+        )
+    try:
+        resolved = Path(path).resolve()
+        is_file = resolved.is_file()
+    except (OSError, RuntimeError):
+        raise InputError("the path cannot be resolved", where="path", hint="check the path") from None
+    if not _is_allowed(ctx, resolved):
         raise PathNotAllowedError(
             "the path is outside the allowed job directories", where="path",
             hint="place the file in one of the directories set in STATCODER_ALLOWED_JOB_DIRS",
         )
-    if not resolved.is_file():
+    if not is_file:
         raise InputError("no such file", where="path", hint="check the path")
     return resolved
+
+
+def _is_allowed(ctx: ServiceContext, resolved: Path) -> bool:
+    """True if ``resolved`` lies in an allowed job directory and outside the data directory."""
+    if resolved.is_relative_to(ctx.data_dir):
+        return False
+    return any(resolved.is_relative_to(d.resolve()) for d in ctx.settings.allowed_job_dirs)
+
+
+def snapshot_from_path(ctx: ServiceContext, path: str, job_id: str) -> tuple[Path, str]:
+    """Check ``path`` and copy the file it names into the job's directory; returns (copy, format).
+
+    The file is opened once, after the check, without following links, and the copy is made
+    from that descriptor at submission: the worker later reads the copy, so swapping the
+    path for a link after the ``202`` cannot make a job read another file.
+    """
+    resolved = allowed_path(ctx, path)
+    fmt = input_format(resolved.name)
+    target = job_dir(ctx, job_id) / f"source.{fmt}"
+    try:
+        snapshot_checked_file(
+            resolved, target, allowed=lambda p: _is_allowed(ctx, p), max_bytes=ctx.settings.max_upload_bytes,
+        )
+    except BaseException:
+        shutil.rmtree(target.parent, ignore_errors=True)
+        raise
+    return target, fmt
 
 
 def create_job(
@@ -134,6 +184,9 @@ def cancel_job(ctx: ServiceContext, project_id: str, job_id: str, *, actor: str)
 
 
 def _require_finished(job: Job) -> None:
+    if job.purged_at is not None:
+        raise PurgedError(f"the results of job {job.id!r} were deleted by the project's retention policy",
+                          hint="results are kept for the project's retention_days; code the input again")
     if job.status != "succeeded":
         raise ConflictError(
             f"job {job.id!r} is {job.status}; results are available once it has succeeded",
@@ -146,7 +199,7 @@ def result_csv(ctx: ServiceContext, job: Job) -> Iterator[bytes]:
     _require_finished(job)
     with ctx.db.read() as session:
         for i, data in enumerate(JobRepository(session).iter_chunks(job.id)):
-            frame = pq.read_table(io.BytesIO(data)).to_pandas()
+            frame = neutralise_frame(pq.read_table(io.BytesIO(data)).to_pandas())  # no formulas
             yield frame.to_csv(index=False, header=i == 0).encode()
 
 

@@ -1,10 +1,22 @@
-"""Prometheus metrics of one service instance (its own registry, so test apps never collide)."""
+"""Prometheus metrics of one service instance (its own registry, so test apps never collide).
+
+With several server processes (``statcoder serve --workers N``), ``PROMETHEUS_MULTIPROC_DIR``
+is set and every process writes its values to files there; ``render`` then sums all
+processes (Prometheus' multiprocess mode), so ``/metrics`` is right whichever process answers.
+"""
 
 from __future__ import annotations
+
+import os
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+def multiprocess_dir() -> str | None:
+    """Return the Prometheus multiprocess directory, or None in single-process mode."""
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 
 
 class ServiceMetrics:
@@ -29,7 +41,8 @@ class ServiceMetrics:
             "statcoder_job_chunks", "Job chunks committed to the store.", registry=self.registry,
         )
         self.models_loaded = Gauge(
-            "statcoder_models_loaded", "Model versions held in memory.", registry=self.registry,
+            "statcoder_models_loaded", "Model versions held in memory (summed over live processes).",
+            registry=self.registry, multiprocess_mode="livesum",
         )
 
     def count_decisions(self, decisions: dict[str, int], via: str) -> None:
@@ -39,5 +52,21 @@ class ServiceMetrics:
                 self.records.labels(decision, via).inc(n)
 
     def render(self) -> bytes:
-        """Return the metrics in the Prometheus text exposition format."""
-        return generate_latest(self.registry)
+        """Return the metrics in the Prometheus text exposition format (all processes when several)."""
+        directory = multiprocess_dir()
+        if directory is None:
+            return generate_latest(self.registry)
+        from prometheus_client import multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=directory)
+        return generate_latest(registry)
+
+    @staticmethod
+    def process_exited(pid: int | None = None) -> None:
+        """Drop a finished process's live gauges from the multiprocess files (no-op otherwise)."""
+        directory = multiprocess_dir()
+        if directory is not None:
+            from prometheus_client import multiprocess
+
+            multiprocess.mark_process_dead(pid or os.getpid(), directory)

@@ -76,12 +76,25 @@ def get_project(ctx: ServiceContext, project_id: str) -> Project:
     return project
 
 
-def update_settings(ctx: ServiceContext, project_id: str, *, audit_rate: float | None, actor: str) -> Project:
-    """Change the project's settings (today: the audit sampling rate), recorded in the audit log."""
+KEEP = object()  # "leave the retention period unchanged" (None means "keep data forever")
+
+
+def update_settings(
+    ctx: ServiceContext, project_id: str, *, audit_rate: float | None, actor: str, retention_days: object = KEEP,
+) -> Project:
+    """Change the project's settings (audit rate, retention days), recorded in the audit log."""
     with ctx.db.write() as session:
         project = ProjectRepository(session).get_for_update(project_id)
         if project is None:
             raise NotFoundError(f"project {project_id!r} not found", hint="check the project id")
+        if retention_days is not KEEP:
+            if retention_days is not None and not (isinstance(retention_days, int) and retention_days >= 1):
+                raise InputError("retention_days must be a whole number of days >= 1, or null",
+                                 where="retention_days", hint="e.g. 90; null keeps data forever")
+            before_days = project.retention_days
+            project.retention_days = retention_days
+            record(session, project_id, actor=actor, action="project.settings", target=project_id,
+                   details={"retention_days": {"before": before_days, "after": retention_days}})
         if audit_rate is not None:
             check_audit_rate(audit_rate)
             before = project.audit_rate

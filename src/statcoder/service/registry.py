@@ -20,6 +20,7 @@ import pandas as pd
 from sqlalchemy.exc import IntegrityError
 
 from statcoder.errors import InputError, ModelFileError
+from statcoder.io.archive_limits import ArchiveLimits, ArchiveTooLargeError, check_npz, check_zip
 from statcoder.service.audit import record
 from statcoder.service.coding import model_path
 from statcoder.service.context import ServiceContext
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from statcoder.coder import Coder
 
 MAX_ARCHIVE_MEMBERS = 1000
+MIN_TRAIN_RECORDS = 10
 SAFE_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
@@ -99,40 +101,53 @@ def add_coder(ctx: ServiceContext, project: Project, coder: Coder, *, source: st
     return row
 
 
-def _safe_extract(archive: Path, into: Path, *, max_bytes: int) -> None:
-    """Extract a .zip or .tar(.gz) refusing absolute paths, '..', links and oversize content."""
+def archive_limits(ctx: ServiceContext) -> ArchiveLimits:
+    """Return the unpacking limits of uploads (model archives, xlsx training files)."""
+    size = ctx.settings.max_model_bytes
+    return ArchiveLimits(max_total_bytes=size, max_member_bytes=size, max_ratio=ctx.settings.max_archive_ratio,
+                         max_members=MAX_ARCHIVE_MEMBERS)
+
+
+def _safe_extract(archive: Path, into: Path, *, limits: ArchiveLimits) -> None:
+    """Extract a .zip or .tar(.gz) refusing absolute paths, '..', links and oversize content.
+
+    Every member's declared size (zip: also its compression ratio) is checked against
+    ``limits`` before the first byte is written.
+    """
     def check(name: str, size: int, total: int) -> int:
         member = Path(name)
         if member.is_absolute() or ".." in member.parts:
-            raise ModelFileError("the archive holds a path outside its root", where=name,
+            raise ModelFileError("the archive holds a path outside its root", where=name[:100],
                                  hint="archive the model directory itself")
         total += size
-        if total > max_bytes:
-            raise PayloadTooLargeError("the archive unpacks to more than the upload limit",
-                                       hint="check the archive")
+        if total > limits.max_total_bytes:
+            raise PayloadTooLargeError(f"the archive unpacks to more than {limits.max_total_bytes} bytes",
+                                       hint="check the archive; it may be a decompression bomb")
         return total
 
     total = 0
     if zipfile.is_zipfile(archive):
         with zipfile.ZipFile(archive) as zf:
-            infos = zf.infolist()
-            if len(infos) > MAX_ARCHIVE_MEMBERS:
-                raise ModelFileError("the archive has too many files", hint="archive the model directory only")
-            for info in infos:
+            try:
+                check_zip(zf, limits, what="model archive")
+            except ArchiveTooLargeError as exc:
+                raise PayloadTooLargeError(exc.message, where=exc.where, hint=exc.hint) from None
+            for info in zf.infolist():
                 total = check(info.filename, info.file_size, total)
             zf.extractall(into)
         return
     try:
         with tarfile.open(archive) as tf:
-            members = tf.getmembers()
-            if len(members) > MAX_ARCHIVE_MEMBERS:
-                raise ModelFileError("the archive has too many files", hint="archive the model directory only")
-            for m in members:
+            members = []
+            for m in tf:  # headers are read one by one; stop at the first member over a limit
+                if len(members) >= MAX_ARCHIVE_MEMBERS:
+                    raise ModelFileError("the archive has too many files", hint="archive the model directory only")
                 if not (m.isfile() or m.isdir()):
-                    raise ModelFileError("the archive holds links or devices", where=m.name,
+                    raise ModelFileError("the archive holds links or devices", where=m.name[:100],
                                          hint="archive plain files only")
                 total = check(m.name, m.size, total)
-            tf.extractall(into, filter="data")
+                members.append(m)
+            tf.extractall(into, members=members, filter="data")
     except tarfile.TarError:
         raise ModelFileError("the upload is neither a zip nor a tar archive",
                              hint="send the model directory as .zip or .tar.gz") from None
@@ -153,8 +168,13 @@ def add_archive(ctx: ServiceContext, project: Project, archive: Path, *, actor: 
     from statcoder.coder import Coder
 
     with tempfile.TemporaryDirectory(dir=ctx.data_dir) as tmp:
-        _safe_extract(archive, Path(tmp), max_bytes=ctx.settings.max_upload_bytes)
-        coder = Coder.load(_model_root(Path(tmp)))
+        _safe_extract(archive, Path(tmp), limits=archive_limits(ctx))
+        root = _model_root(Path(tmp))
+        if (root / "weights.npz").is_file():  # array sizes from their headers, before numpy allocates
+            size = ctx.settings.max_model_bytes
+            check_npz(root / "weights.npz", max_array_bytes=size, max_total_bytes=size,
+                      max_ratio=ctx.settings.max_archive_ratio)
+        coder = Coder.load(root)
         return add_coder(ctx, project, coder, source="upload", actor=actor)
 
 
@@ -173,11 +193,22 @@ def train_model(
         )
     if not 0.5 <= target_accuracy < 1.0:
         raise InputError("target_accuracy must be in [0.5, 1)", where="target_accuracy", hint="e.g. 0.95")
-    coder = train(
-        data, text_columns=text_columns, code_column=code_column,
-        classification=ctx.classification(project), target_accuracy=target_accuracy,
-        backend=backend, seed=seed,
-    )
+    if len(data) < MIN_TRAIN_RECORDS:
+        raise InputError(
+            f"{len(data)} training records; at least {MIN_TRAIN_RECORDS} are needed",
+            where="file", hint="send more labelled records (several per code)",
+        )
+    try:
+        coder = train(
+            data, text_columns=text_columns, code_column=code_column,
+            classification=ctx.classification(project), target_accuracy=target_accuracy,
+            backend=backend, seed=seed,
+        )
+    except ValueError as exc:  # e.g. fewer records of a code than cross-validation folds
+        raise InputError(
+            f"the model cannot be trained on these records ({type(exc).__name__})", where="file",
+            hint="send more labelled records: several per code, for most codes",
+        ) from None
     return add_coder(ctx, project, coder, source="train", actor=actor)
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from statcoder.errors import UnknownCodeError
+from statcoder.io.csv_safety import neutralise_cell
 from statcoder.service.audit import record
 from statcoder.service.context import ServiceContext
 from statcoder.service.errors import ConflictError, NotFoundError
@@ -34,16 +35,18 @@ def select_for_review(
 ) -> list[tuple[int, str]]:
     """Return (row index, reason) of the rows that become tasks.
 
-    Every ``review`` row is taken (reason ``"review"``); each ``auto`` row is taken with
-    probability ``audit_rate`` (reason ``"audit"``), independently, which gives a simple
-    random sample of auto-coded records for measuring their real accuracy.
+    Every ``review`` row is taken (reason ``"review"``); each ``auto`` and each ``partial``
+    row is taken with probability ``audit_rate`` (reason ``"audit"``), independently. Within
+    each decision and predicted level this is a simple random sample, so the audit measures
+    the real accuracy of automatic coding at every level it codes to (a ``partial`` record is
+    coded automatically at a shallower level: its accuracy there is audited too).
     """
     draws = rng.random(len(decisions))
     chosen: list[tuple[int, str]] = []
     for i, decision in enumerate(decisions):
         if decision == "review":
             chosen.append((i, "review"))
-        elif decision == "auto" and draws[i] < audit_rate:
+        elif decision in ("auto", "partial") and draws[i] < audit_rate:
             chosen.append((i, "audit"))
     return chosen
 
@@ -160,13 +163,13 @@ def export_labelled_csv(ctx: ServiceContext, project_id: str) -> Iterator[str]:
     writer.writerow(EXPORT_COLUMNS)
     with ctx.db.read() as session:
         for n, task in enumerate(ReviewRepository(session).iter_done(project_id), start=1):
-            writer.writerow([
+            writer.writerow([neutralise_cell(value) for value in (
                 task.id, task.record_id or "", task.text, task.code, task.coder_id,
                 utc(task.submitted_at).isoformat() if task.submitted_at else "",
                 "" if task.time_spent_s is None else task.time_spent_s, task.reason,
                 task.predicted_code, task.predicted_level, task.confidence, task.decision,
                 task.model_version, task.job_id or "",
-            ])
+            )])
             if n % 500 == 0:
                 yield buffer.getvalue()
                 buffer.seek(0)

@@ -29,10 +29,26 @@ class ServiceSettings(BaseSettings):
     max_request_bytes: int = Field(default=10_000_000, gt=0)
     #: largest file accepted by job creation and model upload (bytes)
     max_upload_bytes: int = Field(default=2_000_000_000, gt=0)
+    #: most bytes a model archive (and the arrays of its weights) may unpack to
+    max_model_bytes: int = Field(default=1_000_000_000, gt=0)
+    #: largest compression ratio of one member (over 1 MB) of an uploaded zip/xlsx/npz
+    max_archive_ratio: float = Field(default=200.0, gt=1)
     #: most records in one synchronous ``POST /code`` request
     max_batch_records: int = Field(default=1000, gt=0)
     #: longest text (characters, after joining the text columns) accepted for coding
     max_text_length: int = Field(default=10_000, gt=0)
+    #: most fields in one record of ``POST /code`` (text, id and auxiliary fields)
+    max_record_fields: int = Field(default=50, gt=0)
+    #: most distinct field names in one ``POST /code`` request (all records together)
+    max_batch_fields: int = Field(default=200, gt=0)
+    #: largest JSON answer of ``POST /code`` (bytes); larger answers are a 413
+    max_response_bytes: int = Field(default=50_000_000, gt=0)
+    #: records in flight in ``POST /code`` per process (large requests; the shared pool)
+    coding_records_in_flight: int = Field(default=4000, gt=0)
+    #: records in flight in ``POST /code`` per project; more waits, projects served round-robin
+    project_records_in_flight: int = Field(default=2000, gt=0)
+    #: requests of at most this many records use only their project's share, never the pool
+    small_request_records: int = Field(default=10, ge=0)
     #: most labelled records accepted by the synchronous train endpoint
     max_train_records: int = Field(default=200_000, gt=0)
     #: default share of ``auto`` records sent to the audit sample of a new project
@@ -60,6 +76,16 @@ class ServiceSettings(BaseSettings):
     #: how long the server keeps an idle HTTP connection open (s); longer than clients' pools
     #: (httpx: 5 s) so a client never reuses a connection the server is closing
     keep_alive_seconds: int = Field(default=30, ge=1, le=3600)
+    #: how long a write waits for a locked SQLite database before the request is a 503 (s)
+    db_busy_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    #: how long a starting server retries a store that is locked or unreachable (s)
+    startup_retry_seconds: float = Field(default=300.0, ge=0)
+    #: a client must send its request headers within this time (s), else the connection is cut
+    header_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
+    #: a client must not pause longer than this between two parts of a request body (s): 408
+    body_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+    #: HTTP worker processes of ``statcoder serve`` (1 = one process, job worker inside)
+    workers: int = Field(default=1, ge=1, le=64)
     #: log level of the service loggers
     log_level: str = "info"
 

@@ -6,6 +6,8 @@ Every column is text (missing values -> ""), as everywhere in statcoder.
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -98,3 +100,67 @@ def stage_input(
 
     atomic_write_with(target, write)
     return total
+
+
+def snapshot_checked_file(
+    resolved: Path, target: Path, *, allowed: Callable[[Path], bool], max_bytes: int
+) -> int:
+    """Copy the regular file ``resolved`` to ``target`` through ONE descriptor; returns its size.
+
+    The file is opened without following a final symlink, and the descriptor's real path is
+    checked again with ``allowed`` (a directory swapped for a link after the caller resolved
+    the path is caught here). What is copied is therefore exactly the file that was checked:
+    replacing the path by a link after submission changes nothing for the job. InputError
+    for anything but a regular file, PayloadTooLargeError past ``max_bytes``.
+    """
+    from statcoder.service.errors import PathNotAllowedError, PayloadTooLargeError
+
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(resolved, flags)
+    except OSError as exc:
+        raise InputError(f"the file cannot be opened ({_os_reason(exc)})", where="path",
+                         hint="check the path and the file's permissions") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise InputError("the path is not a regular file", where="path", hint="give the path of a file")
+        proc_link = Path(f"/proc/self/fd/{fd}")
+        opened = Path(os.readlink(proc_link)) if proc_link.is_symlink() else resolved
+        if opened != resolved or not allowed(opened):
+            raise PathNotAllowedError(
+                "the path changed while it was checked", where="path",
+                hint="place the file in one of the directories set in STATCODER_ALLOWED_JOB_DIRS",
+            )
+        if not proc_link.is_symlink():  # no /proc: the descriptor must be the checked inode
+            checked = os.stat(resolved, follow_symlinks=False)
+            if (checked.st_dev, checked.st_ino) != (info.st_dev, info.st_ino):
+                raise PathNotAllowedError("the path changed while it was checked", where="path",
+                                          hint="submit the job again")
+        if info.st_size > max_bytes:
+            raise PayloadTooLargeError(f"the file is larger than {max_bytes} bytes", where="path",
+                                       hint="split the file, or ask the operator to raise STATCODER_MAX_UPLOAD_BYTES")
+        os.set_blocking(fd, True)
+        copied = 0
+
+        def write(tmp: Path) -> None:
+            nonlocal copied
+            with open(tmp, "wb") as out:
+                while block := os.read(fd, 1 << 20):
+                    copied += len(block)
+                    if copied > max_bytes:  # the file grew after the check
+                        raise PayloadTooLargeError(f"the file is larger than {max_bytes} bytes", where="path",
+                                                   hint="split the file")
+                    out.write(block)
+
+        atomic_write_with(target, write)
+        return copied
+    finally:
+        os.close(fd)
+
+
+def _os_reason(exc: OSError) -> str:
+    """Return the OS error's short name (never its message: that holds the path)."""
+    import errno
+
+    return errno.errorcode.get(exc.errno or 0, type(exc).__name__)

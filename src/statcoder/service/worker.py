@@ -125,7 +125,7 @@ class JobWorker:
             n_chunks = -(-n // job.chunk_size)
             self._renew(job, n_records=n, n_chunks=n_chunks)
             job.n_records, job.n_chunks = n, n_chunks
-            if job.source == "upload":
+            if Path(job.input_path).parent == job_dir(self.ctx, job.id):  # our own copy
                 Path(job.input_path).unlink(missing_ok=True)
         return str(staged)
 

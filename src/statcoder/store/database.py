@@ -7,6 +7,7 @@ PostgreSQL is used through psycopg 3 (``postgresql+psycopg://...``).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -37,9 +38,11 @@ def utc(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, busy_timeout_s: float = 30.0) -> Engine:
     """Create an engine for ``url`` (``sqlite:///path`` or ``postgresql+psycopg://...``).
 
+    A write waits at most ``busy_timeout_s`` for a lock (SQLite's busy timeout, PostgreSQL's
+    ``lock_timeout``) and then fails with OperationalError, which the API answers with 503.
     Raises ConfigurationError for a URL that SQLAlchemy cannot parse or a driver not supported.
     """
     try:
@@ -52,15 +55,17 @@ def make_engine(url: str) -> Engine:
         ) from exc
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            private_sqlite_files(Path(parsed.database))
         engine = create_engine(
-            parsed, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=20,
+            parsed, connect_args={"check_same_thread": False, "timeout": busy_timeout_s}, pool_size=20,
             max_overflow=20,
         )
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, busy_timeout_ms=int(busy_timeout_s * 1000))
         return engine
     if parsed.get_backend_name() == "postgresql":
-        return create_engine(parsed, pool_size=10, max_overflow=20, pool_pre_ping=True)
+        lock_ms = int(busy_timeout_s * 1000)
+        return create_engine(parsed, pool_size=10, max_overflow=20, pool_pre_ping=True,
+                             connect_args={"options": f"-c lock_timeout={lock_ms}"})
     raise ConfigurationError(
         f"unsupported database backend {parsed.get_backend_name()!r}",
         where="STATCODER_DATABASE_URL",
@@ -68,7 +73,25 @@ def make_engine(url: str) -> Engine:
     )
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def private_sqlite_files(database: Path) -> None:
+    """Create the SQLite file (and its directory) readable by the service's user only.
+
+    The file is created 0600 before SQLite opens it (SQLite gives its ``-wal`` and ``-shm``
+    files the database's mode); existing files are narrowed to 0600. Review tasks hold record
+    texts, so no other local user may read them.
+    """
+    database.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(database, os.O_CREAT | os.O_RDWR, 0o600))
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        path = database.with_name(database.name + suffix)
+        try:
+            if path.stat().st_mode & 0o077:
+                os.chmod(path, 0o600)
+        except FileNotFoundError:
+            pass
+
+
+def _configure_sqlite(engine: Engine, *, busy_timeout_ms: int = 30000) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take over transaction control from the sqlite3 module so BEGIN can be IMMEDIATE.
@@ -77,7 +100,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -89,9 +112,9 @@ def _configure_sqlite(engine: Engine) -> None:
 class Database:
     """An engine plus two session factories: ``read()`` and ``write()`` transactions."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, busy_timeout_s: float = 30.0) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, busy_timeout_s=busy_timeout_s)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         writer = self.engine.execution_options(sqlite_begin="IMMEDIATE") if self.is_sqlite else self.engine
         self._read = sessionmaker(self.engine, expire_on_commit=False)

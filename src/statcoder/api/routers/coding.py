@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
 
 from statcoder.api.deps import CodeProject, ContextDep
 from statcoder.api.routers.common import ERRORS
@@ -17,27 +16,42 @@ router = APIRouter(prefix="/v1", tags=["coding"], responses=ERRORS)
 
 
 @router.post("/projects/{project_id}/code", response_model=None, responses={200: {"model": CodeResponse}})
-async def code(body: CodeRequest, project: CodeProject, ctx: ContextDep) -> JSONResponse:
+async def code(body: CodeRequest, project: CodeProject, ctx: ContextDep) -> Response:
     """Code 1..max_batch_records records with the project's active model (scope ``code``).
 
-    Each record comes back with its fields plus ``predicted_code``, ``predicted_level``,
+    Each record comes back with its own fields plus ``predicted_code``, ``predicted_level``,
     ``confidence``, ``decision``, ``source``, ``candidates`` and, when it was queued for
     review or audit, ``review_task_id``.
     """
-    # No thread is held while the request waits for its (micro-batched) model call.
-    request = await run_in_threadpool(
-        coding.prepare, ctx, project, body.records, text_columns=body.text_columns,
-        id_field=body.id_field, top_k=body.top_k, queue_review=body.queue_review,
-    )
-    if ctx.batcher.wait_s > 0:
-        predicted = await asyncio.wrap_future(coding.submit(ctx, request))
-    else:  # unbatched: the model call runs in the caller's thread, so not on the event loop
-        predicted = await run_in_threadpool(lambda: coding.submit(ctx, request).result())
-    result = await run_in_threadpool(coding.finish, ctx, request, predicted)
-    records = [
-        {**rec, "review_task_id": task_id}
-        for rec, task_id in zip(result.records, result.review_task_ids, strict=True)
-    ]
-    # Validated once against the contract, then sent as is (no second pass by FastAPI).
-    body_out = CodeResponse.model_validate({"model_version": result.model_version, "records": records})
-    return JSONResponse(body_out.model_dump(mode="json"))
+    settings = ctx.settings
+    n = len(body.records)
+    # Fair admission: records in flight are bounded per project, waiting projects take turns.
+    async with ctx.gate.admitted(project.id, n):
+        small = n <= settings.small_request_records
+        # A small request is validated and assembled on the event loop (microseconds, no thread
+        # hop); a large one in the thread pool. No thread is held while waiting for the model.
+        def offload(fn, *args, **kwargs):
+            return fn(*args, **kwargs) if small else run_in_threadpool(fn, *args, **kwargs)
+
+        request = offload(
+            coding.prepare, ctx, project, body.records, text_columns=body.text_columns,
+            id_field=body.id_field, top_k=body.top_k, queue_review=body.queue_review,
+        )
+        request = request if small else await request
+        if ctx.batcher.wait_s > 0:
+            predicted = await asyncio.wrap_future(coding.submit(ctx, request))
+        else:  # unbatched: the model call runs in a worker thread, not on the event loop
+            predicted = await run_in_threadpool(lambda: coding.submit(ctx, request).result())
+        chosen = coding.review_rows(request, predicted) if small else await run_in_threadpool(
+            coding.review_rows, request, predicted)
+        # Task rows go to the group-commit writer (one transaction for concurrent requests).
+        ids = await asyncio.wrap_future(ctx.task_writer.submit(chosen[1])) if chosen[1] else []
+        task_ids = coding.place_task_ids(n, chosen[0], ids)
+        if small:
+            payload = coding.render(coding.assemble(ctx, request, predicted, task_ids),
+                                    max_bytes=settings.max_response_bytes)
+        else:
+            payload = await run_in_threadpool(
+                lambda: coding.render(coding.assemble(ctx, request, predicted, task_ids),
+                                      max_bytes=settings.max_response_bytes))
+    return Response(payload, media_type="application/json")

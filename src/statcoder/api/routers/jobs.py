@@ -54,12 +54,17 @@ def create_job_from_path(
     body: JobFromPath, project: CodeProject, principal: PrincipalDep, ctx: ContextDep
 ) -> JobOut:
     """Code a file already on the server, inside a directory of STATCODER_ALLOWED_JOB_DIRS."""
-    path = jobs.allowed_path(ctx, body.path)
-    job = jobs.create_job(
-        ctx, project, input_path=path, source="path", fmt=jobs.input_format(path.name),
-        text_columns=body.text_columns, id_column=body.id_column, top_k=body.top_k,
-        actor=principal.actor,
-    )
+    job_id = jobs.new_job_id()
+    # Checked, opened once and copied now: the worker reads the copy, never the path again.
+    copy, fmt = jobs.snapshot_from_path(ctx, body.path, job_id)
+    try:
+        job = jobs.create_job(
+            ctx, project, input_path=copy, source="path", fmt=fmt, text_columns=body.text_columns,
+            id_column=body.id_column, top_k=body.top_k, actor=principal.actor, job_id=job_id,
+        )
+    except Exception:
+        shutil.rmtree(copy.parent, ignore_errors=True)
+        raise
     return convert.job_out(job)
 
 

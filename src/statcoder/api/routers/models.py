@@ -14,6 +14,7 @@ from statcoder.api.deps import AdminProject, AnyProject, ContextDep, PrincipalDe
 from statcoder.api.routers.common import ERRORS
 from statcoder.api.schemas import ModelList, ModelOut, ProjectOut
 from statcoder.errors import InputError
+from statcoder.io.archive_limits import check_zip
 from statcoder.service import registry
 
 router = APIRouter(prefix="/v1/projects/{project_id}/models", tags=["models"], responses=ERRORS)
@@ -73,7 +74,10 @@ def train_model(
                          hint="send .csv, .parquet or .xlsx")
     columns = [c.strip() for c in text_columns.split(",") if c.strip()]
     with tempfile.TemporaryDirectory(dir=ctx.data_dir) as tmp:
-        data = read_table(_spool(file, FsPath(tmp), suffix))
+        spooled = _spool(file, FsPath(tmp), suffix)
+        if suffix == ".xlsx":  # a zip: declared sizes checked before openpyxl unpacks anything
+            check_zip(spooled, registry.archive_limits(ctx), what="training file")
+        data = read_table(spooled)
     row = registry.train_model(
         ctx, project, data, text_columns=columns, code_column=code_column,
         target_accuracy=target_accuracy, backend=backend, seed=seed, actor=principal.actor,

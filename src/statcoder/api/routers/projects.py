@@ -41,7 +41,9 @@ def update_project(
     body: ProjectSettingsIn, project: AdminProject, principal: PrincipalDep, ctx: ContextDep
 ) -> ProjectOut:
     """Change the project's settings (admin). Recorded in the audit log."""
-    updated = projects.update_settings(ctx, project.id, audit_rate=body.audit_rate, actor=principal.actor)
+    retention = body.retention_days if "retention_days" in body.model_fields_set else projects.KEEP
+    updated = projects.update_settings(ctx, project.id, audit_rate=body.audit_rate, actor=principal.actor,
+                                       retention_days=retention)
     return convert.project_out(updated)
 
 

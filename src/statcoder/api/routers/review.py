@@ -12,9 +12,25 @@ from statcoder.api.deps import ContextDep, PrincipalDep, ReviewProject
 from statcoder.api.routers.common import ERRORS
 from statcoder.api.schemas import ClaimIn, SubmitIn, TaskList, TaskOut
 from statcoder.service import review
+from statcoder.service.errors import PermissionDeniedError
+from statcoder.service.keys import Principal
 
 router = APIRouter(prefix="/v1/projects/{project_id}/review", tags=["review"], responses=ERRORS)
 TaskId = Annotated[int, Path(ge=1, le=2**62)]
+
+
+def bound_coder(principal: Principal, claimed: str | None) -> str:
+    """Return the coder identity of the request: the calling key, never a name the client picks.
+
+    PermissionDeniedError when the body names another coder.
+    """
+    if claimed is not None and claimed != principal.actor:
+        raise PermissionDeniedError(
+            "coder_id does not match the calling key", where="coder_id",
+            hint=f"omit coder_id: decisions are recorded under the key ({principal.actor}); "
+            "give each coder a key of their own",
+        )
+    return principal.actor
 
 
 @router.get("/tasks", response_model=TaskList)
@@ -47,8 +63,9 @@ def get_task(task_id: TaskId, project: ReviewProject, ctx: ContextDep) -> TaskOu
 def claim_task(
     task_id: TaskId, body: ClaimIn, project: ReviewProject, principal: PrincipalDep, ctx: ContextDep
 ) -> TaskOut:
-    """Claim an open task for a coder (409 if another coder holds it)."""
-    task = review.claim_task(ctx, project.id, task_id, coder_id=body.coder_id, actor=principal.actor)
+    """Claim an open task for the calling key's coder (409 if another coder holds it)."""
+    coder_id = bound_coder(principal, body.coder_id)
+    task = review.claim_task(ctx, project.id, task_id, coder_id=coder_id, actor=principal.actor)
     return convert.task_out(task)
 
 
@@ -56,9 +73,9 @@ def claim_task(
 def submit_task(
     task_id: TaskId, body: SubmitIn, project: ReviewProject, principal: PrincipalDep, ctx: ContextDep
 ) -> TaskOut:
-    """Submit the coder's code, with the coder id and time spent."""
+    """Submit the coder's code and time spent; the decision is recorded under the calling key."""
     task = review.submit_task(
-        ctx, project, task_id, code=body.code, coder_id=body.coder_id,
+        ctx, project, task_id, code=body.code, coder_id=bound_coder(principal, body.coder_id),
         time_spent_s=body.time_spent_s, actor=principal.actor,
     )
     return convert.task_out(task)

@@ -1,0 +1,115 @@
+"""Fair admission of coding requests: one project's load cannot starve another's.
+
+Work is counted in records. A project may have at most ``project_records`` records in
+flight; all projects together at most ``total_records``. A request that does not fit waits
+in its project's queue (first in, first out), and when capacity frees up the waiting
+projects are served round-robin, so a tenant with many queued requests gets one turn like
+any other. Requests of at most ``small_records`` records only count against their project's
+share, never against the shared pool: a 1-record request of one project is never queued
+behind another project's large requests.
+
+The gate lives on the event loop (asyncio); waiting holds no thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+
+@dataclass
+class _Waiter:
+    cost: int
+    small: bool
+    future: asyncio.Future = field(repr=False)
+
+
+class FairGate:
+    """Admission by records in flight, per project and overall, round-robin between projects."""
+
+    def __init__(self, *, total_records: int, project_records: int, small_records: int) -> None:
+        self.total_records = total_records
+        self.project_records = project_records
+        self.small_records = small_records
+        self.in_flight: dict[str, int] = {}
+        self.shared = 0  # records of large requests in flight (the shared pool)
+        self._queues: OrderedDict[str, deque[_Waiter]] = OrderedDict()
+
+    def _cost(self, n_records: int) -> int:
+        return max(1, min(n_records, self.project_records))
+
+    def _fits(self, project: str, cost: int, small: bool) -> bool:
+        if self.in_flight.get(project, 0) + cost > self.project_records:
+            return False
+        return small or self.shared + cost <= self.total_records
+
+    def _take(self, project: str, cost: int, small: bool) -> None:
+        self.in_flight[project] = self.in_flight.get(project, 0) + cost
+        if not small:
+            self.shared += cost
+
+    async def acquire(self, project: str, n_records: int) -> tuple[int, bool]:
+        """Wait for admission of ``n_records`` records of ``project``; returns the ticket."""
+        cost, small = self._cost(n_records), n_records <= self.small_records
+        if project not in self._queues and self._fits(project, cost, small):
+            self._take(project, cost, small)
+            return cost, small
+        waiter = _Waiter(cost, small, asyncio.get_running_loop().create_future())
+        self._queues.setdefault(project, deque()).append(waiter)
+        try:
+            await waiter.future
+        except BaseException:
+            if waiter.future.done() and not waiter.future.cancelled():
+                self.release(project, (cost, small))  # admitted and cancelled at once
+            else:
+                queue = self._queues.get(project)
+                if queue is not None and waiter in queue:
+                    queue.remove(waiter)
+                    if not queue:
+                        del self._queues[project]
+            raise
+        return cost, small
+
+    def release(self, project: str, ticket: tuple[int, bool]) -> None:
+        """Return a ticket's capacity and admit waiting requests, one project at a time."""
+        cost, small = ticket
+        left = self.in_flight.get(project, 0) - cost
+        if left > 0:
+            self.in_flight[project] = left
+        else:
+            self.in_flight.pop(project, None)
+        if not small:
+            self.shared -= cost
+        self._admit()
+
+    def _admit(self) -> None:
+        progress = True
+        while progress and self._queues:
+            progress = False
+            for project in list(self._queues):  # round-robin: one admission per project per pass
+                queue = self._queues[project]
+                head = queue[0]
+                if self._fits(project, head.cost, head.small):
+                    queue.popleft()
+                    self._queues.pop(project)
+                    if queue:
+                        self._queues[project] = queue  # to the back of the rotation
+                    self._take(project, head.cost, head.small)
+                    head.future.set_result(None)
+                    progress = True
+
+    @asynccontextmanager
+    async def admitted(self, project: str, n_records: int) -> AsyncIterator[None]:
+        """``async with gate.admitted(project, n):`` runs the body once admitted."""
+        ticket = await self.acquire(project, n_records)
+        try:
+            yield
+        finally:
+            self.release(project, ticket)
+
+    def waiting(self, project: str) -> int:
+        """Return how many requests of ``project`` are queued."""
+        return len(self._queues.get(project, ()))

@@ -1,0 +1,100 @@
+"""Group commit of review/audit task rows from concurrent coding requests.
+
+Each ``POST /code`` that queues tasks used to open its own write transaction; under load the
+requests then queue on the database's write lock (SQLite has one per database) and every
+commit pays its own round trip. Here one writer thread takes everything queued since its last
+commit and inserts it in ONE transaction, then hands each request its task ids. A lone request
+pays one thread hand-over; under load the number of transactions grows with the writer's
+pace, not with the request rate. If a shared transaction fails, the requests are retried one
+by one so only the faulty one fails (the same rule as the micro-batcher).
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future
+from typing import Any
+
+from statcoder.store import Database
+from statcoder.store.review import ReviewRepository
+
+Rows = list[dict[str, Any]]
+
+
+class TaskWriter:
+    """Inserts task rows of many requests per transaction; ``submit`` returns a future of the ids."""
+
+    def __init__(self, db: Database, *, max_rows: int = 5000) -> None:
+        self.db = db
+        self.max_rows = max_rows
+        self._pending: list[tuple[Rows, Future]] = []
+        self._ready = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def submit(self, rows: Rows) -> Future:
+        """Queue ``rows`` for insertion; the future yields their ids in order."""
+        future: Future = Future()
+        if not rows:
+            future.set_result([])
+            return future
+        with self._ready:
+            if self._closed:
+                raise RuntimeError("the task writer is closed")
+            self._pending.append((rows, future))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._serve, name="statcoder-task-writer", daemon=True)
+                self._thread.start()
+            self._ready.notify()
+        return future
+
+    def write(self, rows: Rows) -> list[int]:
+        """Insert ``rows`` (with the next group) and return their ids; blocks."""
+        return self.submit(rows).result()
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Write what is queued and stop the thread."""
+        with self._ready:
+            self._closed = True
+            self._ready.notify()
+            thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+
+    def _take(self) -> list[tuple[Rows, Future]]:
+        taken, n = [], 0
+        while self._pending and (not taken or n + len(self._pending[0][0]) <= self.max_rows):
+            item = self._pending.pop(0)
+            taken.append(item)
+            n += len(item[0])
+        return taken
+
+    def _serve(self) -> None:
+        while True:
+            with self._ready:
+                self._ready.wait_for(lambda: self._pending or self._closed)
+                if not self._pending:
+                    self._thread = None
+                    return
+                group = self._take()
+            self._commit(group)
+
+    def _commit(self, group: list[tuple[Rows, Future]]) -> None:
+        try:
+            with self.db.write() as session:
+                ids = ReviewRepository(session).add_many([r for rows, _ in group for r in rows], return_ids=True)
+        except Exception as exc:  # noqa: BLE001 - retry one by one so only the faulty request fails
+            if len(group) == 1:
+                group[0][1].set_exception(exc)
+                return
+            for rows, future in group:
+                try:
+                    with self.db.write() as session:
+                        future.set_result(ReviewRepository(session).add_many(rows, return_ids=True))
+                except Exception as item_exc:  # noqa: BLE001 - handed to the waiting request
+                    future.set_exception(item_exc)
+            return
+        start = 0
+        for rows, future in group:
+            future.set_result(ids[start : start + len(rows)])
+            start += len(rows)
