@@ -35,6 +35,7 @@ from statcoder.cli._common import (
     required,
     text_columns,
     use_alias,
+    warn,
 )
 from statcoder.errors import ConfigurationError, InputError
 
@@ -217,6 +218,8 @@ def code(
         result = code_files(model, data, out, text_columns=columns, top_k=top_k, max_text_length=limit,
                             workers=workers, chunk_size=chunk_size, resume=resume, encoding=encoding,
                             on_progress=on_progress)
+    if result.rows == 0 and not result.resumed_chunks:
+        warn(f"{data} (--data) has 0 records (a header only); the results below describe no data")
     total = sum(result.decisions.values()) or 1
     resumed = f" (resumed: {result.resumed_chunks} chunk(s) kept from the interrupted run)" if result.resumed_chunks else ""
     console.print(
