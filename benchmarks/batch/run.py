@@ -152,7 +152,7 @@ def stage_local(rows: int, workers: int, report: list[str]) -> None:
     data = titles_input(rows, CACHE / f"titles-{rows}.parquet")
     out = CACHE / f"coded-{rows}.parquet"
     before = loadavg()
-    engine = run_cli(["--model", str(model), "--input", str(data), "--output", str(out), "--workers", str(workers),
+    engine = run_cli(["--model", str(model), "--data", str(data), "--out", str(out), "--workers", str(workers),
                       "--chunk-size", str(CHUNK)])
     engine_rate = rows / engine["seconds"]
     MEASURED[rows] = engine
@@ -187,7 +187,7 @@ def stage_memory(rows: int, workers: int, report: list[str]) -> None:
              "| rows | main process MB | largest worker MB | all processes MB | records/s |", "|---|---|---|---|---|"]
     for n in (rows // 10, rows):
         data = titles_input(n, CACHE / f"titles-{n}.parquet")
-        run = MEASURED.get(n) or run_cli(["--model", str(model), "--input", str(data), "--output",
+        run = MEASURED.get(n) or run_cli(["--model", str(model), "--data", str(data), "--out",
                                           str(CACHE / f"mem-{n}.parquet"), "--workers", str(workers),
                                           "--chunk-size", str(CHUNK)])
         lines.append(f"| {n:,} | {run['main_mb']:,.0f} | {run['worker_mb']:,.0f} | {run['sum_mb']:,.0f} "
@@ -211,7 +211,7 @@ def stage_ojalab(workers: int, report: list[str], n_train: int = 4000) -> None:
     started = time.perf_counter()
     coder.code(ads, text_columns=["text"], max_text_length=200_000)
     memory_rate = len(ads) / (time.perf_counter() - started)
-    run = run_cli(["--model", str(path), "--input", str(CACHE / "ojalab-ads.parquet"), "--output",
+    run = run_cli(["--model", str(path), "--data", str(CACHE / "ojalab-ads.parquet"), "--out",
                    str(CACHE / "ojalab-coded.parquet"), "--workers", str(workers), "--chunk-size", "500",
                    "--max-text-length", "200000"])
     engine_rate = len(ads) / run["seconds"]
@@ -230,17 +230,17 @@ def stage_resume(rows: int, workers: int, report: list[str]) -> None:
     model, _ = onet_model()
     n = max(rows // 5, 10 * CHUNK)
     data = titles_input(n, CACHE / f"titles-{n}.parquet")
-    common = ["--model", str(model), "--input", str(data), "--workers", str(workers), "--chunk-size", str(CHUNK)]
+    common = ["--model", str(model), "--data", str(data), "--workers", str(workers), "--chunk-size", str(CHUNK)]
     reference, target = CACHE / "resume-ref.csv", CACHE / "resume-out.csv"
     target.unlink(missing_ok=True)
-    run_cli([*common, "--output", str(reference)])
+    run_cli([*common, "--out", str(reference)])
     parts = work_dir(target) / "parts"
     n_chunks = -(-n // CHUNK)
-    first = run_cli([*common, "--output", str(target)],
+    first = run_cli([*common, "--out", str(target)],
                     kill_when=lambda: len(list(parts.glob("part-*.csv"))) >= n_chunks // 2)
     kept = len(list(parts.glob("part-*.csv")))
     absent_after_kill = not target.exists()
-    second = run_cli([*common, "--output", str(target), "--resume"])
+    second = run_cli([*common, "--out", str(target), "--resume"])
     same = sha256(reference) == sha256(target)
     lines = [f"## Kill and resume ({n:,} rows, {n_chunks} chunks, CSV output)", "",
              (f"SIGKILL after {kept} of {n_chunks} chunks ({first['seconds']:.0f} s; nothing at the output path: "
@@ -271,7 +271,7 @@ def stage_spark(rows: int, report: list[str]) -> None:
     data = titles_input(rows, CACHE / f"titles-{rows}.parquet")
     local_out = CACHE / f"coded-{rows}.parquet"
     if not local_out.is_file():
-        run_cli(["--model", str(model), "--input", str(data), "--output", str(local_out), "--chunk-size", str(CHUNK)])
+        run_cli(["--model", str(model), "--data", str(data), "--out", str(local_out), "--chunk-size", str(CHUNK)])
     use_this_python()
     spark = (SparkSession.builder.master("local[2]").appName("statcoder benchmark")
              .config("spark.ui.enabled", "false").config("spark.driver.memory", "1g").getOrCreate())
