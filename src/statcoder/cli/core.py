@@ -35,8 +35,9 @@ from statcoder.cli._common import (
     required,
     text_columns,
     use_alias,
+    warn,
 )
-from statcoder.contract import DECISION, DECISIONS
+from statcoder.contract import DECISIONS
 from statcoder.errors import ConfigurationError, InputError
 
 classification_app = typer.Typer(help="Work with classification files.", no_args_is_help=True)
@@ -163,43 +164,66 @@ def _print_training_summary(coder, out: Path) -> None:
 @report_errors
 def code(
     model: ModelOpt,
-    data: Annotated[Path | None, typer.Option("--data", help="Records to code (csv, tsv, parquet, xlsx, sav, dta).")] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="Output file; format from the extension (csv, tsv, parquet, xlsx).")] = None,
+    data: Annotated[Path | None, typer.Option("--data", help="Records to code: csv, tsv, parquet, a directory of Parquet files or a hive-partitioned dataset (also xlsx, sav, dta).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Output: .csv, .tsv, .parquet, .xlsx, or a directory (Parquet dataset, input partitioning kept).")] = None,
     text: Annotated[list[str] | None, typer.Option("--text", help=TEXT_HELP + " Default: those the model was trained on.")] = None,
     top_k: TopKOpt = 5,
     max_text_length: MaxTextLengthOpt = None,
     encoding: EncodingOpt = None,
+    engine: Annotated[str, typer.Option("--engine", help="local (streaming, all cores) or spark (needs statcoder[spark]).")] = "local",
+    workers: Annotated[int | None, typer.Option("--workers", help="Local engine: worker processes (default: every core).")] = None,
+    chunk_size: Annotated[int, typer.Option("--chunk-size", help="Local engine: records per chunk.")] = 20_000,
+    resume: Annotated[bool, typer.Option("--resume", help="Local engine: continue an interrupted run from its last completed chunk.")] = False,
+    spark_master: Annotated[str | None, typer.Option("--spark-master", help="Spark engine: master URL (default: spark-submit's, else local[*]).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar or progress lines.")] = False,
     input: Annotated[Path | None, hidden_alias("--input")] = None,
     output: Annotated[Path | None, hidden_alias("--output")] = None,
 ) -> None:
-    """Code the records in DATA with MODEL and write OUT atomically."""
+    """Code the records in DATA with MODEL and write OUT atomically (nothing there until complete)."""
     data = required(use_alias(data, input, old="--input", new="--data"), "--data", "FILE (the records to code)")
-    out = required(use_alias(out, output, old="--output", new="--out"), "--out", "FILE (csv, tsv, parquet or xlsx)")
+    out = required(use_alias(out, output, old="--output", new="--out"), "--out", "FILE or DIRECTORY")
     check_top_k(top_k)
-    from statcoder.coder import Coder
-    from statcoder.io import write_table_atomic
+    from types import SimpleNamespace
 
-    coder = Coder.load(model)
-    limits = model_limits(coder)
+    from statcoder.batch.progress import batch_progress
+    from statcoder.models.persistence import read_model_dir
+
+    if engine not in ("local", "spark"):
+        raise InputError(f"unknown engine {engine!r}", where="--engine", hint="use local or spark")
+    if workers is not None and workers < 1:
+        raise InputError(f"--workers must be at least 1, got {workers}", where="--workers", hint="e.g. --workers 2")
+    card, _ = read_model_dir(model)  # hash-checked; the workers load the model themselves
+    limits = model_limits(SimpleNamespace(card=card))
     columns = text_columns(text, limits["text_columns"])
-    limit = check_max_text_length(max_text_length, coder)
-    with progress() as bar:
-        bar.stage(f"reading {data.name}")
-        frame = read_input(data, encoding=encoding)
-        bar.stage(f"coding {len(frame):,} records")
+    limit = check_max_text_length(max_text_length, SimpleNamespace(card=card))
+    if engine == "spark":
+        from statcoder.batch.spark import code_path
+
         started = time.perf_counter()
-        coded = coder.code(frame, text_columns=columns, top_k=top_k, max_text_length=limit, on_progress=bar,
-                           where=str(data))
+        rows = code_path(model, data, out, text_columns=columns, top_k=top_k, max_text_length=limit,
+                         master=spark_master)
         seconds = time.perf_counter() - started
-        coded["model_version"] = coder.version
-        bar.stage(f"writing {out}")
-        write_table_atomic(coded, out)
-    shares = coded[DECISION].value_counts(normalize=True)
+        console.print(f"coded {rows:,} records with Spark in {seconds:.1f} s "
+                      f"({rows / max(seconds, 1e-9):,.0f} records/s) -> {out}", highlight=False)
+        return
+    from statcoder.batch import code_files
+
+    with batch_progress(quiet=quiet) as on_progress:
+        result = code_files(model, data, out, text_columns=columns, top_k=top_k, max_text_length=limit,
+                            workers=workers, chunk_size=chunk_size, resume=resume, encoding=encoding,
+                            on_progress=on_progress)
+    if result.rows == 0 and not result.resumed_chunks:
+        warn(f"{data} (--data) has 0 records (a header only); the results below describe no data")
+    total = sum(result.decisions.values()) or 1
+    resumed = f" (resumed: {result.resumed_chunks} chunk(s) kept from the interrupted run)" if result.resumed_chunks else ""
     console.print(
-        f"coded {len(coded):,} records in {seconds:.1f} s ({len(coded) / max(seconds, 1e-9):,.0f} records/s) -> {out}; "
-        + ", ".join(f"{k} {shares.get(k, 0):.1%}" for k in DECISIONS),
+        f"coded {result.rows:,} records in {result.seconds:.1f} s ({result.rate:,.0f} records/s) -> {out}{resumed}; "
+        + ", ".join(f"{k} {result.decisions.get(k, 0) / total:.1%}" for k in DECISIONS),
         highlight=False, soft_wrap=True,
     )
+    if result.problems:
+        console.print("rows with problems (coded review): " + ", ".join(
+            f"{kind} {n:,}" for kind, n in sorted(result.problems.items())), highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from statcoder.classifications import Classification
+from statcoder.coder.hotpath import candidate_prefixes, candidates_json, class_levels
 from statcoder.coder.index import CodingIndex
 from statcoder.coder.levels import best_by_level, level_aggregators
 from statcoder.contract import (
@@ -63,10 +64,8 @@ class Coder:
         self.classes_: list[str] = [str(c) for c in model.classes_]
         self._levels = list(range(1, classification.depth + 1))
         self._aggregators = level_aggregators(classification, self.classes_)
-        self._candidate_prefix = [
-            '{"code": ' + json.dumps(c) + ', "title": ' + json.dumps(classification.title(c)) + ', "p": '
-            for c in self.classes_
-        ]
+        self._candidate_prefix = candidate_prefixes(classification, self.classes_)
+        self._class_levels = class_levels(classification, self.classes_)
 
     @property
     def version(self) -> str:
@@ -211,7 +210,7 @@ class Coder:
         # review records keep the machine's best guess at the deepest level (not an accepted code)
         best_leaf = proba.argmax(axis=1)
         leaf_codes = np.asarray(self.classes_, dtype=object)[best_leaf]
-        leaf_levels = np.array([self.classification.level(c) for c in leaf_codes], dtype=np.int64)
+        leaf_levels = self._class_levels[best_leaf]
         out_code = leaf_codes.copy()
         out_level = leaf_levels.copy()
         out_conf = proba[np.arange(len(proba)), best_leaf]
@@ -223,16 +222,7 @@ class Coder:
                 out_level[mask] = lv
                 out_conf[mask] = conf[mask]
         code[rows], level[rows], confidence[rows], decision[rows] = out_code, out_level, out_conf, dec
-        k = min(top_k, proba.shape[1])
-        top = np.argpartition(-proba, k - 1, axis=1)[:, :k] if k < proba.shape[1] else np.tile(np.arange(proba.shape[1]), (len(proba), 1))
-        top_p = np.take_along_axis(proba, top, axis=1)
-        order = np.argsort(-top_p, axis=1, kind="stable")
-        top, top_p = np.take_along_axis(top, order, axis=1), np.take_along_axis(top_p, order, axis=1)
-        prefix = self._candidate_prefix
-        candidates[rows] = [
-            "[" + ", ".join(f"{prefix[j]}{p:.4f}}}" for j, p in zip(r, ps, strict=True)) + "]"
-            for r, ps in zip(top.tolist(), top_p.tolist(), strict=True)
-        ]
+        candidates[rows] = candidates_json(self._candidate_prefix, proba, top_k)
 
     def code_file(self, input_path: str | Path, *, text_columns: Sequence[str] | None = None, top_k: int = 5,
                   max_text_length: int | None = None, on_progress: ProgressFn | None = None) -> pd.DataFrame:

@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy.exc import OperationalError
 
+from statcoder.batch.chunks import code_chunk
 from statcoder.errors import StatcoderError
 from statcoder.service.coding import decision_counts, model_path
 from statcoder.service.context import ServiceContext
@@ -34,6 +35,7 @@ from statcoder.store.jobs import JobRepository
 from statcoder.store.projects import ProjectRepository
 from statcoder.store.review import ReviewRepository
 from statcoder.store.tables import Job
+from statcoder.text import join_columns
 
 log = logging.getLogger("statcoder.service.worker")
 
@@ -142,13 +144,13 @@ class JobWorker:
             if self._stop.is_set():
                 raise LostJob(job.id)
             frame = parquet.read_row_group(index).to_pandas()
-            coded = coder.code(frame, text_columns=text_columns, top_k=job.top_k)
+            # the batch engines' chunk function: bad rows are coded review with a `problem`
+            coded = code_chunk(coder, frame, text_columns=text_columns, top_k=job.top_k,
+                               max_text_length=self.ctx.settings.max_text_length, where="job input")
             coded["model_version"] = job.model_version
             counts = decision_counts(coded["decision"])
             buffer = io.BytesIO()
             pq.write_table(pa.Table.from_pandas(coded, preserve_index=False), buffer, compression="zstd")
-            from statcoder.text import join_columns
-
             ids = frame[job.id_column].tolist() if job.id_column in frame.columns else [None] * len(frame)
             _, tasks = build_tasks(
                 project, coded, join_columns(frame, text_columns), record_ids=ids,

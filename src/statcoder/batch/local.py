@@ -1,0 +1,194 @@
+"""The local streaming engine: any input size, bounded memory, every core, resumable.
+
+The main process reads the input chunk by chunk (:mod:`statcoder.batch.sources`) and hands
+each chunk to a pool of worker processes; every worker loads the model directory once (hash
+checked, never unpickled: only its path crosses the process boundary), codes its chunk with
+:func:`statcoder.batch.chunks.code_chunk` and writes the chunk's part file. At most
+``2 x workers`` chunks are in flight, so memory does not grow with the input. When every
+chunk is written the parts are assembled in input order and renamed to the output path.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+
+from statcoder.batch.chunks import code_chunk, problem_counts
+from statcoder.batch.sinks import PartWriter, finish, output_kind, output_schema, start_work
+from statcoder.batch.sources import Source
+from statcoder.errors import InputError
+
+ProgressFn = Callable[[int, int, str], None]
+DEFAULT_CHUNK_SIZE = 20_000
+
+
+@dataclass
+class BatchResult:
+    """What a batch run did: rows coded, time, decisions and problems by kind (row counts)."""
+
+    output: Path
+    rows: int = 0
+    seconds: float = 0.0
+    chunks: int = 0
+    resumed_chunks: int = 0
+    decisions: Counter = field(default_factory=Counter)
+    problems: Counter = field(default_factory=Counter)
+
+    @property
+    def rate(self) -> float:
+        """Rows coded per second of wall time in this run (resumed chunks excluded)."""
+        return self.rows / self.seconds if self.seconds > 0 else 0.0
+
+
+# ---- worker side ------------------------------------------------------------------------------
+_WORKER: dict = {}
+
+
+def _init_worker(model_dir: str, options: dict) -> None:
+    """Load the model once in this worker process (hash-checked) and keep the options."""
+    from statcoder.coder import Coder
+
+    _WORKER["coder"] = Coder.load(model_dir)
+    _WORKER.update(options)
+
+
+def _run_chunk(index: int, frame: pd.DataFrame, partition: str) -> tuple[int, int, dict, dict]:
+    """Code and write one chunk; returns (index, rows, decision counts, problem counts)."""
+    coded = code_chunk(_WORKER["coder"], frame, text_columns=_WORKER["text_columns"], top_k=_WORKER["top_k"],
+                       max_text_length=_WORKER["max_text_length"], where=_WORKER["where"])
+    _WORKER["writer"].write(index, coded, partition)
+    decisions = coded["decision"].value_counts().to_dict()
+    return index, len(coded), {str(k): int(v) for k, v in decisions.items()}, problem_counts(coded["problem"])
+
+
+def _input_state(source: Source) -> dict:
+    """Identify the input by path, size and modification time of every file it reads."""
+    path = source.path.resolve()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    return {"input": str(path), "files": [[str(p.relative_to(path)) if path.is_dir() else p.name,
+                                           p.stat().st_size, p.stat().st_mtime_ns] for p in files]}
+
+
+# ---- main side -----------------------------------------------------------------------------------
+def code_files(
+    model_dir: str | Path, input_path: str | Path, output_path: str | Path, *,
+    text_columns: Sequence[str] | None = None, top_k: int = 5, max_text_length: int = 10_000,
+    workers: int | None = None, chunk_size: int = DEFAULT_CHUNK_SIZE, resume: bool = False,
+    encoding: str | None = None, on_progress: ProgressFn | None = None,
+) -> BatchResult:
+    """Code ``input_path`` with the model in ``model_dir`` and write ``output_path``.
+
+    Returns a :class:`BatchResult`. ``workers`` defaults to every core (1 codes in this
+    process). Nothing is written at ``output_path`` until the run is complete; with
+    ``resume`` the chunks completed by an interrupted run with the same input, model and
+    options are kept. Raises InputError/ModelFileError before any output on a missing text
+    column, an unreadable input or a damaged model.
+    """
+    from statcoder.models.persistence import read_model_dir
+
+    if top_k < 1:
+        raise InputError(f"top_k must be at least 1, got {top_k}", hint="use e.g. --top-k 5")
+    if chunk_size < 1:
+        raise InputError(f"chunk size must be at least 1, got {chunk_size}", hint="e.g. 20000")
+    card, _ = read_model_dir(model_dir)
+    columns = list(text_columns or card.get("training_data", {}).get("text_columns", ["text"]))
+    source = Source(input_path, text_columns=columns, encoding=encoding)
+    output = Path(output_path)
+    kind = output_kind(output)
+    partitions = tuple(source.partition_columns) if kind == "dataset" else ()
+    schema = _input_schema(source)
+    writer = PartWriter(work="", kind=kind, schema=output_schema(schema, drop=partitions),
+                        partition_columns=partitions)
+    state = {"engine": "local", "model_version": card.get("version"), "text_columns": columns, "top_k": top_k,
+             "max_text_length": max_text_length, "chunk_size": chunk_size, "output_kind": kind,
+             **_input_state(source)}
+    work, resumed = start_work(output, state, resume=resume)
+    writer = PartWriter(work=str(work), kind=kind, schema=writer.schema, partition_columns=partitions)
+    done = writer.done() if resumed else set()
+    options = {"text_columns": columns, "top_k": top_k, "max_text_length": max_text_length,
+               "where": source.where, "writer": writer}
+    n_workers = max(1, workers if workers is not None else (os.cpu_count() or 1))
+    result = BatchResult(output=output, resumed_chunks=len(done))
+    started = time.perf_counter()
+    total = source.total_rows
+    seen = 0
+    seen_done = [0]
+
+    def account(rows: int, decisions: dict, problems: dict) -> None:
+        result.rows += rows
+        result.decisions.update(decisions)
+        result.problems.update(problems)
+        if on_progress is not None:
+            on_progress(min(seen_done[0], total) if source.exact_total else seen_done[0],
+                        max(total, seen_done[0]), "coding")
+
+    if n_workers == 1:
+        _init_worker(str(model_dir), options)
+        try:
+            for chunk in source.chunks(chunk_size):
+                seen = chunk.index + 1
+                if chunk.index in done:
+                    seen_done[0] += len(chunk.frame)
+                    continue
+                _, rows, decisions, problems = _run_chunk(chunk.index, chunk.frame, chunk.partition)
+                seen_done[0] += rows
+                account(rows, decisions, problems)
+        finally:
+            _WORKER.clear()
+    else:
+        seen = _run_pool(source, chunk_size, done, str(model_dir), options, n_workers, seen_done, account)
+    result.chunks = seen
+    result.seconds = time.perf_counter() - started
+    finish(writer, output, seen, [f.name for f in writer.schema if f.name not in partitions])
+    if on_progress is not None:
+        on_progress(seen_done[0], seen_done[0], "coding")
+    return result
+
+
+def _run_pool(source: Source, chunk_size: int, done: set[int], model_dir: str, options: dict,
+              n_workers: int, seen_done: list[int], account: Callable[[int, dict, dict], None]) -> int:
+    """Feed chunks to ``n_workers`` processes, at most two per worker in flight; returns the chunk count."""
+    pending: dict[Future, int] = {}
+    seen = 0
+    with ProcessPoolExecutor(max_workers=n_workers, mp_context=get_context("spawn"),
+                             initializer=_init_worker, initargs=(model_dir, options)) as pool:
+        try:
+            for chunk in source.chunks(chunk_size):
+                seen = chunk.index + 1
+                if chunk.index in done:
+                    seen_done[0] += len(chunk.frame)
+                    continue
+                while len(pending) >= 2 * n_workers:
+                    _collect(pending, seen_done, account, wait(pending, return_when=FIRST_COMPLETED).done)
+                pending[pool.submit(_run_chunk, chunk.index, chunk.frame, chunk.partition)] = len(chunk.frame)
+            while pending:
+                _collect(pending, seen_done, account, wait(pending, return_when=FIRST_COMPLETED).done)
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            raise
+    return seen
+
+
+def _collect(pending: dict[Future, int], seen_done: list[int], account, finished) -> None:
+    for future in finished:
+        pending.pop(future)
+        _, rows, decisions, problems = future.result()
+        seen_done[0] += rows
+        account(rows, decisions, problems)
+
+
+def _input_schema(source: Source) -> pa.Schema:
+    if source.kind == "parquet":
+        return source._schema
+    return pa.schema([(c, pa.string()) for c in source.columns])
+

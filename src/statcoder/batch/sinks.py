@@ -1,0 +1,169 @@
+"""Writing coded chunks: one part file per chunk in a work directory, assembled at the end.
+
+Layout while a run is in progress (nothing exists at the final path)::
+
+    <out parent>/.<out name>.statcoder-work/
+        state.json                       what the run is (input, model, options)
+        parts/part-000042.csv|parquet    one per completed chunk (temp file + rename)
+        data/<k=v/...>/part-000042.parquet   instead, for a Parquet directory output
+
+A chunk is complete exactly when its part file exists, so ``--resume`` codes only the
+chunks without one. ``finish`` assembles the parts in input order into a temp file (or,
+for a directory output, renames the data directory) and renames it to the final path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from statcoder.errors import InputError
+from statcoder.io.atomic import atomic_write_with
+
+OUTPUT_KINDS = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet", ".xlsx": "xlsx"}
+BATCH_TYPES = {"predicted_code": pa.string(), "predicted_level": pa.int64(), "confidence": pa.float64(),
+               "decision": pa.string(), "source": pa.string(), "candidates": pa.string(),
+               "problem": pa.string(), "model_version": pa.string()}
+
+
+def output_kind(path: Path) -> str:
+    """Return csv, tsv, parquet, xlsx or dataset (a directory of Parquet files, no extension)."""
+    if path.suffix == "" or path.is_dir():
+        return "dataset"
+    kind = OUTPUT_KINDS.get(path.suffix.lower())
+    if kind is None:
+        raise InputError(f"cannot write files of type {path.suffix}", where=str(path),
+                         hint="use .csv, .tsv, .parquet, .xlsx, or a directory name for a Parquet dataset")
+    return kind
+
+
+def output_schema(input_schema: pa.Schema, *, drop: Iterable[str] = ()) -> pa.Schema:
+    """The output schema: input fields (dictionaries as plain values) then the batch columns."""
+    dropped = set(drop)
+    fields = []
+    for field in input_schema:
+        if field.name in dropped or field.name in BATCH_TYPES:
+            continue
+        kind = field.type.value_type if pa.types.is_dictionary(field.type) else field.type
+        if pa.types.is_null(kind):
+            kind = pa.string()
+        fields.append(pa.field(field.name, kind))
+    fields += [pa.field(name, kind) for name, kind in BATCH_TYPES.items()]
+    return pa.schema(fields)
+
+
+@dataclass(frozen=True)
+class PartWriter:
+    """Writes the part file of one chunk; picklable, so worker processes write their own parts."""
+
+    work: str
+    kind: str
+    schema: pa.Schema
+    partition_columns: tuple[str, ...] = ()
+
+    def part_path(self, index: int, partition: str = "") -> Path:
+        """Where chunk ``index`` is written."""
+        if self.kind == "dataset":
+            base = Path(self.work) / "data"
+            return (base / partition if partition else base) / f"part-{index:06d}.parquet"
+        suffix = "csv" if self.kind in ("csv", "tsv") else "parquet"
+        return Path(self.work) / "parts" / f"part-{index:06d}.{suffix}"
+
+    def write(self, index: int, frame: pd.DataFrame, partition: str = "") -> Path:
+        """Write ``frame`` (coded chunk ``index``) atomically; returns the part path."""
+        target = self.part_path(index, partition)
+        frame = frame.drop(columns=[c for c in self.partition_columns if c in frame.columns])
+        if self.kind in ("csv", "tsv"):
+            text = frame.to_csv(index=False, header=False, sep="\t" if self.kind == "tsv" else ",",
+                                lineterminator="\n")
+            return atomic_write_with(target, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+        table = pa.Table.from_pandas(frame, schema=self.schema, preserve_index=False)
+        return atomic_write_with(target, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+
+    def done(self) -> set[int]:
+        """Indexes of the chunks whose part file exists (completed chunks)."""
+        root = Path(self.work) / ("data" if self.kind == "dataset" else "parts")
+        if not root.is_dir():
+            return set()
+        return {int(p.name[5:11]) for p in root.rglob("part-*.*") if not p.name.endswith(".tmp")
+                and p.name[5:11].isdigit()}
+
+
+def work_dir(output: Path) -> Path:
+    """The work directory of a run writing ``output``."""
+    return output.parent / f".{output.name}.statcoder-work"
+
+
+def start_work(output: Path, state: dict, *, resume: bool) -> tuple[Path, bool]:
+    """Prepare the work directory; returns (its path, whether an earlier run is resumed).
+
+    With ``resume`` an earlier run's parts are kept when its state matches ``state`` exactly;
+    a different state is an InputError. Without ``resume`` any earlier work is discarded.
+    """
+    work = work_dir(output)
+    state_file = work / "state.json"
+    if work.is_dir() and resume and state_file.is_file():
+        earlier = json.loads(state_file.read_text(encoding="utf-8"))
+        if earlier != state:
+            changed = sorted(k for k in set(earlier) | set(state) if earlier.get(k) != state.get(k))
+            raise InputError(
+                "the interrupted run was made with other input, model or options: " + ", ".join(changed),
+                where=str(work), hint="run again with the same options, or without --resume to start over",
+            )
+        return work, True
+    if work.is_dir():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    atomic_write_with(state_file, lambda tmp: tmp.write_text(json.dumps(state, sort_keys=True), encoding="utf-8"))
+    return work, False
+
+
+def finish(writer: PartWriter, output: Path, n_chunks: int, columns: list[str]) -> Path:
+    """Assemble the parts in order at ``output`` (atomically) and remove the work directory."""
+    work = Path(writer.work)
+    if writer.kind == "dataset":
+        data = work / "data"
+        data.mkdir(exist_ok=True)
+        if output.exists():
+            if not output.is_dir() or any(output.iterdir()):
+                raise InputError("the output directory exists and is not empty", where=str(output),
+                                 hint="choose a new directory name, or remove it")
+            output.rmdir()
+        os.replace(data, output)
+        shutil.rmtree(work)
+        return output
+    parts = [writer.part_path(i) for i in range(n_chunks)]
+    if writer.kind in ("csv", "tsv"):
+        sep = "\t" if writer.kind == "tsv" else ","
+
+        def write(tmp: Path) -> None:
+            with open(tmp, "wb") as out:
+                out.write(pd.DataFrame(columns=columns).to_csv(index=False, sep=sep, lineterminator="\n").encode())
+                for part in parts:
+                    with open(part, "rb") as handle:
+                        shutil.copyfileobj(handle, out, 1 << 20)
+
+        atomic_write_with(output, write)
+    elif writer.kind == "parquet":
+
+        def write(tmp: Path) -> None:
+            with pq.ParquetWriter(tmp, writer.schema, compression="zstd") as out:
+                for part in parts:
+                    out.write_table(pq.read_table(part, schema=writer.schema))
+
+        atomic_write_with(output, write)
+    else:  # xlsx: bounded by Excel itself (1,048,576 rows)
+        from statcoder.io import write_table_atomic
+
+        frame = pd.concat([pq.read_table(p, schema=writer.schema).to_pandas() for p in parts], ignore_index=True)
+        write_table_atomic(frame, output)
+    shutil.rmtree(work)
+    return output

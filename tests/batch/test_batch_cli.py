@@ -1,0 +1,40 @@
+"""`statcoder code` with the local engine: summary line, problems summary, progress lines, errors."""
+
+from __future__ import annotations
+
+import pandas as pd
+from typer.testing import CliRunner
+
+from statcoder.cli import app
+
+runner = CliRunner()
+
+
+def test_code_command_reports_rate_decisions_and_problems(model_dir, records, tmp_path):
+    frame = records.iloc[:400].copy()
+    frame.loc[0, "text"] = ""
+    frame.loc[1, "text"] = "2026-07-01"
+    frame.to_csv(tmp_path / "in.csv", index=False)
+    result = runner.invoke(app, ["code", "--model", str(model_dir), "--data", str(tmp_path / "in.csv"),
+                                 "--out", str(tmp_path / "out.parquet"), "--workers", "1", "--chunk-size", "150"])
+    assert result.exit_code == 0, result.output
+    output = " ".join(result.output.split())
+    assert "coded 400 records in" in output and "records/s" in output and "review" in output
+    assert "rows with problems (coded review): missing 1, not_text 1" in output
+    # captured stderr (not a terminal): progress as log lines with rows/s and ETA, never texts
+    assert "coding: 400 / " in result.stderr and "rows/s, ETA" in result.stderr
+    assert frame.loc[5, "text"] not in result.stderr
+    out = pd.read_parquet(tmp_path / "out.parquet")
+    assert out["rid"].tolist() == frame["rid"].tolist()
+
+
+def test_quiet_and_clear_errors(model_dir, records, tmp_path):
+    records.iloc[:50].to_parquet(tmp_path / "in.parquet", index=False)
+    base = ["code", "--model", str(model_dir), "--data", str(tmp_path / "in.parquet")]
+    result = runner.invoke(app, [*base, "--out", str(tmp_path / "out.csv"), "--quiet", "--workers", "1"])
+    assert result.exit_code == 0 and result.stderr == ""
+    result = runner.invoke(app, [*base, "--out", str(tmp_path / "o2.csv"), "--text", "title"])
+    assert result.exit_code == 2 and "'title' not found" in result.stderr and "rid" in result.stderr
+    assert not (tmp_path / "o2.csv").exists()
+    result = runner.invoke(app, [*base, "--out", str(tmp_path / "o3.csv"), "--engine", "dask"])
+    assert result.exit_code == 2 and "unknown engine 'dask'" in result.stderr

@@ -1,0 +1,32 @@
+"""The array-at-a-time candidates JSON equals the per-record formatting it replaced."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from statcoder.classifications import Classification
+from statcoder.coder.hotpath import candidate_prefixes, candidates_json, class_levels, top_k
+
+
+def _tree() -> Classification:
+    return Classification.from_codes(["1110", "1120", "2110", "2120", "2210"], name="toy")
+
+
+def test_candidates_json_matches_per_record_formatting():
+    tree = _tree()
+    classes = ["1110", "1120", "2110", "2120", "2210"]
+    rng = np.random.default_rng(0)
+    proba = rng.dirichlet(np.ones(5), size=200)
+    proba[0] = [0.2, 0.2, 0.2, 0.2, 0.2]  # ties: lower class index first
+    prefixes = candidate_prefixes(tree, classes)
+    out = candidates_json(prefixes, proba, 3)
+    for row, text in zip(proba, out, strict=True):
+        parsed = json.loads(text)
+        order = sorted(range(5), key=lambda j: (-row[j], j))[:3]
+        assert [c["code"] for c in parsed] == [classes[j] for j in order]
+        assert text == "[" + ", ".join(f"{prefixes[j]}{row[j]:.4f}}}" for j in order) + "]"
+    assert json.loads(out[0])[0] == {"code": "1110", "title": tree.title("1110"), "p": 0.2}
+    assert top_k(proba, 9)[0].shape == (200, 5)
+    assert class_levels(tree, classes).tolist() == [tree.level(c) for c in classes]
