@@ -27,7 +27,7 @@ from statcoder.decision import clopper_pearson_lower, decide, threshold_for_targ
 from statcoder.errors import ConfigurationError, InputError, UnknownCodeError
 from statcoder.models.calibration import expected_calibration_error, fit_temperature, softmax
 from statcoder.models.cv import out_of_fold_scores
-from statcoder.models.registry import BACKENDS, make_model
+from statcoder.models.registry import BACKENDS, HIERARCHY_AWARE, make_model
 from statcoder.text.normalise import as_text, check_lengths, join_columns
 
 
@@ -167,7 +167,7 @@ def train(
     if index is not None:
         index.validate(classification)
     params = dict(model_params or {})
-    if backend == "linear" and hierarchical and "groups" not in params and classification.depth > 1:
+    if backend in HIERARCHY_AWARE and hierarchical and "groups" not in params and classification.depth > 1:
         # hierarchy-aware model: one SVM over top-level groups, one per group over its codes
         params["groups"] = {c: classification.truncate(c, 1) for c in set(codes)}
     folds = cv_folds or (5 if len(texts) < 20_000 else 3)

@@ -17,6 +17,7 @@ coding without changing predictions measurably.
 from __future__ import annotations
 
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -51,6 +52,10 @@ class LinearTextCoder(ClassifierMixin, BaseEstimator):
         prune: float = 1e-4,
         groups: dict[str, str] | None = None,
         group_temperature: float = 0.2,
+        word_max_chars: int | None = None,
+        embedding_dir: str | None = None,
+        embedding_weight: float = 1.0,
+        n_jobs: int = 1,
         seed: int = 0,
     ) -> None:
         self.C = C
@@ -63,6 +68,10 @@ class LinearTextCoder(ClassifierMixin, BaseEstimator):
         self.prune = prune
         self.groups = groups
         self.group_temperature = group_temperature
+        self.word_max_chars = word_max_chars
+        self.embedding_dir = embedding_dir
+        self.embedding_weight = embedding_weight
+        self.n_jobs = n_jobs
         self.seed = seed
 
     def _svm(self, Z: sp.csr_matrix, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -71,10 +80,7 @@ class LinearTextCoder(ClassifierMixin, BaseEstimator):
         if len(classes) == 1:
             return classes, np.zeros((1, Z.shape[1])), np.zeros(1)
         svm = LinearSVC(C=self.C, max_iter=self.max_iter, random_state=self.seed)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            warnings.filterwarnings("ignore", message="The number of unique classes", category=UserWarning)
-            svm.fit(Z, y)
+        svm.fit(Z, y)  # warnings are silenced by the caller (catch_warnings is not thread-safe)
         coef, intercept = svm.coef_, svm.intercept_
         if len(classes) == 2:  # sklearn keeps one row for binary problems
             coef, intercept = np.vstack([-coef, coef]) / 2, np.r_[-intercept, intercept] / 2
@@ -93,6 +99,8 @@ class LinearTextCoder(ClassifierMixin, BaseEstimator):
         self.features_ = TextFeatures(
             word_ngrams=self.word_ngrams, char_ngrams=self.char_ngrams, char_min_df=self.char_min_df,
             max_features=self.max_features, char_max_chars=self.char_max_chars,
+            word_max_chars=self.word_max_chars, embedding_dir=self.embedding_dir,
+            embedding_weight=self.embedding_weight,
         ).fit(texts)
         Z = self.features_.transform(texts)
         group_of = {c: (self.groups or {}).get(c, "") for c in classes}
@@ -103,17 +111,23 @@ class LinearTextCoder(ClassifierMixin, BaseEstimator):
         coef = np.zeros((len(classes), Z.shape[1]), dtype=np.float32)
         intercept = np.zeros(len(classes))
         record_group = np.asarray([group_of[c] for c in codes], dtype=object)
-        for group in self.group_names_:
-            members = np.flatnonzero(record_group == group)
-            sub_classes, sub_coef, sub_intercept = self._svm(Z[members], codes[members])
+        # the SVMs are independent: liblinear releases the GIL, so threads run them in parallel
+        tasks = [(Z[m], codes[m]) for m in (np.flatnonzero(record_group == g) for g in self.group_names_)]
+        if len(self.group_names_) > 1:
+            tasks.insert(0, (Z, record_group))  # the top-level stage, the longest: started first
+        with warnings.catch_warnings(), ThreadPoolExecutor(max_workers=max(1, int(self.n_jobs))) as pool:
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            warnings.filterwarnings("ignore", message="The number of unique classes", category=UserWarning)
+            fitted = list(pool.map(lambda task: self._svm(*task), tasks))
+        if len(self.group_names_) > 1:
+            _, top_coef, top_intercept = fitted.pop(0)
+            self.group_coef_ = sp.csr_matrix(top_coef.astype(np.float32))
+            self.group_intercept_ = top_intercept
+        for sub_classes, sub_coef, sub_intercept in fitted:
             rows = [row_of[c] for c in sub_classes]
             coef[rows], intercept[rows] = sub_coef, sub_intercept
         self.coef_ = sp.csr_matrix(coef)
         self.intercept_ = intercept
-        if len(self.group_names_) > 1:
-            _, top_coef, top_intercept = self._svm(Z, record_group)
-            self.group_coef_ = sp.csr_matrix(top_coef.astype(np.float32))
-            self.group_intercept_ = top_intercept
         self.temperature_ = 1.0
         return self
 

@@ -9,15 +9,31 @@ import numpy as np
 
 from statcoder.errors import ConfigurationError, ModelFileError
 
-BACKENDS = ("linear", "fasttext")
+BACKENDS = ("linear", "fasttext", "linear+fasttext")
+#: backends that accept ``groups`` (code -> top-level group) and use the hierarchy
+HIERARCHY_AWARE = ("linear", "linear+fasttext")
+#: the fastText member of the ``linear+fasttext`` ensemble: its weight, and settings that
+#: train in a fraction of the linear model's time on short texts
+ENSEMBLE_FASTTEXT = {"epoch": 25, "lr": 0.5, "word_ngrams": 2, "minn": 2, "maxn": 5, "dim": 100}
+ENSEMBLE_WEIGHTS = (0.6, 0.4)
 
 
 def make_model(backend: str = "linear", *, seed: int = 0, threads: int = 1, **params: Any) -> Any:
-    """Return an unfitted classifier for ``backend`` ("linear" or "fasttext")."""
+    """Return an unfitted classifier for ``backend`` (one of ``BACKENDS``).
+
+    ``threads`` bounds the threads the model trains with (``STATCODER_THREADS``).
+    """
     if backend == "linear":
         from statcoder.models.linear import LinearTextCoder
 
-        return LinearTextCoder(seed=seed, **params)
+        return LinearTextCoder(seed=seed, n_jobs=threads, **params)
+    if backend == "linear+fasttext":
+        from statcoder.models.ensemble import EnsembleTextCoder
+
+        linear = {k: params.pop(k) for k in list(params) if k != "weights"}
+        weights = params.pop("weights", ENSEMBLE_WEIGHTS)
+        members = (("linear", linear), ("fasttext", dict(ENSEMBLE_FASTTEXT)))
+        return EnsembleTextCoder(members=members, weights=tuple(weights), seed=seed, threads=threads)
     if backend == "fasttext":
         from statcoder.models.fasttext_backend import FastTextCoder
 
@@ -37,5 +53,9 @@ def model_from_state(state: dict[str, Any], arrays: dict[str, np.ndarray], direc
         from statcoder.models.fasttext_backend import FastTextCoder
 
         return FastTextCoder.from_state(state, directory)
+    if backend == "ensemble":
+        from statcoder.models.ensemble import EnsembleTextCoder
+
+        return EnsembleTextCoder.from_state(state, arrays, directory)
     raise ModelFileError(f"unknown model backend {backend!r} in the model directory", where=str(directory),
-                         hint=f"this statcoder reads: {', '.join(BACKENDS)}")
+                         hint="this statcoder reads: linear, fasttext, ensemble")
