@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import datasets as ds  # noqa: E402
+import datasets as ds
 
-from statcoder.models import LinearTextCoder  # noqa: E402
+from statcoder.models import LinearTextCoder
 
 
 def main() -> None:

@@ -6,6 +6,12 @@ import json
 
 import numpy as np
 import pytest
+from sklearn.utils.estimator_checks import (
+    check_get_params_invariance,
+    check_no_attributes_set_in_init,
+    check_parameters_default_constructible,
+    check_set_params,
+)
 
 from statcoder.errors import ConfigurationError
 from statcoder.models.ensemble import EnsembleTextCoder
@@ -24,6 +30,12 @@ def titles(shared_data):
     frame = pd.read_csv(shared_data / "coding" / "ilo_isco08_index.csv", dtype=str, keep_default_na=False)
     frame = frame[frame["code"].str[0] == "7"].sample(800, random_state=0)
     return frame["text"].tolist(), frame["code"].tolist()
+
+
+@pytest.mark.parametrize("check", [check_parameters_default_constructible, check_no_attributes_set_in_init,
+                                   check_get_params_invariance, check_set_params])
+def test_sklearn_estimator_checks(check):
+    check("EnsembleTextCoder", EnsembleTextCoder())
 
 
 def _ensemble(weights=(0.6, 0.4)) -> EnsembleTextCoder:

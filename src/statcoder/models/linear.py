@@ -42,7 +42,7 @@ class LinearTextCoder(ClassifierMixin, BaseEstimator):
 
     def __init__(
         self,
-        C: float = 0.5,
+        C: float = 1.0,
         max_iter: int = 30,
         word_ngrams: tuple[int, int] = (1, 2),
         char_ngrams: tuple[int, int] = (2, 5),

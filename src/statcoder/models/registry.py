@@ -26,7 +26,7 @@ def make_model(backend: str = "linear", *, seed: int = 0, threads: int = 1, **pa
     if backend == "linear":
         from statcoder.models.linear import LinearTextCoder
 
-        return LinearTextCoder(seed=seed, n_jobs=threads, **params)
+        return LinearTextCoder(seed=seed, **{"n_jobs": threads, **params})
     if backend == "linear+fasttext":
         from statcoder.models.ensemble import EnsembleTextCoder
 
