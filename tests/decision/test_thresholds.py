@@ -4,7 +4,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import binomtest
 
-from statcoder.decision import (
+from statcoder.decision.thresholds import (
+    candidate_cuts,
     clopper_pearson_interval,
     clopper_pearson_lower,
     decide,
@@ -27,20 +28,27 @@ def test_clopper_pearson_lower_known_values():
 @settings(max_examples=80, deadline=None)
 @given(st.lists(st.tuples(st.floats(0, 1), st.booleans()), min_size=1, max_size=300),
        st.floats(0.5, 0.99))
-def test_threshold_meets_target_and_is_smallest(pairs, target):
+def test_threshold_is_the_end_of_the_fixed_sequence(pairs, target):
+    """Every candidate cut from the top down to the threshold passes; the next one fails."""
     conf = np.array([p[0] for p in pairs])
     correct = np.array([p[1] for p in pairs])
     t = threshold_for_target(conf, correct, target=target)
+    order = np.sort(conf)[::-1]
+    cuts = [order[m - 1] for m in candidate_cuts(len(conf), target=target, confidence_level=0.95)]
+    passes = [clopper_pearson_lower(correct[conf >= c].sum(), (conf >= c).sum()) >= target for c in cuts]
     if np.isinf(t):
-        for cut in np.unique(conf):
-            acc = conf >= cut
-            assert clopper_pearson_lower(correct[acc].sum(), acc.sum()) < target
+        assert not cuts or not passes[0]
         return
-    accepted = conf >= t
-    assert clopper_pearson_lower(correct[accepted].sum(), accepted.sum()) >= target
-    for cut in np.unique(conf[conf < t]):
-        acc = conf >= cut
-        assert clopper_pearson_lower(correct[acc].sum(), acc.sum()) < target
+    stop = max(i for i, c in enumerate(cuts) if c == t)
+    assert all(passes[: stop + 1])
+    assert stop + 1 == len(cuts) or not passes[stop + 1]
+
+
+def test_fixed_sequence_stops_at_the_first_failure():
+    # top record wrong, the next 200 right: a later cut passes, but the sequence stopped at the top
+    conf = np.r_[np.linspace(1.0, 0.995, 100), np.linspace(0.99, 0.5, 900)]
+    correct = np.r_[np.arange(100) % 4 != 0, np.ones(900, dtype=bool)]
+    assert threshold_for_target(conf, correct, target=0.9) == float("inf")
 
 
 def test_threshold_realised_accuracy_on_calibrated_data():

@@ -110,10 +110,11 @@ def _print_training_summary(coder, out: Path) -> None:
     for level, fig in held["levels"].items():
         thr = coder.thresholds.get(int(level), float("inf"))
         table.add_row(level, f"{fig['accuracy']:.3f}", "never" if thr == float("inf") else f"{thr:.3f}",
-                      f"{fig['coded_share']:.1%}", f"{fig['coded_accuracy']:.3f}")
+                      f"{fig['coded_share']:.1%}",
+                      "–" if fig["coded_accuracy"] is None else f"{fig['coded_accuracy']:.3f}")
     console.print(table)
     shares = ", ".join(
-        f"{name} {v['share']:.1%}" + (f" (accuracy {v['accuracy']:.3f})" if "accuracy" in v else "")
+        f"{name} {v['share']:.1%}" + (f" (accuracy {v['accuracy']:.3f})" if v.get("accuracy") is not None else "")
         for name, v in held["decisions"].items()
     )
     console.print(f"decisions: {shares}; ECE {held['ece']:.3f} (before calibration {held['ece_before_calibration']:.3f})",

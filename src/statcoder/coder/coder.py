@@ -19,7 +19,7 @@ from statcoder.classifications import Classification
 from statcoder.coder.index import CodingIndex
 from statcoder.coder.levels import best_by_level, level_aggregators
 from statcoder.decision import REVIEW, decide
-from statcoder.errors import InputError
+from statcoder.errors import ConfigurationError, InputError
 from statcoder.text.normalise import check_lengths, join_columns
 
 ProgressFn = Callable[[int, int, str], None]
@@ -68,6 +68,52 @@ class Coder:
     def best_by_level(self, proba: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray]]:
         """Per level: (best code per record, its probability summed up the tree)."""
         return best_by_level(proba, self._aggregators)
+
+    def prediction_sets(
+        self,
+        data: pd.DataFrame | Sequence[str],
+        *,
+        coverage: float = 0.9,
+        text_columns: Sequence[str] | None = None,
+        where: str = "input",
+    ) -> list[list[str]]:
+        """Per record, the codes of its conformal prediction set (best first, never empty).
+
+        The set holds the true code with probability >= ``coverage`` for records like the
+        held-out ones (split-conformal APS on out-of-fold probabilities; see
+        ``statcoder.decision.conformal``). ``coverage`` must be one the model was fitted for
+        (0.9 and 0.95 by default). Empty texts get an empty list.
+        """
+        from statcoder.decision.conformal import prediction_sets
+
+        quantile = self._conformal_quantile(coverage)
+        if isinstance(data, pd.DataFrame):
+            columns = list(text_columns or self.card.get("training_data", {}).get("text_columns", ["text"]))
+            texts = join_columns(data, columns, where=where)
+        else:
+            texts = [str(t) for t in data]
+        out: list[list[str]] = [[] for _ in texts]
+        rows = [i for i, t in enumerate(texts) if t.strip()]
+        for start in range(0, len(rows), CHUNK):
+            chunk = rows[start : start + CHUNK]
+            sets = prediction_sets(self.predict_proba([texts[i] for i in chunk]), self.classes_, quantile=quantile)
+            for i, s in zip(chunk, sets, strict=True):
+                out[i] = s
+        return out
+
+    def _conformal_quantile(self, coverage: float) -> float:
+        fitted = (self.card.get("heldout") or {}).get("conformal") or []
+        for entry in fitted:
+            if abs(float(entry["coverage"]) - float(coverage)) < 1e-9:
+                q = entry["quantile"]
+                return float("inf") if q is None else float(q)
+        if not fitted:
+            raise ConfigurationError("this model has no conformal prediction-set quantiles",
+                                     where=f"model {self.version}",
+                                     hint="retrain or recalibrate the model with this statcoder version")
+        offered = ", ".join(f"{float(e['coverage']):g}" for e in fitted)
+        raise ConfigurationError(f"coverage {coverage} was not fitted for this model", where=f"model {self.version}",
+                                 hint=f"use one of: {offered}")
 
     # ---- coding -------------------------------------------------------------------------------
     def code(

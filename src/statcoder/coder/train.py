@@ -24,6 +24,7 @@ from statcoder.coder.coder import Coder, ProgressFn
 from statcoder.coder.index import CodingIndex
 from statcoder.coder.levels import best_by_level, level_aggregators
 from statcoder.decision import clopper_pearson_lower, decide, threshold_for_target
+from statcoder.decision.conformal import fit_conformal
 from statcoder.errors import ConfigurationError, InputError, UnknownCodeError
 from statcoder.models.calibration import expected_calibration_error, fit_temperature, softmax
 from statcoder.models.cv import out_of_fold_scores
@@ -197,6 +198,11 @@ def train(
         "levels": {str(k): v for k, v in level_figures.items()},
         "decisions": _decision_summary(per_level, codes, classification, thresholds),
     }
+    heldout["conformal"] = [
+        {"coverage": c.coverage, "quantile": None if not np.isfinite(c.quantile) else c.quantile,
+         "heldout_coverage": c.heldout_coverage, "mean_set_size": c.mean_set_size, "n": c.n}
+        for c in fit_conformal(proba, y_index, seed=seed)
+    ]
     if on_progress is not None:
         on_progress(0, 1, "final model")
     model = make_model(backend, seed=seed, **params).fit(texts, codes)

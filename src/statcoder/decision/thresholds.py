@@ -13,9 +13,10 @@ from collections.abc import Mapping
 import numpy as np
 from scipy.stats import beta
 
-from statcoder.errors import ConfigurationError
+from statcoder.contract import Decision
+from statcoder.errors import ConfigurationError, InputError
 
-AUTO, PARTIAL, REVIEW = "auto", "partial", "review"
+AUTO, PARTIAL, REVIEW = Decision.AUTO.value, Decision.PARTIAL.value, Decision.REVIEW.value
 
 
 def clopper_pearson_lower(k: int | np.ndarray, n: int | np.ndarray, *, confidence: float = 0.95) -> np.ndarray | float:
@@ -42,39 +43,71 @@ def clopper_pearson_interval(k: int, n: int, *, confidence: float = 0.95) -> tup
     return lower, upper
 
 
+def min_records_for(target: float, confidence_level: float) -> int:
+    """The fewest records whose Clopper-Pearson lower bound can reach ``target`` (all of them right)."""
+    return int(np.ceil(np.log(1.0 - confidence_level) / np.log(target)))
+
+
+def candidate_cuts(n: int, *, target: float, confidence_level: float, max_steps: int = 50) -> np.ndarray:
+    """Numbers of accepted records tested by ``threshold_for_target``, most confident first.
+
+    At most ``max_steps`` evenly spaced counts, the first one large enough that the test can
+    pass; empty when ``n`` is below that. They depend on ``n`` only, never on the labels.
+    """
+    smallest = min_records_for(target, confidence_level)
+    steps = min(max_steps, n // smallest) if smallest else max_steps
+    if steps < 1:
+        return np.zeros(0, dtype=np.int64)
+    return np.unique(np.ceil(n * np.arange(1, steps + 1) / steps).astype(np.int64))
+
+
 def threshold_for_target(
     confidence: np.ndarray,
     correct: np.ndarray,
     *,
     target: float = 0.95,
     confidence_level: float = 0.95,
+    max_steps: int = 50,
 ) -> float:
-    """Smallest threshold whose accepted records have a Clopper-Pearson lower bound >= target.
+    """Threshold chosen by fixed-sequence testing (Learn-then-Test) with Clopper-Pearson bounds.
 
     ``confidence`` are the model's probabilities of its prediction (one per held-out record)
-    and ``correct`` whether the prediction was right. Returns a probability in (0, 1], or
-    ``inf`` when no threshold reaches the target (nothing is coded automatically).
+    and ``correct`` whether the prediction was right. The candidate thresholds accept the
+    most confident m records for a grid of counts m (``candidate_cuts``: up to ``max_steps``
+    steps, fixed by the confidences alone). They are tested from the highest down; at each,
+    the hypothesis "the accuracy of the records accepted at this threshold is below
+    ``target``" is rejected when the one-sided Clopper-Pearson lower bound of the accepted
+    records reaches ``target``. Testing stops at the first threshold that fails, and the lowest
+    rejected one is returned. Given the confidences, this controls the family-wise error: with
+    probability >= ``confidence_level`` over the labels of the held-out sample, the accuracy
+    of the records the returned threshold accepts (on the population the held-out records are
+    exchangeable with) is >= ``target`` (Angelopoulos et al. 2021, "Learn then Test").
+    Picking the smallest passing threshold after a failure would not.
+
+    Returns a probability in (0, 1], or ``inf`` when the first candidate fails (nothing is
+    coded automatically).
     """
     if not 0.0 < target < 1.0:
         raise ConfigurationError(f"target accuracy must be between 0 and 1, got {target}", hint="e.g. 0.95")
     conf = np.asarray(confidence, dtype=float)
     hits = np.asarray(correct, dtype=bool)
     if conf.shape != hits.shape:
-        raise ValueError("confidence and correct must have the same shape")
-    if conf.size == 0:
+        raise InputError(f"confidence ({conf.shape}) and correct ({hits.shape}) must have the same shape",
+                         where="threshold_for_target", hint="pass one correct flag per confidence")
+    cuts = candidate_cuts(conf.size, target=target, confidence_level=confidence_level, max_steps=max_steps)
+    if cuts.size == 0:
         return float("inf")
     order = np.argsort(-conf, kind="stable")
     conf_sorted = conf[order]
-    k = np.cumsum(hits[order])
-    n = np.arange(1, conf.size + 1)
-    # a threshold t accepts every record with confidence >= t: only the last record of a run
-    # of equal confidences is a valid cut point
-    last_of_run = np.r_[conf_sorted[1:] != conf_sorted[:-1], True]
-    lower = clopper_pearson_lower(k[last_of_run], n[last_of_run], confidence=confidence_level)
-    ok = np.flatnonzero(np.asarray(lower) >= target)
-    if ok.size == 0:
-        return float("inf")
-    return float(conf_sorted[last_of_run][ok[-1]])
+    k_sorted = np.cumsum(hits[order])
+    chosen = float("inf")
+    for m in cuts:
+        t = conf_sorted[m - 1]
+        n = int(np.searchsorted(-conf_sorted, -t, side="right"))  # every record with confidence >= t
+        if clopper_pearson_lower(int(k_sorted[n - 1]), n, confidence=confidence_level) < target:
+            break
+        chosen = float(t)
+    return chosen
 
 
 def decide(

@@ -42,6 +42,24 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def json_safe(value: Any) -> Any:
+    """``value`` with every non-finite float (NaN, +-inf) replaced by ``None`` (JSON ``null``).
+
+    Bare ``NaN`` / ``Infinity`` are not JSON; other readers (browsers, jq, the API) refuse them.
+    """
+    if isinstance(value, float):
+        return value if np.isfinite(value) else None
+    if isinstance(value, np.floating):
+        return float(value) if np.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
 def card_hash(card: dict[str, Any]) -> str:
     """SHA-256 of the card's canonical JSON without its ``content_hash`` and ``version`` fields."""
     body = {k: v for k, v in card.items() if k not in ("content_hash", "version")}
@@ -68,14 +86,15 @@ def write_model_dir(
     try:
         np.savez(tmp / "weights.npz", **arrays)
         for name, value in json_files.items():
-            (tmp / name).write_text(json.dumps(value, ensure_ascii=False), encoding="utf-8")
+            (tmp / name).write_text(json.dumps(json_safe(value), ensure_ascii=False, allow_nan=False),
+                                    encoding="utf-8")
         if write_extra is not None:
             write_extra(tmp)
         files = {p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.name != CARD}
-        final = dict(card, format=FORMAT, format_version=FORMAT_VERSION, files=files)
+        final = dict(json_safe(card), format=FORMAT, format_version=FORMAT_VERSION, files=files)
         final["content_hash"] = card_hash(final)
         final["version"] = "m-" + final["content_hash"][:12]
-        (tmp / CARD).write_text(json.dumps(final, indent=2, ensure_ascii=False), encoding="utf-8")
+        (tmp / CARD).write_text(json.dumps(final, indent=2, ensure_ascii=False, allow_nan=False), encoding="utf-8")
         for path in tmp.iterdir():
             with open(path, "rb") as handle:
                 os.fsync(handle.fileno())
@@ -102,6 +121,9 @@ def read_model_dir(directory: str | Path) -> tuple[dict[str, Any], Path]:
     """
     path = Path(directory)
     where = str(path)
+    if path.is_file():
+        raise ModelFileError("the model path is a file, not a model directory", where=where,
+                             hint="pass the directory written by `statcoder train --out` (it holds model.json)")
     if not path.is_dir():
         raise ModelFileError("model directory not found", where=where,
                              hint="pass the directory written by `statcoder train --out`")
