@@ -16,8 +16,9 @@ coding without changing predictions measurably.
 
 from __future__ import annotations
 
+import multiprocessing
 import warnings
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -74,18 +75,6 @@ class LinearTextCoder(ClassifierMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.seed = seed
 
-    def _svm(self, Z: sp.csr_matrix, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Fit one multi-class SVM; returns (classes, coef (k, F), intercept (k,)), pruned."""
-        classes = np.unique(y)
-        if len(classes) == 1:
-            return classes, np.zeros((1, Z.shape[1])), np.zeros(1)
-        svm = LinearSVC(C=self.C, max_iter=self.max_iter, random_state=self.seed)
-        svm.fit(Z, y)  # warnings are silenced by the caller (catch_warnings is not thread-safe)
-        coef, intercept = svm.coef_, svm.intercept_
-        if len(classes) == 2:  # sklearn keeps one row for binary problems
-            coef, intercept = np.vstack([-coef, coef]) / 2, np.r_[-intercept, intercept] / 2
-        return classes, np.where(np.abs(coef) >= self.prune, coef, 0.0), intercept
-
     def fit(self, X: Any, y: Any) -> LinearTextCoder:
         """Learn features and the linear models from texts ``X`` and codes ``y``; returns self."""
         texts = list(X)
@@ -111,14 +100,11 @@ class LinearTextCoder(ClassifierMixin, BaseEstimator):
         coef = np.zeros((len(classes), Z.shape[1]), dtype=np.float32)
         intercept = np.zeros(len(classes))
         record_group = np.asarray([group_of[c] for c in codes], dtype=object)
-        # the SVMs are independent: liblinear releases the GIL, so threads run them in parallel
         tasks = [(Z[m], codes[m]) for m in (np.flatnonzero(record_group == g) for g in self.group_names_)]
         if len(self.group_names_) > 1:
             tasks.insert(0, (Z, record_group))  # the top-level stage, the longest: started first
-        with warnings.catch_warnings(), ThreadPoolExecutor(max_workers=max(1, int(self.n_jobs))) as pool:
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            warnings.filterwarnings("ignore", message="The number of unique classes", category=UserWarning)
-            fitted = list(pool.map(lambda task: self._svm(*task), tasks))
+        options = {"C": self.C, "max_iter": self.max_iter, "seed": self.seed, "prune": self.prune}
+        fitted = _fit_all(tasks, options, n_jobs=int(self.n_jobs))
         if len(self.group_names_) > 1:
             _, top_coef, top_intercept = fitted.pop(0)
             self.group_coef_ = sp.csr_matrix(top_coef.astype(np.float32))
@@ -221,6 +207,35 @@ class LinearTextCoder(ClassifierMixin, BaseEstimator):
             self.group_intercept_ = arrays["group_intercept"]
         self.temperature_ = float(state["temperature"])
         return self
+
+
+def _fit_svm(Z: sp.csr_matrix, y: np.ndarray, options: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fit one multi-class SVM; returns (classes, coef (k, F), intercept (k,)), pruned."""
+    classes = np.unique(y)
+    if len(classes) == 1:
+        return classes, np.zeros((1, Z.shape[1])), np.zeros(1)
+    svm = LinearSVC(C=options["C"], max_iter=options["max_iter"], random_state=options["seed"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.filterwarnings("ignore", message="The number of unique classes", category=UserWarning)
+        svm.fit(Z, y)
+    coef, intercept = svm.coef_, svm.intercept_
+    if len(classes) == 2:  # sklearn keeps one row for binary problems
+        coef, intercept = np.vstack([-coef, coef]) / 2, np.r_[-intercept, intercept] / 2
+    return classes, np.where(np.abs(coef) >= options["prune"], coef, 0.0), intercept
+
+
+def _fit_all(tasks: list[tuple[sp.csr_matrix, np.ndarray]], options: dict[str, Any], *, n_jobs: int) -> list:
+    """Fit the independent SVMs of ``tasks`` in order; in ``n_jobs`` worker processes when > 1.
+
+    Processes, not threads: liblinear draws its coordinate order from one process-wide random
+    generator, so threads would interleave draws and make the fit irreproducible.
+    """
+    if n_jobs <= 1 or len(tasks) < 2:
+        return [_fit_svm(Z, y, options) for Z, y in tasks]
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(max_workers=min(n_jobs, len(tasks)), mp_context=context) as pool:
+        return list(pool.map(_fit_svm, *zip(*tasks, strict=True), [options] * len(tasks)))
 
 
 def _log_softmax(z: np.ndarray) -> np.ndarray:
