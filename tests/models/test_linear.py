@@ -87,3 +87,35 @@ def test_calibration_helps_on_small_data_with_rare_codes(shared_data):
     held = train(frame, text_columns=["text"], code_column="code", classification=isco, cv_folds=2).card.heldout
     assert held.temperature < 2.0
     assert held.ece <= held.ece_before_calibration + 0.01
+
+
+def test_parallel_fit_and_word_cap_give_identical_reloaded_scores():
+    import json
+
+    groups = {c: c[0] for c in CODES}
+    serial = LinearTextCoder(groups=groups, word_max_chars=12).fit(TEXTS, CODES)
+    parallel = LinearTextCoder(groups=groups, word_max_chars=12, n_jobs=2).fit(TEXTS, CODES)
+    queries = ["senior java developer", "night nurse", "school bus driver"]
+    np.testing.assert_array_equal(parallel.decision_function(queries), serial.decision_function(queries))
+    state, arrays, _ = parallel.to_state()
+    again = LinearTextCoder.from_state(json.loads(json.dumps(state)), arrays)
+    np.testing.assert_array_equal(again.decision_function(queries), parallel.decision_function(queries))
+    assert again.get_params()["word_max_chars"] == 12
+
+
+def test_word_cap_reads_only_the_start_of_long_texts():
+    from statcoder.text.features import TextFeatures
+
+    capped = TextFeatures(word_max_chars=10).fit(TEXTS + ["nurse aide java programmer"])
+    uncapped = TextFeatures().fit(TEXTS + ["nurse aide java programmer"])
+    long, short = ["nurse aide java programmer"], ["nurse aide"]
+    # "java" and "programmer" are known words, yet past the first 10 characters they are not read
+    np.testing.assert_array_equal(capped.word_.transform(long).toarray(), capped.word_.transform(short).toarray())
+    assert (uncapped.word_.transform(long) != uncapped.word_.transform(short)).nnz > 0
+
+
+def test_threads_setting_reaches_the_linear_model():
+    from statcoder.models.registry import make_model
+
+    assert make_model("linear", threads=2).n_jobs == 2
+    assert make_model("linear", threads=2, n_jobs=1).n_jobs == 1  # an explicit parameter wins

@@ -91,7 +91,7 @@ def train(
     classification: Annotated[Path | None, typer.Option("--classification", help="Classification CSV.")] = None,
     code_prefix_hierarchy: Annotated[bool, typer.Option("--code-prefix-hierarchy", help="Build the tree from code prefixes.")] = False,
     target_accuracy: TargetAccuracyOpt = 0.95,
-    backend: Annotated[str, typer.Option(help="linear (default) or fasttext.")] = "linear",
+    backend: Annotated[str, typer.Option(help="linear (default), fasttext, or linear+fasttext (ensemble).")] = "linear",
     seed: SeedOpt = 0,
     on_unknown_code: Annotated[str, typer.Option(help="error (default) or drop rows with codes not in the classification.")] = "error",
     index: Annotated[Path | None, typer.Option("--index", help="Exact-match index table (text,code) consulted before the model.")] = None,

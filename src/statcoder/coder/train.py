@@ -35,7 +35,7 @@ from statcoder.coder.estimator import HierarchicalCoder
 from statcoder.coder.index import CodingIndex
 from statcoder.coder.levels import top_level_groups
 from statcoder.errors import ConfigurationError, InputError
-from statcoder.models.registry import BACKENDS, make_model
+from statcoder.models.registry import BACKENDS, HIERARCHY_AWARE, make_model
 from statcoder.text.normalise import as_text, join_columns, truncate_texts
 
 log = logging.getLogger(__name__)
@@ -151,7 +151,7 @@ def train(
     if index is not None:
         index.validate(classification)
     params = dict(model_params or {})
-    if backend == "linear" and hierarchical and "groups" not in params and classification.depth > 1:
+    if backend in HIERARCHY_AWARE and hierarchical and "groups" not in params and classification.depth > 1:
         # hierarchy-aware model: one SVM over top-level groups, one per group over its codes
         params["groups"] = top_level_groups(classification, codes)
     folds = cv_folds or (5 if len(texts) < 20_000 else 3)

@@ -16,7 +16,9 @@ coding without changing predictions measurably.
 
 from __future__ import annotations
 
+import multiprocessing
 import warnings
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -41,7 +43,7 @@ class LinearTextCoder(ClassifierMixin, BaseEstimator):
 
     def __init__(
         self,
-        C: float = 0.5,
+        C: float = 1.0,
         max_iter: int = 30,
         word_ngrams: tuple[int, int] = (1, 2),
         char_ngrams: tuple[int, int] = (2, 5),
@@ -51,6 +53,10 @@ class LinearTextCoder(ClassifierMixin, BaseEstimator):
         prune: float = 1e-4,
         groups: dict[str, str] | None = None,
         group_temperature: float = 0.2,
+        word_max_chars: int | None = None,
+        embedding_dir: str | None = None,
+        embedding_weight: float = 1.0,
+        n_jobs: int = 1,
         seed: int = 0,
     ) -> None:
         self.C = C
@@ -63,22 +69,11 @@ class LinearTextCoder(ClassifierMixin, BaseEstimator):
         self.prune = prune
         self.groups = groups
         self.group_temperature = group_temperature
+        self.word_max_chars = word_max_chars
+        self.embedding_dir = embedding_dir
+        self.embedding_weight = embedding_weight
+        self.n_jobs = n_jobs
         self.seed = seed
-
-    def _svm(self, Z: sp.csr_matrix, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Fit one multi-class SVM; returns (classes, coef (k, F), intercept (k,)), pruned."""
-        classes = np.unique(y)
-        if len(classes) == 1:
-            return classes, np.zeros((1, Z.shape[1])), np.zeros(1)
-        svm = LinearSVC(C=self.C, max_iter=self.max_iter, random_state=self.seed)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            warnings.filterwarnings("ignore", message="The number of unique classes", category=UserWarning)
-            svm.fit(Z, y)
-        coef, intercept = svm.coef_, svm.intercept_
-        if len(classes) == 2:  # sklearn keeps one row for binary problems
-            coef, intercept = np.vstack([-coef, coef]) / 2, np.r_[-intercept, intercept] / 2
-        return classes, np.where(np.abs(coef) >= self.prune, coef, 0.0), intercept
 
     def fit(self, X: Any, y: Any) -> LinearTextCoder:
         """Learn features and the linear models from texts ``X`` and codes ``y``; returns self."""
@@ -93,6 +88,8 @@ class LinearTextCoder(ClassifierMixin, BaseEstimator):
         self.features_ = TextFeatures(
             word_ngrams=self.word_ngrams, char_ngrams=self.char_ngrams, char_min_df=self.char_min_df,
             max_features=self.max_features, char_max_chars=self.char_max_chars,
+            word_max_chars=self.word_max_chars, embedding_dir=self.embedding_dir,
+            embedding_weight=self.embedding_weight,
         ).fit(texts)
         Z = self.features_.transform(texts)
         group_of = {c: (self.groups or {}).get(c, "") for c in classes}
@@ -103,17 +100,20 @@ class LinearTextCoder(ClassifierMixin, BaseEstimator):
         coef = np.zeros((len(classes), Z.shape[1]), dtype=np.float32)
         intercept = np.zeros(len(classes))
         record_group = np.asarray([group_of[c] for c in codes], dtype=object)
-        for group in self.group_names_:
-            members = np.flatnonzero(record_group == group)
-            sub_classes, sub_coef, sub_intercept = self._svm(Z[members], codes[members])
+        tasks = [(Z[m], codes[m]) for m in (np.flatnonzero(record_group == g) for g in self.group_names_)]
+        if len(self.group_names_) > 1:
+            tasks.insert(0, (Z, record_group))  # the top-level stage, the longest: started first
+        options = {"C": self.C, "max_iter": self.max_iter, "seed": self.seed, "prune": self.prune}
+        fitted = _fit_all(tasks, options, n_jobs=int(self.n_jobs))
+        if len(self.group_names_) > 1:
+            _, top_coef, top_intercept = fitted.pop(0)
+            self.group_coef_ = sp.csr_matrix(top_coef.astype(np.float32))
+            self.group_intercept_ = top_intercept
+        for sub_classes, sub_coef, sub_intercept in fitted:
             rows = [row_of[c] for c in sub_classes]
             coef[rows], intercept[rows] = sub_coef, sub_intercept
         self.coef_ = sp.csr_matrix(coef)
         self.intercept_ = intercept
-        if len(self.group_names_) > 1:
-            _, top_coef, top_intercept = self._svm(Z, record_group)
-            self.group_coef_ = sp.csr_matrix(top_coef.astype(np.float32))
-            self.group_intercept_ = top_intercept
         self.temperature_ = 1.0
         return self
 
@@ -211,6 +211,35 @@ class LinearTextCoder(ClassifierMixin, BaseEstimator):
             self.group_intercept_ = arrays["group_intercept"]
         self.temperature_ = float(state["temperature"])
         return self
+
+
+def _fit_svm(Z: sp.csr_matrix, y: np.ndarray, options: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fit one multi-class SVM; returns (classes, coef (k, F), intercept (k,)), pruned."""
+    classes = np.unique(y)
+    if len(classes) == 1:
+        return classes, np.zeros((1, Z.shape[1])), np.zeros(1)
+    svm = LinearSVC(C=options["C"], max_iter=options["max_iter"], random_state=options["seed"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.filterwarnings("ignore", message="The number of unique classes", category=UserWarning)
+        svm.fit(Z, y)
+    coef, intercept = svm.coef_, svm.intercept_
+    if len(classes) == 2:  # sklearn keeps one row for binary problems
+        coef, intercept = np.vstack([-coef, coef]) / 2, np.r_[-intercept, intercept] / 2
+    return classes, np.where(np.abs(coef) >= options["prune"], coef, 0.0), intercept
+
+
+def _fit_all(tasks: list[tuple[sp.csr_matrix, np.ndarray]], options: dict[str, Any], *, n_jobs: int) -> list:
+    """Fit the independent SVMs of ``tasks`` in order; in ``n_jobs`` worker processes when > 1.
+
+    Processes, not threads: liblinear draws its coordinate order from one process-wide random
+    generator, so threads would interleave draws and make the fit irreproducible.
+    """
+    if n_jobs <= 1 or len(tasks) < 2:
+        return [_fit_svm(Z, y, options) for Z, y in tasks]
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(max_workers=min(n_jobs, len(tasks)), mp_context=context) as pool:
+        return list(pool.map(_fit_svm, *zip(*tasks, strict=True), [options] * len(tasks)))
 
 
 def _log_softmax(z: np.ndarray) -> np.ndarray:

@@ -34,6 +34,9 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         sublinear_tf: bool = True,
         char_weight: float = 1.0,
         char_max_chars: int | None = 300,
+        word_max_chars: int | None = None,
+        embedding_dir: str | None = None,
+        embedding_weight: float = 1.0,
     ) -> None:
         self.word_ngrams = word_ngrams
         self.char_ngrams = char_ngrams
@@ -43,12 +46,17 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         self.sublinear_tf = sublinear_tf
         self.char_weight = char_weight
         self.char_max_chars = char_max_chars
+        self.word_max_chars = word_max_chars
+        self.embedding_dir = embedding_dir
+        self.embedding_weight = embedding_weight
 
     def _vectorizers(self) -> tuple[TfidfVectorizer, TfidfVectorizer]:
         # texts are normalised once in _prepare; the vectorizers only slice them
         common = {"preprocessor": _identity, "lowercase": False, "sublinear_tf": self.sublinear_tf, "dtype": np.float32}
+        word_pre = _identity if self.word_max_chars is None else _Prefix(self.word_max_chars)
         word = TfidfVectorizer(analyzer="word", token_pattern=_TOKEN, ngram_range=tuple(self.word_ngrams),
-                               min_df=self.min_df, max_features=self.max_features, **common)
+                               min_df=self.min_df, max_features=self.max_features,
+                               **{**common, "preprocessor": word_pre})
         # character n-grams see only the start of long texts (a job ad's title and first lines):
         # past that they add cost and noise, while word n-grams still read the whole text
         char_pre = _identity if self.char_max_chars is None else _Prefix(self.char_max_chars)
@@ -68,25 +76,42 @@ class TextFeatures(TransformerMixin, BaseEstimator):
             char.set_params(min_df=1).fit(texts)
         self.word_ = word
         self.char_ = char
-        self.n_features_out_ = len(word.vocabulary_) + len(char.vocabulary_)
+        self.embedding_ = None
+        if self.embedding_dir is not None:
+            from statcoder.models.embedding import StaticEmbedding
+
+            self.embedding_ = StaticEmbedding.from_directory(self.embedding_dir)
+        self.n_features_out_ = self._n_features()
         return self
+
+    def _n_features(self) -> int:
+        extra = 0 if self.embedding_ is None else self.embedding_.dim
+        return len(self.word_.vocabulary_) + len(self.char_.vocabulary_) + extra
 
     def transform(self, X: Any) -> sp.csr_matrix:
         """Return the (n_texts, n_features) float32 CSR matrix of the texts ``X``."""
         check_is_fitted(self, "word_")
-        texts = _prepare(X)
+        raw = list(X)
+        texts = _prepare(raw)
         word = self.word_.transform(texts)
         char = self.char_.transform(texts)
         if self.char_weight != 1.0:
             char = char * np.float32(self.char_weight)
-        return sp.hstack([word, char], format="csr", dtype=np.float32)
+        blocks = [word, char]
+        if getattr(self, "embedding_", None) is not None:
+            # the raw texts: the embedding model's tokenizer does its own normalisation
+            dense = self.embedding_.embed([str(t) for t in raw]) * np.float32(self.embedding_weight)
+            blocks.append(sp.csr_matrix(dense))
+        return sp.hstack(blocks, format="csr", dtype=np.float32)
 
     def feature_names(self) -> np.ndarray:
         """Return the feature names: word n-grams, then character n-grams (prefixed ``c:``)."""
         check_is_fitted(self, "word_")
         words = self.word_.get_feature_names_out()
         chars = np.asarray(["c:" + t for t in self.char_.get_feature_names_out()], dtype=object)
-        return np.concatenate([words.astype(object), chars])
+        dims = 0 if getattr(self, "embedding_", None) is None else self.embedding_.dim
+        embedded = np.asarray([f"e:{i}" for i in range(dims)], dtype=object)
+        return np.concatenate([words.astype(object), chars, embedded])
 
     # ---- safe persistence: plain lists and arrays --------------------------------------------
     def to_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -98,6 +123,8 @@ class TextFeatures(TransformerMixin, BaseEstimator):
             "char_vocabulary": self.char_.get_feature_names_out().tolist(),
         }
         arrays = {"word_idf": self.word_.idf_.astype(np.float64), "char_idf": self.char_.idf_.astype(np.float64)}
+        if getattr(self, "embedding_", None) is not None:  # the model directory is self-contained
+            arrays.update(self.embedding_.to_arrays())
         return meta, arrays
 
     @classmethod
@@ -114,7 +141,12 @@ class TextFeatures(TransformerMixin, BaseEstimator):
             vec._validate_vocabulary()
             vec.idf_ = idf
         self.word_, self.char_ = word, char
-        self.n_features_out_ = len(meta["word_vocabulary"]) + len(meta["char_vocabulary"])
+        self.embedding_ = None
+        if "embedding_matrix" in arrays:
+            from statcoder.models.embedding import StaticEmbedding
+
+            self.embedding_ = StaticEmbedding.from_arrays(arrays)
+        self.n_features_out_ = self._n_features()
         return self
 
 
