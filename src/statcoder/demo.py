@@ -208,7 +208,7 @@ def run_demo(workdir: Path, *, seed: int = 0, console: Console | None = None, on
     by_decision = automation.set_index("decision")
     partial_acc = by_decision.loc["partial", "accuracy"] if "partial" in by_decision.index else None
     paragraph = interpret(
-        target=float(coder.card["target_accuracy"]),
+        target=float(coder.card.target_accuracy),
         full_depth_accuracy=float(levels["accuracy"].iloc[-1]),
         auto_share=float(by_decision.loc["auto", "share"]) if "auto" in by_decision.index else 0.0,
         partial_share=float(by_decision.loc["partial", "share"]) if "partial" in by_decision.index else 0.0,
