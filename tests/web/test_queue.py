@@ -150,7 +150,7 @@ def test_double_coding_disagreement_goes_to_adjudication_and_keeps_both_codes(ct
 
 
 def test_active_learning_orders_by_margin_and_assignment_comes_first(ctx, project):
-    ids = queue(ctx, project, ["bread oven", "oven wiring meat timber", "wood meat"])
+    ids = queue(ctx, project, ["bread oven", "wood meat", "bread meat"])
     with ctx.db.read() as session:
         from statcoder.service.review import candidate_margin
         from statcoder.store.tables import ReviewTask

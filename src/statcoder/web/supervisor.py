@@ -234,7 +234,7 @@ def _statistics(viewer: Viewer, project_id: str) -> dict:
         _, coder = active_coder(ctx, project)
         from statcoder.service.workbench import conformal_card
 
-        card_coverage = conformal_card(coder.card if isinstance(coder.card, dict) else {}) or None
+        card_coverage = conformal_card(coder.card) or None
     except StatcoderError:
         pass
     return {

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -122,8 +123,13 @@ def prediction_sets(ctx: ServiceContext, project: Project, text: str, *,
         return {}
 
 
-def conformal_card(card: dict) -> list[dict]:
-    """Return the card's conformal entries (nominal coverage, held-out coverage, mean set size, n)."""
+def conformal_card(card: Any) -> list[dict]:
+    """Return the card's conformal entries (nominal coverage, held-out coverage, mean set size, n).
+
+    ``card`` is a model's typed ``ModelCard`` or its JSON form (a dict).
+    """
+    if hasattr(card, "to_dict"):
+        card = card.to_dict()
     heldout = card.get("heldout") if isinstance(card, dict) else None
     entries = heldout.get("conformal") if isinstance(heldout, dict) else None
     return [e for e in entries or [] if isinstance(e, dict) and "coverage" in e]

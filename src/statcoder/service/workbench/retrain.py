@@ -243,9 +243,8 @@ def retrain(
         base_path = training_data_path(ctx, project.id)
         base = pd.read_parquet(base_path) if base_path.exists() else pd.DataFrame(columns=["text", "code"])
         data = pd.concat([base[["text", "code"]], extra], ignore_index=True)
-        card = active.card if isinstance(active.card, dict) else {}
-        target = float(card.get("target_accuracy", 0.95)) if isinstance(card, dict) else 0.95
-        backend = str(card.get("backend", "linear")) if isinstance(card, dict) else "linear"
+        # the candidate is trained like the active model: same target accuracy and backend
+        target, backend = float(active.card.target_accuracy), str(active.card.backend)
         if on_progress:
             on_progress(0, 3, "training the candidate")
         candidate = train(data, text_columns=["text"], code_column="code", classification=classification,
