@@ -52,7 +52,9 @@ def _sign_in(browser, base: str, user: str):
     page = context.new_page()
     page.goto(base + "/ui/projects")
     assert "/ui/login" in page.url
-    page.keyboard.type(user)  # the user name field has the focus
+    # the user name field takes the focus by itself (autofocus, applied after load: wait for it)
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'username'")
+    page.keyboard.type(user)
     page.keyboard.press("Tab")
     page.keyboard.type(PASSWORD)
     page.keyboard.press("Enter")
