@@ -7,7 +7,7 @@ import secrets
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
@@ -27,7 +27,10 @@ from statcoder.service.workbench.decisions import (
 from statcoder.web.common import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
+    ProjectId,
+    TaskId,
     Viewer,
+    ViewerDep,
     context_of,
     error_page,
     field_errors,
@@ -36,13 +39,9 @@ from statcoder.web.common import (
     project_for,
     redirect,
     render,
-    signed_in,
 )
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
-ViewerDep = Annotated[Viewer, Depends(signed_in)]
-ProjectId = Annotated[str, Path(min_length=1, max_length=64)]
-TaskId = Annotated[int, Path(ge=1, le=2**62)]
 STRONG = 0.05  # candidates below this probability (after the first three) are folded away
 MAX_SEARCH_HITS = 20
 

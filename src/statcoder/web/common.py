@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Depends, Request
+from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
@@ -128,3 +129,9 @@ def field_errors(exc: StatcoderError) -> dict[str, str]:
 def redirect(path: str) -> RedirectResponse:
     """Return a 303 redirect (a POST answered with a GET)."""
     return RedirectResponse(path, status_code=303)
+
+
+#: route parameters shared by the coder and supervisor pages
+ViewerDep = Annotated[Viewer, Depends(signed_in)]
+ProjectId = Annotated[str, PathParam(min_length=1, max_length=64)]
+TaskId = Annotated[int, PathParam(ge=1, le=2**62)]

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Path, Request
+from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
@@ -26,7 +25,10 @@ from statcoder.service.workbench.decisions import (
 from statcoder.service.workbench.retrain import retrain
 from statcoder.web.charts import bar_chart, interval_chart
 from statcoder.web.common import (
+    ProjectId,
+    TaskId,
     Viewer,
+    ViewerDep,
     error_page,
     field_errors,
     form_of,
@@ -34,13 +36,9 @@ from statcoder.web.common import (
     project_for,
     redirect,
     render,
-    signed_in,
 )
 
 router = APIRouter(prefix="/ui/p/{project_id}", include_in_schema=False)
-ViewerDep = Annotated[Viewer, Depends(signed_in)]
-ProjectId = Annotated[str, Path(min_length=1, max_length=64)]
-TaskId = Annotated[int, Path(ge=1, le=2**62)]
 
 
 def _overview(viewer: Viewer, project_id: str) -> dict:
