@@ -9,7 +9,7 @@ import pytest
 
 from statcoder.errors import EstimationError, InputError
 from statcoder.estimation import ReplicateDesign, SurveyDesign, calibration_factors, quality_flags
-from statcoder.estimation.statistics import numeric_column
+from statcoder.estimation.columns import numeric_column
 
 
 @pytest.fixture()

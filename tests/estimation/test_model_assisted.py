@@ -9,6 +9,7 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 
 from statcoder.errors import EstimationError
 from statcoder.estimation import SurveyDesign
+from statcoder.estimation.columns import numeric_column
 from statcoder.estimation.model_assisted import (
     CrossFittedGREG,
     difference_estimator,
@@ -16,7 +17,6 @@ from statcoder.estimation.model_assisted import (
     model_calibration,
     psu_folds,
 )
-from statcoder.estimation.statistics import numeric_column
 
 FEATURES = ["api99", "meals"]
 

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from statcoder.estimation import SurveyDesign
-from statcoder.estimation.statistics import numeric_column
+from statcoder.estimation.columns import numeric_column
 
 
 def _designs(api: dict[str, pd.DataFrame]) -> dict[str, object]:

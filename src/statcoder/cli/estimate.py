@@ -116,7 +116,7 @@ def parse_calibration(values: list[str] | None) -> dict[str, float | dict[str, f
 
 def check_columns(frame: pd.DataFrame, named: dict[str, list[str]]) -> None:
     """Raise a clear error (option, column, close matches) for a column not in ``frame``."""
-    from statcoder.estimation.statistics import require_column
+    from statcoder.estimation.columns import require_column
 
     for option, columns in named.items():
         for column in columns:

@@ -38,9 +38,9 @@ import pandas as pd
 
 from statcoder.errors import EstimationError
 from statcoder.estimation.coding_error import corrected_shares
+from statcoder.estimation.columns import require_column, text_column
 from statcoder.estimation.fay_herriot import FayHerriot
 from statcoder.estimation.results import DEFAULT_CV_THRESHOLDS, interval, quality_flags
-from statcoder.estimation.statistics import require_column, text_column
 
 COLUMNS = (
     "area", "code", "n_records", "n_audit", "naive", "direct", "direct_se", "estimate", "mse",

@@ -22,7 +22,8 @@ import pandas as pd
 
 from statcoder.errors import EstimationError
 from statcoder.estimation.calibration import calibration_factors, dummies
-from statcoder.estimation.statistics import EstimatingDesign, as_list, numeric_column, text_column
+from statcoder.estimation.columns import as_list, numeric_column, text_column
+from statcoder.estimation.statistics import EstimatingDesign
 from statcoder.estimation.variance import LONELY_PSU, Stages, calibration_residuals, design_variance
 
 if TYPE_CHECKING:

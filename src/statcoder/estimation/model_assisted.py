@@ -26,9 +26,9 @@ import pandas as pd
 from sklearn.base import BaseEstimator, clone, is_classifier
 
 from statcoder.errors import EstimationError
+from statcoder.estimation.columns import numeric_column
 from statcoder.estimation.design import SurveyDesign
 from statcoder.estimation.results import Estimates
-from statcoder.estimation.statistics import numeric_column
 
 
 def _features(frame: pd.DataFrame, features: Sequence[str], where: str) -> np.ndarray:

@@ -13,8 +13,9 @@ import numpy as np
 import pandas as pd
 
 from statcoder.errors import EstimationError
+from statcoder.estimation.columns import as_list, numeric_column
 from statcoder.estimation.results import Estimates, tidy_frame
-from statcoder.estimation.statistics import EstimatingDesign, as_list, numeric_column
+from statcoder.estimation.statistics import EstimatingDesign
 
 
 def design_quantiles(

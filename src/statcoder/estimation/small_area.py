@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from statcoder.errors import EstimationError
+from statcoder.estimation.columns import numeric_column, text_column
 from statcoder.estimation.fay_herriot import FayHerriot, benchmark
 from statcoder.estimation.results import (
     DEFAULT_CV_THRESHOLDS,
@@ -28,7 +29,6 @@ from statcoder.estimation.results import (
     interval,
     quality_flags,
 )
-from statcoder.estimation.statistics import numeric_column, text_column
 
 ZERO_VARIANCE = ("error", "drop")
 

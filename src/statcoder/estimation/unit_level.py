@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from statcoder.errors import EstimationError
+from statcoder.estimation.columns import numeric_column, require_column, text_column
 from statcoder.estimation.nested_error import METHODS, NestedErrorModel
 from statcoder.estimation.results import (
     DEFAULT_CV_THRESHOLDS,
@@ -36,7 +37,6 @@ from statcoder.estimation.results import (
     interval,
     quality_flags,
 )
-from statcoder.estimation.statistics import numeric_column, require_column, text_column
 
 MSE_METHODS = ("analytic", "bootstrap")
 MAX_BOOTSTRAP = 10_000
