@@ -7,14 +7,13 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pyogrio  # the geo extra is part of dev: a missing package fails, never skips
 import pytest
+import rasterio
+import shapely
 
 from statcoder.errors import EstimationError, InputError
 from statcoder.estimation.zonal import zonal_statistics
-
-rasterio = pytest.importorskip("rasterio")  # the geo extra is part of dev: never skipped in CI
-shapely = pytest.importorskip("shapely")
-pyogrio = pytest.importorskip("pyogrio")
 
 UTM = "EPSG:32615"  # metres; 10 x 10 pixels of 10 m, top-left corner at (0, 100)
 
@@ -45,10 +44,11 @@ def _polygons(path: Path, boxes: dict[str, tuple[float, float, float, float]], c
     if crs != UTM:
         from pyproj import Transformer
 
-        move = Transformer.from_crs(UTM, crs, always_xy=True).transform
-        from shapely.ops import transform
-
-        geoms = [transform(move, g) for g in geoms]
+        move = Transformer.from_crs(UTM, crs, always_xy=True)
+        geoms = [
+            shapely.transform(g, lambda xy: np.column_stack(move.transform(xy[:, 0], xy[:, 1])))
+            for g in geoms
+        ]
     pyogrio.raw.write(
         path,
         geometry=np.array([g.wkb for g in geoms], dtype=object),

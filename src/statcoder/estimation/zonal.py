@@ -219,7 +219,7 @@ def _one_polygon(rasterio, shapely, src, geom, band: int, all_touched: bool, sta
         return result
     minx, miny, maxx, maxy = geom.bounds
     inverse = ~src.transform
-    cols, rows = zip(*(inverse * corner for corner in ((minx, maxy), (maxx, miny))), strict=True)
+    cols, rows = zip(*(inverse @ corner for corner in ((minx, maxy), (maxx, miny))), strict=True)
     col0 = max(int(np.floor(min(cols))), 0)
     row0 = max(int(np.floor(min(rows))), 0)
     col1 = min(int(np.ceil(max(cols))), src.width)
