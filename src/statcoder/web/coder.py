@@ -289,15 +289,7 @@ async def submit(request: Request, project_id: ProjectId, task_id: TaskId, viewe
             if values is None:
                 return _not_yours(request, viewer, project_id)
             return render(request, "task.html", viewer, **values)
-        code = (form.get("code") or "").strip() or (form.get("choice") or "").strip()
-        level_text = form.get("level", "").strip()
-        if level_text and not level_text.isdigit():
-            raise InputError("choose a level from the list", where="level", hint="")
-        choice = validate(ctx, project, action=action, code=code, level=int(level_text) if level_text else None,
-                          reason=form.get("reason", ""), note=form.get("note", ""),
-                          edited_text=form.get("edited_text", ""))
-        await run_in_threadpool(decide, ctx, project, viewer.account, task_id, choice,
-                                time_spent_s=_time_spent(form))
+        next_id = await run_in_threadpool(_decide_then_next, viewer, project, task_id, action, form)
     except StaleTaskError as exc:
         return message(request, viewer, "Not stored", exc.message, status=409, hint=exc.hint,
                        links=[("Next record", f"/ui/p/{project_id}/next")])
@@ -312,7 +304,23 @@ async def submit(request: Request, project_id: ProjectId, task_id: TaskId, viewe
         if values is None:
             return _not_yours(request, viewer, project_id)
         return render(request, "task.html", viewer, status=422, errors=field_errors(exc), **values)
-    return await _go_next(project_id, viewer)
+    return redirect(f"/ui/p/{project_id}/task/{next_id}" if next_id else f"/ui/p/{project_id}/next")
+
+
+def _decide_then_next(viewer: Viewer, project, task_id: int, action: str, form: dict[str, str]) -> int | None:
+    """Check and store the decision, then lease the next record; returns its task id (or None).
+
+    One call on the thread pool for the whole POST (the hot path between Enter and the next record).
+    """
+    code = (form.get("code") or "").strip() or (form.get("choice") or "").strip()
+    level_text = form.get("level", "").strip()
+    if level_text and not level_text.isdigit():
+        raise InputError("choose a level from the list", where="level", hint="")
+    choice = validate(viewer.ctx, project, action=action, code=code,
+                      level=int(level_text) if level_text else None, reason=form.get("reason", ""),
+                      note=form.get("note", ""), edited_text=form.get("edited_text", ""))
+    decide(viewer.ctx, project, viewer.account, task_id, choice, time_spent_s=_time_spent(form))
+    return wq.next_task(viewer.ctx, project.id, viewer.account)
 
 
 async def _go_next(project_id: str, viewer: Viewer) -> Response:
