@@ -76,6 +76,8 @@ UI_ROWS = [  # (figure, median or mean key, p95 key, what it is, target)
     ("next_record_ms_median_wall", None, "same, wall clock in the test driver (Enter → new record in the DOM)", ""),
     ("server_cpu_ms_per_record", None,
      "server CPU per record (decision POST + next record page; mean, the server's threads only)", ""),
+    ("browser_cpu_ms_per_record", None,
+     "Chromium CPU per record (mean, every Chromium process: the loop also reads timings from the page)", ""),
     ("process_cpu_ms_per_record", None,
      "server + Playwright client CPU per record (mean; what earlier runs reported as server CPU)", ""),
 ]
