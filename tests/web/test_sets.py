@@ -167,3 +167,27 @@ def test_static_assets_carry_their_content_hash_and_are_cached_for_good(app_clie
         assert answer.status_code == 200 and "immutable" in answer.headers["cache-control"]
     plain = client.get("/ui/static/app.css")  # an address without the hash is revalidated
     assert plain.headers["cache-control"] == "no-cache"
+
+
+def test_coding_a_long_queue_never_waits_for_the_model_after_the_first_record(app_client):
+    client, ctx, project = app_client
+    import statcoder.web.coder as screen
+
+    words = [w for vocab in WORDS.values() for w in vocab]
+    texts = [f"{words[i % len(words)]} {words[(7 * i + 3) % len(words)]} {i}" for i in range(45)]
+    queue(ctx, project, texts)
+    sets.clear_cache()
+    screen._pages.clear()
+    page = client.get("/ui/p/alpha/next", follow_redirects=True)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    shown = []
+    for _ in range(len(texts)):
+        shown.append(re.search(r'id="record-text">([^<]*)<', page.text).group(1))
+        url = re.search(r'<form class="decide" id="decide" method="post" action="([^"]+)"', page.text).group(1)
+        page = client.post(url, data={"csrf": csrf, "action": "code", "code": "11"}, follow_redirects=True)
+        assert page.status_code == 200
+    assert "Nothing to code" in page.text and sorted(shown) == sorted(texts)
+    info = sets.cache_info()
+    # the first record's miss scored it with the 32 ahead; the prefetch after the 17th page scored
+    # the rest: no other page computed anything
+    assert info["misses"] == 1 and info["model_calls"] == 2 and info["texts_scored"] == len(texts)
