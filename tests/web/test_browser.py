@@ -66,9 +66,15 @@ def _record_text(page) -> str:
     return page.locator("#record-text").inner_text()
 
 
-def _press(page, key: str) -> None:
-    with page.expect_navigation():
-        page.keyboard.press(key)
+def _press(page, key: str, target=None) -> None:
+    """Press ``key`` (on ``target`` if given) and wait until the form's answer is on screen.
+
+    The coding forms swap the server's next page in without a new document; the page marks
+    each swap on its new body.
+    """
+    before = page.evaluate("document.body.dataset.swap || ''")
+    (target or page.keyboard).press(key)
+    page.wait_for_function("(b) => (document.body.dataset.swap || '') !== b", arg=before)
 
 
 def test_coding_double_coding_and_adjudication_in_the_browser(site, tmp_path):
@@ -93,8 +99,12 @@ def test_coding_double_coding_and_adjudication_in_the_browser(site, tmp_path):
         assert "90 %" in sets and "95 % adds" in sets and "11" in sets
         _shoot(ana, shots, "coding")
         ana.keyboard.press("1")
+        first_path = ana.evaluate("location.pathname")
         _press(ana, "Enter")
         coded["bread oven"] = "11"
+        path = ana.evaluate("location.pathname")  # the address follows the record
+        assert path != first_path and path.endswith(ana.locator(".screen").get_attribute("data-task"))
+        assert ana.evaluate("performance.getEntriesByType('navigation').length") == 1  # no new document
         # 2) "meat sausage": code at a higher level (l, choose level 1, Enter)
         assert _record_text(ana) == "meat sausage"
         ana.keyboard.press("1")
@@ -164,11 +174,9 @@ def test_coding_double_coding_and_adjudication_in_the_browser(site, tmp_path):
             page.goto(base + "/ui/p/alpha/next")
             assert _record_text(page) == "cable timber"
         ana.locator("#code").fill("21")
-        ana.locator("#code").press("Enter")
-        ana.wait_for_load_state()
+        _press(ana, "Enter", ana.locator("#code"))
         bob.locator("#code").fill("22")
-        bob.locator("#code").press("Enter")
-        bob.wait_for_load_state()
+        _press(bob, "Enter", bob.locator("#code"))
         boss.goto(base + "/ui/p/alpha/adjudicate")
         _shoot(boss, shots, "adjudication-list")
         boss.click(f"text=Decide #{double_id}")
