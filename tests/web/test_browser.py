@@ -236,3 +236,41 @@ def test_every_page_works_with_javascript_off(site, tmp_path):
         browser.close()
     with ctx.db.read() as session:
         assert [(d.username, d.code) for d in session.scalars(select(TaskDecision))] == [("boss", "22")]
+
+
+def test_a_failed_swap_falls_back_to_the_plain_form_and_back_reloads_from_the_server(site):
+    from playwright.sync_api import sync_playwright
+
+    base, ctx, _project, review_ids, _audit_ids = site
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        ana = _sign_in(browser, base, "ana")
+        errors: list[str] = []
+        ana.on("pageerror", lambda exc: errors.append(str(exc)))
+        ana.goto(base + "/ui/p/alpha/next")
+        assert _record_text(ana) == "bread oven"
+        failed = []
+
+        def drop_fetch(route) -> None:  # the network fails for the swap's request, not for a page
+            if route.request.resource_type == "fetch" and not failed:
+                failed.append(route.request.url)
+                route.abort()
+            else:
+                route.continue_()
+
+        ana.route("**/ui/p/alpha/task/*", drop_fetch)
+        ana.keyboard.press("1")
+        with ana.expect_navigation():  # the plain submission of the same form
+            ana.keyboard.press("Enter")
+        assert failed and _record_text(ana) == "meat sausage"
+        ana.keyboard.press("1")
+        _press(ana, "Enter")  # swapped again
+        assert _record_text(ana) == "something vague"
+        ana.go_back()  # back: the previous address, reloaded from the server
+        ana.wait_for_selector("text=finished or is being coded by another coder")
+        assert ana.evaluate("location.pathname") == f"/ui/p/alpha/task/{review_ids[1]}"
+        assert ana.evaluate("performance.getEntriesByType('navigation')[0].type") == "reload"
+        assert not errors, errors
+        browser.close()
+    with ctx.db.read() as session:  # one decision per record: the failed request stored nothing twice
+        assert [d.task_id for d in session.scalars(select(TaskDecision))] == review_ids[:2]
