@@ -83,13 +83,24 @@ UI_ROWS = [  # (figure, p95 key, what it is, target)
 ]
 
 
+def _repeated_runs() -> list[tuple[int, dict, dict]]:
+    """Return (n, before, now) for each cached pair ``ui-before-N`` / ``ui-N``."""
+    out = []
+    for path in sorted(CACHE.glob("ui-before-*.json")):
+        n = path.stem.rsplit("-", 1)[1]
+        now = CACHE / f"ui-{n}.json"
+        if n.isdigit() and now.exists():
+            out.append((int(n), json.loads(path.read_text()), json.loads(now.read_text())))
+    return sorted(out, key=lambda t: t[0])
+
+
 def _ui_section(u: dict, before: dict | None) -> list[str]:
     """The results section of the browser benchmark (with the run of the earlier code, if cached)."""
     def cell(fig: dict, key: str, p95: str | None) -> str:
         if key not in fig:
             return "—"
         text = _ms(fig[key]) + (" (mean)" if "cpu" in key else "")
-        return text + (f" / p95 {_ms(fig[p95])}" if p95 and p95 in fig else "")
+        return text + (f" / {_ms(fig[p95])}" if p95 and p95 in fig else "")
 
     lines = [
         "## Keyboard-only coding in Chromium, and search", "",
@@ -106,7 +117,7 @@ def _ui_section(u: dict, before: dict | None) -> list[str]:
              "by the same benchmark script right before, at load "
              f"{before['load_before']} → {before['load_after']}: `git archive 2402256 src | tar -x -C "
              "/tmp/wb-old && PYTHONPATH=/tmp/wb-old/src .venv/bin/python benchmarks/workbench/part.py ui "
-             "--name ui-before`."), "",
+             "--records 30 --name ui-before`."), "",
             "| measure | before: median / p95 | now: median / p95 | target |", "|---|---|---|---|"]
         for key, p95, what, target in UI_ROWS:
             lines.append(f"| {what} | {cell(before, key, p95)} | {cell(u, key, p95)} | {target} |")
@@ -119,6 +130,20 @@ def _ui_section(u: dict, before: dict | None) -> list[str]:
         for key, p95, what, target in UI_ROWS:
             lines.append(f"| {what} | {cell(u, key, p95)} | {target} |")
         lines.append(f"| page size of the coding screen | {u.get('page_bytes', 0) / 1000:.1f} kB | |")
+    pairs = _repeated_runs()
+    if pairs:
+        lines += [
+            "", ("Each before/now pair, run back to back under the benchmark lock (`part.py ui --records 30 "
+                 "--name ui-before-N` with the earlier code, then `--name ui-N`):"), "",
+            ("| pair | load (before run) | before: on screen, median / p95 | now: on screen, median / p95 | "
+            "server CPU before → now | Chromium CPU before → now |"), "|---|---|---|---|---|---|"]
+        for n, b, a in pairs:
+            lines.append(
+                f"| {n} | {b['load_before']} | {_ms(b['next_record_ms_median_painted'])} / "
+                f"{_ms(b['next_record_ms_p95_painted'])} | {_ms(a['next_record_ms_median_painted'])} / "
+                f"{_ms(a['next_record_ms_p95_painted'])} | {_ms(b['server_cpu_ms_per_record'])} → "
+                f"{_ms(a['server_cpu_ms_per_record'])} | {_ms(b['browser_cpu_ms_per_record'])} → "
+                f"{_ms(a['browser_cpu_ms_per_record'])} |")
     lines += [
         "",
         "| search | median | p95 | target |", "|---|---|---|---|",
