@@ -16,6 +16,7 @@ coverage: a few kilobytes even when a weak model's sets hold hundreds of codes.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -137,8 +138,10 @@ def _compute(ctx: ServiceContext, project: Project, version: str, coder, wanted,
 
 
 def _key_maker(project_id: str, version: str, wanted):
+    """Return text -> cache key (a digest of the text: the cache's size does not grow with text length)."""
     coverages = tuple(c for c, _ in wanted)
-    return lambda text: (project_id, version, coverages, text)
+    return lambda text: (project_id, version, coverages,
+                         hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest())
 
 
 def prediction_sets(ctx: ServiceContext, project: Project, text: str, *,
@@ -147,9 +150,9 @@ def prediction_sets(ctx: ServiceContext, project: Project, text: str, *,
     """Return the active model's conformal prediction sets of ``text`` per coverage (best first).
 
     Kept sets are reused; on a miss, ``text`` and the texts ``ahead()`` returns (the records
-    the coder will see next), where not kept yet, are scored in one model call. Empty when the project has no active model or the model carries
-    no conformal quantiles (models trained before prediction sets existed): the screen then
-    shows top-k only.
+    the coder will see next), where not kept yet, are scored in one model call. Empty when the
+    project has no active model or the model carries no conformal quantiles (models trained
+    before prediction sets existed): the screen then shows top-k only.
     """
     if not text.strip():
         return {}
@@ -171,7 +174,12 @@ def prediction_sets(ctx: ServiceContext, project: Project, text: str, *,
         with _cache_lock:
             entry = _cache.get(key)
     if entry is None:  # dropped again at once (a cache far too small for the batch): score alone
-        entry = _score(coder, [text], wanted)[0]
+        from statcoder.errors import ConfigurationError
+
+        try:
+            entry = _score(coder, [text], wanted)[0]
+        except ConfigurationError:
+            return {}
     classes = coder.classes_
     return {c: [str(classes[i]) for i in entry.ranked[:n]] for c, n in entry.sizes}
 
