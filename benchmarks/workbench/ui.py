@@ -8,6 +8,7 @@ holds O*NET reported titles. Server: real uvicorn on loopback, SQLite.
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 import time
@@ -29,6 +30,86 @@ from statcoder.store import utcnow
 from statcoder.store.review import ReviewRepository
 
 PASSWORD = "benchmark password"
+# Every new document notes when Enter goes down and, when the page swaps in the next record
+# without a new document (the coding forms do with JavaScript on), when the new body is in the
+# DOM and when the frame after it is painted.
+ENTER_PROBE = """
+addEventListener('keydown', (e) => {
+  if (e.key !== 'Enter') return;
+  window.__enterAt = e.timeStamp;
+  sessionStorage.setItem('enterAt', String(performance.timeOrigin + e.timeStamp));
+}, true);
+window.__swapped = [];
+addEventListener('DOMContentLoaded', () => {
+  new MutationObserver(() => {
+    if (window.__enterAt === undefined) return;
+    const at = window.__enterAt;
+    const dom = performance.now() - at;
+    requestAnimationFrame(() => setTimeout(() => window.__swapped.push([dom, performance.now() - at])));
+  }).observe(document.documentElement, { childList: true });
+});
+"""
+# (Enter -> next record in the DOM, Enter -> painted), in ms. A new document (a plain form
+# submission): its DOMContentLoaded and first contentful paint, against the Enter of the page before.
+SHOWN_AFTER_ENTER = """() => new Promise((resolve) => {
+  if (window.__enterAt !== undefined) {  // swapped in place
+    const poll = () => window.__swapped.length ? resolve(window.__swapped.shift()) : setTimeout(poll, 2);
+    return poll();
+  }
+  const at = Number(sessionStorage.getItem('enterAt'));
+  const nav = performance.getEntriesByType('navigation')[0];
+  const dom = performance.timeOrigin + nav.domContentLoadedEventEnd - at;
+  const done = (t) => resolve([dom, performance.timeOrigin + t - at]);
+  const fcp = performance.getEntriesByName('first-contentful-paint')[0];
+  if (fcp) return done(fcp.startTime);
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) if (e.name === 'first-contentful-paint') done(e.startTime);
+  }).observe({ type: 'paint', buffered: true });
+})"""
+
+
+class CountRequests:
+    """ASGI wrapper that counts the HTTP requests the server receives."""
+
+    def __init__(self, app) -> None:
+        self.app, self.count = app, 0
+
+    async def __call__(self, scope, receive, send) -> None:
+        """Count the request and pass it on."""
+        if scope["type"] == "http":
+            self.count += 1
+        await self.app(scope, receive, send)
+
+
+def _browser_cpu_s() -> float:
+    """Return the CPU seconds (user + system) used so far by this benchmark's Chromium processes.
+
+    Read from /proc: every process named chromium* that descends from this process (through the
+    Playwright driver), so a Chromium of other work on the machine is not counted.
+    """
+    tick = os.sysconf("SC_CLK_TCK")
+    procs: dict[int, tuple[int, str, float]] = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            head, _, rest = (proc / "stat").read_text().rpartition(")")
+            fields = rest.split()
+        except OSError:
+            continue
+        procs[int(proc.name)] = (int(fields[1]), head.partition("(")[2], (int(fields[11]) + int(fields[12])) / tick)
+    me = os.getpid()
+
+    def ours(pid: int) -> bool:
+        for _ in range(20):
+            if pid == me:
+                return True
+            if pid not in procs or pid <= 1:
+                return False
+            pid = procs[pid][0]
+        return False
+
+    return sum(cpu for pid, (_, name, cpu) in procs.items() if name.startswith("chromium") and ours(pid))
 
 
 def _queries(texts: list[str], n: int, seed: int) -> list[str]:
@@ -61,7 +142,8 @@ def run(workdir: Path, *, n_records: int = 20, log=print) -> dict:
     app = create_app(ServiceSettings(data_dir=workdir, job_worker=False), start_worker=False)
     ctx = app.state.context
     figures: dict = {}
-    with running(app) as base:
+    counter = CountRequests(app)
+    with running(counter) as base:
         projects.create_project(ctx, "soc", name="SOC", classification_csv=soc_path,
                                 classification_name="SOC 2018", actor="bench")
         project = projects.get_project(ctx, "soc")
@@ -98,6 +180,7 @@ def run(workdir: Path, *, n_records: int = 20, log=print) -> dict:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.add_init_script(ENTER_PROBE)
             page.goto(base + "/ui/login")
             page.keyboard.type("coder")
             page.keyboard.press("Tab")
@@ -105,21 +188,43 @@ def run(workdir: Path, *, n_records: int = 20, log=print) -> dict:
             with page.expect_navigation():
                 page.keyboard.press("Enter")
             page.goto(base + "/ui/p/soc/next")
-            navigation, wall = [], []
-            cpu_start = time.process_time()  # this process = the server (the browser runs apart)
+            in_dom, painted, wall = [], [], []
+            seen = set()
+            swapping = page.evaluate("!!document.querySelector('form[data-swap]')")
+            # this process = the server's threads + the Playwright client (main thread); the browser
+            # runs apart. Server CPU = process CPU minus the main thread's.
+            cpu_start, main_start, browser_start = time.process_time(), time.thread_time(), _browser_cpu_s()
+            requests_start = counter.count
             for _ in range(n_records):
                 page.keyboard.press("1")
                 t0 = time.perf_counter()
-                with page.expect_navigation(wait_until="domcontentloaded"):
+                if swapping:
+                    page.evaluate("document.body.__old = true")
                     page.keyboard.press("Enter")
-                page.wait_for_selector("#record-text")
+                    page.wait_for_function("!document.body.__old && document.getElementById('record-text')")
+                else:
+                    with page.expect_navigation(wait_until="domcontentloaded"):
+                        page.keyboard.press("Enter")
+                    page.wait_for_selector("#record-text")
                 wall.append((time.perf_counter() - t0) * 1000)
-                navigation.append(page.evaluate(
-                    "performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd"))
-            figures["server_cpu_ms_per_record"] = (time.process_time() - cpu_start) * 1000 / n_records
+                dom, paint = page.evaluate(SHOWN_AFTER_ENTER)
+                in_dom.append(dom)
+                painted.append(paint)
+                seen.add(page.locator("#record-text").inner_text())
+            process_cpu = (time.process_time() - cpu_start) * 1000 / n_records
+            figures["browser_cpu_ms_per_record"] = (_browser_cpu_s() - browser_start) * 1000 / n_records
+            main_cpu = (time.thread_time() - main_start) * 1000 / n_records
+            figures["requests_per_record"] = (counter.count - requests_start) / n_records
+            figures["process_cpu_ms_per_record"] = process_cpu
+            figures["server_cpu_ms_per_record"] = process_cpu - main_cpu
             figures["records_coded"] = n_records
-            figures["next_record_ms_median_browser"] = statistics.median(navigation)
-            figures["next_record_ms_p95_browser"] = float(np.percentile(navigation, 95))
+            figures["swapped_in_place"] = swapping
+            figures["distinct_records_shown"] = len(seen)
+            figures["page_bytes"] = len(page.content().encode())
+            figures["next_record_ms_median_dom"] = statistics.median(in_dom)
+            figures["next_record_ms_p95_dom"] = float(np.percentile(in_dom, 95))
+            figures["next_record_ms_median_painted"] = statistics.median(painted)
+            figures["next_record_ms_p95_painted"] = float(np.percentile(painted, 95))
             figures["next_record_ms_median_wall"] = statistics.median(wall)
             # live search round trips from the page (fetch + server search + HTML fragment)
             round_trips = page.evaluate("""async (qs) => {

@@ -66,9 +66,15 @@ def _record_text(page) -> str:
     return page.locator("#record-text").inner_text()
 
 
-def _press(page, key: str) -> None:
-    with page.expect_navigation():
-        page.keyboard.press(key)
+def _press(page, key: str, target=None) -> None:
+    """Press ``key`` (on ``target`` if given) and wait until the form's answer is on screen.
+
+    The coding forms swap the server's next page in without a new document; the page marks
+    each swap on its new body.
+    """
+    before = page.evaluate("document.body.dataset.swap || ''")
+    (target or page.keyboard).press(key)
+    page.wait_for_function("(b) => (document.body.dataset.swap || '') !== b", arg=before)
 
 
 def test_coding_double_coding_and_adjudication_in_the_browser(site, tmp_path):
@@ -93,8 +99,12 @@ def test_coding_double_coding_and_adjudication_in_the_browser(site, tmp_path):
         assert "90 %" in sets and "95 % adds" in sets and "11" in sets
         _shoot(ana, shots, "coding")
         ana.keyboard.press("1")
+        first_path = ana.evaluate("location.pathname")
         _press(ana, "Enter")
         coded["bread oven"] = "11"
+        path = ana.evaluate("location.pathname")  # the address follows the record
+        assert path != first_path and path.endswith(ana.locator(".screen").get_attribute("data-task"))
+        assert ana.evaluate("performance.getEntriesByType('navigation').length") == 1  # no new document
         # 2) "meat sausage": code at a higher level (l, choose level 1, Enter)
         assert _record_text(ana) == "meat sausage"
         ana.keyboard.press("1")
@@ -164,11 +174,9 @@ def test_coding_double_coding_and_adjudication_in_the_browser(site, tmp_path):
             page.goto(base + "/ui/p/alpha/next")
             assert _record_text(page) == "cable timber"
         ana.locator("#code").fill("21")
-        ana.locator("#code").press("Enter")
-        ana.wait_for_load_state()
+        _press(ana, "Enter", ana.locator("#code"))
         bob.locator("#code").fill("22")
-        bob.locator("#code").press("Enter")
-        bob.wait_for_load_state()
+        _press(bob, "Enter", bob.locator("#code"))
         boss.goto(base + "/ui/p/alpha/adjudicate")
         _shoot(boss, shots, "adjudication-list")
         boss.click(f"text=Decide #{double_id}")
@@ -228,3 +236,41 @@ def test_every_page_works_with_javascript_off(site, tmp_path):
         browser.close()
     with ctx.db.read() as session:
         assert [(d.username, d.code) for d in session.scalars(select(TaskDecision))] == [("boss", "22")]
+
+
+def test_a_failed_swap_falls_back_to_the_plain_form_and_back_reloads_from_the_server(site):
+    from playwright.sync_api import sync_playwright
+
+    base, ctx, _project, review_ids, _audit_ids = site
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        ana = _sign_in(browser, base, "ana")
+        errors: list[str] = []
+        ana.on("pageerror", lambda exc: errors.append(str(exc)))
+        ana.goto(base + "/ui/p/alpha/next")
+        assert _record_text(ana) == "bread oven"
+        failed = []
+
+        def drop_fetch(route) -> None:  # the network fails for the swap's request, not for a page
+            if route.request.resource_type == "fetch" and not failed:
+                failed.append(route.request.url)
+                route.abort()
+            else:
+                route.continue_()
+
+        ana.route("**/ui/p/alpha/task/*", drop_fetch)
+        ana.keyboard.press("1")
+        with ana.expect_navigation():  # the plain submission of the same form
+            ana.keyboard.press("Enter")
+        assert failed and _record_text(ana) == "meat sausage"
+        ana.keyboard.press("1")
+        _press(ana, "Enter")  # swapped again
+        assert _record_text(ana) == "something vague"
+        ana.go_back()  # back: the previous address, reloaded from the server
+        ana.wait_for_selector("text=finished or is being coded by another coder")
+        assert ana.evaluate("location.pathname") == f"/ui/p/alpha/task/{review_ids[1]}"
+        assert ana.evaluate("performance.getEntriesByType('navigation')[0].type") == "reload"
+        assert not errors, errors
+        browser.close()
+    with ctx.db.read() as session:  # one decision per record: the failed request stored nothing twice
+        assert [d.task_id for d in session.scalars(select(TaskDecision))] == review_ids[:2]

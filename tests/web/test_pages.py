@@ -118,6 +118,45 @@ def test_bad_input_comes_back_next_to_the_field_with_the_form_filled(app_client)
         assert session.scalars(select(TaskDecision)).all() == []
 
 
+def test_bad_input_to_the_adjudication_comes_back_next_to_the_field_and_nothing_is_stored(app_client):
+    client, ctx = app_client
+    from webkit import account
+
+    from statcoder.service.projects import get_project
+    from statcoder.service.workbench import queue as wq
+    from statcoder.service.workbench.decisions import decide, validate
+
+    project = get_project(ctx, "alpha")
+    wq.update_settings(ctx, "alpha", double_coding_rate=1.0, active_learning=False, lease_seconds=600, actor="t")
+    (task_id,) = queue(ctx, project, ["bread oven"])
+    for who, code in (("ana", "11"), ("bob", "12")):  # the two coders disagree
+        coder = account(ctx, "alpha", who)
+        assert wq.next_task(ctx, "alpha", coder) == task_id
+        decide(ctx, project, coder, task_id, validate(ctx, project, action="code", code=code))
+    accounts.create_account(ctx, "alpha", username="boss", password=PASSWORD, role="supervisor", actor="t")
+    sign_in(client, "boss")
+    page = client.get(f"/ui/p/alpha/adjudicate/{task_id}")
+    assert page.status_code == 200 and "bread oven" in page.text
+    csrf = _csrf(page.text)
+    cases = [({"action": "code", "code": "99"}, 'id="code-error"', "not in trades"),
+             ({"action": "code", "code": "111"}, 'id="code-error"', "deeper than trades"),
+             ({"action": "code", "code": ""}, 'id="code-error"', "choose a code"),
+             ({"action": "uncodable", "reason": "other"}, 'id="note-error"', "say why in the note"),
+             ({"action": "refer"}, 'class="error"', "a supervisor decides")]
+    for data, where, text in cases:
+        answer = client.post(f"/ui/p/alpha/adjudicate/{task_id}", data={"csrf": csrf, "note": "", **data})
+        assert answer.status_code == 422, data
+        assert where in answer.text and text in answer.text, data
+    kept = client.post(f"/ui/p/alpha/adjudicate/{task_id}",
+                       data={"csrf": csrf, "action": "code", "code": "99", "note": "kept note"})
+    assert "kept note" in kept.text  # nothing typed is lost
+    with ctx.db.read() as session:
+        kinds = [d.kind for d in session.scalars(select(TaskDecision))]
+    assert kinds == ["code", "code"]  # the coders' two, no adjudication stored
+    done = client.post(f"/ui/p/alpha/adjudicate/{task_id}", data={"csrf": csrf, "action": "code", "choice": "12"})
+    assert done.status_code == 303
+
+
 def test_admin_key_creates_accounts_through_the_api(app_client):
     client, ctx = app_client
     from statcoder.service import keys

@@ -15,11 +15,25 @@ from fastapi.staticfiles import StaticFiles
 from statcoder.web.common import HERE, CsrfFailed, SignInRequired, message, redirect
 
 
+class CachedStatic(StaticFiles):
+    """The workbench's assets. Pages link them with ``?v=<content hash>``: such a URL never changes
+    content, so the browser keeps it for a year without asking again (no request per page)."""
+
+    async def get_response(self, path: str, scope) -> Response:
+        """Return the asset, cacheable for good when asked for by its versioned URL."""
+        response = await super().get_response(path, scope)
+        if response.status_code == 200 and b"v=" in scope.get("query_string", b""):
+            response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+        elif response.status_code in (200, 304):
+            response.headers["Cache-Control"] = "no-cache"
+        return response
+
+
 def install(app: FastAPI) -> None:
     """Mount the workbench on ``app``: pages under ``/ui/``, assets under ``/ui/static/``."""
     from statcoder.web import coder, supervisor
 
-    app.mount("/ui/static", StaticFiles(directory=str(HERE / "static")), name="ui-static")
+    app.mount("/ui/static", CachedStatic(directory=str(HERE / "static")), name="ui-static")
     app.include_router(coder.router)
     app.include_router(supervisor.router)
 

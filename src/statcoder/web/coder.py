@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import time
 from typing import Annotated
@@ -10,11 +11,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
+from starlette.background import BackgroundTask
 
 from statcoder.errors import InputError, StatcoderError
 from statcoder.service import accounts
-from statcoder.service.review import get_task, queue_counts
-from statcoder.service.workbench import prediction_sets, rerun_model, search_index
+from statcoder.service.review import queue_counts
+from statcoder.service.workbench import prediction_sets, prefetch_sets, rerun_model, search_index
 from statcoder.service.workbench import queue as wq
 from statcoder.service.workbench.decisions import (
     UNCODABLE_REASONS,
@@ -44,6 +46,9 @@ from statcoder.web.common import (
 router = APIRouter(prefix="/ui", include_in_schema=False)
 STRONG = 0.05  # candidates below this probability (after the first three) are folded away
 MAX_SEARCH_HITS = 20
+SET_SHOWN = 10  # codes listed per prediction-set row (the rest: one link away)
+PREFETCH = 32  # next records whose prediction sets are prepared ahead
+log = logging.getLogger(__name__)
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -135,21 +140,22 @@ def _levels(classification) -> list[tuple[int, str]]:
     return [(lv, names.get(lv, f"level {lv}")) for lv in range(1, classification.depth)]
 
 
-def _screen(viewer: Viewer, project_id: str, task_id: int, *, q: str = "", candidates=None, form=None):
+def _screen(viewer: Viewer, project_id: str, task_id: int, *, q: str = "", candidates=None, form=None,
+            all_sets: bool = False):
     """Load everything the coding screen shows (blind: no decision, reason or confidence)."""
     project, role = project_for(viewer, project_id)
-    if not wq.open_task(viewer.ctx, project.id, viewer.account, task_id):
+    task = wq.open_task(viewer.ctx, project.id, viewer.account, task_id)
+    if task is None:
         return None
-    task = get_task(viewer.ctx, project.id, task_id)
     classification = viewer.ctx.classification(project)
     cands = candidates if candidates is not None else task_candidates(task)
     shown = []
     for i, c in enumerate(cands):
         code = str(c.get("code", ""))
-        path = [(a, classification.title(a)) for a in classification.ancestors(code)] \
-            if code in classification else []
+        known = code in classification
+        path = [(a, classification.title(a)) for a in classification.ancestors(code)] if known else []
         shown.append({"n": i + 1, "code": code, "title": c.get("title") or (
-            classification.title(code) if code in classification else ""), "p": float(c.get("p", 0.0)),
+            classification.title(code) if known else ""), "p": float(c.get("p", 0.0)),
             "weak": i >= 3 and float(c.get("p", 0.0)) < STRONG, "path": path})
     hits = search_index(viewer.ctx, project).search(q, limit=MAX_SEARCH_HITS) if q.strip() else []
     fields = {}
@@ -159,37 +165,80 @@ def _screen(viewer: Viewer, project_id: str, task_id: int, *, q: str = "", candi
         except ValueError:
             fields = {}
     text = (form or {}).get("edited_text") if candidates is not None else task.text
-    sets = prediction_sets(viewer.ctx, project, text or task.text)
-    listed = {c["code"] for c in shown}
-    set_rows = []
-    previous: set[str] = set()
-    for coverage, codes in sets.items():
-        set_rows.append({
-            "coverage": coverage,
-            "codes": [{"code": c, "title": classification.title(c) if c in classification else "",
-                       "new": c not in previous, "listed": c in listed} for c in codes],
-        })
-        previous |= set(codes)
+    account = viewer.account
+    sets = prediction_sets(viewer.ctx, project, text or task.text,
+                           ahead=lambda: wq.upcoming_texts(viewer.ctx, project.id, account, PREFETCH))
     return {
-        "sets": set_rows,
+        "sets": _set_rows(classification, sets, all_sets=all_sets),
         "project": project, "role": role, "task": task, "candidates": shown,
         "strong": [c for c in shown if not c["weak"]], "weak": [c for c in shown if c["weak"]],
         "hits": hits, "q": q, "fields": fields, "levels": _levels(classification),
         "reasons": UNCODABLE_REASONS, "form": form or {}, "rerun": candidates is not None,
+        "all_sets": all_sets,
     }
+
+
+def _set_rows(classification, sets: dict[float, list[str]], *, all_sets: bool) -> list[dict]:
+    """Rows of the prediction-set box: per coverage the codes it adds to the smaller set.
+
+    Unless ``all_sets``, at most SET_SHOWN codes per row are listed (a weak model's 95 % set
+    can hold hundreds of codes); the rest are counted and one link away.
+    """
+    rows = []
+    previous: set[str] = set()
+    for coverage, codes in sets.items():
+        new = [c for c in codes if c not in previous]
+        listed = new if all_sets else new[:SET_SHOWN]
+        rows.append({
+            "coverage": coverage, "size": len(codes), "more": len(new) - len(listed),
+            "codes": [{"code": c, "title": classification.title(c) if c in classification else ""}
+                      for c in listed],
+        })
+        previous.update(codes)
+    return rows
+
+
+_pages: dict[tuple[str, int], int] = {}
+
+
+def _prefetch_due(project_id: str, user_id: int) -> bool:
+    """True on every PREFETCH // 2-th coding screen of a coder in a project (counted per process)."""
+    key = (project_id, user_id)
+    seen = _pages.get(key, 0)
+    _pages[key] = seen + 1
+    if len(_pages) > 10_000:
+        _pages.clear()
+    return seen % (PREFETCH // 2) == 0
+
+
+def _prefetch(viewer: Viewer, project) -> None:
+    """Prepare the prediction sets of the coder's next records (run after the page is sent).
+
+    Run on every PREFETCH // 2-th page only: a batch then covers the pages until the next one,
+    and a page that still misses scores its record with the next ones in one call.
+    """
+    try:
+        prefetch_sets(viewer.ctx, project, wq.upcoming_texts(viewer.ctx, project.id, viewer.account, PREFETCH))
+    except Exception as exc:  # noqa: BLE001 - a failed prefetch only means the next page computes them
+        log.warning("prefetch of prediction sets failed: %s", type(exc).__name__)
 
 
 @router.get("/p/{project_id}/task/{task_id}", response_class=HTMLResponse)
 async def task_page(request: Request, project_id: ProjectId, task_id: TaskId, viewer: ViewerDep,
-                    q: Annotated[str, Query(max_length=200)] = "") -> Response:
-    """The coding screen. ``q`` searches the classification (the no-JavaScript search)."""
+                    q: Annotated[str, Query(max_length=200)] = "",
+                    sets: Annotated[str, Query(max_length=10)] = "") -> Response:
+    """The coding screen. ``q`` searches the classification (the no-JavaScript search);
+    ``sets=all`` lists every code of the prediction sets."""
     try:
-        values = await run_in_threadpool(_screen, viewer, project_id, task_id, q=q)
+        values = await run_in_threadpool(_screen, viewer, project_id, task_id, q=q, all_sets=sets == "all")
     except StatcoderError as exc:
         return error_page(request, viewer, exc, back="/ui/projects")
     if values is None:
         return _not_yours(request, viewer, project_id)
-    return render(request, "task.html", viewer, **values)
+    response = render(request, "task.html", viewer, **values)
+    if _prefetch_due(values["project"].id, viewer.account.user_id):
+        response.background = BackgroundTask(_prefetch, viewer, values["project"])
+    return response
 
 
 def _not_yours(request: Request, viewer: Viewer, project_id: str) -> Response:
@@ -240,15 +289,7 @@ async def submit(request: Request, project_id: ProjectId, task_id: TaskId, viewe
             if values is None:
                 return _not_yours(request, viewer, project_id)
             return render(request, "task.html", viewer, **values)
-        code = (form.get("code") or "").strip() or (form.get("choice") or "").strip()
-        level_text = form.get("level", "").strip()
-        if level_text and not level_text.isdigit():
-            raise InputError("choose a level from the list", where="level", hint="")
-        choice = validate(ctx, project, action=action, code=code, level=int(level_text) if level_text else None,
-                          reason=form.get("reason", ""), note=form.get("note", ""),
-                          edited_text=form.get("edited_text", ""))
-        await run_in_threadpool(decide, ctx, project, viewer.account, task_id, choice,
-                                time_spent_s=_time_spent(form))
+        next_id = await run_in_threadpool(_decide_then_next, viewer, project, task_id, action, form)
     except StaleTaskError as exc:
         return message(request, viewer, "Not stored", exc.message, status=409, hint=exc.hint,
                        links=[("Next record", f"/ui/p/{project_id}/next")])
@@ -263,7 +304,23 @@ async def submit(request: Request, project_id: ProjectId, task_id: TaskId, viewe
         if values is None:
             return _not_yours(request, viewer, project_id)
         return render(request, "task.html", viewer, status=422, errors=field_errors(exc), **values)
-    return await _go_next(project_id, viewer)
+    return redirect(f"/ui/p/{project_id}/task/{next_id}" if next_id else f"/ui/p/{project_id}/next")
+
+
+def _decide_then_next(viewer: Viewer, project, task_id: int, action: str, form: dict[str, str]) -> int | None:
+    """Check and store the decision, then lease the next record; returns its task id (or None).
+
+    One call on the thread pool for the whole POST (the hot path between Enter and the next record).
+    """
+    code = (form.get("code") or "").strip() or (form.get("choice") or "").strip()
+    level_text = form.get("level", "").strip()
+    if level_text and not level_text.isdigit():
+        raise InputError("choose a level from the list", where="level", hint="")
+    choice = validate(viewer.ctx, project, action=action, code=code,
+                      level=int(level_text) if level_text else None, reason=form.get("reason", ""),
+                      note=form.get("note", ""), edited_text=form.get("edited_text", ""))
+    decide(viewer.ctx, project, viewer.account, task_id, choice, time_spent_s=_time_spent(form))
+    return wq.next_task(viewer.ctx, project.id, viewer.account)
 
 
 async def _go_next(project_id: str, viewer: Viewer) -> Response:

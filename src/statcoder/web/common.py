@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,19 @@ from statcoder.store.workbench_tables import WebSession
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
+templates.env.auto_reload = False  # templates are part of the package: compile once, never re-stat
+
+
+def asset_version() -> str:
+    """Return a short hash of the static assets (their URLs carry it, so they can be cached for good)."""
+    digest = hashlib.sha256()
+    for path in sorted((HERE / "static").iterdir()):
+        if path.is_file():
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+templates.env.globals["asset_v"] = asset_version()
 SESSION_COOKIE = "sc_session"
 LOGIN_CSRF_COOKIE = "sc_login_csrf"
 

@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
 from statcoder.errors import InputError
 from statcoder.service.context import ServiceContext
 from statcoder.service.workbench.search import ClassificationSearch
+from statcoder.service.workbench.sets import conformal_card, prediction_sets, prefetch_sets
 from statcoder.store.tables import Project
 
+__all__ = ["conformal_card", "index_entries_path", "prediction_sets", "prefetch_sets", "rerun_model",
+           "search_index", "set_index_entries"]
 MAX_INDEX_ENTRIES = 500_000
 _search_cache: dict[tuple[int, str], tuple[float, ClassificationSearch]] = {}
 _search_lock = threading.Lock()
@@ -87,49 +89,3 @@ def rerun_model(ctx: ServiceContext, project: Project, text: str, *, top_k: int 
     version, coder = active_coder(ctx, project)
     coded = coder.code([text], top_k=top_k)
     return version, json.loads(coded["candidates"].iloc[0])
-
-
-def prediction_sets(ctx: ServiceContext, project: Project, text: str, *,
-                    coverages: tuple[float, ...] = (0.9, 0.95)) -> dict[float, list[str]]:
-    """Return the active model's conformal prediction sets of ``text`` per coverage (best first).
-
-    Empty when the project has no active model or the model carries no conformal quantiles
-    (models trained before prediction sets existed): the screen then shows top-k only.
-    """
-    from statcoder.errors import ConfigurationError
-    from statcoder.service.coding import active_coder
-    from statcoder.service.errors import NoActiveModelError
-
-    if not text.strip():
-        return {}
-    from statcoder.decision.conformal import prediction_sets as sets_of
-
-    try:
-        _, coder = active_coder(ctx, project)
-    except NoActiveModelError:
-        return {}
-    fitted = {round(float(e["coverage"]), 6): e.get("quantile") for e in conformal_card(coder.card)}
-    wanted = [c for c in coverages if round(c, 6) in fitted]
-    if not wanted:
-        return {}
-    try:
-        proba = coder.predict_proba([text])  # one model call for every coverage
-        out = {}
-        for c in wanted:
-            q = fitted[round(c, 6)]
-            out[c] = sets_of(proba, coder.classes_, quantile=float("inf") if q is None else float(q))[0]
-        return out
-    except ConfigurationError:
-        return {}
-
-
-def conformal_card(card: Any) -> list[dict]:
-    """Return the card's conformal entries (nominal coverage, held-out coverage, mean set size, n).
-
-    ``card`` is a model's typed ``ModelCard`` or its JSON form (a dict).
-    """
-    if hasattr(card, "to_dict"):
-        card = card.to_dict()
-    heldout = card.get("heldout") if isinstance(card, dict) else None
-    entries = heldout.get("conformal") if isinstance(heldout, dict) else None
-    return [e for e in entries or [] if isinstance(e, dict) and "coverage" in e]

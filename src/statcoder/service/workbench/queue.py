@@ -257,21 +257,37 @@ def next_task(ctx: ServiceContext, project_id: str, account: Account) -> int | N
     return None
 
 
-def open_task(ctx: ServiceContext, project_id: str, account: Account, task_id: int) -> bool:
-    """Lease a task the coder opened by its address; True when it is theirs now.
+def upcoming_texts(ctx: ServiceContext, project_id: str, account: Account, limit: int = 32) -> list[str]:
+    """Return the texts of the next ``limit`` tasks in the coder's queue order (nothing is leased).
 
-    False (nothing changes) when the task is finished, decided by them already, or held by
-    others; NotFoundError for a task of another project.
+    Used to prepare what the coding screen will show next.
+    """
+    now = utcnow()
+    with ctx.db.read() as session:
+        settings = get_settings(ctx, project_id, session)
+        ids = _candidates(session, project_id, account.user_id, settings, now, limit)
+        if not ids:
+            return []
+        texts = dict(session.execute(select(ReviewTask.id, ReviewTask.text).where(ReviewTask.id.in_(ids))).all())
+    return [texts[i] for i in ids if texts.get(i)]
+
+
+def open_task(ctx: ServiceContext, project_id: str, account: Account, task_id: int) -> ReviewTask | None:
+    """Lease a task the coder opened by its address; returns the task when it is theirs now.
+
+    None (nothing changes) when the task is finished, decided by them already, or held by
+    others; NotFoundError for a task of another project. One transaction: the screen needs
+    no second read of the task.
     """
     now = utcnow()
     with ctx.db.write() as session:
         task = lock_task(session, project_id, task_id)
         if own_claim(session, task_id, account.user_id, now) is not None:
-            return True
+            return task
         if not room_for(session, task, account.user_id, now):
-            return False
+            return None
         take(session, task, account.user_id, get_settings(ctx, project_id, session), now)
-        return True
+        return task
 
 
 def skip(ctx: ServiceContext, project_id: str, account: Account, task_id: int) -> None:

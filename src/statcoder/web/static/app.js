@@ -1,12 +1,8 @@
 // statcoder workbench: keyboard-first coding and live search. Every page works without it.
 (function () {
   "use strict";
-  const decide = document.getElementById("decide");
-  const q = document.getElementById("q");
-  const hitsBox = document.getElementById("hits");
-  const code = document.getElementById("code");
-  const auto = document.querySelector("[data-autofocus]");
-  if (auto) auto.focus();
+  // the elements of the page on screen (set again when a coding form swaps in the next page)
+  let decide, q, hitsBox, code;
 
   function typing(el) {
     if (!el) return false;
@@ -32,10 +28,25 @@
     if (decide && btn) decide.requestSubmit(btn);
   }
 
+  let seq = 0;
+  function init() {
+    decide = document.getElementById("decide");
+    q = document.getElementById("q");
+    hitsBox = document.getElementById("hits");
+    code = document.getElementById("code");
+    active = -1;
+    const auto = document.querySelector("[data-autofocus]");
+    if (auto) auto.focus();
+    bindSearch();
+    if (code) code.addEventListener("input", function () {
+      if (code.value) decide.querySelectorAll("input[name=choice]").forEach((r) => { r.checked = false; });
+    });
+  }
+
   // live search: the server renders the hits; a stale answer never replaces a newer one
-  if (q && hitsBox && decide) {
+  function bindSearch() {
+    if (!(q && hitsBox && decide)) return;
     const url = q.dataset.searchUrl;
-    let seq = 0;
     let timer = null;
     q.addEventListener("input", function () {
       clearTimeout(timer);
@@ -57,8 +68,49 @@
       else if (e.key === "Escape") { e.stopPropagation(); q.blur(); }
     });
   }
-  if (code) code.addEventListener("input", function () {
-    if (code.value) decide.querySelectorAll("input[name=choice]").forEach((r) => { r.checked = false; });
+  init();
+
+  // The coding forms (data-swap) answer with a whole page: the next record, the same record with
+  // a message next to the field, or a message. With JavaScript that page replaces this one in
+  // place (no new document: the next record is on screen sooner); without it, or if the request
+  // fails, the browser submits the form as usual. Back/forward reload the page from the server.
+  let swaps = 0;
+  let busy = false;
+  document.addEventListener("submit", async function (e) {
+    const form = e.target;
+    if (!form.matches("form[data-swap]") || form.dataset.plain || !window.fetch || !window.DOMParser) return;
+    e.preventDefault();
+    if (busy) return;  // one submission at a time: a double Enter never posts twice
+    busy = true;
+    const body = new URLSearchParams(new FormData(form));
+    if (e.submitter && e.submitter.name) body.append(e.submitter.name, e.submitter.value);
+    let page = null;
+    let url = "";
+    try {
+      // getAttribute: the form.action property is shadowed by the buttons named "action"
+      const r = await fetch(form.getAttribute("action"), { method: "POST", body: body, credentials: "same-origin" });
+      if ((r.headers.get("content-type") || "").startsWith("text/html")) { page = await r.text(); url = r.url; }
+    } catch (err) { page = null; }
+    busy = false;
+    if (page === null) {  // fall back to the plain form submission
+      form.dataset.plain = "1";
+      form.requestSubmit(e.submitter || undefined);
+      return;
+    }
+    const doc = new DOMParser().parseFromString(page, "text/html");
+    document.title = doc.title;
+    document.body.replaceWith(document.adoptNode(doc.body));
+    if (url && url !== location.href) history.pushState({ swapped: true }, "", url);
+    shown = location.pathname + location.search;
+    window.scrollTo(0, 0);
+    init();
+    const main = document.getElementById("main");
+    if (main) main.focus({ preventScroll: true });  // screen readers start at the new content
+    document.body.dataset.swap = String(++swaps);
+  });
+  let shown = location.pathname + location.search;
+  window.addEventListener("popstate", function () {  // a hash change (the skip link) keeps the page
+    if (location.pathname + location.search !== shown) location.reload();
   });
 
   document.addEventListener("keydown", function (e) {
