@@ -124,24 +124,49 @@ class LinearTextCoder(ClassifierMixin, BaseEstimator):
         stage a softmax of its margins at ``group_temperature``.
         """
         check_is_fitted(self, "coef_")
-        Z, used = _compact(self.features_.transform(list(X)))
-        scores = _dense_product(Z, self._weights_by_feature("coef_"), used) + self.intercept_
+        return self.scores_of_features(self.features_.transform(list(X)))
+
+    def scores_of_features(self, Z: sp.csr_matrix) -> np.ndarray:
+        """``decision_function`` of an already featurised batch ``Z`` (float64 scores).
+
+        The products are float32 sparse x dense on the columns the batch uses; the per-group
+        log-softmax is computed for all groups at once (``np.*.reduceat`` over the classes
+        ordered by group), with no Python loop over groups or records.
+        """
+        Z, used = _compact(Z)
+        scores = _dense_product(Z, self._weights_by_feature("coef_"), used)
+        scores += self.intercept_
         if len(self.group_names_) == 1:
             return scores
         tau = self.group_temperature
-        top = _dense_product(Z, self._weights_by_feature("group_coef_"), used) + self.group_intercept_
-        out = _log_softmax(top / tau)[:, self.class_group_]
-        for g in range(len(self.group_names_)):
-            cols = np.flatnonzero(self.class_group_ == g)
-            out[:, cols] += _log_softmax(scores[:, cols] / tau)
+        top = _dense_product(Z, self._weights_by_feature("group_coef_"), used)
+        top += self.group_intercept_
+        top /= tau
+        out = _log_softmax(top)[:, self.class_group_]
+        scores /= tau
+        out += _grouped_log_softmax(scores, *self._group_layout())
         return out
 
+    def _group_layout(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(class order by group, start of each group in that order, group of each class), cached."""
+        cache = self.__dict__.setdefault("_transposed", {})
+        if cache.get("layout", (None,))[0] is not self.class_group_:
+            groups = np.asarray(self.class_group_, dtype=np.int64)
+            order = np.argsort(groups, kind="stable")
+            starts = np.flatnonzero(np.r_[True, np.diff(groups[order]) != 0])
+            # rank of each class's group among the groups present (columns of the reduceat output)
+            rank = np.cumsum(np.r_[0, np.diff(groups[order]) != 0])
+            of_class = np.empty_like(rank)
+            of_class[order] = rank
+            cache["layout"] = (self.class_group_, (order, starts, of_class))
+        return cache["layout"][1]
+
     def _weights_by_feature(self, name: str) -> sp.csr_matrix:
-        """The (n_features, n_outputs) CSR transpose of a weight matrix, built once and cached."""
+        """The (n_features, n_outputs) float32 CSR transpose of a weight matrix, built once and cached."""
         cache = self.__dict__.setdefault("_transposed", {})
         matrix = getattr(self, name)
         if cache.get(name, (None,))[0] is not matrix:
-            cache[name] = (matrix, sp.csr_matrix(matrix.T))
+            cache[name] = (matrix, sp.csr_matrix(matrix.T, dtype=np.float32))
         return cache[name][1]
 
     def predict_proba(self, X: Any) -> np.ndarray:
@@ -248,6 +273,16 @@ def _log_softmax(z: np.ndarray) -> np.ndarray:
     return z - m - np.log(np.exp(z - m).sum(axis=1, keepdims=True))
 
 
+def _grouped_log_softmax(z: np.ndarray, order: np.ndarray, starts: np.ndarray, of_class: np.ndarray) -> np.ndarray:
+    """Log-softmax of ``z`` within each group of columns (``of_class`` = group rank per column)."""
+    ordered = z[:, order]
+    m = np.maximum.reduceat(ordered, starts, axis=1)
+    ordered -= m[:, of_class[order]]
+    np.exp(ordered, out=ordered)
+    log_sum = np.log(np.add.reduceat(ordered, starts, axis=1)) + m
+    return z - log_sum[:, of_class]
+
+
 def _compact(Z: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray]:
     """Drop the feature columns no text uses: returns (Z on the used columns, their indices)."""
     used, remapped = np.unique(Z.indices, return_inverse=True)
@@ -255,6 +290,9 @@ def _compact(Z: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray]:
 
 
 def _dense_product(Z: sp.csr_matrix, weights_by_feature: sp.csr_matrix, used: np.ndarray) -> np.ndarray:
-    """Z @ W for the used features only, with W densified on those rows (fast sparse x dense)."""
+    """Z @ W for the used features only, with W densified on those rows (fast sparse x dense).
+
+    float32 product (the weights and features are float32), returned as float64.
+    """
     dense = weights_by_feature[used].toarray()
     return np.asarray(Z @ dense, dtype=np.float64)
