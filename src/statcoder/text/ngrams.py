@@ -13,7 +13,7 @@ for a whole batch of texts at once:
   collision can never produce a wrong feature). scikit-learn's rule for short words is kept:
   a padded word of length ``L <= max_n`` is counted once as a whole, at the first ``n >= L``.
 * :class:`WordIndex` (``analyzer="word"``): one compiled-regex ``findall`` per text, the tokens
-  of the batch mapped to integer ids by a pandas hash index, and n-grams of ids encoded as
+  of the batch mapped to integer ids by one dict look-up each, and n-grams of ids encoded as
   base-``T`` integers looked up in the sorted codes of the vocabulary's n-grams.
 
 Both raise :class:`Unsupported` at construction for settings they do not reproduce (the
@@ -24,10 +24,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from itertools import chain
+from itertools import chain, repeat
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 
 _MULT = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit multiplier of the polynomial hash
@@ -166,13 +165,13 @@ class WordIndex:
             raise Unsupported("token pattern with several groups")
         self.n_features = len(vocabulary)
         parts = [term.split(" ") for term in vocabulary]
-        self.tokens = pd.Index(sorted(set(chain.from_iterable(parts))), dtype=object)
+        self.tokens = {t: i for i, t in enumerate(sorted(set(chain.from_iterable(parts))))}
         self.base = max(len(self.tokens), 1)
         if float(self.base) ** self.max_n >= 2.0**62:
             raise Unsupported("too many tokens for integer n-gram codes")
         ids = np.fromiter(vocabulary.values(), dtype=np.int64, count=len(parts))
         sizes = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
-        token_ids = self.tokens.get_indexer(list(chain.from_iterable(parts))).astype(np.int64)
+        token_ids = self._ids(list(chain.from_iterable(parts)))
         self.tables: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         ends = np.cumsum(sizes)
         for n in range(1, self.max_n + 1):
@@ -187,6 +186,10 @@ class WordIndex:
         """Return the (len(texts), n_features) float32 count matrix, indices sorted."""
         return _blocks(list(texts), self._count, self.n_features)
 
+    def _ids(self, tokens: list[str]) -> np.ndarray:
+        """Id of every token (-1 when no vocabulary n-gram contains it)."""
+        return np.fromiter(map(self.tokens.get, tokens, repeat(-1)), dtype=np.int64, count=len(tokens))
+
     def _count(self, texts: Sequence[str]) -> sp.csr_matrix:
         found = self.pattern.findall
         tokens = [found(t) for t in texts]
@@ -194,7 +197,7 @@ class WordIndex:
         flat = list(chain.from_iterable(tokens))
         if not flat:
             return sp.csr_matrix((len(texts), self.n_features), dtype=np.float32)
-        ids = self.tokens.get_indexer(flat).astype(np.int64)
+        ids = self._ids(flat)
         doc = np.repeat(np.arange(len(texts)), per_doc)
         docs, feats = [], []
         codes = np.zeros(len(ids), dtype=np.int64)
