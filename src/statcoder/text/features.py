@@ -147,6 +147,19 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         cache[key] = (vectorizer, index)
         return index
 
+    def feature_frequency_order(self) -> np.ndarray:
+        """Feature columns ordered from the most to the least frequent in the training texts.
+
+        By inverse document frequency (word and character n-grams together; embedding
+        dimensions, used by every text, first). Used to keep the weights of frequent
+        features dense when scoring.
+        """
+        check_is_fitted(self, "word_")
+        dims = 0 if getattr(self, "embedding_", None) is None else self.embedding_.dim
+        rarity = np.concatenate([np.asarray(self.word_.idf_, dtype=np.float64),
+                                 np.asarray(self.char_.idf_, dtype=np.float64), np.full(dims, -1.0)])
+        return np.argsort(rarity, kind="stable")
+
     def feature_names(self) -> np.ndarray:
         """Return the feature names: word n-grams, then character n-grams (prefixed ``c:``)."""
         check_is_fitted(self, "word_")
