@@ -283,7 +283,7 @@ def _grouped_log_softmax(z: np.ndarray, order: np.ndarray, starts: np.ndarray, o
     return z - log_sum[:, of_class]
 
 
-DENSE_BYTES = 48 * 2**20  #: per model: weights of the most frequent features kept dense
+DENSE_BYTES = 16 * 2**20  #: per model: weights of the most frequent features kept dense
 
 
 class _Weights:
