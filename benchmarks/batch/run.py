@@ -256,11 +256,11 @@ def stage_local(rows: int, workers: int, report: list[str], baseline: Path | Non
     print("\n".join(report[-12:]), flush=True)
 
 
-def stage_memory(rows: int, workers: int, report: list[str]) -> None:
+def stage_memory(rows: int, workers: int, report: list[str], sizes: tuple[int, ...] | None = None) -> None:
     model, _ = onet_model()
     lines = [f"## Peak memory against input size ({workers} workers, chunks of {CHUNK:,})", "",
              "| rows | main process MB | largest worker MB | all processes MB | records/s |", "|---|---|---|---|---|"]
-    for n in (rows // 10, rows):
+    for n in sizes or (rows // 10, rows):
         data = titles_input(n, CACHE / f"titles-{n}.parquet")
         run = MEASURED.get(n) or run_cli(["--model", str(model), "--data", str(data), "--out",
                                           str(CACHE / f"mem-{n}.parquet"), "--workers", str(workers),
@@ -410,7 +410,7 @@ def main() -> None:
     runs = {"prepare": lambda: stage_prepare(args.rows, report),
             "local": lambda: stage_local(args.rows, args.workers, report, args.baseline_src),
             "memory": lambda: stage_memory(args.rows, args.workers, report),
-            "big": lambda: stage_memory(10_000_000, args.workers, report),
+            "big": lambda: stage_memory(10_000_000, args.workers, report, sizes=(10_000_000,)),
             "ojalab": lambda: stage_ojalab(args.workers, report, args.baseline_src),
             "resume": lambda: stage_resume(args.rows, args.workers, report),
             "spark": lambda: stage_spark(args.rows, report)}
