@@ -303,9 +303,8 @@ class _Weights:
         self.n_dense = int(min(n_features, DENSE_BYTES // max(1, 4 * n_outputs)))
         self.position = np.empty(n_features, dtype=np.int64)  # feature -> row in [dense | sparse]
         self.position[order] = np.arange(n_features)
-        ordered = by_feature[order]
-        self.dense = ordered[: self.n_dense].toarray()
-        self.sparse = sp.csr_matrix(ordered[self.n_dense :])
+        self.dense = by_feature[order[: self.n_dense]].toarray()
+        self.sparse = by_feature[order[self.n_dense :]]  # no full reordered copy: it would raise peak memory
         self.n_outputs = n_outputs
 
     def product(self, Z: sp.csr_matrix) -> np.ndarray:
