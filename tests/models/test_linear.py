@@ -157,3 +157,19 @@ def test_vectorised_scoring_equals_the_plain_computation(grouped):
     np.testing.assert_allclose(got, _reference_scores(model, texts), rtol=1e-5, atol=1e-5)
     assert got.dtype == np.float64 and got.shape == (len(texts), len(model.classes_))
     np.testing.assert_array_equal(got.argmax(axis=1), _reference_scores(model, texts).argmax(axis=1))
+
+
+def test_scores_do_not_depend_on_the_batch(monkeypatch):
+    """A text's scores are bit-identical alone and inside any batch (resume relies on it), with
+    the weights split between the dense block of frequent features and the sparse rest."""
+    from statcoder.models import linear
+
+    groups = {c: c[0] for c in CODES}
+    model = LinearTextCoder(groups=groups, char_min_df=1).fit(TEXTS, CODES)
+    monkeypatch.setattr(linear, "DENSE_BYTES", 40 * 4 * (len(model.classes_) + len(model.group_names_)))
+    assert 0 < model._weights().n_dense < model.coef_.shape[1]  # both parts in use
+    texts = ["senior java developer", "nurse", "bus driver for the city", "web", "truck and bus driver"]
+    batch = model.decision_function(texts)
+    for i, text in enumerate(texts):
+        np.testing.assert_array_equal(model.decision_function([text])[0], batch[i])
+    np.testing.assert_array_equal(model.decision_function(texts[::-1])[::-1], batch)
