@@ -59,6 +59,15 @@ def test_word_counts_equal_scikit_learn(ngrams, max_features):
     _same(fitted.transform(texts), WordIndex(fitted.vocabulary_, ngrams, TOKEN).transform(texts))
 
 
+def test_blocks_by_characters_give_the_same_counts(monkeypatch):
+    from statcoder.text import ngrams
+
+    texts = _texts(600, seed=4) + ["long " * 3000]
+    fitted = CountVectorizer(analyzer="char_wb", ngram_range=(2, 5), lowercase=False, dtype=np.float32).fit(texts)
+    monkeypatch.setattr(ngrams, "BLOCK_CHARS", 500)  # many blocks, one text longer than a block
+    _same(fitted.transform(texts), CharWbIndex(fitted.vocabulary_, (2, 5)).transform(texts))
+
+
 def test_batches_larger_than_a_block_and_empty_input():
     texts = _texts(BLOCK + 300, seed=2)
     fitted = CountVectorizer(analyzer="char_wb", ngram_range=(2, 5), lowercase=False, dtype=np.float32).fit(texts)

@@ -30,7 +30,8 @@ import numpy as np
 import scipy.sparse as sp
 
 _MULT = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit multiplier of the polynomial hash
-BLOCK = 4096  # texts counted at once (bounds the temporary arrays for long texts)
+BLOCK = 4096  # texts counted at once
+BLOCK_CHARS = 2_000_000  # characters counted at once (bounds the temporary arrays for long texts)
 
 
 class Unsupported(ValueError):
@@ -56,11 +57,20 @@ def _counts(doc: np.ndarray, feature: np.ndarray, n_docs: int, n_features: int) 
 
 
 def _blocks(texts: Sequence[str], count: Callable[[Sequence[str]], sp.csr_matrix], n_features: int) -> sp.csr_matrix:
-    if len(texts) <= BLOCK:
-        return count(texts)
+    """``count`` over blocks of at most ``BLOCK`` texts and about ``BLOCK_CHARS`` characters, stacked."""
     if not texts:
         return sp.csr_matrix((0, n_features), dtype=np.float32)
-    return sp.vstack([count(texts[i : i + BLOCK]) for i in range(0, len(texts), BLOCK)], format="csr")
+    sizes = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    if len(texts) <= BLOCK and sizes.sum() <= BLOCK_CHARS:
+        return count(texts)
+    parts, start, total = [], 0, 0
+    for i, size in enumerate(sizes.tolist()):
+        if i > start and (i - start >= BLOCK or total + size > BLOCK_CHARS):
+            parts.append(count(texts[start:i]))
+            start, total = i, 0
+        total += size
+    parts.append(count(texts[start:]))
+    return sp.vstack(parts, format="csr") if len(parts) > 1 else parts[0]
 
 
 class CharWbIndex:
