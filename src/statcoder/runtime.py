@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
+
+_CONTROLLER: list = [None, -1]  # (controller, number of imported modules when it was built)
 
 
 def configured_threads() -> int:
@@ -23,5 +26,14 @@ def thread_limit(threads: int | None = None) -> Iterator[int]:
     bounds what a model uses on a shared machine.
     """
     limit = configured_threads() if threads is None else max(1, int(threads))
-    with threadpool_limits(limits=limit):
+    with _controller().limit(limits=limit):
         yield limit
+
+
+def _controller() -> ThreadpoolController:
+    """The thread-pool controller, rebuilt only when modules were imported since (a new native
+    library may have been loaded): finding the libraries reads files and costs milliseconds,
+    which a one-record coding call must not pay every time."""
+    if _CONTROLLER[0] is None or _CONTROLLER[1] != len(sys.modules):
+        _CONTROLLER[0], _CONTROLLER[1] = ThreadpoolController(), len(sys.modules)
+    return _CONTROLLER[0]

@@ -30,3 +30,26 @@ def test_candidates_json_matches_per_record_formatting():
     assert json.loads(out[0])[0] == {"code": "1110", "title": tree.title("1110"), "p": 0.2}
     assert top_k(proba, 9)[0].shape == (200, 5)
     assert class_levels(tree, classes).tolist() == [tree.level(c) for c in classes]
+
+
+def test_level_aggregator_equals_per_level_products():
+    import scipy.sparse as sp
+
+    from statcoder.coder.hotpath import LevelAggregator
+    from statcoder.coder.levels import best_by_level, level_aggregators
+
+    tree = Classification.from_codes(["1110", "1120", "2110", "2120", "2210"], name="toy")
+    classes = ["1110", "1120", "2110", "2120", "2210"]
+    proba = np.random.default_rng(1).dirichlet(np.ones(5), size=300)
+    aggregators = level_aggregators(tree, classes)
+    # an extra level no class reaches, and a leaf level in a permuted order (not the identity)
+    aggregators[tree.depth + 1] = (sp.csr_matrix((5, 0)), [])
+    permuted = [3, 0, 4, 1, 2]
+    aggregators[tree.depth + 2] = (sp.csr_matrix((np.ones(5), (permuted, np.arange(5))), shape=(5, 5)),
+                                   [classes[j] for j in permuted])
+    want = best_by_level(proba, aggregators)
+    got = LevelAggregator(aggregators).best(proba)
+    assert sorted(got) == sorted(want)
+    for level, (codes, conf) in want.items():
+        assert got[level][0].tolist() == codes.tolist()
+        np.testing.assert_allclose(got[level][1], conf, rtol=1e-12, atol=1e-15)

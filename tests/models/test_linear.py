@@ -119,3 +119,57 @@ def test_threads_setting_reaches_the_linear_model():
 
     assert make_model("linear", threads=2).n_jobs == 2
     assert make_model("linear", threads=2, n_jobs=1).n_jobs == 1  # an explicit parameter wins
+
+
+def _reference_scores(model, texts):
+    """decision_function written plainly: scikit-learn features, dense float64 weights, a loop
+    over groups (what the vectorised scoring replaced)."""
+    from statcoder.text.features import _prepare
+
+    prepared = _prepare(texts)
+    f = model.features_
+    Z = np.hstack([f.word_.transform(prepared).toarray(),
+                   f.char_.transform(prepared).toarray() * np.float32(f.char_weight)]).astype(np.float64)
+    scores = Z @ model.coef_.toarray().T.astype(np.float64) + model.intercept_
+    if len(model.group_names_) == 1:
+        return scores
+    tau = model.group_temperature
+    top = Z @ model.group_coef_.toarray().T.astype(np.float64) + model.group_intercept_
+
+    def log_softmax(z):
+        z = z - z.max(axis=1, keepdims=True)
+        return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+
+    out = log_softmax(top / tau)[:, model.class_group_]
+    for g in range(len(model.group_names_)):
+        cols = np.flatnonzero(model.class_group_ == g)
+        out[:, cols] += log_softmax(scores[:, cols] / tau)
+    return out
+
+
+@pytest.mark.parametrize("grouped", [False, True])
+def test_vectorised_scoring_equals_the_plain_computation(grouped):
+    # groups interleaved with the class order, so the reduceat layout has to reorder columns
+    groups = {c: ("x" if c in {"2221", "8331", "2513"} else "y") for c in CODES} if grouped else None
+    model = LinearTextCoder(groups=groups, char_min_df=1).fit(TEXTS, CODES)
+    texts = ["senior java developer", "nurse", "", "bus", "Żółć 東京", "driver of trucks and buses"]
+    got = model.decision_function(texts)
+    np.testing.assert_allclose(got, _reference_scores(model, texts), rtol=1e-5, atol=1e-5)
+    assert got.dtype == np.float64 and got.shape == (len(texts), len(model.classes_))
+    np.testing.assert_array_equal(got.argmax(axis=1), _reference_scores(model, texts).argmax(axis=1))
+
+
+def test_scores_do_not_depend_on_the_batch(monkeypatch):
+    """A text's scores are bit-identical alone and inside any batch (resume relies on it), with
+    the weights split between the dense block of frequent features and the sparse rest."""
+    from statcoder.models import linear
+
+    groups = {c: c[0] for c in CODES}
+    model = LinearTextCoder(groups=groups, char_min_df=1).fit(TEXTS, CODES)
+    monkeypatch.setattr(linear, "DENSE_BYTES", 40 * 4 * (len(model.classes_) + len(model.group_names_)))
+    assert 0 < model._weights().n_dense < model.coef_.shape[1]  # both parts in use
+    texts = ["senior java developer", "nurse", "bus driver for the city", "web", "truck and bus driver"]
+    batch = model.decision_function(texts)
+    for i, text in enumerate(texts):
+        np.testing.assert_array_equal(model.decision_function([text])[0], batch[i])
+    np.testing.assert_array_equal(model.decision_function(texts[::-1])[::-1], batch)

@@ -35,3 +35,25 @@ def test_check_lengths_reports_rows():
     with pytest.raises(InputError) as info:
         check_lengths(["ok", "x" * 11], max_length=10, where="f.csv")
     assert "row(s) 3" in info.value.where
+
+
+def _reference_normalise(text: str) -> str:
+    """The normalisation as first written (one step per rule), which the fast version must equal."""
+    import re
+    import unicodedata
+
+    text = unicodedata.normalize("NFKC", text).casefold()
+    text = "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
+    text = re.sub(r"_+", " ", re.sub(r"[^\w<>]+", " ", text))
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def test_fast_normalise_equals_the_rule_by_rule_version():
+    from statcoder.text.normalise import normalise
+
+    texts = ["A_b__c", "x\u00a0y", "Straße", "ǅ ﬁ ①", "İstanbul", "e\u0301cole", "Żółć GĘŚLĄ", "<b>tag</b>",
+             "\t_\n", "ÆØÅ æøå", "Ωμέγα", "ﾊﾝｶｸ", "", "   ", "_", "a\u200bb", "\u2028x", "東京都 看護師",
+             "C++ / C# developer (m/f/d)", "  Registered   NURSE  ", "x" * 5000 + " ą " * 100]
+    texts += [chr(c) + "a_" + chr(c) + " b" for c in range(0, 0x3100, 7)]
+    for text in texts:
+        assert normalise(text) == _reference_normalise(text), repr(text)

@@ -17,9 +17,14 @@ import numpy as np
 import pandas as pd
 
 from statcoder.classifications import Classification
-from statcoder.coder.hotpath import candidate_prefixes, candidates_json, class_levels
+from statcoder.coder.hotpath import (
+    LevelAggregator,
+    candidate_prefixes,
+    candidates_json,
+    class_levels,
+)
 from statcoder.coder.index import CodingIndex
-from statcoder.coder.levels import best_by_level, level_aggregators
+from statcoder.coder.levels import level_aggregators
 from statcoder.contract import (
     CANDIDATES,
     CONFIDENCE,
@@ -64,6 +69,7 @@ class Coder:
         self.classes_: list[str] = [str(c) for c in model.classes_]
         self._levels = list(range(1, classification.depth + 1))
         self._aggregators = level_aggregators(classification, self.classes_)
+        self._level_best = LevelAggregator(self._aggregators)
         self._candidate_prefix = candidate_prefixes(classification, self.classes_)
         self._class_levels = class_levels(classification, self.classes_)
 
@@ -82,7 +88,7 @@ class Coder:
 
     def best_by_level(self, proba: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray]]:
         """Per level: (best code per record, its probability summed up the tree)."""
-        return best_by_level(proba, self._aggregators)
+        return self._level_best.best(proba)
 
     def prediction_sets(
         self,
@@ -150,7 +156,7 @@ class Coder:
         """
         if top_k < 1:
             raise InputError(f"top_k must be at least 1, got {top_k}", hint="use e.g. --top-k 5")
-        frame = data.copy() if isinstance(data, pd.DataFrame) else pd.DataFrame({"text": list(data)})
+        frame = data if isinstance(data, pd.DataFrame) else pd.DataFrame({"text": list(data)})
         if not isinstance(data, pd.DataFrame):
             text_columns = ("text",)
         elif text_columns is None:
@@ -193,13 +199,9 @@ class Coder:
                 on_progress(min(start + CHUNK, len(distinct)), len(distinct), "coding")
         for column in (code, level, confidence, decision, candidates):
             column[rows] = column[repeats]
-        frame[PREDICTED_CODE] = code
-        frame[PREDICTED_LEVEL] = level
-        frame[CONFIDENCE] = confidence
-        frame[DECISION] = decision
-        frame[SOURCE] = source
-        frame[CANDIDATES] = candidates
-        return frame
+        coded = {PREDICTED_CODE: code, PREDICTED_LEVEL: level, CONFIDENCE: confidence, DECISION: decision,
+                 SOURCE: source, CANDIDATES: candidates}
+        return _with_columns(frame, coded)
 
     def _code_chunk(self, texts, rows, top_k, code, level, confidence, decision, candidates) -> None:
         proba = self.predict_proba(texts)
@@ -287,3 +289,14 @@ class Coder:
         from statcoder.coder.storage import load_coder
 
         return load_coder(Path(directory))
+
+
+def _with_columns(frame: pd.DataFrame, columns: dict[str, np.ndarray]) -> pd.DataFrame:
+    """A new frame: ``frame``'s columns followed by ``columns`` (one concatenation, not one
+    insertion per column; a column of ``frame`` with the same name is replaced in place)."""
+    if any(name in frame.columns for name in columns) or not frame.columns.is_unique:
+        out = frame.copy()
+        for name, values in columns.items():
+            out[name] = values
+        return out
+    return pd.concat([frame, pd.DataFrame(columns, index=frame.index)], axis=1)

@@ -107,10 +107,28 @@ def member_scores(model: Any, X: Any, classes: np.ndarray) -> np.ndarray:
     else:
         with np.errstate(divide="ignore"):
             s = np.log(np.asarray(model.predict_proba(X), dtype=np.float64))
+    cols = _columns_of(model, classes)
+    if cols is _IDENTITY:
+        return s
     out = np.full((s.shape[0], len(classes)), -np.inf)
-    cols = np.searchsorted(classes, np.asarray(model.classes_))
     out[:, cols] = s
     return out
+
+
+_IDENTITY = np.zeros(0, dtype=np.int64)
+
+
+def _columns_of(model: Any, classes: np.ndarray) -> np.ndarray:
+    """Column of each of ``model``'s classes in ``classes`` (``_IDENTITY`` when they are the same),
+    cached on the model: searching string arrays costs more than scoring one record."""
+    cache = model.__dict__.setdefault("_statcoder_columns", {})
+    hit = cache.get(id(classes))
+    if hit is None or hit[0] is not classes or hit[1] is not model.classes_:
+        cols = np.searchsorted(classes, np.asarray(model.classes_))
+        if len(cols) == len(classes) and np.array_equal(cols, np.arange(len(classes))):
+            cols = _IDENTITY
+        hit = cache[id(classes)] = (classes, model.classes_, cols)
+    return hit[2]
 
 
 class HierarchicalCoder(ClassifierMixin, BaseEstimator):

@@ -124,25 +124,50 @@ class LinearTextCoder(ClassifierMixin, BaseEstimator):
         stage a softmax of its margins at ``group_temperature``.
         """
         check_is_fitted(self, "coef_")
-        Z, used = _compact(self.features_.transform(list(X)))
-        scores = _dense_product(Z, self._weights_by_feature("coef_"), used) + self.intercept_
+        return self.scores_of_features(self.features_.transform(list(X)))
+
+    def scores_of_features(self, Z: sp.csr_matrix) -> np.ndarray:
+        """``decision_function`` of an already featurised batch ``Z`` (float64 scores).
+
+        One float32 sparse x dense product gives the code and the group margins together
+        (``_Weights``); the per-group log-softmax is computed for all groups at once
+        (``np.*.reduceat`` over the classes ordered by group), with no Python loop over
+        groups or records.
+        """
+        margins = self._weights().product(Z)
+        n_classes = len(self.classes_)
+        scores = margins[:, :n_classes]
+        scores += self.intercept_
         if len(self.group_names_) == 1:
             return scores
-        tau = self.group_temperature
-        top = _dense_product(Z, self._weights_by_feature("group_coef_"), used) + self.group_intercept_
-        out = _log_softmax(top / tau)[:, self.class_group_]
-        for g in range(len(self.group_names_)):
-            cols = np.flatnonzero(self.class_group_ == g)
-            out[:, cols] += _log_softmax(scores[:, cols] / tau)
+        top = margins[:, n_classes:]
+        top += self.group_intercept_
+        top /= self.group_temperature
+        out = _log_softmax(top)[:, self.class_group_]
+        scores /= self.group_temperature
+        out += _grouped_log_softmax(scores, *self._group_layout())
         return out
 
-    def _weights_by_feature(self, name: str) -> sp.csr_matrix:
-        """The (n_features, n_outputs) CSR transpose of a weight matrix, built once and cached."""
-        cache = self.__dict__.setdefault("_transposed", {})
-        matrix = getattr(self, name)
-        if cache.get(name, (None,))[0] is not matrix:
-            cache[name] = (matrix, sp.csr_matrix(matrix.T))
-        return cache[name][1]
+    def _group_layout(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(class order by group, start of each group in that order, group rank of each class), cached."""
+        cache = self.__dict__.setdefault("_scoring", {})
+        if cache.get("layout", (None,))[0] is not self.class_group_:
+            groups = np.asarray(self.class_group_, dtype=np.int64)
+            order = np.argsort(groups, kind="stable")
+            new_group = np.r_[True, np.diff(groups[order]) != 0]
+            of_class = np.empty(len(groups), dtype=np.int64)
+            of_class[order] = np.cumsum(new_group) - 1
+            cache["layout"] = (self.class_group_, (order, np.flatnonzero(new_group), of_class))
+        return cache["layout"][1]
+
+    def _weights(self) -> _Weights:
+        """The scoring form of the weights (built once, rebuilt if ``coef_`` is replaced)."""
+        cache = self.__dict__.setdefault("_scoring", {})
+        if cache.get("weights", (None,))[0] is not self.coef_:
+            blocks = [self.coef_] + ([self.group_coef_] if len(self.group_names_) > 1 else [])
+            weights = sp.vstack(blocks, format="csr") if len(blocks) > 1 else self.coef_
+            cache["weights"] = (self.coef_, _Weights(weights, self.features_.feature_frequency_order()))
+        return cache["weights"][1]
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Return calibrated probabilities (n_texts, n_classes); rows sum to 1."""
@@ -248,13 +273,56 @@ def _log_softmax(z: np.ndarray) -> np.ndarray:
     return z - m - np.log(np.exp(z - m).sum(axis=1, keepdims=True))
 
 
-def _compact(Z: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray]:
-    """Drop the feature columns no text uses: returns (Z on the used columns, their indices)."""
-    used, remapped = np.unique(Z.indices, return_inverse=True)
-    return sp.csr_matrix((Z.data, remapped.ravel(), Z.indptr), shape=(Z.shape[0], len(used))), used
+def _grouped_log_softmax(z: np.ndarray, order: np.ndarray, starts: np.ndarray, of_class: np.ndarray) -> np.ndarray:
+    """Log-softmax of ``z`` within each group of columns (``of_class`` = group rank per column)."""
+    ordered = z[:, order]
+    m = np.maximum.reduceat(ordered, starts, axis=1)
+    ordered -= m[:, of_class[order]]
+    np.exp(ordered, out=ordered)
+    log_sum = np.log(np.add.reduceat(ordered, starts, axis=1)) + m
+    return z - log_sum[:, of_class]
 
 
-def _dense_product(Z: sp.csr_matrix, weights_by_feature: sp.csr_matrix, used: np.ndarray) -> np.ndarray:
-    """Z @ W for the used features only, with W densified on those rows (fast sparse x dense)."""
-    dense = weights_by_feature[used].toarray()
-    return np.asarray(Z @ dense, dtype=np.float64)
+DENSE_BYTES = 16 * 2**20  #: per model: weights of the most frequent features kept dense
+
+
+class _Weights:
+    """A (n_outputs, n_features) weight matrix in the form that scores batches fastest.
+
+    The weights of the most frequent features (``order``: most frequent first, e.g. by IDF)
+    are kept as one dense float32 (features x outputs) block of at most ``DENSE_BYTES``: most
+    of a text's non-zeros fall there and are multiplied without any per-batch copy. The other
+    features' weights stay sparse; the rows a batch uses are densified for that batch only.
+    Which feature goes where depends on the model alone, so a text's scores never depend on
+    the batch it came in.
+    """
+
+    def __init__(self, weights: sp.csr_matrix, order: np.ndarray) -> None:
+        by_feature = sp.csr_matrix(weights.T, dtype=np.float32)  # (n_features, n_outputs)
+        n_features, n_outputs = by_feature.shape
+        self.n_dense = int(min(n_features, DENSE_BYTES // max(1, 4 * n_outputs)))
+        self.position = np.empty(n_features, dtype=np.int64)  # feature -> row in [dense | sparse]
+        self.position[order] = np.arange(n_features)
+        self.dense = by_feature[order[: self.n_dense]].toarray()
+        self.sparse = by_feature[order[self.n_dense :]]  # no full reordered copy: it would raise peak memory
+        self.n_outputs = n_outputs
+
+    def product(self, Z: sp.csr_matrix) -> np.ndarray:
+        """Z @ weights.T as a float64 (n_texts, n_outputs) array (float32 arithmetic)."""
+        Z = sp.csr_matrix(Z, dtype=np.float32)
+        position = self.position[Z.indices]
+        rows = np.repeat(np.arange(Z.shape[0]), np.diff(Z.indptr))
+        in_dense = position < self.n_dense
+        out = _csr(Z.data[in_dense], position[in_dense], rows[in_dense], Z.shape[0], self.n_dense) @ self.dense
+        if not in_dense.all():
+            rare = ~in_dense
+            used, column = np.unique(position[rare] - self.n_dense, return_inverse=True)
+            out += _csr(Z.data[rare], column.ravel(), rows[rare], Z.shape[0], len(used)) @ self.sparse[used].toarray()
+        return np.asarray(out, dtype=np.float64)
+
+
+def _csr(data: np.ndarray, columns: np.ndarray, rows: np.ndarray, n_rows: int, n_columns: int) -> sp.csr_matrix:
+    """CSR matrix from entries already ordered by row."""
+    indptr = np.zeros(n_rows + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n_rows), out=indptr[1:])
+    return sp.csr_matrix((data, columns, indptr), shape=(n_rows, n_columns))

@@ -14,8 +14,10 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.utils.sparsefuncs_fast import inplace_csr_row_normalize_l2
 from sklearn.utils.validation import check_is_fitted
 
+from statcoder.text.ngrams import CharWbIndex, Unsupported, WordIndex
 from statcoder.text.normalise import normalise_cached
 
 _TOKEN = r"(?u)\b\w+\b"
@@ -93,8 +95,8 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "word_")
         raw = list(X)
         texts = _prepare(raw)
-        word = self.word_.transform(texts)
-        char = self.char_.transform(texts)
+        word = self._tfidf(self.word_, texts)
+        char = self._tfidf(self.char_, texts)
         if self.char_weight != 1.0:
             char = char * np.float32(self.char_weight)
         blocks = [word, char]
@@ -103,6 +105,60 @@ class TextFeatures(TransformerMixin, BaseEstimator):
             dense = self.embedding_.embed([str(t) for t in raw]) * np.float32(self.embedding_weight)
             blocks.append(sp.csr_matrix(dense))
         return sp.hstack(blocks, format="csr", dtype=np.float32)
+
+    def _tfidf(self, vectorizer: TfidfVectorizer, texts: list[str]) -> sp.csr_matrix:
+        """``vectorizer.transform(texts)``, with the n-grams counted by a batch index when it applies.
+
+        The counts are exactly scikit-learn's (``statcoder.text.ngrams``); the TF-IDF weighting
+        and normalisation are scikit-learn's own, so the features are bit-identical.
+        """
+        index = self._batch_index(vectorizer)
+        if index is None:
+            return vectorizer.transform(texts)
+        pre = vectorizer.preprocessor
+        X = index.transform(texts if pre is _identity else [pre(t) for t in texts])
+        if vectorizer.norm != "l2" or not vectorizer.use_idf:
+            return vectorizer._tfidf.transform(X, copy=False)
+        # TfidfTransformer.transform's own steps, without its per-call validation overhead
+        if vectorizer.sublinear_tf:
+            np.log(X.data, X.data)
+            X.data += 1.0
+        X.data *= vectorizer.idf_[X.indices]
+        inplace_csr_row_normalize_l2(X)
+        return X
+
+    def _batch_index(self, vectorizer: TfidfVectorizer) -> CharWbIndex | WordIndex | None:
+        """The batch n-gram index of a fitted vectorizer (built once), or None where it does not apply."""
+        cache = self.__dict__.setdefault("_indexes", {})
+        key = id(vectorizer)
+        if key in cache and cache[key][0] is vectorizer:
+            return cache[key][1]
+        index = None
+        plain = (vectorizer.tokenizer is None and vectorizer.stop_words is None and not vectorizer.binary
+                 and vectorizer.preprocessor is not None and vectorizer.input == "content"
+                 and np.dtype(vectorizer.dtype) == np.float32)
+        try:
+            if plain and vectorizer.analyzer == "char_wb":
+                index = CharWbIndex(vectorizer.vocabulary_, vectorizer.ngram_range)
+            elif plain and vectorizer.analyzer == "word":
+                index = WordIndex(vectorizer.vocabulary_, vectorizer.ngram_range, vectorizer.token_pattern)
+        except Unsupported:
+            index = None
+        cache[key] = (vectorizer, index)
+        return index
+
+    def feature_frequency_order(self) -> np.ndarray:
+        """Feature columns ordered from the most to the least frequent in the training texts.
+
+        By inverse document frequency (word and character n-grams together; embedding
+        dimensions, used by every text, first). Used to keep the weights of frequent
+        features dense when scoring.
+        """
+        check_is_fitted(self, "word_")
+        dims = 0 if getattr(self, "embedding_", None) is None else self.embedding_.dim
+        rarity = np.concatenate([np.asarray(self.word_.idf_, dtype=np.float64),
+                                 np.asarray(self.char_.idf_, dtype=np.float64), np.full(dims, -1.0)])
+        return np.argsort(rarity, kind="stable")
 
     def feature_names(self) -> np.ndarray:
         """Return the feature names: word n-grams, then character n-grams (prefixed ``c:``)."""

@@ -12,10 +12,6 @@ import pandas as pd
 
 from statcoder.errors import InputError
 
-_NON_WORD = re.compile(r"[^\w<>]+", re.UNICODE)
-_SPACES = re.compile(r"\s+")
-_UNDERSCORE = re.compile(r"_+")
-
 
 def normalise(text: str) -> str:
     """Return ``text`` in the canonical form statcoder matches and learns on.
@@ -24,11 +20,17 @@ def normalise(text: str) -> str:
     Polish ``ł`` that have no decomposition stay), punctuation turned into spaces, whitespace
     runs collapsed. Works for any script: letters and digits of every language are kept.
     """
-    text = unicodedata.normalize("NFKC", text).casefold()
-    decomposed = unicodedata.normalize("NFKD", text)
-    text = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    text = _UNDERSCORE.sub(" ", _NON_WORD.sub(" ", text))
-    return _SPACES.sub(" ", text).strip()
+    if text.isascii():  # NFKC, NFKD and accent removal change nothing in ASCII; casefold is lower
+        text = text.lower()
+    else:
+        text = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", text).casefold())
+        text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    # every run of characters other than letters/digits (and < >) becomes one space: the same as
+    # replacing non-word runs, then underscores, then collapsing whitespace, in one regex pass
+    return _NON_WORD.sub(" ", text.replace("_", " ")).strip()
+
+
+_NON_WORD = re.compile(r"[^\w<>]+", re.UNICODE)
 
 
 @lru_cache(maxsize=200_000)

@@ -1,0 +1,235 @@
+"""Batch n-gram counting for fitted vocabularies, without Python work per n-gram.
+
+scikit-learn's ``CountVectorizer`` builds every n-gram of every text as a Python string and
+looks it up in a dict: for short survey answers that is most of the time of coding. These
+indexes give the **same** count matrix (same columns, same integer counts, sorted indices)
+for a whole batch of texts at once:
+
+* :class:`CharWbIndex` (``analyzer="char_wb"``): the texts' words are padded with a space on
+  each side (as scikit-learn does) and laid end to end in one array of code points; a 64-bit
+  polynomial hash of every window of every length is computed with numpy, looked up with
+  ``searchsorted`` in the sorted hashes of the vocabulary's n-grams of that length, and every
+  hit is confirmed by comparing its code points with the vocabulary entry's (so a hash
+  collision can never produce a wrong feature). scikit-learn's rule for short words is kept:
+  a padded word of length ``L <= max_n`` is counted once as a whole, at the first ``n >= L``.
+* :class:`WordIndex` (``analyzer="word"``): one compiled-regex ``findall`` per text, the tokens
+  of the batch mapped to integer ids by one dict look-up each, and n-grams of ids encoded as
+  base-``T`` integers looked up in the sorted codes of the vocabulary's n-grams.
+
+Both raise :class:`Unsupported` at construction for settings they do not reproduce (the
+caller then keeps scikit-learn's analyser); the TF-IDF weighting itself stays scikit-learn's.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from itertools import chain, repeat
+
+import numpy as np
+import scipy.sparse as sp
+
+_MULT = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit multiplier of the polynomial hash
+BLOCK = 4096  # texts counted at once
+BLOCK_CHARS = 2_000_000  # characters counted at once (bounds the temporary arrays for long texts)
+
+
+class Unsupported(ValueError):
+    """The vectorizer's settings are not reproduced by the batch index."""
+
+
+def _code_points(text: str) -> np.ndarray:
+    """Code points of ``text`` plus one (so that no character hashes to zero), as uint64."""
+    raw = np.frombuffer(text.encode("utf-32-le", errors="surrogatepass"), dtype=np.uint32)
+    return raw.astype(np.uint64) + np.uint64(1)
+
+
+def _counts(doc: np.ndarray, feature: np.ndarray, n_docs: int, n_features: int) -> sp.csr_matrix:
+    """CSR float32 count matrix from one (doc, feature) pair per occurrence; indices sorted."""
+    key = doc.astype(np.int64) * n_features + feature.astype(np.int64)
+    key, count = np.unique(key, return_counts=True)
+    rows, cols = np.divmod(key, n_features)
+    indptr = np.zeros(n_docs + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n_docs), out=indptr[1:])
+    index_dtype = np.int32 if n_features < 2**31 and len(key) < 2**31 else np.int64
+    return sp.csr_matrix((count.astype(np.float32), cols.astype(index_dtype), indptr.astype(index_dtype)),
+                         shape=(n_docs, n_features))
+
+
+def _blocks(texts: Sequence[str], count: Callable[[Sequence[str]], sp.csr_matrix], n_features: int) -> sp.csr_matrix:
+    """``count`` over blocks of at most ``BLOCK`` texts and about ``BLOCK_CHARS`` characters, stacked."""
+    if not texts:
+        return sp.csr_matrix((0, n_features), dtype=np.float32)
+    sizes = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    if len(texts) <= BLOCK and sizes.sum() <= BLOCK_CHARS:
+        return count(texts)
+    parts, start, total = [], 0, 0
+    for i, size in enumerate(sizes.tolist()):
+        if i > start and (i - start >= BLOCK or total + size > BLOCK_CHARS):
+            parts.append(count(texts[start:i]))
+            start, total = i, 0
+        total += size
+    parts.append(count(texts[start:]))
+    return sp.vstack(parts, format="csr") if len(parts) > 1 else parts[0]
+
+
+class CharWbIndex:
+    """Counts of a fitted ``char_wb`` vocabulary in a batch of texts (see the module docs)."""
+
+    def __init__(self, vocabulary: dict[str, int], ngram_range: tuple[int, int]) -> None:
+        self.min_n, self.max_n = int(ngram_range[0]), int(ngram_range[1])
+        if self.min_n < 1 or self.max_n < self.min_n:
+            raise Unsupported(f"ngram_range {ngram_range}")
+        self.n_features = len(vocabulary)
+        terms = list(vocabulary)
+        ids = np.fromiter(vocabulary.values(), dtype=np.int64, count=len(terms))
+        lengths = np.fromiter(map(len, terms), dtype=np.int64, count=len(terms))
+        if len(terms) and (lengths.max() > self.max_n or lengths.min() < 1):
+            raise Unsupported("vocabulary entries longer than max_n")
+        # every entry's code points, padded: rows by feature id (for confirming hash hits)
+        self.chars = np.zeros((self.n_features, self.max_n), dtype=np.uint64)
+        flat = _code_points("".join(terms))
+        row = np.repeat(ids, lengths)
+        col = np.arange(len(flat)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        self.chars[row, col] = flat
+        hashes = np.zeros(self.n_features, dtype=np.uint64)
+        for j in range(self.max_n):
+            hashes = np.where(lengths > j, hashes * _MULT + self.chars[ids, j], hashes)
+        # per length n: the sorted hashes of the vocabulary's n-grams and their feature ids
+        self.tables: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        for n in range(1, self.max_n + 1):
+            mine = lengths == n
+            h, f = hashes[mine], ids[mine]
+            order = np.argsort(h, kind="stable")
+            self.tables[n] = (h[order], f[order])
+
+    def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
+        """Return the (len(texts), n_features) float32 count matrix, indices sorted."""
+        return _blocks(list(texts), self._count, self.n_features)
+
+    def _lookup(self, n: int, hashes: np.ndarray) -> np.ndarray:
+        """Candidate feature id of each hash among the length-``n`` entries (-1: none)."""
+        table, features = self.tables[n]
+        if not len(table) or not len(hashes):
+            return np.full(len(hashes), -1, dtype=np.int64)
+        at = np.minimum(np.searchsorted(table, hashes), len(table) - 1)
+        return np.where(table[at] == hashes, features[at], -1)
+
+    def _confirm(self, cp: np.ndarray, starts: np.ndarray, n: int, feature: np.ndarray) -> np.ndarray:
+        """True where the ``n`` code points at ``starts`` equal the vocabulary entry's."""
+        if not len(starts):
+            return np.zeros(0, dtype=bool)
+        window = cp[starts[:, None] + np.arange(n)]
+        return (window == self.chars[feature, :n]).all(axis=1)
+
+    def _count(self, texts: Sequence[str]) -> sp.csr_matrix:
+        words = [t.split() for t in texts]
+        per_doc = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+        flat = list(chain.from_iterable(words))
+        if not flat:
+            return sp.csr_matrix((len(texts), self.n_features), dtype=np.float32)
+        # " w1  w2  w3 ": word i padded by one space each side, starting at starts[i]
+        cp = _code_points(" " + "  ".join(flat) + " ")
+        padded = np.fromiter(map(len, flat), dtype=np.int64, count=len(flat)) + 2
+        starts = np.cumsum(padded) - padded
+        word_doc = np.repeat(np.arange(len(texts)), per_doc)
+        owner = np.repeat(np.arange(len(flat)), padded)  # word of every position
+        offset = np.arange(len(cp)) - starts[owner]
+        docs, feats = [], []
+        h = np.zeros(len(cp), dtype=np.uint64)
+        for n in range(1, self.max_n + 1):
+            # hash of the window [p, p + n) for every p with p + n <= len(cp)
+            h = h[: len(cp) - n + 1] * _MULT + cp[n - 1 :]
+            if n >= self.min_n:
+                # every window of size n < L inside a padded word of length L
+                length = padded[owner[: len(h)]]
+                inside = np.flatnonzero((length > n) & (offset[: len(h)] <= length - n))
+                self._hits(cp, h, n, inside, word_doc[owner[inside]], docs, feats)
+            # a padded word of length L <= max_n also counts once as a whole (for L < min_n: only so)
+            whole = np.flatnonzero(padded == n)
+            if len(whole):
+                self._hits(cp, h, n, starts[whole], word_doc[whole], docs, feats)
+        if not docs:
+            return sp.csr_matrix((len(texts), self.n_features), dtype=np.float32)
+        return _counts(np.concatenate(docs), np.concatenate(feats), len(texts), self.n_features)
+
+    def _hits(self, cp, h, n, positions, doc, docs, feats) -> None:
+        """Append the (doc, feature) pairs of the length-``n`` windows starting at ``positions``."""
+        feature = self._lookup(n, h[positions])
+        hit = feature >= 0
+        positions, doc, feature = positions[hit], doc[hit], feature[hit]
+        ok = self._confirm(cp, positions, n, feature)
+        docs.append(doc[ok])
+        feats.append(feature[ok])
+
+
+class WordIndex:
+    """Counts of a fitted word n-gram vocabulary in a batch of texts (see the module docs)."""
+
+    def __init__(self, vocabulary: dict[str, int], ngram_range: tuple[int, int], token_pattern: str) -> None:
+        self.min_n, self.max_n = int(ngram_range[0]), int(ngram_range[1])
+        if self.min_n < 1 or self.max_n < self.min_n:
+            raise Unsupported(f"ngram_range {ngram_range}")
+        self.pattern = re.compile(token_pattern)
+        if self.pattern.groups > 1:
+            raise Unsupported("token pattern with several groups")
+        self.n_features = len(vocabulary)
+        parts = [term.split(" ") for term in vocabulary]
+        self.tokens = {t: i for i, t in enumerate(sorted(set(chain.from_iterable(parts))))}
+        self.base = max(len(self.tokens), 1)
+        if float(self.base) ** self.max_n >= 2.0**62:
+            raise Unsupported("too many tokens for integer n-gram codes")
+        ids = np.fromiter(vocabulary.values(), dtype=np.int64, count=len(parts))
+        sizes = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
+        token_ids = self._ids(list(chain.from_iterable(parts)))
+        self.tables: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        ends = np.cumsum(sizes)
+        for n in range(1, self.max_n + 1):
+            mine = np.flatnonzero(sizes == n)
+            codes = np.zeros(len(mine), dtype=np.int64)
+            for j in range(n):
+                codes = codes * self.base + token_ids[ends[mine] - n + j]
+            order = np.argsort(codes, kind="stable")
+            self.tables[n] = (codes[order], ids[mine][order])
+
+    def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
+        """Return the (len(texts), n_features) float32 count matrix, indices sorted."""
+        return _blocks(list(texts), self._count, self.n_features)
+
+    def _ids(self, tokens: list[str]) -> np.ndarray:
+        """Id of every token (-1 when no vocabulary n-gram contains it)."""
+        return np.fromiter(map(self.tokens.get, tokens, repeat(-1)), dtype=np.int64, count=len(tokens))
+
+    def _count(self, texts: Sequence[str]) -> sp.csr_matrix:
+        found = self.pattern.findall
+        tokens = [found(t) for t in texts]
+        per_doc = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
+        flat = list(chain.from_iterable(tokens))
+        if not flat:
+            return sp.csr_matrix((len(texts), self.n_features), dtype=np.float32)
+        ids = self._ids(flat)
+        doc = np.repeat(np.arange(len(texts)), per_doc)
+        docs, feats = [], []
+        codes = np.zeros(len(ids), dtype=np.int64)
+        for n in range(1, self.max_n + 1):
+            m = len(ids) - n + 1
+            if m <= 0:
+                break
+            codes = codes[:m] * self.base + ids[n - 1 :]
+            if n < self.min_n:
+                continue
+            # an n-gram counts when all its tokens are known and it stays inside one text
+            known = np.lib.stride_tricks.sliding_window_view(ids, n).min(axis=1) >= 0
+            if n > 1:
+                known &= doc[:m] == doc[n - 1 :]
+            table, features = self.tables[n]
+            at = np.flatnonzero(known)
+            if not len(table) or not len(at):
+                continue
+            pos = np.minimum(np.searchsorted(table, codes[at]), len(table) - 1)
+            hit = table[pos] == codes[at]
+            docs.append(doc[at[hit]])
+            feats.append(features[pos[hit]])
+        if not docs:
+            return sp.csr_matrix((len(texts), self.n_features), dtype=np.float32)
+        return _counts(np.concatenate(docs), np.concatenate(feats), len(texts), self.n_features)
