@@ -27,31 +27,38 @@ async def code(body: CodeRequest, project: CodeProject, ctx: ContextDep) -> Resp
     n = len(body.records)
     # Fair admission: records in flight are bounded per project, waiting projects take turns.
     async with ctx.gate.admitted(project.id, n):
-        small = n <= settings.small_request_records
-        # A small request is validated and assembled on the event loop (microseconds, no thread
-        # hop); a large one in the thread pool. No thread is held while waiting for the model.
-        def offload(fn, *args, **kwargs):
-            return fn(*args, **kwargs) if small else run_in_threadpool(fn, *args, **kwargs)
-
-        request = offload(
-            coding.prepare, ctx, project, body.records, text_columns=body.text_columns,
-            id_field=body.id_field, top_k=body.top_k, queue_review=body.queue_review,
-        )
-        request = request if small else await request
-        if ctx.batcher.wait_s > 0:
-            predicted = await asyncio.wrap_future(coding.submit(ctx, request))
-        else:  # unbatched: the model call runs in a worker thread, not on the event loop
-            predicted = await run_in_threadpool(lambda: coding.submit(ctx, request).result())
-        chosen = coding.review_rows(request, predicted) if small else await run_in_threadpool(
-            coding.review_rows, request, predicted)
-        # Task rows go to the group-commit writer (one transaction for concurrent requests).
-        ids = await asyncio.wrap_future(ctx.task_writer.submit(chosen[1])) if chosen[1] else []
-        task_ids = coding.place_task_ids(n, chosen[0], ids)
-        if small:
+        # A small request is validated, selected and assembled on the event loop (tens of
+        # microseconds, plain lists, no thread hop); a large one in the thread pool, so it
+        # cannot hold up the loop. No thread is held while waiting for the model or the store.
+        if n <= settings.small_request_records:
+            request = coding.prepare(ctx, project, body.records, text_columns=body.text_columns,
+                                     id_field=body.id_field, top_k=body.top_k, queue_review=body.queue_review)
+            predicted = await _model(ctx, request)
+            chosen = coding.review_rows(ctx, request, predicted)
+            task_ids = await _tasks(ctx, n, chosen)
             payload = coding.render(coding.assemble(ctx, request, predicted, task_ids),
                                     max_bytes=settings.max_response_bytes)
         else:
+            request = await run_in_threadpool(
+                coding.prepare, ctx, project, body.records, text_columns=body.text_columns,
+                id_field=body.id_field, top_k=body.top_k, queue_review=body.queue_review)
+            predicted = await _model(ctx, request)
+            chosen = await run_in_threadpool(coding.review_rows, ctx, request, predicted)
+            task_ids = await _tasks(ctx, n, chosen)
             payload = await run_in_threadpool(
                 lambda: coding.render(coding.assemble(ctx, request, predicted, task_ids),
                                       max_bytes=settings.max_response_bytes))
     return Response(payload, media_type="application/json")
+
+
+async def _model(ctx, request: coding.PreparedRequest) -> list[coding.Output]:
+    """Await the (micro-batched) model call; unbatched, it runs in the thread pool."""
+    if ctx.batcher.enabled:
+        return await asyncio.wrap_future(coding.submit(ctx, request))
+    return await run_in_threadpool(lambda: coding.submit(ctx, request).result())
+
+
+async def _tasks(ctx, n: int, chosen: tuple[list[int], list[dict]]) -> list[int | None]:
+    """Store the chosen task rows through the group-commit writer; returns the task id per record."""
+    ids = await asyncio.wrap_future(ctx.task_writer.submit(chosen[1])) if chosen[1] else []
+    return coding.place_task_ids(n, chosen[0], ids)
