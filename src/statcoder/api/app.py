@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
 from statcoder.api import errors
+from statcoder.api.fastpath import FastCode
 from statcoder.api.middleware import (
     BodyTimeout,
     BodyTooLarge,
@@ -86,6 +87,8 @@ def create_app(
     from statcoder.web import install as install_workbench
 
     install_workbench(app)  # the coder workbench under /ui/
+    # innermost: the lean path of POST /code (inside the limits, the metrics and the 500 guard)
+    app.add_middleware(FastCode, context=ctx)
     app.add_middleware(
         LimitBodySize, max_request_bytes=ctx.settings.max_request_bytes,
         max_upload_bytes=ctx.settings.max_upload_bytes,
