@@ -5,12 +5,12 @@ CPU per 1-record request than the service's own work. This ASGI middleware sits 
 app's other middleware (size and body-time limits, metrics, the last-resort 500) and answers
 ``POST /code`` itself when the request is the ordinary case:
 
-* the key and the project are in the in-process cache (see ``service.auth_cache``) and the
-  key is valid for the project with the ``code`` scope;
+* the key is valid for the project with the ``code`` scope (key and project rows come from
+  the in-process cache of ``service.auth_cache``, or from the store off the event loop);
 * the body is JSON (no or a JSON Content-Type) that ``orjson`` parses and the route's own
   ``CodeRequest`` model validates.
 
-Anything else - a cache miss, a bad or revoked key, malformed JSON, a validation error -
+Anything else - a missing, bad or revoked key, malformed JSON, a validation error -
 is handed, with the body already read, to the FastAPI route, which answers exactly as it
 would have (the route and its OpenAPI description stay the reference). Both paths do the
 work through :func:`statcoder.api.routers.coding.answer`; errors raised while coding are
@@ -23,6 +23,7 @@ import re
 from typing import Any
 
 import orjson
+from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
 from statcoder.api.errors import response_for
@@ -66,9 +67,21 @@ class FastCode:
         # the route object FastAPI would put in the scope (the metrics read its path template)
         self.route = next(r for r in route.router.routes if getattr(r, "path", None) == route.PATH)
         self.served = 0  # requests answered here (the rest went to the route); read by tests
+        self.enabled = True  # False: every request goes to the route (tests compare the two)
+
+    async def _project(self, token: str, project_id: str) -> Any:
+        """Return the project the key may code for; reads the store (off the loop) on a cache miss."""
+        ctx = self.ctx
+        principal = authenticate(ctx, token, cached_only=True)
+        if principal is None:
+            principal = await run_in_threadpool(authenticate, ctx, token)
+        project = authorize(ctx, principal, project_id, "code", cached_only=True)
+        if project is None:
+            project = await run_in_threadpool(authorize, ctx, principal, project_id, "code")
+        return project
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST":
+        if scope["type"] != "http" or scope["method"] != "POST" or not self.enabled:
             await self.app(scope, receive, send)
             return
         matched = CODE_PATH.fullmatch(scope["path"])
@@ -79,9 +92,7 @@ class FastCode:
         project = None
         if token is not None and _json_content(content_type):
             try:
-                principal = authenticate(self.ctx, token, cached_only=True)
-                if principal is not None:
-                    project = authorize(self.ctx, principal, matched.group(1), "code", cached_only=True)
+                project = await self._project(token, matched.group(1))
             except Exception:  # noqa: BLE001 - the route gives the proper error
                 project = None
         chunks = []

@@ -41,8 +41,12 @@ class MicroBatcher:
     is an optional gather time before each call (0: code what is queued at once).
     """
 
-    def __init__(self, *, wait_s: float = 0.0, max_records: int = 2000, enabled: bool = True) -> None:
+    def __init__(
+        self, *, wait_s: float = 0.0, max_records: int = 2000, enabled: bool = True,
+        on_call: Callable[[int, float], None] | None = None,
+    ) -> None:
         self.wait_s = max(0.0, wait_s)
+        self.on_call = on_call  # told (records, seconds) after each call, e.g. for metrics
         self.max_records = max_records
         self.enabled = enabled
         self.calls = 0  # model calls made (batched or not); read by tests and the benchmark
@@ -113,11 +117,14 @@ class MicroBatcher:
     def _call(self, code: CodeFn, items: list[Any], n: int) -> Sequence[Any]:
         started = time.perf_counter()
         out = code(items)
-        self.busy_s += time.perf_counter() - started
+        seconds = time.perf_counter() - started
         if len(out) != n:
             raise RuntimeError(f"the code function returned {len(out)} results for {n} items")
         self.calls += 1
         self.records += n
+        self.busy_s += seconds
+        if self.on_call is not None:
+            self.on_call(n, seconds)
         return out
 
     def _execute(self, batch: list[tuple[list[Any], Future, CodeFn]]) -> None:
