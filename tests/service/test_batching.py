@@ -108,3 +108,42 @@ def test_batches_are_capped_in_records(cap):
     with ThreadPoolExecutor(4) as pool:
         assert list(pool.map(call, range(4))) == [[f"X{i}", f"Y{i}"] for i in range(4)]
     assert max(calls) <= cap and sum(calls) == 8
+
+
+def test_a_key_waiting_behind_another_key_s_stream_is_served_next():
+    order: list[str] = []
+
+    def slow(items: list[str]) -> list[str]:
+        order.append(items[0][0])
+        threading.Event().wait(0.1)
+        return items
+
+    batcher = MicroBatcher(max_records=1)
+    first = batcher.submit("A", ["a0"], slow)
+    threading.Event().wait(0.03)  # A's first call is running
+    stream = [batcher.submit("A", [f"a{i}"], slow) for i in range(1, 5)]
+    other = batcher.submit("B", ["b0"], slow)
+    assert other.result(5) == ["b0"] and first.result(5) == ["a0"]
+    assert [f.result(5) for f in stream] == [[f"a{i}"] for i in range(1, 5)]
+    assert order[:2] == ["a", "b"]  # B right after the call in progress, not after A's queue
+
+
+def test_a_key_is_never_coded_by_two_threads_at_once():
+    active: dict[str, int] = {}
+    peak: dict[str, int] = {}
+    guard = threading.Lock()
+
+    def tracked(items: list[str]) -> list[str]:
+        key = items[0][0]
+        with guard:
+            active[key] = active.get(key, 0) + 1
+            peak[key] = max(peak.get(key, 0), active[key])
+        threading.Event().wait(0.02)
+        with guard:
+            active[key] -= 1
+        return items
+
+    batcher = MicroBatcher(threads=3, max_records=1)
+    futures = [batcher.submit(k, [f"{k}{i}"], tracked) for i in range(6) for k in "xy"]
+    assert [f.result(5) for f in futures] == [[f"{k}{i}"] for i in range(6) for k in "xy"]
+    assert peak == {"x": 1, "y": 1}
