@@ -1,6 +1,6 @@
 """Lean load generator for the service benchmark: raw HTTP/1.1 keep-alive sockets on loopback.
 
-    python loadgen.py single --url URL --key KEY --texts FILE --concurrency 50 --duration 20
+    python loadgen.py single --url URL --key KEY --texts FILE --concurrency 50 --duration 20 [--think 1.0]
     python loadgen.py batch  --url URL --key KEY --texts FILE --batch 100 --requests 60
 
 The load generator shares the machine's cores with the server, so it must cost little per
@@ -93,15 +93,17 @@ def _body(rng: random.Random, texts: list[str], n: int) -> bytes:
 
 
 def closed_loop(url: str, key: str, texts: list[str], clients: int, duration: float, seed: int,
-                records: int = 1) -> dict:
+                records: int = 1, think: float = 0.0) -> dict:
     """``clients`` connections in one selectors loop, each sending a request as soon as the last answered.
 
-    Returns latencies (s), status counts and the elapsed time of this process.
+    With ``think > 0`` each client pauses an exponential time of that mean (s) between an answer
+    and its next request. Returns latencies (s), status counts and the elapsed time.
     """
     target = Target(url, key)
     rng = random.Random(seed)
     sel = selectors.DefaultSelector()
     state: dict[socket.socket, list] = {}
+    sleeping: list[tuple[float, socket.socket]] = []  # (when to send, socket), for think time
 
     def send(sock: socket.socket) -> None:
         state[sock] = [time.perf_counter(), Answer()]
@@ -115,16 +117,25 @@ def closed_loop(url: str, key: str, texts: list[str], clients: int, duration: fl
     stop_at = started + duration
     latencies: list[float] = []
     errors: dict[str, int] = {}
+
+    def close(sock: socket.socket) -> None:
+        sel.unregister(sock)
+        sock.close()
+        del state[sock]
+
     while state:
-        for event, _ in sel.select(timeout=60):
+        now = time.perf_counter()
+        for due in [s for s in sleeping if s[0] <= now]:
+            sleeping.remove(due)
+            send(due[1])
+        timeout = max(0.0, min(s[0] for s in sleeping) - now) if sleeping else 60
+        for event, _ in sel.select(timeout=timeout):
             sock = event.fileobj
             sent, answer = state[sock]
             data = sock.recv(262144)
             if not data:
                 errors["closed"] = errors.get("closed", 0) + 1
-                sel.unregister(sock)
-                sock.close()
-                del state[sock]
+                close(sock)
                 continue
             if not answer.feed(data):
                 continue
@@ -133,12 +144,12 @@ def closed_loop(url: str, key: str, texts: list[str], clients: int, duration: fl
                 latencies.append(now - sent)
             else:
                 errors[str(answer.status)] = errors.get(str(answer.status), 0) + 1
-            if now < stop_at:
-                send(sock)
+            if now >= stop_at:
+                close(sock)
+            elif think > 0:
+                sleeping.append((now + rng.expovariate(1 / think), sock))
             else:
-                sel.unregister(sock)
-                sock.close()
-                del state[sock]
+                send(sock)
     return {"latencies": latencies, "errors": errors, "elapsed_s": time.perf_counter() - started}
 
 
@@ -150,7 +161,8 @@ def single(args: argparse.Namespace, texts: list[str]) -> dict:
     """``concurrency`` closed-loop clients sending 1-record requests, split over ``processes``."""
     processes = max(1, min(args.processes, args.concurrency))
     shares = [args.concurrency // processes + (i < args.concurrency % processes) for i in range(processes)]
-    jobs = [(args.url, args.key, texts, n, args.duration, args.seed * 1000 + i) for i, n in enumerate(shares)]
+    jobs = [(args.url, args.key, texts, n, args.duration, args.seed * 1000 + i, 1, args.think)
+            for i, n in enumerate(shares)]
     if processes == 1:
         parts = [_worker(jobs[0])]
     else:
@@ -202,6 +214,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--processes", type=int, default=1, help="load-generator processes (single mode)")
     parser.add_argument("--duration", type=float, default=20)
+    parser.add_argument("--think", type=float, default=0.0, help="mean think time between requests (s)")
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--requests", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
