@@ -301,7 +301,9 @@ def run_targets(args: argparse.Namespace) -> None:
     log(f"working in {work}; training the model")
     classification_csv, model_dir, texts_file, train_s = prepare(work)
     texts = texts_file.read_text(encoding="utf-8").splitlines()
+    out = Path(args.targets_out) if args.targets_out else HERE / "results-targets.md"
     results: dict = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "workers": args.workers,
+                     "label": f" ({args.label})" if args.label else "",
                      "clients": args.concurrency, "duration_s": args.duration, "train_s": train_s,
                      "core": targets.core_rates(model_dir, texts), "databases": {}}
     log(f"core: {results['core']}")
@@ -324,11 +326,11 @@ def run_targets(args: argparse.Namespace) -> None:
                                                              duration=args.duration, clients=args.concurrency, log=log)
             finally:
                 server.stop()
-            targets.write(results, HERE / "results-targets.md")
+            targets.write(results, out)
     finally:
         if pg is not None:
             pg_stop(pg)
-    log(f"results written to {HERE / 'results-targets.md'}")
+    log(f"results written to {out}")
 
 
 def bootstrap_other(data_dir: Path, db_url: str, classification_csv: Path, model_dir: Path) -> str:
@@ -424,6 +426,8 @@ def main() -> None:
                         help="rewrite results.md from the raw figures it holds (no measurement)")
     parser.add_argument("--targets", action="store_true", help="measure the issue-15 targets only")
     parser.add_argument("--workers", type=int, default=1, help="HTTP worker processes of the server")
+    parser.add_argument("--targets-out", help="file for the --targets results (default results-targets.md)")
+    parser.add_argument("--label", default="", help="a note on the code measured, written into the header")
     args = parser.parse_args()
     if args.targets:
         if "--duration" not in sys.argv:

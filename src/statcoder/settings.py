@@ -51,8 +51,11 @@ class Settings(BaseSettings):
     #: how long key and project rows are reused from memory (s; 0 = read the store each time);
     #: changes made by another process (e.g. a revocation) take effect within this delay
     auth_cache_seconds: float = Field(default=2.0, ge=0, le=300)
-    #: micro-batching: how long the model thread lets requests gather before a call (ms; 0 = off)
-    batch_wait_ms: float = Field(default=1.0, ge=0, le=1000)
+    #: micro-batching of ``POST /code``: concurrent requests on one model share one model call
+    batching: bool = True
+    #: extra time the model thread lets requests gather before a call (ms; 0 = code what is
+    #: queued at once, batches still form while a call runs)
+    batch_wait_ms: float = Field(default=0.0, ge=0, le=1000)
     #: records per job chunk (one store transaction each)
     job_chunk_size: int = Field(default=5000, gt=0)
     #: how long a worker's claim on a job lasts without progress before another may take it (s)

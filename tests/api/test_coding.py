@@ -98,3 +98,12 @@ def test_concurrent_requests_get_their_own_results(client, tenant):
     with ThreadPoolExecutor(12) as pool:
         together = list(pool.map(lambda b: client.post(url, json=b, headers=headers).json()["records"], bodies))
     assert together == alone
+
+
+def test_the_api_spells_decisions_as_the_output_contract_does(client):
+    from statcoder.contract import DECISIONS
+
+    spec = client.get("/openapi.json").json()["components"]["schemas"]
+    assert spec["Decision"]["enum"] == list(DECISIONS)
+    for model in ("CodedRecord", "TaskOut"):
+        assert spec[model]["properties"]["decision"] == {"$ref": "#/components/schemas/Decision"}

@@ -152,14 +152,32 @@ def internal_error_body() -> dict:
                       "hint": "retry later; if it persists, report it to the operators with the time"}}
 
 
+HANDLERS: tuple[tuple[type[BaseException], object], ...] = (
+    (core.StatcoderError, _statcoder),
+    (RequestValidationError, _validation),
+    (StarletteHTTPException, _http),
+    (DataError, _unstorable),
+    (UnicodeError, _bad_text),
+    (OperationalError, _store_busy),
+    (PoolTimeoutError, _store_busy),
+)
+
+
+def response_for(exc: BaseException) -> JSONResponse | None:
+    """Return the error response the app's handlers give ``exc`` (None: not handled, a 500).
+
+    For code that runs outside FastAPI's exception middleware (the ``POST /code`` fast path).
+    """
+    for cls in type(exc).__mro__:
+        for handled, handler in HANDLERS:
+            if cls is handled:
+                return handler(None, exc)  # type: ignore[operator]
+    return None
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers on ``app``."""
-    app.add_exception_handler(core.StatcoderError, _statcoder)
-    app.add_exception_handler(RequestValidationError, _validation)
-    app.add_exception_handler(StarletteHTTPException, _http)
-    app.add_exception_handler(DataError, _unstorable)
-    app.add_exception_handler(UnicodeError, _bad_text)
-    app.add_exception_handler(OperationalError, _store_busy)
-    app.add_exception_handler(PoolTimeoutError, _store_busy)
+    for cls, handler in HANDLERS:
+        app.add_exception_handler(cls, handler)  # type: ignore[arg-type]
     # Other exceptions are caught by api.middleware.CatchAll: logged without message, answered
     # with a JSON 500, and never re-raised to the server (which would log the full traceback).

@@ -7,8 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from statcoder.contract import Decision  # the one spelling of the decisions (auto, partial, review)
+
 Scope = Literal["admin", "code", "review"]
-Decision = Literal["auto", "partial", "review"]
 FieldValue = str | int | float | bool | None
 
 
@@ -205,7 +206,7 @@ class TaskOut(BaseModel):
     predicted_code: str
     predicted_level: int
     confidence: float
-    decision: str
+    decision: Decision
     candidates: list[Candidate]
     model_version: str
     claimed_by: str | None

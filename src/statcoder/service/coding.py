@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from statcoder.contract import DECISIONS, OUTPUT_COLUMNS
 from statcoder.errors import InputError
 from statcoder.service.context import ServiceContext
 from statcoder.service.errors import NoActiveModelError, PayloadTooLargeError
-from statcoder.service.review import build_tasks
+from statcoder.service.review import select_for_review, task_rows
 from statcoder.store.tables import Project
 
 
@@ -129,36 +129,28 @@ def check_records(
         )
 
 
-def input_frame(
-    records: list[dict[str, Any]], *, text_columns: list[str], max_records: int, max_text_length: int,
-    id_field: str | None = None, max_record_fields: int = 50, max_batch_fields: int = 200,
-) -> pd.DataFrame:
-    """Validate the records and return their text (and id) fields as a frame of strings.
-
-    Only the columns the coding and the review queue need are built; auxiliary fields stay
-    in each record (see :func:`check_records`).
-    """
-    check_records(records, text_columns=text_columns, id_field=id_field, max_records=max_records,
-                  max_text_length=max_text_length, max_record_fields=max_record_fields,
-                  max_batch_fields=max_batch_fields)
-    columns = list(dict.fromkeys([*text_columns, *([id_field] if id_field else [])]))
-    data = {c: [_text_value(r.get(c)) for r in records] for c in columns}
-    return pd.DataFrame(data, columns=columns, dtype=object)
-
-
-def decision_counts(decisions: pd.Series) -> dict[str, int]:
+def decision_counts(decisions: pd.Series | list[str]) -> dict[str, int]:
     """Return the number of records per decision (every decision present, zeros included)."""
-    counts = decisions.value_counts()
+    counts = Counter(decisions.tolist() if isinstance(decisions, pd.Series) else decisions)
     return {d: int(counts.get(d, 0)) for d in DECISIONS}
+
+
+#: one record's output columns, in :data:`OUTPUT_COLUMNS` order
+Output = tuple[Any, ...]
 
 
 @dataclass
 class PreparedRequest:
-    """A validated coding request, ready for the (shared) model call."""
+    """A validated coding request, ready for the (shared) model call.
+
+    ``texts`` holds each record's text fields (one tuple per record, in the order of the
+    distinct ``text_columns``) and ``ids`` its id field; no frame is built per request.
+    """
 
     project: Project
     records: list[dict[str, Any]]
-    frame: pd.DataFrame
+    texts: list[tuple[str, ...]]
+    ids: list[str | None]
     text_columns: list[str]
     id_field: str | None
     top_k: int
@@ -173,29 +165,50 @@ def prepare(
 ) -> PreparedRequest:
     """Validate the records and pick the active model (loaded once per process)."""
     settings = ctx.settings
-    frame = input_frame(
-        records, text_columns=text_columns, max_records=settings.max_batch_records,
-        max_text_length=settings.max_text_length, id_field=id_field,
-        max_record_fields=settings.max_record_fields, max_batch_fields=settings.max_batch_fields,
-    )
+    check_records(records, text_columns=text_columns, id_field=id_field, max_records=settings.max_batch_records,
+                  max_text_length=settings.max_text_length, max_record_fields=settings.max_record_fields,
+                  max_batch_fields=settings.max_batch_fields)
     version, coder = active_coder(ctx, project)
-    return PreparedRequest(project, records, frame, list(text_columns), id_field, top_k, queue_review, version,
-                           coder)
+    columns = list(dict.fromkeys(text_columns))
+    if len(columns) == 1:
+        c = columns[0]
+        texts = [(_text_value(r[c]),) for r in records]
+    else:
+        texts = [tuple(_text_value(r[c]) for c in columns) for r in records]
+    ids = [_text_value(r.get(id_field)) for r in records] if id_field else [None] * len(records)
+    return PreparedRequest(project, records, texts, ids, list(text_columns), id_field, top_k, queue_review,
+                           version, coder)
+
+
+def model_call(coder: Any, text_columns: list[str], top_k: int):  # -> Callable[[list], list[Output]]
+    """Return the batcher's code function: text tuples -> output tuples, one ``Coder.code`` call.
+
+    The frame is built here, once per (batched) call, in the model thread.
+    """
+    columns = list(dict.fromkeys(text_columns))
+
+    def code(rows: list[tuple[str, ...]]) -> list[Output]:
+        frame = pd.DataFrame({c: [r[k] for r in rows] for k, c in enumerate(columns)}, columns=columns,
+                             dtype=object)
+        coded = coder.code(frame, text_columns=text_columns, top_k=top_k)
+        return list(zip(*(coded[c].tolist() for c in OUTPUT_COLUMNS), strict=True))
+
+    return code
 
 
 def submit(ctx: ServiceContext, request: PreparedRequest) -> Future:
-    """Queue the model call (micro-batched); the future yields the output-contract columns."""
-    text_columns, top_k, coder = request.text_columns, request.top_k, request.coder
-    # Only the text columns go through the shared call; the output columns are attached to
-    # this request's own frame in :func:`finish`.
-    texts_only = request.frame[list(dict.fromkeys(text_columns))]
+    """Queue the model call (micro-batched); the future yields one output tuple per record.
+
+    Requests share a call only with requests of the same project, model version, text
+    columns and top_k; each gets back exactly its own records' outputs.
+    """
     return ctx.batcher.submit(
-        (request.project.id, request.version, tuple(text_columns), top_k), texts_only,
-        lambda f: coder.code(f, text_columns=text_columns, top_k=top_k)[list(OUTPUT_COLUMNS)],
+        (request.project.id, request.version, tuple(request.text_columns), request.top_k), request.texts,
+        model_call(request.coder, request.text_columns, request.top_k),
     )
 
 
-def finish(ctx: ServiceContext, request: PreparedRequest, predicted: pd.DataFrame) -> CodingResult:
+def finish(ctx: ServiceContext, request: PreparedRequest, predicted: list[Output]) -> CodingResult:
     """Attach the predictions, queue review/audit tasks, and return the coded records.
 
     Each record comes back with its own input fields (as strings) plus the output columns.
@@ -203,42 +216,47 @@ def finish(ctx: ServiceContext, request: PreparedRequest, predicted: pd.DataFram
     return assemble(ctx, request, predicted, queue_tasks(ctx, request, predicted))
 
 
+def _candidates(value: str) -> Any:
+    """Return the candidates JSON for the answer: embedded as is (no parse) when it is plain JSON."""
+    import orjson
+
+    if "NaN" in value or "Infinity" in value:  # not JSON: parse (Python's json reads them) and re-encode
+        return json.loads(value)
+    return orjson.Fragment(value)
+
+
 def assemble(
-    ctx: ServiceContext, request: PreparedRequest, predicted: pd.DataFrame, task_ids: list[int | None]
+    ctx: ServiceContext, request: PreparedRequest, predicted: list[Output], task_ids: list[int | None]
 ) -> CodingResult:
     """Return the coded records (own input fields as strings + output columns); counts metrics."""
-    ctx.metrics.count_decisions(decision_counts(predicted["decision"]), "sync")
+    ctx.metrics.count_decisions(decision_counts([p[3] for p in predicted]), "sync")
     out = []
-    columns = [predicted[c].tolist() for c in OUTPUT_COLUMNS]
-    for rec, code, level, confidence, decision, source, candidates in zip(
-        request.records, *columns, strict=True
-    ):
+    for rec, (code, level, confidence, decision, source, candidates) in zip(request.records, predicted, strict=True):
         coded = {k: _text_value(v) for k, v in rec.items()}
         coded.update(predicted_code=code, predicted_level=int(level), confidence=float(confidence),
-                     decision=decision, source=source, candidates=json.loads(candidates))
+                     decision=decision, source=source, candidates=_candidates(candidates))
         out.append(coded)
     return CodingResult(model_version=request.version, records=out, review_task_ids=task_ids)
 
 
-def review_rows(request: PreparedRequest, predicted: pd.DataFrame) -> tuple[list[int], list[dict[str, Any]]]:
+def review_rows(
+    ctx: ServiceContext, request: PreparedRequest, predicted: list[Output]
+) -> tuple[list[int], list[dict[str, Any]]]:
     """Return (row indexes, task rows) of the request's records that go to the review queue."""
-    from statcoder.text import join_columns
-
     if not request.queue_review:
         return [], []
-    frame = request.frame
-    texts = join_columns(frame, request.text_columns, where="records")
-    id_field = request.id_field
-    ids = frame[id_field].tolist() if id_field and id_field in frame.columns else [None] * len(frame)
-    return build_tasks(
-        request.project, predicted, texts, record_ids=ids, model_version=request.version,
-        job_id=None, rng=np.random.default_rng(),
-    )
+    chosen = select_for_review([p[3] for p in predicted], audit_rate=request.project.audit_rate, rng=ctx.rng)
+    if not chosen:
+        return [], []
+    texts = [" | ".join(p for p in (t.strip() for t in row) if p) if len(row) > 1 else row[0].strip()
+             for row in request.texts]
+    return task_rows(request.project, predicted, texts, record_ids=request.ids, model_version=request.version,
+                     job_id=None, chosen=chosen)
 
 
-def queue_tasks(ctx: ServiceContext, request: PreparedRequest, predicted: pd.DataFrame) -> list[int | None]:
+def queue_tasks(ctx: ServiceContext, request: PreparedRequest, predicted: list[Output]) -> list[int | None]:
     """Store the request's review/audit tasks; returns the task id per record (None if not queued)."""
-    return store_tasks(ctx, len(predicted), review_rows(request, predicted))
+    return store_tasks(ctx, len(predicted), review_rows(ctx, request, predicted))
 
 
 def store_tasks(

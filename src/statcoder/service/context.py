@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from statcoder.service.auth_cache import AuthCache
 from statcoder.service.batching import MicroBatcher
 from statcoder.service.fairness import FairGate
@@ -63,7 +65,10 @@ class ServiceContext:
         self.db = Database(self._database_url(), busy_timeout_s=self.settings.db_busy_timeout_seconds)
         self.metrics = ServiceMetrics()
         self.models = ModelCache(self.data_dir, on_change=self.metrics.models_loaded.set)
-        self.batcher = MicroBatcher(wait_s=self.settings.batch_wait_ms / 1000)
+        self.batcher = MicroBatcher(wait_s=self.settings.batch_wait_ms / 1000, enabled=self.settings.batching,
+                                    on_call=self.metrics.model_call)
+        # the audit sample's draws; a Generator serialises its own calls, so threads may share it
+        self.rng = np.random.default_rng()
         self.auth_cache = AuthCache(self.settings.auth_cache_seconds)
         self.task_writer = TaskWriter(self.db)
         self.gate = FairGate(

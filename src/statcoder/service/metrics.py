@@ -11,6 +11,7 @@ import os
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000)
 LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -40,6 +41,14 @@ class ServiceMetrics:
         self.job_chunks = Counter(
             "statcoder_job_chunks", "Job chunks committed to the store.", registry=self.registry,
         )
+        self.model_calls = Histogram(
+            "statcoder_model_call_records", "Records per model call of POST /code (micro-batches).",
+            buckets=BATCH_BUCKETS, registry=self.registry,
+        )
+        self.model_seconds = Counter(
+            "statcoder_model_call_seconds", "Wall time spent in model calls of POST /code (s).",
+            registry=self.registry,
+        )
         self.models_loaded = Gauge(
             "statcoder_models_loaded", "Model versions held in memory (summed over live processes).",
             registry=self.registry, multiprocess_mode="livesum",
@@ -50,6 +59,11 @@ class ServiceMetrics:
         for decision, n in decisions.items():
             if n:
                 self.records.labels(decision, via).inc(n)
+
+    def model_call(self, records: int, seconds: float) -> None:
+        """Count one (micro-batched) model call of ``records`` records that took ``seconds``."""
+        self.model_calls.observe(records)
+        self.model_seconds.inc(seconds)
 
     def render(self) -> bytes:
         """Return the metrics in the Prometheus text exposition format (all processes when several)."""

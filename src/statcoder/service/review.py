@@ -102,29 +102,39 @@ def build_tasks(
     model_version: str, job_id: str | None, rng: np.random.Generator,
 ) -> tuple[list[int], list[dict[str, Any]]]:
     """Return (row indexes, task rows ready for a bulk insert) for the rows that go to the queue."""
-    now = utcnow()
     chosen = select_for_review(coded["decision"].tolist(), audit_rate=project.audit_rate, rng=rng)
     if not chosen:
         return [], []
-    codes = coded["predicted_code"].tolist()
-    levels = coded["predicted_level"].tolist()
-    confidences = coded["confidence"].tolist()
-    decisions = coded["decision"].tolist()
-    candidates = coded["candidates"].tolist()
-    rows = [i for i, _ in chosen]
-    fields = _record_fields(coded, rows)
-    tasks = [
-        {
+    outputs = list(zip(*(coded[c].tolist() if c in coded.columns else [None] * len(coded) for c in OUTPUT_COLUMNS),
+                       strict=True))
+    fields = _record_fields(coded, [i for i, _ in chosen])
+    return task_rows(project, outputs, texts, record_ids=record_ids, model_version=model_version, job_id=job_id,
+                     chosen=chosen, fields=fields)
+
+
+def task_rows(
+    project: Project, outputs: Sequence[Sequence[Any]], texts: Sequence[str], *,
+    record_ids: Sequence[str | None], model_version: str, job_id: str | None,
+    chosen: list[tuple[int, str]], fields: Sequence[str | None] | None = None,
+) -> tuple[list[int], list[dict[str, Any]]]:
+    """Return (row indexes, task rows) of the ``chosen`` (row, reason) pairs.
+
+    ``outputs[i]`` holds record i's output columns in :data:`OUTPUT_COLUMNS` order (the
+    service's list-based path needs no frame); ``fields`` the records' input fields as JSON.
+    """
+    now = utcnow()
+    tasks = []
+    for n, (i, reason) in enumerate(chosen):
+        code, level, confidence, decision, _source, candidates = outputs[i]
+        tasks.append({
             "project_id": project.id, "job_id": job_id, "record_id": _storable(record_ids[i], 200),
-            "text": _storable(texts[i]), "reason": reason, "predicted_code": str(codes[i]),
-            "predicted_level": int(levels[i]), "confidence": float(confidences[i]),
-            "decision": str(decisions[i]), "candidates": str(candidates[i]),
+            "text": _storable(texts[i]), "reason": reason, "predicted_code": str(code),
+            "predicted_level": int(level), "confidence": float(confidence),
+            "decision": str(decision), "candidates": str(candidates),
             "model_version": model_version, "status": "open", "created_at": now,
-            "margin": candidate_margin(str(candidates[i])), "fields": fields[n],
-        }
-        for n, (i, reason) in enumerate(chosen)
-    ]
-    return rows, tasks
+            "margin": candidate_margin(str(candidates)), "fields": fields[n] if fields is not None else None,
+        })
+    return [i for i, _ in chosen], tasks
 
 
 def list_tasks(

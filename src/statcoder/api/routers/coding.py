@@ -1,4 +1,9 @@
-"""Synchronous coding route (JSON in, JSON out; the model call is micro-batched)."""
+"""Synchronous coding route (JSON in, JSON out; the model call is micro-batched).
+
+The same work also runs from :mod:`statcoder.api.fastpath`, which serves the common case of
+this route (a cached key, a JSON body that validates) without FastAPI's routing and
+dependency machinery; both call :func:`answer`.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +16,11 @@ from statcoder.api.deps import CodeProject, ContextDep
 from statcoder.api.routers.common import ERRORS
 from statcoder.api.schemas import CodeRequest, CodeResponse
 from statcoder.service import coding
+from statcoder.service.context import ServiceContext
+from statcoder.store.tables import Project
 
 router = APIRouter(prefix="/v1", tags=["coding"], responses=ERRORS)
+PATH = "/v1/projects/{project_id}/code"
 
 
 @router.post("/projects/{project_id}/code", response_model=None, responses={200: {"model": CodeResponse}})
@@ -23,35 +31,45 @@ async def code(body: CodeRequest, project: CodeProject, ctx: ContextDep) -> Resp
     ``confidence``, ``decision``, ``source``, ``candidates`` and, when it was queued for
     review or audit, ``review_task_id``.
     """
+    return Response(await answer(ctx, project, body), media_type="application/json")
+
+
+async def answer(ctx: ServiceContext, project: Project, body: CodeRequest) -> bytes:
+    """Code the request's records and return the JSON answer (bytes); raises service errors."""
     settings = ctx.settings
     n = len(body.records)
     # Fair admission: records in flight are bounded per project, waiting projects take turns.
     async with ctx.gate.admitted(project.id, n):
-        small = n <= settings.small_request_records
-        # A small request is validated and assembled on the event loop (microseconds, no thread
-        # hop); a large one in the thread pool. No thread is held while waiting for the model.
-        def offload(fn, *args, **kwargs):
-            return fn(*args, **kwargs) if small else run_in_threadpool(fn, *args, **kwargs)
-
-        request = offload(
+        # A small request is validated, selected and assembled on the event loop (tens of
+        # microseconds, plain lists, no thread hop); a large one in the thread pool, so it
+        # cannot hold up the loop. No thread is held while waiting for the model or the store.
+        if n <= settings.small_request_records:
+            request = coding.prepare(ctx, project, body.records, text_columns=body.text_columns,
+                                     id_field=body.id_field, top_k=body.top_k, queue_review=body.queue_review)
+            predicted = await _model(ctx, request)
+            chosen = coding.review_rows(ctx, request, predicted)
+            task_ids = await _tasks(ctx, n, chosen)
+            return coding.render(coding.assemble(ctx, request, predicted, task_ids),
+                                 max_bytes=settings.max_response_bytes)
+        request = await run_in_threadpool(
             coding.prepare, ctx, project, body.records, text_columns=body.text_columns,
-            id_field=body.id_field, top_k=body.top_k, queue_review=body.queue_review,
-        )
-        request = request if small else await request
-        if ctx.batcher.wait_s > 0:
-            predicted = await asyncio.wrap_future(coding.submit(ctx, request))
-        else:  # unbatched: the model call runs in a worker thread, not on the event loop
-            predicted = await run_in_threadpool(lambda: coding.submit(ctx, request).result())
-        chosen = coding.review_rows(request, predicted) if small else await run_in_threadpool(
-            coding.review_rows, request, predicted)
-        # Task rows go to the group-commit writer (one transaction for concurrent requests).
-        ids = await asyncio.wrap_future(ctx.task_writer.submit(chosen[1])) if chosen[1] else []
-        task_ids = coding.place_task_ids(n, chosen[0], ids)
-        if small:
-            payload = coding.render(coding.assemble(ctx, request, predicted, task_ids),
-                                    max_bytes=settings.max_response_bytes)
-        else:
-            payload = await run_in_threadpool(
-                lambda: coding.render(coding.assemble(ctx, request, predicted, task_ids),
-                                      max_bytes=settings.max_response_bytes))
-    return Response(payload, media_type="application/json")
+            id_field=body.id_field, top_k=body.top_k, queue_review=body.queue_review)
+        predicted = await _model(ctx, request)
+        chosen = await run_in_threadpool(coding.review_rows, ctx, request, predicted)
+        task_ids = await _tasks(ctx, n, chosen)
+        return await run_in_threadpool(
+            lambda: coding.render(coding.assemble(ctx, request, predicted, task_ids),
+                                  max_bytes=settings.max_response_bytes))
+
+
+async def _model(ctx: ServiceContext, request: coding.PreparedRequest) -> list[coding.Output]:
+    """Await the (micro-batched) model call; unbatched, it runs in the thread pool."""
+    if ctx.batcher.enabled:
+        return await asyncio.wrap_future(coding.submit(ctx, request))
+    return await run_in_threadpool(lambda: coding.submit(ctx, request).result())
+
+
+async def _tasks(ctx: ServiceContext, n: int, chosen: tuple[list[int], list[dict]]) -> list[int | None]:
+    """Store the chosen task rows through the group-commit writer; returns the task id per record."""
+    ids = await asyncio.wrap_future(ctx.task_writer.submit(chosen[1])) if chosen[1] else []
+    return coding.place_task_ids(n, chosen[0], ids)
