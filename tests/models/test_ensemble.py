@@ -18,7 +18,7 @@ from statcoder.errors import ConfigurationError
 from statcoder.models.ensemble import EnsembleTextCoder
 from statcoder.models.registry import make_model, model_from_state
 
-SMALL_FT = {"epoch": 10, "lr": 0.2, "word_ngrams": 1, "minn": 2, "maxn": 4, "dim": 20}
+SMALL_FT = {"epoch": 10, "lr": 0.1, "word_ngrams": 1, "minn": 2, "maxn": 4, "dim": 20}
 
 
 @pytest.fixture(scope="module")
@@ -87,3 +87,12 @@ def test_registry_builds_the_hierarchy_aware_ensemble():
 def test_bad_weights_are_a_configuration_error():
     with pytest.raises(ConfigurationError):
         _ensemble(weights=(1.0,)).fit(["welder", "nurse"], ["7212", "2221"])
+
+
+def test_a_diverging_fasttext_member_is_a_clear_error(titles):
+    """fastText's bare "Encountered NaN" becomes the project's error with the learning rate and a hint."""
+    from statcoder.models.fasttext_backend import FastTextCoder
+
+    with pytest.raises(ConfigurationError, match="diverged") as caught:
+        FastTextCoder(lr=100.0, epoch=10).fit(*titles)
+    assert "lr=100.0" in caught.value.where and "learning rate" in caught.value.hint

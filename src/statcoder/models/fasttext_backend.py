@@ -74,10 +74,19 @@ class FastTextCoder(ClassifierMixin, BaseEstimator):
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 for i in order:
                     handle.write(f"{_LABEL}{codes[i].replace(' ', '_')} {_line(texts[i])}\n")
-            self.model_ = fasttext.train_supervised(
-                input=name, epoch=self.epoch, lr=self.lr, wordNgrams=self.word_ngrams, dim=self.dim,
-                minn=self.minn, maxn=self.maxn, thread=self.threads, seed=self.seed, verbose=0,
-            )
+            try:
+                self.model_ = fasttext.train_supervised(
+                    input=name, epoch=self.epoch, lr=self.lr, wordNgrams=self.word_ngrams, dim=self.dim,
+                    minn=self.minn, maxn=self.maxn, thread=self.threads, seed=self.seed, verbose=0,
+                )
+            except RuntimeError as exc:
+                if "NaN" not in str(exc):
+                    raise
+                raise ConfigurationError(
+                    f"fastText training diverged (loss became NaN) at learning rate {self.lr}",
+                    where=f"fasttext backend: lr={self.lr}, epoch={self.epoch}, {len(texts)} training texts",
+                    hint="lower the learning rate (e.g. halve lr) or the number of epochs",
+                ) from None
         finally:
             os.unlink(name)
         labels = [lab[len(_LABEL):] for lab in self.model_.get_labels()]
