@@ -51,7 +51,7 @@ from statcoder.models.calibration import TemperatureCalibrator, expected_calibra
 from statcoder.runtime import thread_limit
 
 ProgressFn = Callable[[int, int, str], None]
-DEPLOY = ("members", "ensemble", "refit")
+DEPLOY = ("mean", "members", "ensemble", "refit")
 _SPACE = re.compile(r"\s+")
 
 
@@ -85,6 +85,13 @@ def random_folds(n: int, k: int, *, seed: int) -> np.ndarray:
     folds = np.empty(n, dtype=np.int64)
     folds[order] = np.arange(n) % min(k, n)
     return folds
+
+
+def _is_texts(X: Any) -> bool:
+    """Whether X is a one-dimensional sequence of texts (not a feature matrix)."""
+    if isinstance(X, (list, tuple)):
+        return True
+    return getattr(X, "ndim", 2) == 1 and getattr(X, "dtype", None) is not None and X.dtype.kind in "OUS"
 
 
 def _indexable(X: Any) -> Any:
@@ -195,25 +202,71 @@ class HierarchicalCoder(ClassifierMixin, BaseEstimator):
         k = int(self.cv)
         self.fold_ = random_folds(n, k, seed=int(self.seed))
         base = self._base()
-        self.estimators_ = []
         self.oof_scores_ = np.full((n, len(self.classes_)), -np.inf)
+        parts = []
+        for j in range(k):
+            test = np.flatnonzero(self.fold_ == j)
+            train = np.flatnonzero(self.fold_ != j)
+            if len(np.unique(y_arr[train])) < 2:
+                train = np.arange(n)  # a tiny data set: this member sees everything
+            parts.append((train, test))
         with thread_limit():
-            for j in range(k):
-                test = np.flatnonzero(self.fold_ == j)
-                train = np.flatnonzero(self.fold_ != j)
-                if len(np.unique(y_arr[train])) < 2:
-                    train = np.arange(n)  # a tiny data set: this member sees everything
-                member = clone(base).fit(_safe_indexing(X, train), y_arr[train])
-                self.estimators_.append(member)
-                if len(test):
-                    self.oof_scores_[test] = member_scores(member, _safe_indexing(X, test), self.classes_)
-                if on_progress is not None:
-                    on_progress(j + 1, k, "cross-validation")
-            if self.deploy == "refit":
-                self.final_estimator_ = clone(base).fit(X, y_arr)
+            if self.deploy != "members" and callable(getattr(base, "plan_fit", None)) and _is_texts(X):
+                self._fit_shared(base, X, y_arr, parts, on_progress)
+            else:
+                if self.deploy == "mean":
+                    raise ConfigurationError(f"deploy='mean' needs a linear base model, not {type(base).__name__}",
+                                             where="HierarchicalCoder", hint="use deploy='members'")
+                self.estimators_ = []
+                for j, (train, test) in enumerate(parts):
+                    member = clone(base).fit(_safe_indexing(X, train), y_arr[train])
+                    self.estimators_.append(member)
+                    if len(test):
+                        self.oof_scores_[test] = member_scores(member, _safe_indexing(X, test), self.classes_)
+                    if on_progress is not None:
+                        on_progress(j + 1, k, "cross-validation")
+                if self.deploy == "refit":
+                    self.final_estimator_ = clone(base).fit(X, y_arr)
         self._calibrate(self.oof_scores_, y_arr, y_index)
         self.oof_proba_ = self._last_proba
         return self
+
+    def _fit_shared(self, base: Any, X: Any, y: np.ndarray, parts: list, on_progress: ProgressFn | None) -> None:
+        """Members (and the refit model) on one featuriser fitted on all texts, SVMs in one pool.
+
+        The texts are featurised once (the featuriser learns vocabulary and IDF weights, never
+        the codes); every SVM of every member is fitted in one pool of ``n_jobs`` processes.
+        """
+        from statcoder.models.linear import fit_svm_tasks
+
+        texts = list(X)
+        features = base.make_features().fit(texts)
+        Z = features.transform(texts)
+        if on_progress is not None:
+            on_progress(1, 3, "cross-validation")
+        models = [clone(base) for _ in parts]
+        plans = [m.plan_fit(train, y[train]) for m, (train, _) in zip(models, parts, strict=True)]
+        if self.deploy == "refit":
+            models.append(clone(base))
+            plans.append(models[-1].plan_fit(np.arange(len(y)), y))
+        tasks = [t for plan in plans for t in plan.tasks]
+        fitted = fit_svm_tasks(Z, tasks, base.svm_options(), n_jobs=int(getattr(base, "n_jobs", 1)))
+        if on_progress is not None:
+            on_progress(2, 3, "cross-validation")
+        start = 0
+        for plan in plans:
+            plan.finish(fitted[start:start + len(plan.tasks)], features)
+            start += len(plan.tasks)
+        if self.deploy == "refit":
+            self.final_estimator_ = models.pop()
+        self.estimators_ = models
+        if self.deploy == "mean":
+            self.final_estimator_ = type(base).averaged(models)
+        for member, (_, test) in zip(models, parts, strict=True):
+            if len(test):
+                self.oof_scores_[test] = member_scores(member, [texts[i] for i in test], self.classes_)
+        if on_progress is not None:
+            on_progress(3, 3, "cross-validation")
 
     def _calibrate(self, scores: np.ndarray, y_arr: np.ndarray, y_index: np.ndarray) -> None:
         """Fit the calibrator, thresholds, conformal quantiles and held-out figures on scores."""
@@ -280,7 +333,7 @@ class HierarchicalCoder(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "calibrator_")
         X = _indexable(X)
         with thread_limit():
-            if self.deploy == "refit":
+            if self.deploy in ("refit", "mean"):
                 return member_scores(self.final_estimator_, X, self.classes_)
             if self.deploy == "ensemble":
                 return np.mean([member_scores(m, X, self.classes_) for m in self.estimators_], axis=0)
@@ -316,7 +369,7 @@ class HierarchicalCoder(ClassifierMixin, BaseEstimator):
         from statcoder.evaluation.explain import linear_parts
 
         check_is_fitted(self, "calibrator_")
-        model = self.final_estimator_ if self.deploy == "refit" else self.estimators_[0]
+        model = self.final_estimator_ if self.deploy in ("refit", "mean") else self.estimators_[0]
         return linear_parts(model)
 
     def __sklearn_tags__(self) -> Any:
@@ -339,7 +392,9 @@ class HierarchicalCoder(ClassifierMixin, BaseEstimator):
         prefix (the state records the file name).
         """
         check_is_fitted(self, "calibrator_")
-        models = list(self.estimators_) + ([self.final_estimator_] if self.deploy == "refit" else [])
+        # "mean" deploys (and stores) only the averaged model; the members are not needed to code
+        models = ([] if self.deploy == "mean" else list(self.estimators_)) + (
+            [self.final_estimator_] if self.deploy in ("refit", "mean") else [])
         states, arrays, writers = [], {}, []
         for j, model in enumerate(models):
             if not callable(getattr(model, "to_state", None)):
@@ -391,7 +446,7 @@ class HierarchicalCoder(ClassifierMixin, BaseEstimator):
             prefix = f"m{j}."
             member_arrays = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
             models.append(model_from_state(member_state, member_arrays, directory))
-        if self.deploy == "refit":
+        if self.deploy in ("refit", "mean"):
             self.final_estimator_ = models.pop()
         self.estimators_ = models
         self.calibrator_ = TemperatureCalibrator(temperature=float(state["temperature"]))
