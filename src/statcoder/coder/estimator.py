@@ -263,7 +263,13 @@ class HierarchicalCoder(ClassifierMixin, BaseEstimator):
         if self.deploy == "mean":
             self.final_estimator_ = type(base).averaged(models)
         for member, (_, test) in zip(models, parts, strict=True):
-            if len(test):
+            if not len(test):
+                continue
+            of_features = getattr(member, "scores_of_features", None)
+            if callable(of_features):  # the rows are featurised already: score them as they are
+                cols = np.searchsorted(self.classes_, np.asarray(member.classes_))
+                self.oof_scores_[np.ix_(test, cols)] = of_features(Z[test])
+            else:
                 self.oof_scores_[test] = member_scores(member, [texts[i] for i in test], self.classes_)
         if on_progress is not None:
             on_progress(3, 3, "cross-validation")
