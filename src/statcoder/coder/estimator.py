@@ -8,17 +8,25 @@ accuracy by fixed-sequence testing, and fits the conformal prediction-set quanti
 
 What is deployed (``deploy``):
 
-* ``"members"`` (default): the K members themselves. A new record goes to one member, chosen
-  by a hash of its normalised text (so a text always gets the same answer). Training records
-  were assigned to folds at random (blind to their codes, see ``random_folds``), so a training record's out-of-fold
-  score and a new record's deployed score are draws from the same process: a member scoring
-  a record it did not see, the member picked independently of the record. The thresholds are
-  thus chosen on the very predictor that is deployed. Coding costs one model evaluation per
-  record.
+* ``"mean"`` (``train``'s default for the linear backend): one linear model whose weights are
+  the mean of the members' weights (members fitted on one shared featuriser, so the mean of
+  their margins is itself one linear model). One model evaluation per record; top-1 within
+  a point of a refit. The thresholds were chosen on the members' out-of-fold scores, so the
+  promise is empirical for it (checked per fold by ``benchmarks/core/promise.py``).
+* ``"members"`` (this class's default: it works with any base estimator): the K members
+  themselves. A new record goes to one member, chosen by a hash of its normalised text (so a
+  text always gets the same answer). Training records were assigned to folds at random (blind
+  to their codes, see ``random_folds``), so a training record's out-of-fold score and a new
+  record's deployed score are draws from the same process: a member scoring a record it did
+  not see, the member picked independently of the record. The thresholds are thus chosen on
+  the very predictor that is deployed (the members keep their own featurisers for this).
 * ``"ensemble"``: the mean of the K members' calibrated probabilities (K evaluations per
-  record; usually a little more accurate, the thresholds are then conservative, not exact).
+  record; the thresholds are then conservative, not exact).
 * ``"refit"``: one more model fitted on all records (the thresholds were chosen on the fold
   models, not on it: the promise is not covered; kept for comparison).
+
+With a base that has ``plan_fit`` (``LinearTextCoder``) and any mode but ``"members"``, the
+texts are featurised once and every SVM of every member is fitted in one process pool.
 
 Any base estimator works that has ``fit(X, y)``, ``classes_`` and ``decision_function`` or
 ``predict_proba``; statcoder's backends (``statcoder.models.registry``) also save safely.
@@ -126,10 +134,10 @@ class HierarchicalCoder(ClassifierMixin, BaseEstimator):
     Parameters: ``estimator`` (unfitted base classifier; None = ``LinearTextCoder``),
     ``classification`` (None = flat: one level, every class its own code),
     ``target_accuracy`` and ``confidence_level`` (of the threshold test), ``cv`` (K folds),
-    ``deploy`` ("members", "ensemble" or "refit"), ``coverages`` (conformal sets), ``seed``.
+    ``deploy`` ("mean", "members", "ensemble" or "refit"), ``coverages`` (conformal sets), ``seed``.
 
-    Fitted attributes: ``classes_``, ``estimators_`` (the K members), ``final_estimator_``
-    (refit only), ``fold_`` (fold of every training record), ``oof_scores_``, ``oof_proba_``
+    Fitted attributes: ``classes_``, ``estimators_`` (the K members; empty when a "mean" model
+    is loaded), ``final_estimator_`` (refit and mean), ``fold_`` (fold of every training record), ``oof_scores_``, ``oof_proba_``
     (calibrated out-of-fold probabilities, ``classes_`` columns), ``calibrator_``,
     ``thresholds_`` (level -> probability, ``inf`` = never), ``level_figures_``,
     ``decision_figures_``, ``conformal_``, ``heldout_accuracy_``, ``ece_``, ``ece_raw_``.

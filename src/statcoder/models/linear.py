@@ -127,16 +127,21 @@ class LinearTextCoder(ClassifierMixin, BaseEstimator):
             self.classes_ = classes.astype(object)
             self.class_group_ = np.searchsorted(group_names, [group_of[c] for c in classes])
             row_of = {c: i for i, c in enumerate(classes)}
-            coef = np.zeros((len(classes), features.n_features_out_), dtype=np.float32)
             intercept = np.zeros(len(classes))
             if len(group_names) > 1:
                 _, top_coef, top_intercept = fitted.pop(0)
-                self.group_coef_ = sp.csr_matrix(top_coef.astype(np.float32))
+                self.group_coef_ = sp.csr_matrix(top_coef, dtype=np.float32)
                 self.group_intercept_ = top_intercept
+            order, blocks = [], []
             for sub_classes, sub_coef, sub_intercept in fitted:
                 idx = [row_of[c] for c in sub_classes]
-                coef[idx], intercept[idx] = sub_coef, sub_intercept
-            self.coef_ = sp.csr_matrix(coef)
+                intercept[idx] = sub_intercept
+                order += idx
+                blocks.append(sp.csr_matrix(sub_coef, dtype=np.float32))
+            stacked = sp.vstack(blocks, format="csr")
+            position = np.empty(len(classes), dtype=np.int64)
+            position[np.asarray(order, dtype=np.int64)] = np.arange(len(order))
+            self.coef_ = sp.csr_matrix(stacked[position], dtype=np.float32)
             self.intercept_ = intercept
             self.temperature_ = 1.0
             return self
@@ -271,7 +276,7 @@ def _fit_svm(Z: sp.csr_matrix, y: np.ndarray, options: dict[str, Any]) -> tuple[
     """Fit one multi-class SVM; returns (classes, coef (k, F), intercept (k,)), pruned."""
     classes = np.unique(y)
     if len(classes) == 1:
-        return classes, np.zeros((1, Z.shape[1])), np.zeros(1)
+        return classes, sp.csr_matrix((1, Z.shape[1]), dtype=np.float32), np.zeros(1)
     svm = LinearSVC(C=options["C"], max_iter=options["max_iter"], random_state=options["seed"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -280,7 +285,9 @@ def _fit_svm(Z: sp.csr_matrix, y: np.ndarray, options: dict[str, Any]) -> tuple[
     coef, intercept = svm.coef_, svm.intercept_
     if len(classes) == 2:  # sklearn keeps one row for binary problems
         coef, intercept = np.vstack([-coef, coef]) / 2, np.r_[-intercept, intercept] / 2
-    return classes, np.where(np.abs(coef) >= options["prune"], coef, 0.0), intercept
+    # pruned and sparse (float32) at once: a dense float64 block per group of every member
+    # would hold gigabytes on long texts before the model is assembled
+    return classes, sp.csr_matrix(np.where(np.abs(coef) >= options["prune"], coef, 0.0).astype(np.float32)), intercept
 
 
 class FitPlan:
