@@ -34,8 +34,6 @@ Any base estimator works that has ``fit(X, y)``, ``classes_`` and ``decision_fun
 
 from __future__ import annotations
 
-import re
-import zlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -53,6 +51,14 @@ from statcoder.coder.heldout import (
     decision_summary,
 )
 from statcoder.coder.levels import best_by_level, level_aggregators, top_level_groups
+from statcoder.coder.members import (
+    fit_shared,
+    indexable,
+    is_texts,
+    member_scores,
+    random_folds,
+    route,
+)
 from statcoder.decision.conformal import DEFAULT_COVERAGES, ConformalLevel, fit_conformal
 from statcoder.errors import ConfigurationError, InputError
 from statcoder.models.calibration import TemperatureCalibrator, expected_calibration_error, softmax
@@ -60,72 +66,6 @@ from statcoder.runtime import thread_limit
 
 ProgressFn = Callable[[int, int, str], None]
 DEPLOY = ("mean", "members", "ensemble", "refit")
-_SPACE = re.compile(r"\s+")
-
-
-def route(X: Any, n_members: int) -> np.ndarray:
-    """The member that codes every record: CRC-32 of its normalised text, modulo K.
-
-    Texts are case-folded with whitespace collapsed, so a text and its variants always get
-    the same member (and the same answer). Non-text rows (numeric arrays) hash their bytes.
-    """
-    rows = X.to_numpy() if hasattr(X, "to_numpy") else X
-    out = np.empty(_num_samples(X), dtype=np.int64)
-    for i, row in enumerate(rows):
-        if isinstance(row, str):
-            key = _SPACE.sub(" ", row).strip().casefold().encode()
-        else:
-            key = np.ascontiguousarray(np.asarray(row)).tobytes()
-        out[i] = zlib.crc32(key) % n_members
-    return out
-
-
-def random_folds(n: int, k: int, *, seed: int) -> np.ndarray:
-    """Fold of every record: a shuffled split into ``min(k, n)`` near-equal folds, blind to the codes.
-
-    Not stratified on purpose: a new record is coded by a member chosen independently of its
-    code, so the out-of-fold records must be left out independently of theirs. Stratifying
-    would always leave a rare code's other examples in the member's training part (a new
-    record with that code gets no such favour) and make out-of-fold figures optimistic for
-    rare codes (measured: 0.79 against 0.66 set coverage for codes with 1-2 examples).
-    """
-    order = np.random.default_rng(seed).permutation(n)
-    folds = np.empty(n, dtype=np.int64)
-    folds[order] = np.arange(n) % min(k, n)
-    return folds
-
-
-def _is_texts(X: Any) -> bool:
-    """Whether X is a one-dimensional sequence of texts (not a feature matrix)."""
-    if isinstance(X, (list, tuple)):
-        return True
-    return getattr(X, "ndim", 2) == 1 and getattr(X, "dtype", None) is not None and X.dtype.kind in "OUS"
-
-
-def _indexable(X: Any) -> Any:
-    """X as something ``_safe_indexing`` slices: lists and pandas stay, sparse becomes CSR."""
-    import scipy.sparse as sp
-
-    if sp.issparse(X):
-        return X.tocsr()
-    if isinstance(X, (list, tuple)) or hasattr(X, "iloc"):
-        return X
-    return np.asarray(X)
-
-
-def member_scores(model: Any, X: Any, classes: np.ndarray) -> np.ndarray:
-    """Scores (n, len(classes)) of ``model`` in ``classes`` order; ``-inf`` for classes it lacks."""
-    if callable(getattr(model, "decision_function", None)):
-        s = np.asarray(model.decision_function(X), dtype=np.float64)
-        if s.ndim == 1:  # binary sklearn classifiers return the logit of the second class
-            s = np.column_stack([-s / 2, s / 2])
-    else:
-        with np.errstate(divide="ignore"):
-            s = np.log(np.asarray(model.predict_proba(X), dtype=np.float64))
-    out = np.full((s.shape[0], len(classes)), -np.inf)
-    cols = np.searchsorted(classes, np.asarray(model.classes_))
-    out[:, cols] = s
-    return out
 
 
 class HierarchicalCoder(ClassifierMixin, BaseEstimator):
@@ -191,7 +131,7 @@ class HierarchicalCoder(ClassifierMixin, BaseEstimator):
         if y is None:
             raise InputError("HierarchicalCoder requires y to be passed, but the target y is None",
                              where="HierarchicalCoder.fit", hint="pass the true code of every text")
-        X = _indexable(X)
+        X = indexable(X)
         n = _num_samples(X)
         y_arr = column_or_1d(y, warn=True)
         if len(y_arr) != n:
@@ -219,8 +159,8 @@ class HierarchicalCoder(ClassifierMixin, BaseEstimator):
                 train = np.arange(n)  # a tiny data set: this member sees everything
             parts.append((train, test))
         with thread_limit():
-            if self.deploy != "members" and callable(getattr(base, "plan_fit", None)) and _is_texts(X):
-                self._fit_shared(base, X, y_arr, parts, on_progress)
+            if self.deploy != "members" and callable(getattr(base, "plan_fit", None)) and is_texts(X):
+                fit_shared(self, base, X, y_arr, parts, on_progress)
             else:
                 if self.deploy == "mean":
                     raise ConfigurationError(f"deploy='mean' needs a linear base model, not {type(base).__name__}",
@@ -238,49 +178,6 @@ class HierarchicalCoder(ClassifierMixin, BaseEstimator):
         self._calibrate(self.oof_scores_, y_arr, y_index)
         self.oof_proba_ = self._last_proba
         return self
-
-    def _fit_shared(self, base: Any, X: Any, y: np.ndarray, parts: list, on_progress: ProgressFn | None) -> None:
-        """Members (and the refit model) on one featuriser fitted on all texts, SVMs in one pool.
-
-        The texts are featurised once (the featuriser learns vocabulary and IDF weights, never
-        the codes); every SVM of every member is fitted in one pool of ``n_jobs`` processes.
-        """
-        from statcoder.models.linear import fit_svm_tasks
-
-        texts = list(X)
-        features = base.make_features().fit(texts)
-        Z = features.transform(texts)
-        if on_progress is not None:
-            on_progress(1, 3, "cross-validation")
-        models = [clone(base) for _ in parts]
-        plans = [m.plan_fit(train, y[train]) for m, (train, _) in zip(models, parts, strict=True)]
-        if self.deploy == "refit":
-            models.append(clone(base))
-            plans.append(models[-1].plan_fit(np.arange(len(y)), y))
-        tasks = [t for plan in plans for t in plan.tasks]
-        fitted = fit_svm_tasks(Z, tasks, base.svm_options(), n_jobs=int(getattr(base, "n_jobs", 1)))
-        if on_progress is not None:
-            on_progress(2, 3, "cross-validation")
-        start = 0
-        for plan in plans:
-            plan.finish(fitted[start:start + len(plan.tasks)], features)
-            start += len(plan.tasks)
-        if self.deploy == "refit":
-            self.final_estimator_ = models.pop()
-        self.estimators_ = models
-        if self.deploy == "mean":
-            self.final_estimator_ = type(base).averaged(models)
-        for member, (_, test) in zip(models, parts, strict=True):
-            if not len(test):
-                continue
-            of_features = getattr(member, "scores_of_features", None)
-            if callable(of_features):  # the rows are featurised already: score them as they are
-                cols = np.searchsorted(self.classes_, np.asarray(member.classes_))
-                self.oof_scores_[np.ix_(test, cols)] = of_features(Z[test])
-            else:
-                self.oof_scores_[test] = member_scores(member, [texts[i] for i in test], self.classes_)
-        if on_progress is not None:
-            on_progress(3, 3, "cross-validation")
 
     def _calibrate(self, scores: np.ndarray, y_arr: np.ndarray, y_index: np.ndarray) -> None:
         """Fit the calibrator, thresholds, conformal quantiles and held-out figures on scores."""
@@ -327,7 +224,7 @@ class HierarchicalCoder(ClassifierMixin, BaseEstimator):
         new = copy.copy(self)
         for name in ("oof_scores_", "oof_proba_", "fold_"):
             new.__dict__.pop(name, None)
-        new._calibrate(self.scores(_indexable(X)), y_arr, y_index)
+        new._calibrate(self.scores(indexable(X)), y_arr, y_index)
         return new
 
     # ---- prediction ---------------------------------------------------------------------------
@@ -345,7 +242,7 @@ class HierarchicalCoder(ClassifierMixin, BaseEstimator):
         (for ``ensemble``, the mean of the calibrated member probabilities).
         """
         check_is_fitted(self, "calibrator_")
-        X = _indexable(X)
+        X = indexable(X)
         with thread_limit():
             if self.deploy in ("refit", "mean"):
                 return member_scores(self.final_estimator_, X, self.classes_)
@@ -363,7 +260,7 @@ class HierarchicalCoder(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X: Any) -> np.ndarray:
         """Calibrated probabilities (n, n_classes), rows summing to 1, ``classes_`` columns."""
         check_is_fitted(self, "calibrator_")
-        X = _indexable(X)
+        X = indexable(X)
         if self.deploy == "ensemble":
             with thread_limit():
                 return np.mean([self.calibrator_.predict_proba(member_scores(m, X, self.classes_))
