@@ -78,6 +78,7 @@ def _evaluate(method: str, split: ds.Split, tree, seed: int, chosen: dict | None
     if "confidence_top" in res:
         row["ece"] = expected_calibration_error(res["confidence_top"], correct)
     if "coded" in res:
+        row.update(level_figures(res["coded"], truth, tree))
         auto = automation_summary(res["coded"], list(truth), classification=tree).set_index("decision")
         for name, key in (("auto", "auto"), ("partial", "partial"), ("automatic (auto+partial)", "automatic")):
             row[f"{key}_share"] = auto.loc[name, "share"]
@@ -88,6 +89,24 @@ def _evaluate(method: str, split: ds.Split, tree, seed: int, chosen: dict | None
         ok = np.flatnonzero(running >= 0.95)
         row["margin_cut_share"] = float((ok[-1] + 1) / len(order)) if ok.size else 0.0
     return row
+
+
+def level_figures(coded: pd.DataFrame, truth: np.ndarray, tree) -> dict:
+    """Per decision level (auto at full depth, partial at each higher level): share, records and
+    realised accuracy at the level coded (the figures ``promise.py`` tabulates per fold)."""
+    out = {}
+    level = coded["predicted_level"].to_numpy()
+    decision = coded["decision"].to_numpy()
+    predicted = coded["predicted_code"].to_numpy()
+    for lv in range(1, tree.depth + 1):
+        mask = (decision == ("auto" if lv == tree.depth else "partial")) & (level == lv)
+        hits = [t in tree and tree.level(t) >= lv and tree.truncate(t, lv) == p
+                for t, p in zip(truth[mask], predicted[mask], strict=True)]
+        out[f"L{lv}_share"] = float(mask.mean())
+        out[f"L{lv}_n"] = int(mask.sum())
+        out[f"L{lv}_acc"] = float(np.mean(hits)) if hits else None
+    out["automatic_share_all"] = float(np.isin(decision, ["auto", "partial"]).mean())
+    return out
 
 
 def _child(conn, method, split, tree, seed, chosen) -> None:
