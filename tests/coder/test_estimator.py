@@ -122,6 +122,15 @@ def test_mean_deploy_is_one_linear_model_with_the_members_mean_margins(ilo_slice
     assert all(m.features_ is model.final_estimator_.features_ for m in model.estimators_)  # featurised once
 
 
+def test_members_deploy_keeps_a_featuriser_per_fold(ilo_slice, isco):
+    """deploy="members" (the formal variant): each member featurises only its own training part."""
+    frame = ilo_slice.head(300)
+    model = HierarchicalCoder(make_model("linear", seed=0), classification=isco, cv=2, deploy="members").fit(
+        frame["text"].tolist(), frame["code"].tolist())
+    first, second = (m.features_ for m in model.estimators_)
+    assert first is not second and first.n_features_out_ != second.n_features_out_
+
+
 def test_recalibrate_records_the_target_population(trained):
     coder, test_set = trained
     with pytest.raises(InputError, match="at least 200"):
