@@ -9,6 +9,7 @@ each record is coded at the deepest level whose confidence clears that level's t
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 
 import numpy as np
 from scipy.stats import beta
@@ -48,6 +49,7 @@ def min_records_for(target: float, confidence_level: float) -> int:
     return int(np.ceil(np.log(1.0 - confidence_level) / np.log(target)))
 
 
+@lru_cache(maxsize=64)
 def first_cut_with_slack(target: float, confidence_level: float) -> int:
     """The fewest records whose Clopper-Pearson lower bound reaches ``target`` with an observed error
     rate of half the allowed one, ``(1 - target) / 2`` (about 215 records at 0.95 / 0.95)."""
