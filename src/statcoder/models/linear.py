@@ -53,7 +53,7 @@ class LinearTextCoder(ClassifierMixin, BaseEstimator):
         prune: float = 1e-4,
         groups: dict[str, str] | None = None,
         group_temperature: float = 0.2,
-        word_max_chars: int | None = None,
+        word_max_chars: int | None = 2000,
         embedding_dir: str | None = None,
         embedding_weight: float = 1.0,
         n_jobs: int = 1,
