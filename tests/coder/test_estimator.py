@@ -89,7 +89,7 @@ def test_parameters_are_checked():
 
 def test_deploy_modes_and_save_load(ilo_slice, isco, tmp_path):
     frame = ilo_slice.head(500)
-    for deploy in ("ensemble", "refit"):
+    for deploy in ("mean", "ensemble", "refit"):
         coder = train(frame, text_columns=["text"], code_column="code", classification=isco, cv_folds=2,
                       deploy=deploy)
         coder.save(tmp_path / deploy)
@@ -97,6 +97,38 @@ def test_deploy_modes_and_save_load(ilo_slice, isco, tmp_path):
         assert loaded.card.deploy == deploy
         probe = ["welder", "nurse"]
         np.testing.assert_allclose(loaded.predict_proba(probe), coder.predict_proba(probe), atol=1e-6)
+
+
+def test_mean_deploy_is_one_linear_model_with_the_members_mean_margins(ilo_slice, isco):
+    """deploy="mean": one model whose SVM margins are the mean of the members' (shared featuriser),
+    scored at the cost of one model, and fitted identically with 1 or 2 worker processes."""
+    frame = ilo_slice.head(600)
+    texts, codes = frame["text"].tolist(), frame["code"].tolist()
+    common = [c for c in np.unique(codes) if codes.count(c) >= 8]
+    keep = [i for i, c in enumerate(codes) if c in common]
+    texts, codes = [texts[i] for i in keep], [codes[i] for i in keep]
+    fitted = {}
+    for jobs in (1, 2):
+        base = make_model("linear", seed=0, threads=jobs)  # flat: decision_function = margins
+        fitted[jobs] = HierarchicalCoder(base, classification=isco, cv=3, deploy="mean").fit(texts, codes)
+    model = fitted[1]
+    probe = ["welder", "software developer", "electrician apprentice"]
+    members = [m for m in model.estimators_ if len(m.classes_) == len(model.classes_)]
+    assert len(members) == 3  # every member saw every code (>= 8 examples each)
+    mean_margins = np.mean([m.decision_function(probe) for m in members], axis=0)
+    np.testing.assert_allclose(model.final_estimator_.decision_function(probe), mean_margins, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(fitted[2].predict_proba(probe), model.predict_proba(probe))
+    assert fitted[2].thresholds_ == model.thresholds_
+    assert all(m.features_ is model.final_estimator_.features_ for m in model.estimators_)  # featurised once
+
+
+def test_members_deploy_keeps_a_featuriser_per_fold(ilo_slice, isco):
+    """deploy="members" (the formal variant): each member featurises only its own training part."""
+    frame = ilo_slice.head(300)
+    model = HierarchicalCoder(make_model("linear", seed=0), classification=isco, cv=2, deploy="members").fit(
+        frame["text"].tolist(), frame["code"].tolist())
+    first, second = (m.features_ for m in model.estimators_)
+    assert first is not second and first.n_features_out_ != second.n_features_out_
 
 
 def test_recalibrate_records_the_target_population(trained):

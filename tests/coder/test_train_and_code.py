@@ -43,7 +43,7 @@ def test_model_card_has_what_architecture_requires(trained):
     card = coder.card
     assert card.classification.name == "isco08"
     assert len(card.training_data.fingerprint) == 64
-    assert card.seed == 0 and card.backend == "linear" and card.deploy == "members"
+    assert card.seed == 0 and card.backend == "linear" and card.deploy == "mean"
     assert set(card.heldout.levels) == {1, 2, 3, 4}
     assert 0 <= card.heldout.ece <= 1
     assert {"numpy", "scikit-learn", "statcoder"} <= set(card.library_versions)

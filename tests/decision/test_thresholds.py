@@ -73,3 +73,21 @@ def test_decide_never_level():
     conf = {1: np.array([0.99]), 2: np.array([0.99])}
     level, decision = decide(conf, thresholds={1: 0.9, 2: float("inf")}, full_depth=2)
     assert level.tolist() == [1] and decision.tolist() == ["partial"]
+
+
+def test_small_samples_tolerate_a_few_errors_among_the_most_confident():
+    """1,000 records, 2 errors among the 10 most confident, 98.5 % right among the top 400: the
+    fixed sequence starts where 3 errors still pass (153 records) instead of at 63 records that
+    must all be right, so it codes something; the cuts never depend on the labels."""
+    cuts = candidate_cuts(1000, target=0.95, confidence_level=0.95)
+    assert cuts[0] == 153 and np.all(np.diff(cuts) > 0) and cuts[-1] == 1000
+    assert clopper_pearson_lower(150, 153) >= 0.95 > clopper_pearson_lower(149, 152)
+    conf = np.linspace(1.0, 0.0, 1000)
+    correct = np.ones(1000, dtype=bool)
+    correct[[3, 7]] = False
+    correct[np.arange(200, 400, 50)] = False  # 4 more errors in the top 400: 98.5 %
+    correct[400:] = np.arange(600) % 3 == 0
+    t = threshold_for_target(conf, correct, target=0.95)
+    assert np.isfinite(t) and (conf >= t).sum() >= 300
+    # large samples keep the even grid of 50 steps
+    assert len(candidate_cuts(20_000, target=0.95, confidence_level=0.95)) == 50

@@ -173,3 +173,28 @@ def test_scores_do_not_depend_on_the_batch(monkeypatch):
     for i, text in enumerate(texts):
         np.testing.assert_array_equal(model.decision_function([text])[0], batch[i])
     np.testing.assert_array_equal(model.decision_function(texts[::-1])[::-1], batch)
+
+
+def test_averaged_model_keeps_a_code_only_some_members_saw():
+    """A code missing from one member's training part is averaged over the members that have it."""
+    import numpy as np
+
+    from statcoder.models.linear import LinearTextCoder, fit_svm_tasks
+
+    texts = ["red apple", "green apple", "red car", "blue car", "fast boat", "slow boat"] * 3
+    codes = ["a", "a", "b", "b", "c", "c"] * 3
+    base = LinearTextCoder(seed=0)
+    features = base.make_features().fit(texts)
+    Z = features.transform(texts)
+    rows_all = np.arange(len(texts))
+    rows_no_c = np.flatnonzero(np.asarray(codes) != "c")
+    members = [LinearTextCoder(seed=0), LinearTextCoder(seed=0)]
+    for member, rows in zip(members, (rows_all, rows_no_c), strict=True):
+        plan = member.plan_fit(rows, [codes[i] for i in rows])
+        plan.finish(fit_svm_tasks(Z, plan.tasks, member.svm_options(), n_jobs=1), features)
+    mean = LinearTextCoder.averaged(members)
+    assert mean.classes_.tolist() == ["a", "b", "c"]
+    full = members[0].coef_.toarray()
+    both = (full[:2] + members[1].coef_.toarray()) / 2
+    np.testing.assert_allclose(mean.coef_.toarray(), np.vstack([both, full[2:]]), rtol=1e-6)
+    assert mean.predict(["slow boat"]).tolist() == ["c"]

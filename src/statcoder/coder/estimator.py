@@ -8,17 +8,25 @@ accuracy by fixed-sequence testing, and fits the conformal prediction-set quanti
 
 What is deployed (``deploy``):
 
-* ``"members"`` (default): the K members themselves. A new record goes to one member, chosen
-  by a hash of its normalised text (so a text always gets the same answer). Training records
-  were assigned to folds at random (blind to their codes, see ``random_folds``), so a training record's out-of-fold
-  score and a new record's deployed score are draws from the same process: a member scoring
-  a record it did not see, the member picked independently of the record. The thresholds are
-  thus chosen on the very predictor that is deployed. Coding costs one model evaluation per
-  record.
+* ``"mean"`` (``train``'s default for the linear backend): one linear model whose weights are
+  the mean of the members' weights (members fitted on one shared featuriser, so the mean of
+  their margins is itself one linear model). One model evaluation per record; top-1 within
+  a point of a refit. The thresholds were chosen on the members' out-of-fold scores, so the
+  promise is empirical for it (checked per fold by ``benchmarks/core/promise.py``).
+* ``"members"`` (this class's default: it works with any base estimator): the K members
+  themselves. A new record goes to one member, chosen by a hash of its normalised text (so a
+  text always gets the same answer). Training records were assigned to folds at random (blind
+  to their codes, see ``random_folds``), so a training record's out-of-fold score and a new
+  record's deployed score are draws from the same process: a member scoring a record it did
+  not see, the member picked independently of the record. The thresholds are thus chosen on
+  the very predictor that is deployed (the members keep their own featurisers for this).
 * ``"ensemble"``: the mean of the K members' calibrated probabilities (K evaluations per
-  record; usually a little more accurate, the thresholds are then conservative, not exact).
+  record; the thresholds are then conservative, not exact).
 * ``"refit"``: one more model fitted on all records (the thresholds were chosen on the fold
   models, not on it: the promise is not covered; kept for comparison).
+
+With a base that has ``plan_fit`` (``LinearTextCoder``) and any mode but ``"members"``, the
+texts are featurised once and every SVM of every member is fitted in one process pool.
 
 Any base estimator works that has ``fit(X, y)``, ``classes_`` and ``decision_function`` or
 ``predict_proba``; statcoder's backends (``statcoder.models.registry``) also save safely.
@@ -26,8 +34,6 @@ Any base estimator works that has ``fit(X, y)``, ``classes_`` and ``decision_fun
 
 from __future__ import annotations
 
-import re
-import zlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -45,90 +51,21 @@ from statcoder.coder.heldout import (
     decision_summary,
 )
 from statcoder.coder.levels import best_by_level, level_aggregators, top_level_groups
+from statcoder.coder.members import (
+    fit_shared,
+    indexable,
+    is_texts,
+    member_scores,
+    random_folds,
+    route,
+)
 from statcoder.decision.conformal import DEFAULT_COVERAGES, ConformalLevel, fit_conformal
 from statcoder.errors import ConfigurationError, InputError
 from statcoder.models.calibration import TemperatureCalibrator, expected_calibration_error, softmax
 from statcoder.runtime import thread_limit
 
 ProgressFn = Callable[[int, int, str], None]
-DEPLOY = ("members", "ensemble", "refit")
-_SPACE = re.compile(r"\s+")
-
-
-def route(X: Any, n_members: int) -> np.ndarray:
-    """The member that codes every record: CRC-32 of its normalised text, modulo K.
-
-    Texts are case-folded with whitespace collapsed, so a text and its variants always get
-    the same member (and the same answer). Non-text rows (numeric arrays) hash their bytes.
-    """
-    rows = X.to_numpy() if hasattr(X, "to_numpy") else X
-    out = np.empty(_num_samples(X), dtype=np.int64)
-    for i, row in enumerate(rows):
-        if isinstance(row, str):
-            key = _SPACE.sub(" ", row).strip().casefold().encode()
-        else:
-            key = np.ascontiguousarray(np.asarray(row)).tobytes()
-        out[i] = zlib.crc32(key) % n_members
-    return out
-
-
-def random_folds(n: int, k: int, *, seed: int) -> np.ndarray:
-    """Fold of every record: a shuffled split into ``min(k, n)`` near-equal folds, blind to the codes.
-
-    Not stratified on purpose: a new record is coded by a member chosen independently of its
-    code, so the out-of-fold records must be left out independently of theirs. Stratifying
-    would always leave a rare code's other examples in the member's training part (a new
-    record with that code gets no such favour) and make out-of-fold figures optimistic for
-    rare codes (measured: 0.79 against 0.66 set coverage for codes with 1-2 examples).
-    """
-    order = np.random.default_rng(seed).permutation(n)
-    folds = np.empty(n, dtype=np.int64)
-    folds[order] = np.arange(n) % min(k, n)
-    return folds
-
-
-def _indexable(X: Any) -> Any:
-    """X as something ``_safe_indexing`` slices: lists and pandas stay, sparse becomes CSR."""
-    import scipy.sparse as sp
-
-    if sp.issparse(X):
-        return X.tocsr()
-    if isinstance(X, (list, tuple)) or hasattr(X, "iloc"):
-        return X
-    return np.asarray(X)
-
-
-def member_scores(model: Any, X: Any, classes: np.ndarray) -> np.ndarray:
-    """Scores (n, len(classes)) of ``model`` in ``classes`` order; ``-inf`` for classes it lacks."""
-    if callable(getattr(model, "decision_function", None)):
-        s = np.asarray(model.decision_function(X), dtype=np.float64)
-        if s.ndim == 1:  # binary sklearn classifiers return the logit of the second class
-            s = np.column_stack([-s / 2, s / 2])
-    else:
-        with np.errstate(divide="ignore"):
-            s = np.log(np.asarray(model.predict_proba(X), dtype=np.float64))
-    cols = _columns_of(model, classes)
-    if cols is _IDENTITY:
-        return s
-    out = np.full((s.shape[0], len(classes)), -np.inf)
-    out[:, cols] = s
-    return out
-
-
-_IDENTITY = np.zeros(0, dtype=np.int64)
-
-
-def _columns_of(model: Any, classes: np.ndarray) -> np.ndarray:
-    """Column of each of ``model``'s classes in ``classes`` (``_IDENTITY`` when they are the same),
-    cached on the model: searching string arrays costs more than scoring one record."""
-    cache = model.__dict__.setdefault("_statcoder_columns", {})
-    hit = cache.get(id(classes))
-    if hit is None or hit[0] is not classes or hit[1] is not model.classes_:
-        cols = np.searchsorted(classes, np.asarray(model.classes_))
-        if len(cols) == len(classes) and np.array_equal(cols, np.arange(len(classes))):
-            cols = _IDENTITY
-        hit = cache[id(classes)] = (classes, model.classes_, cols)
-    return hit[2]
+DEPLOY = ("mean", "members", "ensemble", "refit")
 
 
 class HierarchicalCoder(ClassifierMixin, BaseEstimator):
@@ -137,10 +74,10 @@ class HierarchicalCoder(ClassifierMixin, BaseEstimator):
     Parameters: ``estimator`` (unfitted base classifier; None = ``LinearTextCoder``),
     ``classification`` (None = flat: one level, every class its own code),
     ``target_accuracy`` and ``confidence_level`` (of the threshold test), ``cv`` (K folds),
-    ``deploy`` ("members", "ensemble" or "refit"), ``coverages`` (conformal sets), ``seed``.
+    ``deploy`` ("mean", "members", "ensemble" or "refit"), ``coverages`` (conformal sets), ``seed``.
 
-    Fitted attributes: ``classes_``, ``estimators_`` (the K members), ``final_estimator_``
-    (refit only), ``fold_`` (fold of every training record), ``oof_scores_``, ``oof_proba_``
+    Fitted attributes: ``classes_``, ``estimators_`` (the K members; empty when a "mean" model
+    is loaded), ``final_estimator_`` (refit and mean), ``fold_`` (fold of every training record), ``oof_scores_``, ``oof_proba_``
     (calibrated out-of-fold probabilities, ``classes_`` columns), ``calibrator_``,
     ``thresholds_`` (level -> probability, ``inf`` = never), ``level_figures_``,
     ``decision_figures_``, ``conformal_``, ``heldout_accuracy_``, ``ece_``, ``ece_raw_``.
@@ -194,7 +131,7 @@ class HierarchicalCoder(ClassifierMixin, BaseEstimator):
         if y is None:
             raise InputError("HierarchicalCoder requires y to be passed, but the target y is None",
                              where="HierarchicalCoder.fit", hint="pass the true code of every text")
-        X = _indexable(X)
+        X = indexable(X)
         n = _num_samples(X)
         y_arr = column_or_1d(y, warn=True)
         if len(y_arr) != n:
@@ -213,22 +150,31 @@ class HierarchicalCoder(ClassifierMixin, BaseEstimator):
         k = int(self.cv)
         self.fold_ = random_folds(n, k, seed=int(self.seed))
         base = self._base()
-        self.estimators_ = []
         self.oof_scores_ = np.full((n, len(self.classes_)), -np.inf)
+        parts = []
+        for j in range(k):
+            test = np.flatnonzero(self.fold_ == j)
+            train = np.flatnonzero(self.fold_ != j)
+            if len(np.unique(y_arr[train])) < 2:
+                train = np.arange(n)  # a tiny data set: this member sees everything
+            parts.append((train, test))
         with thread_limit():
-            for j in range(k):
-                test = np.flatnonzero(self.fold_ == j)
-                train = np.flatnonzero(self.fold_ != j)
-                if len(np.unique(y_arr[train])) < 2:
-                    train = np.arange(n)  # a tiny data set: this member sees everything
-                member = clone(base).fit(_safe_indexing(X, train), y_arr[train])
-                self.estimators_.append(member)
-                if len(test):
-                    self.oof_scores_[test] = member_scores(member, _safe_indexing(X, test), self.classes_)
-                if on_progress is not None:
-                    on_progress(j + 1, k, "cross-validation")
-            if self.deploy == "refit":
-                self.final_estimator_ = clone(base).fit(X, y_arr)
+            if self.deploy != "members" and callable(getattr(base, "plan_fit", None)) and is_texts(X):
+                fit_shared(self, base, X, y_arr, parts, on_progress)
+            else:
+                if self.deploy == "mean":
+                    raise ConfigurationError(f"deploy='mean' needs a linear base model, not {type(base).__name__}",
+                                             where="HierarchicalCoder", hint="use deploy='members'")
+                self.estimators_ = []
+                for j, (train, test) in enumerate(parts):
+                    member = clone(base).fit(_safe_indexing(X, train), y_arr[train])
+                    self.estimators_.append(member)
+                    if len(test):
+                        self.oof_scores_[test] = member_scores(member, _safe_indexing(X, test), self.classes_)
+                    if on_progress is not None:
+                        on_progress(j + 1, k, "cross-validation")
+                if self.deploy == "refit":
+                    self.final_estimator_ = clone(base).fit(X, y_arr)
         self._calibrate(self.oof_scores_, y_arr, y_index)
         self.oof_proba_ = self._last_proba
         return self
@@ -278,7 +224,7 @@ class HierarchicalCoder(ClassifierMixin, BaseEstimator):
         new = copy.copy(self)
         for name in ("oof_scores_", "oof_proba_", "fold_"):
             new.__dict__.pop(name, None)
-        new._calibrate(self.scores(_indexable(X)), y_arr, y_index)
+        new._calibrate(self.scores(indexable(X)), y_arr, y_index)
         return new
 
     # ---- prediction ---------------------------------------------------------------------------
@@ -296,9 +242,9 @@ class HierarchicalCoder(ClassifierMixin, BaseEstimator):
         (for ``ensemble``, the mean of the calibrated member probabilities).
         """
         check_is_fitted(self, "calibrator_")
-        X = _indexable(X)
+        X = indexable(X)
         with thread_limit():
-            if self.deploy == "refit":
+            if self.deploy in ("refit", "mean"):
                 return member_scores(self.final_estimator_, X, self.classes_)
             if self.deploy == "ensemble":
                 return np.mean([member_scores(m, X, self.classes_) for m in self.estimators_], axis=0)
@@ -314,7 +260,7 @@ class HierarchicalCoder(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X: Any) -> np.ndarray:
         """Calibrated probabilities (n, n_classes), rows summing to 1, ``classes_`` columns."""
         check_is_fitted(self, "calibrator_")
-        X = _indexable(X)
+        X = indexable(X)
         if self.deploy == "ensemble":
             with thread_limit():
                 return np.mean([self.calibrator_.predict_proba(member_scores(m, X, self.classes_))
@@ -334,7 +280,7 @@ class HierarchicalCoder(ClassifierMixin, BaseEstimator):
         from statcoder.evaluation.explain import linear_parts
 
         check_is_fitted(self, "calibrator_")
-        model = self.final_estimator_ if self.deploy == "refit" else self.estimators_[0]
+        model = self.final_estimator_ if self.deploy in ("refit", "mean") else self.estimators_[0]
         return linear_parts(model)
 
     def __sklearn_tags__(self) -> Any:
@@ -357,7 +303,9 @@ class HierarchicalCoder(ClassifierMixin, BaseEstimator):
         prefix (the state records the file name).
         """
         check_is_fitted(self, "calibrator_")
-        models = list(self.estimators_) + ([self.final_estimator_] if self.deploy == "refit" else [])
+        # "mean" deploys (and stores) only the averaged model; the members are not needed to code
+        models = ([] if self.deploy == "mean" else list(self.estimators_)) + (
+            [self.final_estimator_] if self.deploy in ("refit", "mean") else [])
         states, arrays, writers = [], {}, []
         for j, model in enumerate(models):
             if not callable(getattr(model, "to_state", None)):
@@ -409,7 +357,7 @@ class HierarchicalCoder(ClassifierMixin, BaseEstimator):
             prefix = f"m{j}."
             member_arrays = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
             models.append(model_from_state(member_state, member_arrays, directory))
-        if self.deploy == "refit":
+        if self.deploy in ("refit", "mean"):
             self.final_estimator_ = models.pop()
         self.estimators_ = models
         self.calibrator_ = TemperatureCalibrator(temperature=float(state["temperature"]))

@@ -120,7 +120,7 @@ def train(
     max_text_length: int | None = None,
     model_params: dict[str, Any] | None = None,
     hierarchical: bool = True,
-    deploy: str = "members",
+    deploy: str | None = None,
     calibration_data: pd.DataFrame | None = None,
     calibration_source: str = "labelled sample of the target population",
     on_progress: ProgressFn | None = None,
@@ -130,7 +130,8 @@ def train(
 
     ``cv_folds`` defaults to 5 below 20,000 records and 3 above. ``hierarchical`` (linear
     backend) uses one SVM over top-level groups and one per group; ``False`` a flat SVM.
-    ``deploy`` is what is deployed (see ``HierarchicalCoder``). ``calibration_data`` (same
+    ``deploy`` is what is deployed (see ``HierarchicalCoder``; None = ``"mean"`` for the
+    linear backend, one model with the members' mean weights, else ``"members"``). ``calibration_data`` (same
     columns as ``data``) is a labelled sample of the records that will be coded: when given,
     calibration and thresholds are re-chosen on it (``Coder.recalibrate``); when not, a
     ``NoTargetCalibrationWarning`` says that the promise refers to the training data's source.
@@ -158,6 +159,8 @@ def train(
     if folds < 2:
         raise ConfigurationError(f"cv_folds must be at least 2, got {folds}", hint="e.g. --cv-folds 5")
     base = make_model(backend, seed=seed, **params)
+    if deploy is None:
+        deploy = "mean" if callable(getattr(base, "plan_fit", None)) else "members"
     model = HierarchicalCoder(base, classification=classification, target_accuracy=target_accuracy, cv=folds,
                               deploy=deploy, seed=seed).fit(texts, codes, on_progress=on_progress)
     n_truncated = dropped.pop("truncated")

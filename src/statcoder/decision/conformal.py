@@ -73,14 +73,15 @@ def conformity_scores(proba: np.ndarray, y_index: np.ndarray) -> np.ndarray:
     if y.shape != (p.shape[0],):
         raise InputError(f"{len(y)} true codes for {p.shape[0]} probability rows", where="conformal prediction sets",
                          hint="pass one true code per record")
-    order = np.argsort(-p, axis=1, kind="stable")
-    sorted_p = np.take_along_axis(p, order, axis=1)
-    before = np.cumsum(sorted_p, axis=1) - sorted_p  # mass ranked strictly above each position
-    rank = np.argsort(order, axis=1, kind="stable")  # position of every column in the ranking
     known = y >= 0
     scores = np.ones(len(y))
     rows = np.flatnonzero(known)
-    scores[rows] = before[rows, rank[rows, y[rows]]]
+    columns = np.arange(p.shape[1])
+    for start in range(0, len(rows), 2048):  # no sort: mass of the codes ranked above (ties: lower column first)
+        r = rows[start:start + 2048]
+        p_true = p[r, y[r]][:, None]
+        above = (p[r] > p_true) | ((p[r] == p_true) & (columns < y[r][:, None]))
+        scores[r] = np.where(above, p[r], 0.0).sum(axis=1)
     return np.clip(scores, 0.0, 1.0)
 
 
@@ -122,9 +123,27 @@ def prediction_sets(proba: np.ndarray, classes: Sequence[str], *, quantile: floa
 def coverage_and_size(proba: np.ndarray, y_index: np.ndarray, *, quantile: float) -> tuple[float, float]:
     """Return (share of records whose set holds the true code, mean set size) on labelled records."""
     scores = conformity_scores(proba, y_index)
-    _, in_set = set_masks(proba, quantile=quantile)
     covered = (scores <= quantile) & (np.asarray(y_index) >= 0)
-    return float(covered.mean()) if len(covered) else float("nan"), float(in_set.sum(axis=1).mean())
+    return float(covered.mean()) if len(covered) else float("nan"), float(set_sizes(proba, quantile=quantile).mean())
+
+
+def set_sizes(proba: np.ndarray, *, quantile: float, top: int = 64) -> np.ndarray:
+    """Number of codes in each record's prediction set (what ``set_masks`` keeps), without a full sort.
+
+    Only the ``top`` most probable codes are sorted; rows whose set could reach past them are
+    counted with the full sort.
+    """
+    p = _check_proba(proba)
+    if p.shape[1] <= top:
+        return set_masks(p, quantile=quantile)[1].sum(axis=1)
+    part = -np.partition(-p, top - 1, axis=1)[:, :top]
+    part = -np.sort(-part, axis=1)
+    before = np.cumsum(part, axis=1) - part
+    sizes = np.maximum((before <= quantile).sum(axis=1), 1)
+    spill = np.flatnonzero(before[:, -1] <= quantile)  # the set may hold more than ``top`` codes
+    if len(spill):
+        sizes[spill] = set_masks(p[spill], quantile=quantile)[1].sum(axis=1)
+    return sizes
 
 
 def fit_conformal(

@@ -9,6 +9,7 @@ each record is coded at the deepest level whose confidence clears that level's t
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 
 import numpy as np
 from scipy.stats import beta
@@ -48,17 +49,41 @@ def min_records_for(target: float, confidence_level: float) -> int:
     return int(np.ceil(np.log(1.0 - confidence_level) / np.log(target)))
 
 
+@lru_cache(maxsize=64)
+def first_cut_with_slack(target: float, confidence_level: float) -> int:
+    """The fewest records whose Clopper-Pearson lower bound reaches ``target`` with an observed error
+    rate of half the allowed one, ``(1 - target) / 2`` (about 215 records at 0.95 / 0.95)."""
+    m = min_records_for(target, confidence_level)
+    while clopper_pearson_lower(m - int(np.floor(m * (1.0 - target) / 2)), m, confidence=confidence_level) < target:
+        m += 1
+    return m
+
+
 def candidate_cuts(n: int, *, target: float, confidence_level: float, max_steps: int = 50) -> np.ndarray:
     """Numbers of accepted records tested by ``threshold_for_target``, most confident first.
 
-    At most ``max_steps`` evenly spaced counts, the first one large enough that the test can
-    pass; empty when ``n`` is below that. They depend on ``n`` only, never on the labels.
+    They depend on ``n``, ``target`` and ``confidence_level`` only, never on the labels (what
+    fixed-sequence testing needs). Large samples: ``max_steps`` evenly spaced counts. Small
+    samples (fewer than ``max_steps`` x ~215 records at 0.95): the first count is the smallest
+    that passes with an observed error rate of half the allowed one (``first_cut_with_slack``),
+    and the next ones follow in steps of half that, so one or two errors among the most
+    confident records do not end the sequence (starting where all must be right would: with
+    1,000 records the old first step was 63 records, all of which had to be right). Below
+    that many records the sequence starts at the fewest records that can pass at all. Empty
+    when ``n`` is below that.
     """
     smallest = min_records_for(target, confidence_level)
-    steps = min(max_steps, n // smallest) if smallest else max_steps
-    if steps < 1:
+    if n < smallest:
         return np.zeros(0, dtype=np.int64)
-    return np.unique(np.ceil(n * np.arange(1, steps + 1) / steps).astype(np.int64))
+    first = first_cut_with_slack(target, confidence_level)
+    if n < first:
+        steps = max(1, min(max_steps, n // smallest))
+        return np.unique(np.ceil(n * np.arange(1, steps + 1) / steps).astype(np.int64))
+    if n >= max_steps * first:
+        return np.unique(np.ceil(n * np.arange(1, max_steps + 1) / max_steps).astype(np.int64))
+    step = first / 2
+    cuts = np.ceil(first + step * np.arange(int(np.ceil((n - first) / step)) + 1)).astype(np.int64)
+    return np.unique(np.minimum(cuts, n))
 
 
 def threshold_for_target(

@@ -28,7 +28,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.svm import LinearSVC
 from sklearn.utils.validation import check_is_fitted
 
-from statcoder.errors import InputError
+from statcoder.errors import ConfigurationError, InputError
 from statcoder.models.calibration import softmax
 from statcoder.text.features import TextFeatures
 
@@ -53,7 +53,7 @@ class LinearTextCoder(ClassifierMixin, BaseEstimator):
         prune: float = 1e-4,
         groups: dict[str, str] | None = None,
         group_temperature: float = 0.2,
-        word_max_chars: int | None = None,
+        word_max_chars: int | None = 2000,
         embedding_dir: str | None = None,
         embedding_weight: float = 1.0,
         n_jobs: int = 1,
@@ -75,9 +75,37 @@ class LinearTextCoder(ClassifierMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.seed = seed
 
+    def make_features(self) -> TextFeatures:
+        """The (unfitted) featuriser of this model's parameters."""
+        return TextFeatures(
+            word_ngrams=self.word_ngrams, char_ngrams=self.char_ngrams, char_min_df=self.char_min_df,
+            max_features=self.max_features, char_max_chars=self.char_max_chars,
+            word_max_chars=self.word_max_chars, embedding_dir=self.embedding_dir,
+            embedding_weight=self.embedding_weight,
+        )
+
     def fit(self, X: Any, y: Any) -> LinearTextCoder:
         """Learn features and the linear models from texts ``X`` and codes ``y``; returns self."""
         texts = list(X)
+        features = self.make_features().fit(texts)
+        Z = features.transform(texts)
+        plan = self.plan_fit(np.arange(Z.shape[0]), y)
+        plan.finish(fit_svm_tasks(Z, plan.tasks, self.svm_options(), n_jobs=int(self.n_jobs)), features)
+        return self
+
+    def svm_options(self) -> dict[str, Any]:
+        """The options every SVM of this model is fitted with (C, max_iter, seed, prune)."""
+        return {"C": self.C, "max_iter": self.max_iter, "seed": self.seed, "prune": self.prune}
+
+    def plan_fit(self, rows: np.ndarray, y: Any) -> FitPlan:
+        """The SVM fits of this model on rows ``rows`` of a shared feature matrix, codes ``y``.
+
+        Returns a ``FitPlan``: its ``tasks`` (row indices, labels) are fitted by
+        ``fit_svm_tasks`` (possibly together with other models' tasks, in one process pool) and
+        its ``finish(results, features)`` sets this model's fitted attributes. ``fit`` is
+        ``plan_fit`` on all rows of the model's own features.
+        """
+        rows = np.asarray(rows, dtype=np.int64)
         codes = np.asarray([str(c) for c in y], dtype=object)
         classes = np.unique(codes)
         if len(classes) < 2:
@@ -85,37 +113,68 @@ class LinearTextCoder(ClassifierMixin, BaseEstimator):
                 f"training needs at least two different codes, got {len(classes)}",
                 hint="check the code column and the unknown-code handling",
             )
-        self.features_ = TextFeatures(
-            word_ngrams=self.word_ngrams, char_ngrams=self.char_ngrams, char_min_df=self.char_min_df,
-            max_features=self.max_features, char_max_chars=self.char_max_chars,
-            word_max_chars=self.word_max_chars, embedding_dir=self.embedding_dir,
-            embedding_weight=self.embedding_weight,
-        ).fit(texts)
-        Z = self.features_.transform(texts)
         group_of = {c: (self.groups or {}).get(c, "") for c in classes}
-        self.group_names_ = np.asarray(sorted(set(group_of.values())), dtype=object)
-        self.classes_ = classes.astype(object)
-        self.class_group_ = np.searchsorted(self.group_names_, [group_of[c] for c in classes])
-        row_of = {c: i for i, c in enumerate(classes)}
-        coef = np.zeros((len(classes), Z.shape[1]), dtype=np.float32)
-        intercept = np.zeros(len(classes))
+        group_names = np.asarray(sorted(set(group_of.values())), dtype=object)
         record_group = np.asarray([group_of[c] for c in codes], dtype=object)
-        tasks = [(Z[m], codes[m]) for m in (np.flatnonzero(record_group == g) for g in self.group_names_)]
-        if len(self.group_names_) > 1:
-            tasks.insert(0, (Z, record_group))  # the top-level stage, the longest: started first
-        options = {"C": self.C, "max_iter": self.max_iter, "seed": self.seed, "prune": self.prune}
-        fitted = _fit_all(tasks, options, n_jobs=int(self.n_jobs))
-        if len(self.group_names_) > 1:
-            _, top_coef, top_intercept = fitted.pop(0)
-            self.group_coef_ = sp.csr_matrix(top_coef.astype(np.float32))
-            self.group_intercept_ = top_intercept
-        for sub_classes, sub_coef, sub_intercept in fitted:
-            rows = [row_of[c] for c in sub_classes]
-            coef[rows], intercept[rows] = sub_coef, sub_intercept
-        self.coef_ = sp.csr_matrix(coef)
-        self.intercept_ = intercept
-        self.temperature_ = 1.0
-        return self
+        tasks = [(rows[m], codes[m]) for m in (np.flatnonzero(record_group == g) for g in group_names)]
+        if len(group_names) > 1:
+            tasks.insert(0, (rows, record_group))  # the top-level stage, the longest: started first
+
+        def finish(fitted: list, features: TextFeatures) -> LinearTextCoder:
+            fitted = list(fitted)
+            self.features_ = features
+            self.group_names_ = group_names
+            self.classes_ = classes.astype(object)
+            self.class_group_ = np.searchsorted(group_names, [group_of[c] for c in classes])
+            row_of = {c: i for i, c in enumerate(classes)}
+            intercept = np.zeros(len(classes))
+            if len(group_names) > 1:
+                _, top_coef, top_intercept = fitted.pop(0)
+                self.group_coef_ = sp.csr_matrix(top_coef, dtype=np.float32)
+                self.group_intercept_ = top_intercept
+            order, blocks = [], []
+            for sub_classes, sub_coef, sub_intercept in fitted:
+                idx = [row_of[c] for c in sub_classes]
+                intercept[idx] = sub_intercept
+                order += idx
+                blocks.append(sp.csr_matrix(sub_coef, dtype=np.float32))
+            stacked = sp.vstack(blocks, format="csr")
+            position = np.empty(len(classes), dtype=np.int64)
+            position[np.asarray(order, dtype=np.int64)] = np.arange(len(order))
+            self.coef_ = sp.csr_matrix(stacked[position], dtype=np.float32)
+            self.intercept_ = intercept
+            self.temperature_ = 1.0
+            return self
+
+        return FitPlan(tasks, finish)
+
+    @classmethod
+    def averaged(cls, models: list[LinearTextCoder]) -> LinearTextCoder:
+        """One linear model whose margins are the mean of ``models``' margins (same features).
+
+        ``models`` must share one fitted featuriser (``HierarchicalCoder`` fits its members on
+        one). A class (or top-level group) missing from some models is averaged over the
+        models that have it. Scoring it costs what scoring one model costs.
+        """
+        first = models[0]
+        if any(m.features_ is not first.features_ for m in models):
+            raise ConfigurationError("averaged() needs models fitted on one shared featuriser",
+                                     where="LinearTextCoder.averaged", hint="fit them via HierarchicalCoder")
+        out = cls(**first.get_params())
+        out.features_ = first.features_
+        out.classes_ = np.unique(np.concatenate([m.classes_ for m in models])).astype(object)
+        out.group_names_ = np.unique(np.concatenate([m.group_names_ for m in models])).astype(object)
+        group_of: dict[str, str] = {}
+        for m in models:
+            group_of.update(zip(m.classes_, m.group_names_[m.class_group_], strict=True))
+        out.class_group_ = np.searchsorted(out.group_names_, [group_of[c] for c in out.classes_])
+        out.coef_, out.intercept_ = _mean_rows(out.classes_, [(m.classes_, m.coef_, m.intercept_) for m in models])
+        if len(out.group_names_) > 1:
+            out.group_coef_, out.group_intercept_ = _mean_rows(
+                out.group_names_, [(m.group_names_, m.group_coef_, m.group_intercept_) for m in models
+                                   if len(m.group_names_) > 1])
+        out.temperature_ = 1.0
+        return out
 
     def decision_function(self, X: Any) -> np.ndarray:
         """Return scores (n_texts, n_classes), columns in ``classes_`` order.
@@ -242,7 +301,7 @@ def _fit_svm(Z: sp.csr_matrix, y: np.ndarray, options: dict[str, Any]) -> tuple[
     """Fit one multi-class SVM; returns (classes, coef (k, F), intercept (k,)), pruned."""
     classes = np.unique(y)
     if len(classes) == 1:
-        return classes, np.zeros((1, Z.shape[1])), np.zeros(1)
+        return classes, sp.csr_matrix((1, Z.shape[1]), dtype=np.float32), np.zeros(1)
     svm = LinearSVC(C=options["C"], max_iter=options["max_iter"], random_state=options["seed"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -251,20 +310,72 @@ def _fit_svm(Z: sp.csr_matrix, y: np.ndarray, options: dict[str, Any]) -> tuple[
     coef, intercept = svm.coef_, svm.intercept_
     if len(classes) == 2:  # sklearn keeps one row for binary problems
         coef, intercept = np.vstack([-coef, coef]) / 2, np.r_[-intercept, intercept] / 2
-    return classes, np.where(np.abs(coef) >= options["prune"], coef, 0.0), intercept
+    # pruned and sparse (float32) at once: a dense float64 block per group of every member
+    # would hold gigabytes on long texts before the model is assembled
+    return classes, sp.csr_matrix(np.where(np.abs(coef) >= options["prune"], coef, 0.0).astype(np.float32)), intercept
 
 
-def _fit_all(tasks: list[tuple[sp.csr_matrix, np.ndarray]], options: dict[str, Any], *, n_jobs: int) -> list:
-    """Fit the independent SVMs of ``tasks`` in order; in ``n_jobs`` worker processes when > 1.
+class FitPlan:
+    """SVM fits a model still needs (``tasks``: row indices, labels) and how to finish it."""
 
+    def __init__(self, tasks: list[tuple[np.ndarray, np.ndarray]], finish: Any) -> None:
+        self.tasks = tasks
+        self.finish = finish
+
+
+def _mean_rows(names: np.ndarray, parts: list[tuple[np.ndarray, Any, np.ndarray]]) -> tuple[sp.csr_matrix, np.ndarray]:
+    """Row-wise mean of weight matrices over the parts that have each row (rows named ``names``)."""
+    total = None
+    intercept = np.zeros(len(names))
+    count = np.zeros(len(names))
+    for part_names, coef, part_intercept in parts:
+        idx = np.searchsorted(names, part_names)
+        placed = sp.csr_matrix((np.ones(len(idx)), (idx, np.arange(len(idx)))), shape=(len(names), len(idx))) @ coef
+        total = placed if total is None else total + placed
+        intercept[idx] += part_intercept
+        count[idx] += 1
+    scale = sp.diags(1.0 / np.maximum(count, 1))
+    return sp.csr_matrix((scale @ total).astype(np.float32)), intercept / np.maximum(count, 1)
+
+
+_SHARED: dict[str, sp.csr_matrix] = {}
+
+
+def _load_shared(directory: str) -> None:
+    """Worker initialiser: memory-map the shared feature matrix written by ``fit_svm_tasks``."""
+    parts = {name: np.load(f"{directory}/{name}.npy", mmap_mode="r") for name in ("data", "indices", "indptr", "shape")}
+    _SHARED["Z"] = sp.csr_matrix((parts["data"], parts["indices"], parts["indptr"]), shape=tuple(parts["shape"]))
+
+
+def _fit_rows(rows: np.ndarray, y: np.ndarray, options: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return _fit_svm(_SHARED["Z"][rows], y, options)
+
+
+def fit_svm_tasks(Z: sp.csr_matrix, tasks: list[tuple[np.ndarray, np.ndarray]], options: dict[str, Any], *,
+                  n_jobs: int) -> list:
+    """Fit the independent SVMs ``tasks`` (rows of ``Z``, labels) in order of the list; results in order.
+
+    With ``n_jobs`` > 1, in that many worker processes, largest tasks first; ``Z`` is written
+    once to a temporary directory and memory-mapped by the workers (no copy per task).
     Processes, not threads: liblinear draws its coordinate order from one process-wide random
-    generator, so threads would interleave draws and make the fit irreproducible.
+    generator, so threads would interleave draws and make the fit irreproducible. The result
+    does not depend on ``n_jobs``.
     """
+    Z = sp.csr_matrix(Z)
     if n_jobs <= 1 or len(tasks) < 2:
-        return [_fit_svm(Z, y, options) for Z, y in tasks]
-    context = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(max_workers=min(n_jobs, len(tasks)), mp_context=context) as pool:
-        return list(pool.map(_fit_svm, *zip(*tasks, strict=True), [options] * len(tasks)))
+        return [_fit_svm(Z[rows], y, options) for rows, y in tasks]
+    import tempfile
+
+    order = sorted(range(len(tasks)), key=lambda i: -len(tasks[i][0]))
+    with tempfile.TemporaryDirectory(prefix="statcoder-fit-") as directory:
+        for name, value in (("data", Z.data), ("indices", Z.indices), ("indptr", Z.indptr),
+                            ("shape", np.asarray(Z.shape, dtype=np.int64))):
+            np.save(f"{directory}/{name}.npy", value)
+        context = multiprocessing.get_context("forkserver")
+        with ProcessPoolExecutor(max_workers=min(n_jobs, len(tasks)), mp_context=context,
+                                 initializer=_load_shared, initargs=(directory,)) as pool:
+            futures = {i: pool.submit(_fit_rows, tasks[i][0], tasks[i][1], options) for i in order}
+            return [futures[i].result() for i in range(len(tasks))]
 
 
 def _log_softmax(z: np.ndarray) -> np.ndarray:

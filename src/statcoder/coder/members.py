@@ -1,0 +1,143 @@
+"""The members of ``HierarchicalCoder``: folds, routing, scores in a common class order, and the
+shared-featuriser fit (texts featurised once, every member's SVMs in one process pool)."""
+
+from __future__ import annotations
+
+import re
+import zlib
+from typing import Any
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.utils.validation import _num_samples
+
+_SPACE = re.compile(r"\s+")
+
+
+def route(X: Any, n_members: int) -> np.ndarray:
+    """The member that codes every record: CRC-32 of its normalised text, modulo K.
+
+    Texts are case-folded with whitespace collapsed, so a text and its variants always get
+    the same member (and the same answer). Non-text rows (numeric arrays) hash their bytes.
+    """
+    rows = X.to_numpy() if hasattr(X, "to_numpy") else X
+    out = np.empty(_num_samples(X), dtype=np.int64)
+    for i, row in enumerate(rows):
+        if isinstance(row, str):
+            key = _SPACE.sub(" ", row).strip().casefold().encode()
+        else:
+            key = np.ascontiguousarray(np.asarray(row)).tobytes()
+        out[i] = zlib.crc32(key) % n_members
+    return out
+
+
+def random_folds(n: int, k: int, *, seed: int) -> np.ndarray:
+    """Fold of every record: a shuffled split into ``min(k, n)`` near-equal folds, blind to the codes.
+
+    Not stratified on purpose: a new record is coded by a member chosen independently of its
+    code, so the out-of-fold records must be left out independently of theirs. Stratifying
+    would always leave a rare code's other examples in the member's training part (a new
+    record with that code gets no such favour) and make out-of-fold figures optimistic for
+    rare codes (measured: 0.79 against 0.66 set coverage for codes with 1-2 examples).
+    """
+    order = np.random.default_rng(seed).permutation(n)
+    folds = np.empty(n, dtype=np.int64)
+    folds[order] = np.arange(n) % min(k, n)
+    return folds
+
+
+def is_texts(X: Any) -> bool:
+    """Whether X is a one-dimensional sequence of texts (not a feature matrix)."""
+    if isinstance(X, (list, tuple)):
+        return True
+    return getattr(X, "ndim", 2) == 1 and getattr(X, "dtype", None) is not None and X.dtype.kind in "OUS"
+
+
+def indexable(X: Any) -> Any:
+    """X as something ``_safe_indexing`` slices: lists and pandas stay, sparse becomes CSR."""
+    import scipy.sparse as sp
+
+    if sp.issparse(X):
+        return X.tocsr()
+    if isinstance(X, (list, tuple)) or hasattr(X, "iloc"):
+        return X
+    return np.asarray(X)
+
+
+_IDENTITY = np.zeros(0, dtype=np.int64)
+
+
+def _columns_of(model: Any, classes: np.ndarray) -> np.ndarray:
+    """Column of each of ``model``'s classes in ``classes`` (``_IDENTITY`` when they are the same),
+    cached on the model: searching string arrays costs more than scoring one record."""
+    cache = model.__dict__.setdefault("_statcoder_columns", {})
+    hit = cache.get(id(classes))
+    if hit is None or hit[0] is not classes or hit[1] is not model.classes_:
+        cols = np.searchsorted(classes, np.asarray(model.classes_))
+        if len(cols) == len(classes) and np.array_equal(cols, np.arange(len(classes))):
+            cols = _IDENTITY
+        hit = cache[id(classes)] = (classes, model.classes_, cols)
+    return hit[2]
+
+
+
+def member_scores(model: Any, X: Any, classes: np.ndarray) -> np.ndarray:
+    """Scores (n, len(classes)) of ``model`` in ``classes`` order; ``-inf`` for classes it lacks."""
+    if callable(getattr(model, "decision_function", None)):
+        s = np.asarray(model.decision_function(X), dtype=np.float64)
+        if s.ndim == 1:  # binary sklearn classifiers return the logit of the second class
+            s = np.column_stack([-s / 2, s / 2])
+    else:
+        with np.errstate(divide="ignore"):
+            s = np.log(np.asarray(model.predict_proba(X), dtype=np.float64))
+    cols = _columns_of(model, classes)
+    if cols is _IDENTITY:
+        return s
+    out = np.full((s.shape[0], len(classes)), -np.inf)
+    out[:, cols] = s
+    return out
+
+
+def fit_shared(model: Any, base: Any, X: Any, y: np.ndarray, parts: list, on_progress: Any) -> None:
+    """Fit ``model``'s members (and refit / mean model) on one featuriser fitted on all texts, SVMs in one pool.
+
+    The texts are featurised once (the featuriser learns vocabulary and IDF weights, never
+    the codes); every SVM of every member is fitted in one pool of ``n_jobs`` processes.
+    """
+    from statcoder.models.linear import fit_svm_tasks
+
+    texts = list(X)
+    features = base.make_features().fit(texts)
+    Z = features.transform(texts)
+    if on_progress is not None:
+        on_progress(1, 3, "cross-validation")
+    models = [clone(base) for _ in parts]
+    plans = [m.plan_fit(train, y[train]) for m, (train, _) in zip(models, parts, strict=True)]
+    if model.deploy == "refit":
+        models.append(clone(base))
+        plans.append(models[-1].plan_fit(np.arange(len(y)), y))
+    tasks = [t for plan in plans for t in plan.tasks]
+    fitted = fit_svm_tasks(Z, tasks, base.svm_options(), n_jobs=int(getattr(base, "n_jobs", 1)))
+    if on_progress is not None:
+        on_progress(2, 3, "cross-validation")
+    start = 0
+    for plan in plans:
+        plan.finish(fitted[start:start + len(plan.tasks)], features)
+        start += len(plan.tasks)
+    if model.deploy == "refit":
+        model.final_estimator_ = models.pop()
+    model.estimators_ = models
+    if model.deploy == "mean":
+        model.final_estimator_ = type(base).averaged(models)
+    for member, (_, test) in zip(models, parts, strict=True):
+        if not len(test):
+            continue
+        of_features = getattr(member, "scores_of_features", None)
+        if callable(of_features):  # the rows are featurised already: score them as they are
+            cols = np.searchsorted(model.classes_, np.asarray(member.classes_))
+            model.oof_scores_[np.ix_(test, cols)] = of_features(Z[test])
+        else:
+            model.oof_scores_[test] = member_scores(member, [texts[i] for i in test], model.classes_)
+    if on_progress is not None:
+        on_progress(3, 3, "cross-validation")
+
