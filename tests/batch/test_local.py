@@ -166,4 +166,6 @@ def test_peak_memory_is_bounded_and_flat_in_input_size(model_dir, records, tmp_p
     small = _peak_mb(model_dir, records, 8_000, tmp_path / "small")  # 32 MB file
     large = _peak_mb(model_dir, records, 60_000, tmp_path / "large")  # 240 MB file
     assert large < 600, f"peak {large} MB for 60,000 rows (bound 600 MB)"
-    assert large - small < 40, f"peak grew from {small} MB to {large} MB with 7.5x the rows"
+    # Holding the input would add ~210 MB (52,000 more rows of 4 KB); run-to-run noise of one
+    # peak is +-25 MB here (reader read-ahead threads, allocator), so 100 MB separates the two.
+    assert large - small < 100, f"peak grew from {small} MB to {large} MB with 7.5x the rows"
