@@ -4,7 +4,7 @@
 
 Reads ``deploy_modes.json``, ``promise.json`` (+ run.py's statcoder rows for NAICS/ESCO/OJALAB
 folds), ``recalibrate_onet*.json``, ``train_time.json`` and run.py's rows
-(``benchmarks/.cache/core_rows.jsonl``); prints the tables, or with ``--write`` replaces the text
+(``benchmarks/core/rows.jsonl``); prints the tables, or with ``--write`` replaces the text
 between the ``core-v2`` markers of benchmarks/results.md (atomically).
 """
 
