@@ -174,7 +174,7 @@ def run_demo(workdir: Path, *, seed: int = 0, console: Console | None = None, on
     console.print(f"{len(records):,} index entries, {len(soc.leaves)} unit groups; training on "
                   f"{len(train_set):,}, holding out {len(test_set):,} entries with unseen titles", highlight=False)
     started = time.perf_counter()
-    stage(f"training on {len(train_set):,} entries (cross-validation, then the final model)")
+    stage(f"training on {len(train_set):,} entries")
     coder = train(train_set, text_columns=["title", "industry"], code_column="code", classification=soc, seed=seed,
                   on_progress=on_progress)
     train_seconds = time.perf_counter() - started

@@ -167,8 +167,9 @@ def test_progress_lines_appear_while_training_runs_with_output_captured(small_tr
     assert progress, lines
     assert progress[0][1], "the first progress line must come while the command still runs"
     text = "\n".join(line for line, _ in progress)
-    assert "cross-validation: 3/3 done in" in text and "steps/s" in text
-    assert "final model" in text and "reading train.csv" in text
+    # the steps are named as steps, and the fold count is the one asked for
+    assert "3-fold cross-validation in 3 steps (features, fold models, out-of-fold scores): 3/3 done in" in text
+    assert "steps/s" in text and "training on" in text and "reading train.csv" in text
     assert "trained" in out  # the summary still goes to stdout, after the progress
 
 

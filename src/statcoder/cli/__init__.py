@@ -14,6 +14,7 @@ Start-up must stay fast (``statcoder --help`` well under a second), so two rules
 
 from __future__ import annotations
 
+import warnings
 from importlib import import_module
 from typing import Any
 
@@ -66,6 +67,14 @@ class LazyGroup(TyperGroup):
             return _LazyCommand(cmd_name, LAZY_GROUPS[cmd_name][2])
         return super().get_command(ctx, cmd_name)
 
+
+def _format_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                    line: str | None = None) -> str:
+    """Warnings on the command line read like the CLI's errors: no source file, no code line."""
+    return f"warning: {message}\n"
+
+
+warnings.formatwarning = _format_warning
 
 app = typer.Typer(
     name="statcoder",

@@ -161,7 +161,7 @@ def check_max_text_length(value: int | None, coder: Any = None) -> int:
 def required(value: Any, option: str, what: str) -> Any:
     """``value``, or a ConfigurationError naming the missing ``option``."""
     if value is None:
-        raise ConfigurationError(f"missing option {option}", where=option, hint=f"pass {option} {what}")
+        raise ConfigurationError(f"missing option {option}", where="command line", hint=f"pass {option} {what}")
     return value
 
 

@@ -116,7 +116,7 @@ def train(
                              hint=f"the columns are: {', '.join(map(str, list(frame.columns)[:30]))}")
         tree = _load_classification(classification, code_prefix_hierarchy, frame[code].tolist(), data.stem)
         coding_index = CodingIndex.from_file(index) if index is not None else None
-        bar.stage(f"training on {len(frame):,} records (cross-validation, then the final model)")
+        bar.stage(f"training on {len(frame):,} records")
         coder = train_coder(
             frame, text_columns=columns, code_column=code, classification=tree, target_accuracy=target_accuracy,
             backend=backend, seed=seed, on_unknown_code=on_unknown_code, index=coding_index, cv_folds=cv_folds,
@@ -170,7 +170,7 @@ def code(
     top_k: TopKOpt = 5,
     max_text_length: MaxTextLengthOpt = None,
     encoding: EncodingOpt = None,
-    engine: Annotated[str, typer.Option("--engine", help="local (streaming, all cores) or spark (needs statcoder[spark]).")] = "local",
+    engine: Annotated[str, typer.Option("--engine", help="local (streaming, all cores) or spark (needs the spark extra of statcoder).")] = "local",
     workers: Annotated[int | None, typer.Option("--workers", help="Local engine: worker processes (default: every core).")] = None,
     chunk_size: Annotated[int, typer.Option("--chunk-size", help="Local engine: records per chunk.")] = 20_000,
     resume: Annotated[bool, typer.Option("--resume", help="Local engine: continue an interrupted run from its last completed chunk.")] = False,

@@ -107,10 +107,12 @@ def fit_shared(model: Any, base: Any, X: Any, y: np.ndarray, parts: list, on_pro
     from statcoder.models.linear import fit_svm_tasks
 
     texts = list(X)
+    # three steps whatever the number of folds: say so, or "1/3" reads as "fold 1 of 3"
+    stage = f"{len(parts)}-fold cross-validation in 3 steps (features, fold models, out-of-fold scores)"
     features = base.make_features().fit(texts)
     Z = features.transform(texts)
     if on_progress is not None:
-        on_progress(1, 3, "cross-validation")
+        on_progress(1, 3, stage)
     models = [clone(base) for _ in parts]
     plans = [m.plan_fit(train, y[train]) for m, (train, _) in zip(models, parts, strict=True)]
     if model.deploy == "refit":
@@ -119,7 +121,7 @@ def fit_shared(model: Any, base: Any, X: Any, y: np.ndarray, parts: list, on_pro
     tasks = [t for plan in plans for t in plan.tasks]
     fitted = fit_svm_tasks(Z, tasks, base.svm_options(), n_jobs=int(getattr(base, "n_jobs", 1)))
     if on_progress is not None:
-        on_progress(2, 3, "cross-validation")
+        on_progress(2, 3, stage)
     start = 0
     for plan in plans:
         plan.finish(fitted[start:start + len(plan.tasks)], features)
@@ -139,5 +141,5 @@ def fit_shared(model: Any, base: Any, X: Any, y: np.ndarray, parts: list, on_pro
         else:
             model.oof_scores_[test] = member_scores(member, [texts[i] for i in test], model.classes_)
     if on_progress is not None:
-        on_progress(3, 3, "cross-validation")
+        on_progress(3, 3, stage)
 
