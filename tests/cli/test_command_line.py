@@ -255,3 +255,21 @@ def test_monitor_warns_about_audit_codes_it_cannot_use(small_model, small_traini
                                  "--report", str(tmp_path / "m.html")])
     assert result.exit_code == 0, result.output
     assert "audit codes in 'audit' are on records not coded auto and were not used" in " ".join(result.output.split())
+
+
+def test_a_stage_that_fails_is_reported_stopped_not_done(capsys):
+    """An error inside a stage must not be preceded by "<stage>: done" (a new user read it as success)."""
+    import typer
+
+    from statcoder.cli._common import progress
+    from statcoder.errors import InputError
+
+    with pytest.raises(InputError), progress() as bar:
+        bar.stage("reading nosuch.csv")
+        raise InputError("input file not found: nosuch.csv")
+    err = capsys.readouterr().err
+    assert "reading nosuch.csv: stopped after" in err and "done" not in err
+    with pytest.raises(typer.Exit), progress() as bar:  # ending on purpose with success is "done"
+        bar.stage("writing the report")
+        raise typer.Exit(0)
+    assert "writing the report: done in" in capsys.readouterr().err

@@ -289,8 +289,11 @@ class ProgressLog:
         self._write(f"{description}: {done:,}/{total:,} ({done / total:.0%}) after {elapsed:.1f} s, "
                     f"{rate:,.2f} steps/s{eta}")
 
-    def close(self) -> None:
-        """End the named stage still open."""
+    def close(self, *, failed: bool = False) -> None:
+        """End the named stage still open; ``failed``: it stopped on an error, so it is not "done"."""
+        if failed and self._named is not None:
+            self._write(f"{self._named.name}: stopped after {self._clock() - self._named.started:.1f} s")
+            self._named = None
         self._end_named()
 
 
@@ -314,9 +317,15 @@ class _Bar:
             self._tasks[description] = task
         self._progress.update(task, completed=done, total=total)
 
-    def close(self) -> None:
-        if self._stage_task is not None:
+    def close(self, *, failed: bool = False) -> None:
+        if self._stage_task is not None and not failed:  # a stage that hit an error stays unfinished
             self._progress.update(self._stage_task, completed=1, total=1)
+
+
+def _failure(exc: BaseException) -> bool:
+    """False for the ways a command ends on purpose with success (``typer.Exit()``, exit code 0)."""
+    code = getattr(exc, "exit_code", getattr(exc, "code", 1))
+    return not (isinstance(exc, SystemExit | RuntimeError) and code in (0, None))
 
 
 def _is_terminal(stream: Any) -> bool:
@@ -337,8 +346,10 @@ def progress() -> Iterator[Any]:
         log = ProgressLog()
         try:
             yield log
-        finally:
-            log.close()
+        except BaseException as exc:
+            log.close(failed=_failure(exc))
+            raise
+        log.close()
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -356,5 +367,7 @@ def progress() -> Iterator[Any]:
         wrapped = _Bar(bar)
         try:
             yield wrapped
-        finally:
-            wrapped.close()
+        except BaseException as exc:
+            wrapped.close(failed=_failure(exc))
+            raise
+        wrapped.close()
