@@ -11,7 +11,7 @@ from statcoder.classifications import Classification
 from statcoder.errors import UnknownCodeError
 
 TREE = Classification.from_codes(["111", "112", "121", "211"], name="toy", prefix_lengths=(1, 2, 3))
-PATTERN = re.compile(r"^2 row\(s\) carry 2 code\(s\) not in toy: 999 \(1\), 888 \(1\)$")
+PATTERN = re.compile(r"^2 rows carry 2 codes not in toy: 999 \(1\), 888 \(1\)$")
 
 
 def _frame(column: str) -> pd.DataFrame:
@@ -47,3 +47,34 @@ def test_coding_error_correction_names_the_column_and_rows():
         corrected_shares_from_frame(data, classification=TREE)
     assert PATTERN.match(exc.value.message), exc.value.message
     assert exc.value.where == "data: column 'predicted_code', rows 3, 5"
+
+
+def test_counts_have_separators_and_singular_nouns():
+    from statcoder.classifications.unknown import unknown_code_error
+
+    codes = ["111"] + ["999"] * 5000 + ["888"]
+    err = unknown_code_error(codes, list(range(1, 5001)), classification=TREE, column="isco", where="f.csv")
+    assert err.message.startswith("5,000 rows carry 1 code not in toy: 999 (5000)"), err.message
+    assert "--on-unknown-code drop" in err.hint
+
+
+def test_no_code_in_the_classification_suggests_the_wrong_classification():
+    from statcoder.coder.train import prepare_training_data
+
+    frame = pd.DataFrame({"text": ["a", "b", "c"], "isco": ["2512", "2512", "7411"]})
+    with pytest.raises(UnknownCodeError) as exc:
+        prepare_training_data(frame, text_columns=["text"], code_column="isco", classification=TREE, where="t.csv")
+    assert "3 rows carry 2 codes not in toy" in exc.value.message
+    assert "--classification" in exc.value.hint and "on-unknown-code" not in exc.value.hint
+
+
+def test_too_few_codes_after_checks_says_what_was_left_out():
+    from statcoder.coder.train import prepare_training_data
+    from statcoder.errors import InputError
+
+    frame = pd.DataFrame({"text": ["a", "", "c", "d"], "isco": ["111", "112", "999", "111"]})
+    with pytest.raises(InputError) as exc:
+        prepare_training_data(frame, text_columns=["text"], code_column="isco", classification=TREE,
+                              where="t.csv", on_unknown_code="drop")
+    assert exc.value.message == ("training needs at least 2 different codes, but the usable rows (2) carry 1; "
+                                 "left out: 1 row with an empty text, 1 row with a code not in the classification")

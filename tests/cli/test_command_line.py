@@ -237,7 +237,7 @@ def test_evaluate_and_monitor_handle_long_texts_as_code_does(small_model, tmp_pa
     evaluated = runner.invoke(app, ["evaluate", "--model", str(small_model), "--data", str(path), "--code", "code",
                                     "--max-text-length", "50", "--bootstrap", "0", "--on-unknown-code", "drop"])
     monitored = runner.invoke(app, ["monitor", "--model", str(small_model), "--reference", str(path),
-                                    "--current", str(path), "--chunk-size", "30", "--report", str(tmp_path / "m.html"),
+                                    "--current", str(path), "--period-size", "30", "--report", str(tmp_path / "m.html"),
                                     "--max-text-length", "50"])
     assert _outcome(coded)[1] == _outcome(evaluated)[1] == _outcome(monitored)[1]
     assert (coded.exit_code == 0) == (evaluated.exit_code == 0) == (monitored.exit_code == 0)
@@ -251,7 +251,7 @@ def test_monitor_warns_about_audit_codes_it_cannot_use(small_model, small_traini
     current = frame.assign(text=frame["text"] + " zzzz", audit=frame["code"])  # every record "audited"
     current.to_csv(tmp_path / "cur.csv", index=False)
     result = runner.invoke(app, ["monitor", "--model", str(small_model), "--reference", str(tmp_path / "ref.csv"),
-                                 "--current", str(tmp_path / "cur.csv"), "--chunk-size", "60", "--audit-col", "audit",
+                                 "--current", str(tmp_path / "cur.csv"), "--period-size", "60", "--audit-col", "audit",
                                  "--report", str(tmp_path / "m.html")])
     assert result.exit_code == 0, result.output
     assert "audit codes in 'audit' are on records not coded auto and were not used" in " ".join(result.output.split())
@@ -273,3 +273,30 @@ def test_a_stage_that_fails_is_reported_stopped_not_done(capsys):
         bar.stage("writing the report")
         raise typer.Exit(0)
     assert "writing the report: done in" in capsys.readouterr().err
+
+
+def test_monitor_checks_its_inputs_before_coding_anything(small_model, small_training, tmp_path):
+    """A wrong period column (or both ways of splitting) fails before the reference is coded."""
+    frame = pd.read_csv(small_training / "train.csv", dtype=str, keep_default_na=False).sample(80, random_state=0)
+    frame.to_csv(tmp_path / "ref.csv", index=False)
+    base = ["monitor", "--model", str(small_model), "--reference", str(tmp_path / "ref.csv"),
+            "--current", str(tmp_path / "ref.csv"), "--report", str(tmp_path / "m.html")]
+    wrong = runner.invoke(app, [*base, "--period-col", "month"])
+    assert wrong.exit_code != 0
+    out = " ".join(wrong.output.split())
+    assert "period column 'month' not found" in out and "ref.csv" in out
+    assert "reading ref.csv" in out and "coding the reference" not in out
+    both = runner.invoke(app, [*base, "--period-col", "code", "--period-size", "40"])
+    assert both.exit_code != 0 and "both --period-col and --period-size" in " ".join(both.output.split())
+    old = runner.invoke(app, [*base, "--chunk-size", "40"])  # the old spelling still works, with a warning
+    assert old.exit_code == 0, old.output
+    assert "--chunk-size is deprecated; use --period-size" in " ".join(old.output.split())
+
+
+@pytest.mark.parametrize("command", [["train"], ["code"], ["monitor"], ["serve"], ["estimate", "survey"]])
+def test_flags_are_shown_without_a_value_type(command):
+    """On/off flags must not read as options taking a value (``--flat <bool>``)."""
+    result = runner.invoke(app, [*command, "--help"], terminal_width=120)
+    assert result.exit_code == 0, result.output
+    assert "--help" in result.output and "<bool>" not in result.output
+    assert "<int>" in result.output or "<path>" in result.output or "<text>" in result.output  # other types stay

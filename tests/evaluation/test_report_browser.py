@@ -42,7 +42,7 @@ def test_report_renders_in_chromium_without_console_errors(report_path):
         page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.goto(report_path.as_uri())
-        assert page.title() == "statcoder quality report"
+        assert page.title() == "Evaluation of the SOC 2018 coder"  # not the training-data quality report
         assert page.locator("section").count() >= 10
         assert page.locator("svg[role=img]").first.is_visible()
         # sorting a table by clicking its header reorders the rows

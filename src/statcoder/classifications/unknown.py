@@ -9,6 +9,15 @@ from typing import Any
 from statcoder.errors import UnknownCodeError
 
 DEFAULT_HINT = "fix the codes, or pass --on-unknown-code drop to leave those rows out"
+WRONG_CLASSIFICATION_HINT = (
+    "none of the codes given is in {name}: check that the classification is the one the codes "
+    "come from (--classification) and that the code column is the right one"
+)
+
+
+def count_of(n: int, noun: str) -> str:
+    """``"1 row"``, ``"5,000 rows"``: a count with thousands separators and the noun's plural."""
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
 def unknown_code_rows(codes: Sequence[Any], classification: Any, *, allow_empty: bool = True) -> list[int]:
@@ -34,17 +43,21 @@ def unknown_code_error(
 ) -> UnknownCodeError:
     """The error for ``codes[rows]`` not in ``classification``, always in the same words:
 
-    message ``"3 row(s) carry 2 code(s) not in ISCO-08: 9999 (2), 12345 (1)"``, where
+    message ``"3 rows carry 2 codes not in ISCO-08: 9999 (2), 12345 (1)"``, where
     ``"<where>: column 'isco', rows 2, 5, 9"`` (file rows; ``first_row`` is the row of
-    ``codes[0]``, 2 for a file with a header) and ``hint``.
+    ``codes[0]``, 2 for a file with a header) and ``hint``. When no non-empty code at all is in
+    the classification, the hint asks whether the classification is the wrong one instead.
     """
     counts = Counter(("" if codes[i] is None else str(codes[i]).strip()) or "(empty)" for i in rows)
     listed = ", ".join(f"{code} ({n})" for code, n in counts.most_common(5))
     more = f" and {len(counts) - 5} more" if len(counts) > 5 else ""
     shown = ", ".join(str(i + first_row) for i in list(rows)[:5])
     name = getattr(classification, "name", "the classification")
+    given = sum(1 for c in codes if c is not None and str(c).strip())
+    if given and len(rows) >= given:
+        hint = WRONG_CLASSIFICATION_HINT.format(name=name)
     return UnknownCodeError(
-        f"{len(rows)} row(s) carry {len(counts)} code(s) not in {name}: {listed}{more}",
+        f"{count_of(len(rows), 'row')} carry {count_of(len(counts), 'code')} not in {name}: {listed}{more}",
         where=f"{where}: column {column!r}, rows {shown}{' ...' if len(rows) > 5 else ''}",
         hint=hint,
     )

@@ -19,7 +19,30 @@ from importlib import import_module
 from typing import Any
 
 import typer
+from typer import core as _typer_core
 from typer.core import TyperGroup
+
+
+def _hide_flag_types() -> None:
+    """Show on/off flags (``--flat``, ``--resume``) without a ``<bool>`` type in ``--help``.
+
+    Recent Typer versions print a type for every option, flags included, which reads as if
+    the flag took a value (a new user typed ``--flat true``). Only the display is changed.
+    """
+    original = getattr(_typer_core.TyperOption, "display_type_rich", None)
+    if original is None or getattr(original, "_statcoder", False):
+        return
+
+    def display_type_rich(self: Any, ctx: Any) -> str | None:
+        if getattr(self, "is_flag", False) and getattr(self, "metavar", None) is None:
+            return None
+        return original(self, ctx)
+
+    display_type_rich._statcoder = True  # type: ignore[attr-defined]
+    _typer_core.TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_hide_flag_types()
 
 #: sub-apps loaded on first use: name -> (module, attribute holding the typer.Typer, help)
 LAZY_GROUPS: dict[str, tuple[str, str, str]] = {

@@ -93,6 +93,12 @@ MaxTextLengthOpt = Annotated[
     typer.Option("--max-text-length", help="Longest text in characters (default: the model's limit, else "
                  "STATCODER_MAX_TEXT_LENGTH, 10,000)."),
 ]
+#: the same option where no model is given yet (``train``, ``quality``): a trained model keeps the limit
+TrainMaxTextLengthOpt = Annotated[
+    int | None,
+    typer.Option("--max-text-length", help="Longest text in characters; longer ones are cut and counted (default: "
+                 "STATCODER_MAX_TEXT_LENGTH, 10,000; a trained model keeps its limit for coding)."),
+]
 ShowTextsOpt = Annotated[
     bool,
     typer.Option("--show-texts", help="Show texts in the report unredacted; the report is then marked internal "

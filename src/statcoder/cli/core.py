@@ -22,6 +22,7 @@ from statcoder.cli._common import (
     TargetAccuracyOpt,
     TextOpt,
     TopKOpt,
+    TrainMaxTextLengthOpt,
     check_cv_folds,
     check_max_text_length,
     check_target_accuracy,
@@ -96,7 +97,7 @@ def train(
     on_unknown_code: Annotated[str, typer.Option(help="error (default) or drop rows with codes not in the classification.")] = "error",
     index: Annotated[Path | None, typer.Option("--index", help="Exact-match index table (text,code) consulted before the model.")] = None,
     cv_folds: CvFoldsOpt = None,
-    max_text_length: MaxTextLengthOpt = None,
+    max_text_length: TrainMaxTextLengthOpt = None,
     flat: Annotated[bool, typer.Option("--flat", help="One flat SVM over all codes instead of the hierarchy-aware model (slower to train).")] = False,
     encoding: EncodingOpt = None,
 ) -> None:

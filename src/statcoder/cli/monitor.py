@@ -26,7 +26,15 @@ from statcoder.cli._common import (
     use_alias,
     warn,
 )
-from statcoder.errors import ConfigurationError
+from statcoder.errors import ConfigurationError, InputError
+
+
+def check_columns(frame, names: list[str], *, where: str) -> None:
+    """Raise the project's error naming the file when any of ``names`` is not a column of ``frame``."""
+    missing = [n for n in dict.fromkeys(names) if n not in frame.columns]
+    if missing:
+        raise InputError(f"column(s) {', '.join(map(repr, missing))} not found", where=where,
+                         hint=f"the columns are: {', '.join(map(str, list(frame.columns)[:30]))}")
 
 
 def _tolerances(items: list[str]) -> dict[str, float]:
@@ -49,7 +57,7 @@ def monitor(
     current: Annotated[Path, typer.Option("--current", help="Production records (raw or coded output).")],
     report: Annotated[Path, typer.Option("--report", help="HTML report to write.")],
     period_col: Annotated[str | None, typer.Option("--period-col", help="Column naming the period of each record.")] = None,
-    chunk_size: Annotated[int | None, typer.Option("--chunk-size", help="Split into periods of N consecutive records instead.")] = None,
+    period_size: Annotated[int | None, typer.Option("--period-size", help="Split into periods of N consecutive records instead.")] = None,
     audit_col: Annotated[str | None, typer.Option("--audit-col", help="Column with auditors' codes for sampled auto records (empty elsewhere).")] = None,
     text: TextOpt = None,
     code: Annotated[str | None, typer.Option("--code", help="Column holding the true codes of the reference (default: the model's code column, else code).")] = None,
@@ -65,12 +73,21 @@ def monitor(
     max_text_length: MaxTextLengthOpt = None,
     encoding: EncodingOpt = None,
     label_col: Annotated[str | None, hidden_alias("--label-col")] = None,
+    chunk_size: Annotated[int | None, hidden_alias("--chunk-size")] = None,
 ) -> None:
     """Monitor a coder for decay: drift, label-free accuracy estimates, audit accuracy and alerts."""
     code = use_alias(code, label_col, old="--label-col", new="--code")
+    period_size = use_alias(period_size, chunk_size, old="--chunk-size", new="--period-size")
+    if period_col is not None and period_size is not None:
+        raise ConfigurationError("both --period-col and --period-size were given", where="--period-col / --period-size",
+                                 hint="split the current data either by a period column or into periods of N records")
+    if period_size is not None and period_size < 1:
+        raise ConfigurationError(f"--period-size must be at least 1, got {period_size}", where="--period-size",
+                                 hint="e.g. --period-size 1000")
     from statcoder.coder import Coder
     from statcoder.io.atomic import atomic_write_text
     from statcoder.monitoring import AlertPolicy, Monitor
+    from statcoder.monitoring.records import split_periods
 
     policy = AlertPolicy(tolerances=_tolerances(tolerance), q=q, method=method, estimator=estimator)
     coder = Coder.load(model)
@@ -78,7 +95,7 @@ def monitor(
     text = text_columns(text, limits["text_columns"])
     code = code or limits["code_column"] or "code"
     mon = Monitor(coder, text_columns=text, label_column=code, audit_column=audit_col, columns=column,
-                  period_column=period_col, chunk_size=chunk_size, label_shift=label_shift, policy=policy, seed=seed,
+                  period_column=period_col, chunk_size=period_size, label_shift=label_shift, policy=policy, seed=seed,
                   max_text_length=check_max_text_length(max_text_length, coder))
     with progress() as bar:
         training_texts = None
@@ -88,13 +105,18 @@ def monitor(
             bar.stage(f"reading {training.name}")
             training_texts = join_columns(read_input(training, encoding=encoding, option="--training"), text,
                                           where=str(training))
+        # Both files are read and the periods split before any coding, so that a wrong column
+        # or period option fails in seconds, not after the reference has been coded.
         bar.stage(f"reading {reference.name}")
         reference_frame = read_input(reference, encoding=encoding, option="--reference")
-        bar.stage(f"coding the reference ({len(reference_frame):,} records)")
-        mon.fit(reference_frame, training_texts=training_texts)
         bar.stage(f"reading {current.name}")
         current_frame = read_input(current, encoding=encoding, option="--current")
-        result = mon.calculate(current_frame, on_progress=bar)
+        check_columns(current_frame, [*text, *([audit_col] if audit_col else []), *column], where=str(current))
+        check_columns(reference_frame, [*text, code], where=str(reference))
+        periods = split_periods(current_frame, period_column=period_col, chunk_size=period_size, where=str(current))
+        bar.stage(f"coding the reference ({len(reference_frame):,} records)")
+        mon.fit(reference_frame, training_texts=training_texts)
+        result = mon.calculate(periods, on_progress=bar)
         bar.stage(f"writing {report}")
         result.write_report(report, title=f"Model monitoring: {coder.classification.name}")
     if json_out is not None:

@@ -196,7 +196,7 @@ class Coder:
             chunk = distinct[start : start + CHUNK]
             self._code_chunk([texts[i] for i in chunk], chunk, top_k, code, level, confidence, decision, candidates)
             if on_progress is not None:
-                on_progress(min(start + CHUNK, len(distinct)), len(distinct), "coding")
+                on_progress(min(start + CHUNK, len(distinct)), len(distinct), "coding distinct texts")
         for column in (code, level, confidence, decision, candidates):
             column[rows] = column[repeats]
         coded = {PREDICTED_CODE: code, PREDICTED_LEVEL: level, CONFIDENCE: confidence, DECISION: decision,

@@ -21,7 +21,7 @@ import pandas as pd
 
 import statcoder
 from statcoder.classifications import Classification
-from statcoder.classifications.unknown import unknown_code_error, unknown_code_rows
+from statcoder.classifications.unknown import count_of, unknown_code_error, unknown_code_rows
 from statcoder.coder.card import (
     CalibrationDataRef,
     ClassificationRef,
@@ -99,9 +99,15 @@ def prepare_training_data(
         "unknown_code": len(unknown_rows),
         "truncated": len(set(cut) & set(keep)),
     }
-    if len({codes[i] for i in keep}) < 2:
-        raise InputError(f"after checks, the training data has {len(keep)} usable row(s) with fewer than 2 codes",
-                         where=where, hint="check the text and code columns")
+    distinct = len({codes[i] for i in keep})
+    if distinct < 2:
+        left_out = ", ".join(f"{count_of(n, 'row')} {why}" for why, n in (
+            ("with an empty text", dropped["empty_text"]), ("with an empty code", dropped["empty_code"]),
+            ("with a code not in the classification", dropped["unknown_code"])) if n)
+        raise InputError(
+            f"training needs at least 2 different codes, but the usable rows ({len(keep):,}) carry "
+            f"{distinct}" + (f"; left out: {left_out}" if left_out else ""),
+            where=where, hint="check the text and code columns")
     return [texts[i] for i in keep], [codes[i] for i in keep], dropped
 
 

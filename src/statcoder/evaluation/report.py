@@ -334,13 +334,18 @@ def add_evaluation(report: HtmlReport, ev: Evaluation, *, prefix: str = "", show
     return report
 
 
-def build_report(ev: Evaluation, *, title: str = "statcoder quality report", show_texts: bool = False) -> HtmlReport:
-    """The full quality report of one evaluation.
+def build_report(ev: Evaluation, *, title: str | None = None, show_texts: bool = False) -> HtmlReport:
+    """The full evaluation report (the QF4SA quality dimensions) of one coder on labelled data.
 
-    Texts of records are shown redacted (names, e-mails, phone numbers, national ids); with
+    The default title names what was evaluated ("Evaluation of the ISCO-08 coder"), so that it
+    is not confused with the training-data quality report of ``statcoder quality``. Texts of
+    records are shown redacted (names, e-mails, phone numbers, national ids); with
     ``show_texts=True`` they are shown raw and every page is marked internal.
     """
     meta = ev.results["meta"]
+    if title is None:
+        name = str(meta.get("classification", {}).get("name") or "").strip()
+        title = f"Evaluation of the {name} coder" if name else "Evaluation of the coder"
     report = HtmlReport(title, subtitle=f"model {meta['model_version']} · {fmt.integer(meta['n_records'])} records · "
                         f"{meta['created']}", internal=show_texts)
     return add_evaluation(report, ev, show_texts=show_texts)
