@@ -186,6 +186,9 @@ def test_training_with_the_encoder_changes_predictions_and_persists(model_dir):
     again = LinearTextCoder.from_state(state, arrays)
     assert isinstance(embedding_from_arrays(arrays), OnnxEmbedding)
     np.testing.assert_allclose(again.decision_function(queries), model.decision_function(queries), rtol=1e-5)
+    # training remembers embedded texts (cross-validation reuses them); a deployed model does not
+    assert set(queries) <= set(model.features_.embedding_._memo)
+    assert again.features_.embedding_.memo_bytes == 0 and not again.features_.embedding_._memo
 
 
 def test_cli_trains_with_an_onnx_directory_and_the_model_stays_self_contained(model_dir, tmp_path):

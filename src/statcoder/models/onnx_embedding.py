@@ -37,7 +37,7 @@ BATCH_TOKENS = 16_384  #: most (texts x padded length) per call, which bounds th
 MAX_JSON_BYTES = 1_000_000  #: configuration files
 MAX_TOKENIZER_BYTES = 64_000_000  #: tokenizer.json (large multilingual vocabularies are ~20 MB)
 MAX_SEQ_LENGTH = 8192  #: hard cap on the tokens of one text, whatever the configuration says
-MEMO_BYTES = 256_000_000  #: embeddings of texts already seen kept in memory (cross-validation reuses them)
+MEMO_BYTES = 128_000_000  #: training: embeddings of texts already seen (cross-validation reuses them)
 POOLING_MODES = ("cls_token", "max_tokens", "mean_tokens", "mean_sqrt_len_tokens", "weightedmean_tokens",
                  "lasttoken")  # sentence-transformers' concatenation order
 _TOKEN_OUTPUTS = ("last_hidden_state", "token_embeddings")
@@ -122,7 +122,8 @@ class OnnxEmbedding:
 
     kind = "onnx"
 
-    def __init__(self, model: bytes, tokenizer_json: str, config: dict[str, Any], where: str = "model") -> None:
+    def __init__(self, model: bytes, tokenizer_json: str, config: dict[str, Any], where: str = "model",
+                 memo_bytes: int = 0) -> None:
         from statcoder.models.embedding import _require_tokenizers
         from statcoder.settings import get_settings
 
@@ -163,6 +164,7 @@ class OnnxEmbedding:
                                  hint=_EXPORT_HINT)
         self._output = "sentence_embedding" if self._pooled else names[0]
         self._memo: dict[str, np.ndarray] = {}
+        self.memo_bytes = int(memo_bytes)  # 0: no memory of embedded texts (a deployed model)
         self._lock = threading.Lock()
         self.dim = int(self._encode(["a"]).shape[1])  # also proves the graph runs
 
@@ -186,7 +188,7 @@ class OnnxEmbedding:
                                  hint="copy tokenizer.json of the exported model next to model.onnx")
         model = _read_bounded(onnx_file, int(get_settings().max_model_bytes), "the ONNX model")
         text = _read_bounded(tokenizer, MAX_TOKENIZER_BYTES, "tokenizer.json").decode("utf-8", errors="strict")
-        return cls(model, text, read_config(root), where=str(root))
+        return cls(model, text, read_config(root), where=str(root), memo_bytes=MEMO_BYTES)
 
     def identity(self) -> dict[str, Any]:
         """What the model card records: kind, dimension, pooling and the SHA-256 of model + tokenizer."""
@@ -209,12 +211,14 @@ class OnnxEmbedding:
         if todo:
             new = list(todo)
             vectors = self._encode(new)
+            for text, vector in zip(new, vectors, strict=True):
+                out[todo[text]] = vector
+            keep = len(new) * self.dim * 4 <= self.memo_bytes
             with self._lock:
-                if (len(self._memo) + len(new)) * self.dim * 4 > MEMO_BYTES:
+                if keep and (len(self._memo) + len(new)) * self.dim * 4 > self.memo_bytes:
                     self._memo.clear()
-                for text, vector in zip(new, vectors, strict=True):
-                    self._memo[text] = vector
-                    out[todo[text]] = vector
+                if keep:
+                    self._memo.update(zip(new, vectors, strict=True))
         return out
 
     def _encode(self, texts: list[str]) -> np.ndarray:
