@@ -203,6 +203,9 @@ def test_cli_trains_with_an_onnx_directory_and_the_model_stays_self_contained(mo
     assert result.exit_code == 0, result.output
     card = json.loads((tmp_path / "model" / "model.json").read_text())
     assert card["model_params"]["embedding_dir"] == str(encoder)
+    # the bundled encoder's identity is in the (hash-checked) model state
+    saved = (tmp_path / "model" / "model_state.json").read_text()
+    assert load_embedding(encoder).identity()["sha256"] in saved and card["files"]["model_state.json"]
     shutil.rmtree(encoder)  # the model bundles the encoder: coding needs no directory
     pd.DataFrame({"text": queries}).to_csv(tmp_path / "new.csv", index=False)
     result = runner.invoke(app, ["code", "--model", str(tmp_path / "model"), "--data", str(tmp_path / "new.csv"),
