@@ -161,8 +161,10 @@ def load_embedding(directory: str | Path) -> Any:
     """
     root = Path(directory)
     if not root.is_dir():
-        raise ConfigurationError("embedding model directory not found", where=str(root),
-                                 hint="give a local directory; nothing is downloaded")
+        what = "is a file, not a directory" if root.exists() else "not found"
+        raise ConfigurationError(f"embedding model directory {what}", where=str(root),
+                                 hint="give the local directory holding tokenizer.json and model.onnx (or the "
+                                      "static model's files); nothing is downloaded")
     from statcoder.models.onnx_embedding import OnnxEmbedding, find_onnx_file
 
     key = _fingerprint(root)

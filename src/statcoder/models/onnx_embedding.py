@@ -177,7 +177,8 @@ class OnnxEmbedding:
         onnx_file = find_onnx_file(root)
         if onnx_file is None:
             raise ModelFileError("no ONNX file (model.onnx or onnx/model.onnx)", where=str(root), hint=_EXPORT_HINT)
-        external = sorted(p.name for p in onnx_file.parent.iterdir() if p.name.endswith(("onnx_data", ".onnx.data")))
+        names = {onnx_file.name + "_data", onnx_file.name + ".data", onnx_file.stem + ".data"}
+        external = sorted(p.name for p in onnx_file.parent.iterdir() if p.name in names)
         if external:
             raise ModelFileError(f"the ONNX model keeps weights in separate file(s) ({', '.join(external)}); statcoder "
                                  "bundles one self-contained file into the saved model", where=str(onnx_file.parent),
