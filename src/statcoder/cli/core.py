@@ -100,9 +100,13 @@ def train(
     max_text_length: TrainMaxTextLengthOpt = None,
     flat: Annotated[bool, typer.Option("--flat", help="One flat SVM over all codes instead of the hierarchy-aware model (slower to train).")] = False,
     encoding: EncodingOpt = None,
+    embedding_dir: Annotated[Path | None, typer.Option("--embedding-dir", help="Local sentence-embedding model directory (static, or a transformer exported to ONNX) whose embeddings are added to the linear model's features; bundled into the model, nothing is downloaded.")] = None,
 ) -> None:
     """Train a coder from labelled records and write the model directory OUT."""
     check_cv_folds(cv_folds)
+    if embedding_dir is not None and backend == "fasttext":
+        raise ConfigurationError("--embedding-dir works with the linear backends only", where="--backend fasttext",
+                                 hint="use --backend linear or linear+fasttext, or leave out --embedding-dir")
     check_target_accuracy(target_accuracy)
     limit = check_max_text_length(max_text_length)
     columns = text_columns(text)
@@ -122,6 +126,7 @@ def train(
             frame, text_columns=columns, code_column=code, classification=tree, target_accuracy=target_accuracy,
             backend=backend, seed=seed, on_unknown_code=on_unknown_code, index=coding_index, cv_folds=cv_folds,
             max_text_length=limit, hierarchical=not flat, on_progress=bar, where=str(data),
+            model_params={"embedding_dir": str(embedding_dir)} if embedding_dir is not None else None,
         )
         bar.stage(f"writing {out}")
         coder.save(out)

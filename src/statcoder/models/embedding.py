@@ -1,4 +1,7 @@
-"""Optional static sentence embeddings from a local model directory (nothing is downloaded).
+"""Optional sentence embeddings from a local model directory (nothing is downloaded).
+
+Two layouts work, detected by ``load_embedding``: a *static* model (below) and a transformer
+sentence encoder exported to ONNX (``statcoder.models.onnx_embedding``, run with onnxruntime).
 
 A *static* embedding model maps every token of its tokenizer to a vector; a text's embedding
 is the mean of its tokens' vectors, L2-normalised. Such models (Model2Vec, WordLlama) are
@@ -11,14 +14,15 @@ The directory holds a Hugging Face ``tokenizer.json`` (any file named ``*tokeniz
 and one ``.safetensors`` file whose only 2-D tensor is the (vocabulary, dimension) matrix:
 the layout of Model2Vec models and of the WordLlama weights that the ``wordllama`` package
 ships. The safetensors file is parsed here with numpy (a JSON header and raw little-endian
-bytes: no code runs). Transformer encoders (sentence-transformers, ONNX) are not supported.
-Needs the ``tokenizers`` package: ``pip install 'statcoder[embeddings]'``.
+bytes: no code runs). Needs the ``tokenizers`` package: ``pip install 'statcoder[embeddings]'``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import struct
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -56,8 +60,10 @@ def read_safetensors_matrix(path: Path) -> np.ndarray:
             raise ModelFileError("not a safetensors file (header is not JSON)", where=str(path)) from None
         tensors = {k: v for k, v in header.items() if k != "__metadata__" and len(v.get("shape", [])) == 2}
         if len(tensors) != 1:
+            hint = ("this looks like a transformer checkpoint: export it to ONNX (docs/core.md, embedding_dir)"
+                    if len(tensors) > 1 else "use a static embedding model (Model2Vec, WordLlama)")
             raise ModelFileError(f"expected one 2-D tensor (the token embeddings), found {len(tensors)}",
-                                 where=str(path), hint="use a static embedding model (Model2Vec, WordLlama)")
+                                 where=str(path), hint=hint)
         (name, info), = tensors.items()
         dtype = _DTYPES.get(info["dtype"])
         if dtype is None:
@@ -74,6 +80,8 @@ def read_safetensors_matrix(path: Path) -> np.ndarray:
 
 class StaticEmbedding:
     """Token-vector lookup and mean pooling; built from a directory or from saved arrays."""
+
+    kind = "static"
 
     def __init__(self, tokenizer_json: str, matrix: np.ndarray) -> None:
         tokenizers = _require_tokenizers()
@@ -94,9 +102,16 @@ class StaticEmbedding:
         weight_files = sorted(root.glob("*.safetensors"))
         if len(tokenizer_files) != 1 or len(weight_files) != 1:
             raise ModelFileError(
-                "an embedding model directory needs exactly one *tokenizer*.json and one .safetensors file",
+                "an embedding model directory needs model.onnx + tokenizer.json (a transformer encoder) or "
+                "exactly one *tokenizer*.json and one .safetensors file (a static model)",
                 where=str(root), hint=f"found {len(tokenizer_files)} tokenizer and {len(weight_files)} weight file(s)")
         return cls(tokenizer_files[0].read_text(encoding="utf-8"), read_safetensors_matrix(weight_files[0]))
+
+    def identity(self) -> dict[str, Any]:
+        """What the model card records: kind, dimension and the SHA-256 of matrix + tokenizer."""
+        digest = hashlib.sha256(np.ascontiguousarray(self.matrix).tobytes())
+        digest.update(self.tokenizer_json.encode("utf-8"))
+        return {"kind": self.kind, "dim": self.dim, "sha256": digest.hexdigest(), "bytes": int(self.matrix.nbytes)}
 
     @property
     def dim(self) -> int:
@@ -124,3 +139,51 @@ class StaticEmbedding:
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> StaticEmbedding:
         """Rebuild from ``to_arrays`` output."""
         return cls(bytes(arrays["embedding_tokenizer"]).decode("utf-8"), arrays["embedding_matrix"])
+
+
+_LOADED: dict[tuple[Any, ...], Any] = {}
+_LOADED_LOCK = threading.Lock()
+
+
+def _fingerprint(root: Path) -> tuple[Any, ...]:
+    files = sorted(p for p in root.rglob("*") if p.is_file())[:500]
+    return (str(root.resolve()), *((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files))
+
+
+def load_embedding(directory: str | Path) -> Any:
+    """Load the sentence-embedding model of a local directory, detecting its layout.
+
+    An ONNX file (``model.onnx`` or ``onnx/model.onnx``) means a transformer encoder
+    (``OnnxEmbedding``); otherwise a static model (``StaticEmbedding``). A directory already
+    loaded in this process (same files, sizes and modification times) is reused, so the
+    cross-validation members of one training share one model and its cache of embedded texts.
+    Raises ConfigurationError (no such directory) or ModelFileError (unusable content).
+    """
+    root = Path(directory)
+    if not root.is_dir():
+        what = "is a file, not a directory" if root.exists() else "not found"
+        raise ConfigurationError(f"embedding model directory {what}", where=str(root),
+                                 hint="give the local directory holding tokenizer.json and model.onnx (or the "
+                                      "static model's files); nothing is downloaded")
+    from statcoder.models.onnx_embedding import OnnxEmbedding, find_onnx_file
+
+    key = _fingerprint(root)
+    with _LOADED_LOCK:
+        if key in _LOADED:
+            return _LOADED[key]
+        model = OnnxEmbedding.from_directory(root) if find_onnx_file(root) else StaticEmbedding.from_directory(root)
+        if len(_LOADED) >= 2:
+            _LOADED.clear()
+        _LOADED[key] = model
+        return model
+
+
+def embedding_from_arrays(arrays: dict[str, np.ndarray]) -> Any:
+    """The embedding model saved in a model's arrays (``to_arrays`` output), or None if it has none."""
+    if "embedding_onnx" in arrays:
+        from statcoder.models.onnx_embedding import OnnxEmbedding
+
+        return OnnxEmbedding.from_arrays(arrays)
+    if "embedding_matrix" in arrays:
+        return StaticEmbedding.from_arrays(arrays)
+    return None

@@ -80,9 +80,9 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         self.char_ = char
         self.embedding_ = None
         if self.embedding_dir is not None:
-            from statcoder.models.embedding import StaticEmbedding
+            from statcoder.models.embedding import load_embedding  # static or ONNX, by layout
 
-            self.embedding_ = StaticEmbedding.from_directory(self.embedding_dir)
+            self.embedding_ = load_embedding(self.embedding_dir)
         self.n_features_out_ = self._n_features()
         return self
 
@@ -181,6 +181,7 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         arrays = {"word_idf": self.word_.idf_.astype(np.float64), "char_idf": self.char_.idf_.astype(np.float64)}
         if getattr(self, "embedding_", None) is not None:  # the model directory is self-contained
             arrays.update(self.embedding_.to_arrays())
+            meta["embedding"] = self.embedding_.identity()  # kind, dimension, SHA-256 of the bundled model
         return meta, arrays
 
     @classmethod
@@ -197,11 +198,9 @@ class TextFeatures(TransformerMixin, BaseEstimator):
             vec._validate_vocabulary()
             vec.idf_ = idf
         self.word_, self.char_ = word, char
-        self.embedding_ = None
-        if "embedding_matrix" in arrays:
-            from statcoder.models.embedding import StaticEmbedding
+        from statcoder.models.embedding import embedding_from_arrays
 
-            self.embedding_ = StaticEmbedding.from_arrays(arrays)
+        self.embedding_ = embedding_from_arrays(arrays)
         self.n_features_out_ = self._n_features()
         return self
 
