@@ -15,10 +15,37 @@ import threading
 from concurrent.futures import Future
 from typing import Any
 
+from sqlalchemy import func, insert, select, text
+from sqlalchemy.orm import Session
+
 from statcoder.store import Database
-from statcoder.store.review import ReviewRepository
+from statcoder.store.tables import ReviewTask
 
 Rows = list[dict[str, Any]]
+TASKS = ReviewTask.__table__
+
+
+def insert_tasks(session: Session, rows: Rows) -> list[int]:
+    """Insert task rows in one bulk statement inside the session's write transaction; returns their ids.
+
+    The ids are allocated first and written explicitly, so the rows go in as ONE executemany
+    (no RETURNING, which SQLAlchemy runs row by row on SQLite to keep the order): on
+    PostgreSQL from the table's sequence (``nextval``, safe beside concurrent writers), on
+    SQLite after the largest id, which is safe because the write transaction (``BEGIN
+    IMMEDIATE``) holds the database's write lock until commit. Ids ascend in row order.
+    """
+    if not rows:
+        return []
+    n = len(rows)
+    if session.get_bind().dialect.name == "postgresql":
+        ids = sorted(session.scalars(
+            text("SELECT nextval(pg_get_serial_sequence('review_tasks', 'id')) FROM generate_series(1, :n)"),
+            {"n": n}))
+    else:
+        start = session.scalar(select(func.coalesce(func.max(TASKS.c.id), 0)))
+        ids = list(range(start + 1, start + n + 1))
+    session.execute(insert(TASKS), [{**row, "id": task_id} for row, task_id in zip(rows, ids, strict=True)])
+    return ids
 
 
 class TaskWriter:
@@ -82,7 +109,7 @@ class TaskWriter:
     def _commit(self, group: list[tuple[Rows, Future]]) -> None:
         try:
             with self.db.write() as session:
-                ids = ReviewRepository(session).add_many([r for rows, _ in group for r in rows], return_ids=True)
+                ids = insert_tasks(session, [r for rows, _ in group for r in rows])
         except Exception as exc:  # noqa: BLE001 - retry one by one so only the faulty request fails
             if len(group) == 1:
                 group[0][1].set_exception(exc)
@@ -90,7 +117,7 @@ class TaskWriter:
             for rows, future in group:
                 try:
                     with self.db.write() as session:
-                        future.set_result(ReviewRepository(session).add_many(rows, return_ids=True))
+                        future.set_result(insert_tasks(session, rows))
                 except Exception as item_exc:  # noqa: BLE001 - handed to the waiting request
                     future.set_exception(item_exc)
             return
