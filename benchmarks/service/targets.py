@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 HERE = Path(__file__).resolve().parent
+BATCH_REQUESTS = 120  # 100-record requests of the batch phase (and of its Coder.code reference)
 
 
 def core_rates(model_dir: Path, texts: list[str]) -> dict[str, float]:
@@ -211,10 +212,14 @@ def measure(name: str, server, keys: dict[str, str], texts_file: Path, *, durati
     log(f"{name}: {clients} clients on bench + 1 client on other, {duration:.0f} s")
     loaded, other = single("bench", clients, duration), single("other", 1, duration)
     out["under_load"], out["other_loaded"] = _result(loaded, other)
-    log(f"{name}: Coder.code on the batch phase's texts, then 100-record requests")
-    out["core_same_texts"] = core_same_texts(model_dir, batch_texts_file)
+    log(f"{name}: Coder.code on the batch phase's texts, 100-record requests, Coder.code again")
+    before = core_same_texts(model_dir, batch_texts_file, requests=BATCH_REQUESTS)
     out["batch100"], = _result(_loadgen("batch", "--url", base["bench"], "--key", keys["bench"], "--texts",
-                                       str(batch_texts_file), "--batch", "100", "--requests", "60"))
+                                       str(batch_texts_file), "--batch", "100", "--requests", str(BATCH_REQUESTS)))
+    after = core_same_texts(model_dir, batch_texts_file, requests=BATCH_REQUESTS)
+    # the faster of the two measurements is the reference (the stricter one on a shared machine)
+    out["core_same_texts"] = max(before, after, key=lambda r: r["records_per_s"]) | {
+        "records_per_s_before": before["records_per_s"], "records_per_s_after": after["records_per_s"]}
     out["loadavg_after"] = os.getloadavg()
     log(f"{name}: {json.dumps({k: v for k, v in out.items() if k != 'batch100'})[:400]}")
     return out
@@ -236,8 +241,8 @@ def write(results: dict, path: Path) -> None:
          f"({core['requests_per_s_1']:.0f} calls/s) and {core['100_ms']:.1f} ms for 100 records "
          f"({core['records_per_s_100']:.0f} records/s) when the same 100 texts are coded again and again. "
          "The 100-record target is compared with `Coder.code` on exactly the texts the batch phase sends "
-         "(60 requests of 100 texts not sent before, top_k 5), measured just before that phase "
-         "(`core_same_texts` below)."), "",
+         f"({BATCH_REQUESTS} requests of 100 texts the 1-record phases never send, top_k 5), measured just "
+         "before and just after that phase, the faster of the two (`core_same_texts` below)."), "",
         "| database | measurement | figure | target | met |", "|---|---|---|---|---|",
     ]
     phases = results.get("phases")
@@ -298,6 +303,6 @@ def write(results: dict, path: Path) -> None:
                "project's 50 clients, the load generator and the other engineers' work."),
               ("* 100-record requests: the load generator encodes its requests before the clock starts and "
                "decodes and checks the answers after it stops; the reference is `Coder.code` on the same "
-               "texts (`core_same_texts`), measured just before the phase.")]
+               "texts (`core_same_texts`), measured just before and after the phase; the faster counts.")]
     lines += ["", "Raw figures:", "", "```json", json.dumps(results, indent=1, default=str), "```", ""]
     path.write_text("\n".join(lines), encoding="utf-8")
