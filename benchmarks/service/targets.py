@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 HERE = Path(__file__).resolve().parent
+BATCH_REQUESTS = 120  # 100-record requests of the batch phase (and of its Coder.code reference)
 
 
 def core_rates(model_dir: Path, texts: list[str]) -> dict[str, float]:
@@ -44,6 +45,35 @@ def core_rates(model_dir: Path, texts: list[str]) -> dict[str, float]:
     out["records_per_s_100"] = 100 / (out["100_ms"] / 1000)
     out["requests_per_s_1"] = 1000 / out["1_ms"]
     return out
+
+
+def core_same_texts(model_dir: Path, texts_file: Path, *, batch: int = 100, requests: int = 60,
+                    seed: int = 0) -> dict[str, float]:
+    """``Coder.code`` on exactly the texts the load generator's batch phase sends (same seed).
+
+    The reference for the 100-record target, like for like: the same texts in the same
+    requests, the same options as the service (``top_k=5``), each request coded once, as the
+    service codes it; texts the process has not coded before (the batch phase draws from texts
+    the 1-record phases never send), as the server sees them. Returns records/s and the median
+    ms per request.
+    """
+    import loadgen
+
+    from statcoder.coder import Coder
+
+    texts = [line for line in texts_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+    frames = [pd.DataFrame({"text": [r["text"] for r in json.loads(body)["records"]]})
+              for body in loadgen.batch_bodies(texts, batch, requests, seed)]
+    coder = Coder.load(model_dir)
+    coder.code(pd.DataFrame({"text": ["warm up"]}), text_columns=["text"], top_k=5)
+    times = []
+    started = time.perf_counter()
+    for frame in frames:
+        t0 = time.perf_counter()
+        coder.code(frame, text_columns=["text"], top_k=5)
+        times.append(time.perf_counter() - t0)
+    elapsed = time.perf_counter() - started
+    return {"records_per_s": batch * requests / elapsed, "p50_ms": float(np.median(times) * 1000)}
 
 
 def phase_breakdown(work: Path, classification_csv: Path, model_dir: Path, texts: list[str], *,
@@ -143,7 +173,7 @@ def session_cpu_s(session: int) -> float:
 
 
 def measure(name: str, server, keys: dict[str, str], texts_file: Path, *, duration: float, clients: int,
-            log=print) -> dict:
+            batch_texts_file: Path, model_dir: Path, log=print) -> dict:
     """All target measurements against one running server with projects "bench" and "other".
 
     Each result also holds the CPU milliseconds per answered request of the server (all its
@@ -182,9 +212,14 @@ def measure(name: str, server, keys: dict[str, str], texts_file: Path, *, durati
     log(f"{name}: {clients} clients on bench + 1 client on other, {duration:.0f} s")
     loaded, other = single("bench", clients, duration), single("other", 1, duration)
     out["under_load"], out["other_loaded"] = _result(loaded, other)
-    log(f"{name}: 100-record requests")
+    log(f"{name}: Coder.code on the batch phase's texts, 100-record requests, Coder.code again")
+    before = core_same_texts(model_dir, batch_texts_file, requests=BATCH_REQUESTS)
     out["batch100"], = _result(_loadgen("batch", "--url", base["bench"], "--key", keys["bench"], "--texts",
-                                       str(texts_file), "--batch", "100", "--requests", "60"))
+                                       str(batch_texts_file), "--batch", "100", "--requests", str(BATCH_REQUESTS)))
+    after = core_same_texts(model_dir, batch_texts_file, requests=BATCH_REQUESTS)
+    # the faster of the two measurements is the reference (the stricter one on a shared machine)
+    out["core_same_texts"] = max(before, after, key=lambda r: r["records_per_s"]) | {
+        "records_per_s_before": before["records_per_s"], "records_per_s_after": after["records_per_s"]}
     out["loadavg_after"] = os.getloadavg()
     log(f"{name}: {json.dumps({k: v for k, v in out.items() if k != 'batch100'})[:400]}")
     return out
@@ -204,7 +239,10 @@ def write(results: dict, path: Path) -> None:
         "",
         (f"Raw model rate in the same run (this process): `Coder.code` takes {core['1_ms']:.1f} ms for 1 record "
          f"({core['requests_per_s_1']:.0f} calls/s) and {core['100_ms']:.1f} ms for 100 records "
-         f"({core['records_per_s_100']:.0f} records/s)."), "",
+         f"({core['records_per_s_100']:.0f} records/s) when the same 100 texts are coded again and again. "
+         "The 100-record target is compared with `Coder.code` on exactly the texts the batch phase sends "
+         f"({BATCH_REQUESTS} requests of 100 texts the 1-record phases never send, top_k 5), measured just "
+         "before and just after that phase, the faster of the two (`core_same_texts` below)."), "",
         "| database | measurement | figure | target | met |", "|---|---|---|---|---|",
     ]
     phases = results.get("phases")
@@ -212,7 +250,8 @@ def write(results: dict, path: Path) -> None:
         one, closed, alone, loaded, b100 = (m["one_client"], m["closed"], m["other_alone"], m["other_loaded"],
                                             m["batch100"])
         above = one["p50_ms"] - core["1_ms"]
-        share = b100["records_per_s"] / core["records_per_s_100"]
+        reference = m.get("core_same_texts", {"records_per_s": core["records_per_s_100"]})["records_per_s"]
+        share = b100["records_per_s"] / reference
         rows = [
             ("1 client, 1-record requests/s", f"{one['requests_per_s']:.0f}", ">= 150", one["requests_per_s"] >= 150),
             ("1 client, p50 above the model call (ms)", f"{one['p50_ms']:.1f} - {core['1_ms']:.1f} = {above:.1f}",
@@ -224,8 +263,8 @@ def write(results: dict, path: Path) -> None:
             ("second project p99, alone -> under load of the first (ms)",
              f"{alone['p99_ms']:.1f} -> {loaded['p99_ms']:.1f} ({loaded['p99_ms'] / alone['p99_ms']:.1f}x)",
              "<= 2x", loaded["p99_ms"] <= 2 * alone["p99_ms"]),
-            ("100-record requests, records/s (share of Coder.code)",
-             f"{b100['records_per_s']:.0f} ({share:.0%})", ">= 70 %", share >= 0.7),
+            ("100-record requests, records/s (share of Coder.code on the same texts)",
+             f"{b100['records_per_s']:.0f} / {reference:.0f} ({share:.0%})", ">= 70 %", share >= 0.7),
         ]
         rows.append(("server CPU per request, 1 client / 50 clients (ms, all server processes)",
                      f"{one['server_cpu_ms_per_request']:.2f} / {closed['server_cpu_ms_per_request']:.2f}", "", None))
@@ -256,7 +295,14 @@ def write(results: dict, path: Path) -> None:
               ("* Under 50 clients, concurrent requests of one project share model calls (micro-batching: "
                "one call per batch in the model thread of each worker process), so the server's CPU per "
                "request falls far below one model call."),
-              ("* The second project has its own model thread (batching never mixes projects); under the "
-               "first project's full load it competes for the same 2 cores, which sets its p99.")]
+              ("* The second project never shares a model call with the first (batching never mixes "
+               "projects); the model thread serves the project served least recently first, and while the "
+               "second project is active the first is held to `STATCODER_PROJECT_RECORDS_CONTENDED` (8) "
+               "records in flight per process, so the second waits behind at most that much of its work. "
+               "Both still share the same 2 cores (and the interpreter lock of a process) with the first "
+               "project's 50 clients, the load generator and the other engineers' work."),
+              ("* 100-record requests: the load generator encodes its requests before the clock starts and "
+               "decodes and checks the answers after it stops; the reference is `Coder.code` on the same "
+               "texts (`core_same_texts`), measured just before and after the phase; the faster counts.")]
     lines += ["", "Raw figures:", "", "```json", json.dumps(results, indent=1, default=str), "```", ""]
     path.write_text("\n".join(lines), encoding="utf-8")

@@ -88,6 +88,10 @@ class Settings(BaseSettings):
     coding_records_in_flight: int = Field(default=4000, gt=0)
     #: records in flight in ``POST /code`` per project; more waits, projects served round-robin
     project_records_in_flight: int = Field(default=2000, gt=0)
+    #: while another project is active in the process, a project with records in flight is
+    #: admitted only up to this many (0 = off): another project's request then waits behind
+    #: at most this much of its work (see docs/service.md, fair sharing)
+    project_records_contended: int = Field(default=8, ge=0)
     #: requests of at most this many records use only their project's share, never the pool
     small_request_records: int = Field(default=10, ge=0)
     #: how long a write waits for a locked SQLite database before the request is a 503 (s)

@@ -84,3 +84,70 @@ def test_a_cancelled_waiter_leaves_no_trace():
         assert gate.in_flight == {} and gate.shared == 0
 
     run(scenario())
+
+
+def test_under_contention_a_busy_project_is_held_to_a_few_records_and_the_newcomer_goes_first():
+    async def scenario():
+        gate = FairGate(total_records=100, project_records=100, small_records=10, contended_records=3,
+                        linger_s=3600)
+        alone = [await asyncio.wait_for(gate.acquire("a", 1), 0.1) for _ in range(10)]  # alone: full share
+        b = await asyncio.wait_for(gate.acquire("b", 1), 0.1)  # the newcomer is admitted at once
+        assert gate.contended("a") and gate.contended("b")
+        backlog = [asyncio.create_task(gate.acquire("a", 1)) for _ in range(5)]
+        await asyncio.sleep(0)
+        assert gate.waiting("a") == 5  # a holds 10 > 3 while b is active: its new requests wait
+        for ticket in alone[:7]:  # a's own requests end; a stays above its contended share
+            gate.release("a", ticket)
+        await asyncio.sleep(0)
+        assert gate.waiting("a") == 5 and gate.in_flight["a"] == 3
+        b2 = await asyncio.wait_for(gate.acquire("b", 1), 0.1)  # b is never queued behind a's backlog
+        gate.release("a", alone[7])  # one of a's ends: exactly one of its waiters takes its place
+        await asyncio.sleep(0)
+        assert gate.waiting("a") == 4 and gate.in_flight["a"] == 3
+        for ticket in alone[8:]:
+            gate.release("a", ticket)
+        gate.release("b", b)
+        gate.release("b", b2)
+        for task in backlog:  # no starvation: a's backlog drains through its own releases
+            gate.release("a", await asyncio.wait_for(task, 0.1))
+        assert gate.in_flight == {} and gate.waiting("a") == 0
+
+    run(scenario())
+
+
+def test_contention_ends_after_the_linger_time_and_a_project_alone_gets_its_full_share():
+    async def scenario():
+        gate = FairGate(total_records=100, project_records=100, small_records=10, contended_records=2,
+                        linger_s=0.0)
+        b = await gate.acquire("b", 1)
+        a = [await gate.acquire("a", 1) for _ in range(2)]
+        waiting = asyncio.create_task(gate.acquire("a", 1))
+        await asyncio.sleep(0)
+        assert not waiting.done()
+        gate.release("b", b)  # b done, linger 0: a is alone again
+        gate.release("a", a[0])  # the next release of a admits its waiter, and more are admitted at once
+        await asyncio.wait_for(waiting, 0.1)
+        more = [await asyncio.wait_for(gate.acquire("a", 1), 0.1) for _ in range(20)]
+        assert gate.in_flight["a"] == 22 and not gate.contended("a")
+        for ticket in (a[1], waiting.result(), *more):
+            gate.release("a", ticket)
+        assert gate.in_flight == {}
+
+    run(scenario())
+
+
+def test_a_large_request_of_a_busy_project_waits_until_its_own_work_is_done():
+    async def scenario():
+        gate = FairGate(total_records=1000, project_records=500, small_records=10, contended_records=4,
+                        linger_s=3600)
+        b = await gate.acquire("b", 1)
+        a1 = await gate.acquire("a", 1)  # nothing in flight: admitted even though b is active
+        big = asyncio.create_task(gate.acquire("a", 100))  # 101 > 4 while contended: waits
+        await asyncio.sleep(0)
+        assert not big.done()
+        gate.release("a", a1)
+        ticket = await asyncio.wait_for(big, 0.1)  # a has nothing in flight: the large request goes
+        gate.release("a", ticket)
+        gate.release("b", b)
+
+    run(scenario())

@@ -8,6 +8,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import pandas as pd
 
 from statcoder.contract import DECISIONS, OUTPUT_COLUMNS
@@ -218,8 +219,6 @@ def finish(ctx: ServiceContext, request: PreparedRequest, predicted: list[Output
 
 def _candidates(value: str) -> Any:
     """Return the candidates JSON for the answer: embedded as is (no parse) when it is plain JSON."""
-    import orjson
-
     if "NaN" in value or "Infinity" in value:  # not JSON: parse (Python's json reads them) and re-encode
         return json.loads(value)
     return orjson.Fragment(value)
@@ -229,14 +228,27 @@ def assemble(
     ctx: ServiceContext, request: PreparedRequest, predicted: list[Output], task_ids: list[int | None]
 ) -> CodingResult:
     """Return the coded records (own input fields as strings + output columns); counts metrics."""
-    ctx.metrics.count_decisions(decision_counts([p[3] for p in predicted]), "sync")
+    return result(ctx, request, predicted, coded_records(request, predicted), task_ids)
+
+
+def coded_records(request: PreparedRequest, predicted: list[Output]) -> list[dict[str, Any]]:
+    """Return each record's own input fields (as strings) plus its output columns."""
     out = []
     for rec, (code, level, confidence, decision, source, candidates) in zip(request.records, predicted, strict=True):
-        coded = {k: _text_value(v) for k, v in rec.items()}
+        coded = {k: v if isinstance(v, str) else _text_value(v) for k, v in rec.items()}
         coded.update(predicted_code=code, predicted_level=int(level), confidence=float(confidence),
                      decision=decision, source=source, candidates=_candidates(candidates))
         out.append(coded)
-    return CodingResult(model_version=request.version, records=out, review_task_ids=task_ids)
+    return out
+
+
+def result(
+    ctx: ServiceContext, request: PreparedRequest, predicted: list[Output], records: list[dict[str, Any]],
+    task_ids: list[int | None],
+) -> CodingResult:
+    """Return the request's result from its coded records and task ids; counts the decisions."""
+    ctx.metrics.count_decisions(decision_counts([p[3] for p in predicted]), "sync")
+    return CodingResult(model_version=request.version, records=records, review_task_ids=task_ids)
 
 
 def review_rows(
@@ -277,8 +289,6 @@ def place_task_ids(n_records: int, rows: list[int], ids: list[int]) -> list[int 
 
 def render(result: CodingResult, *, max_bytes: int) -> bytes:
     """Return the JSON answer of ``POST /code``; PayloadTooLargeError past ``max_bytes``."""
-    import orjson
-
     records = result.records
     for rec, task_id in zip(records, result.review_task_ids, strict=True):
         rec["review_task_id"] = task_id

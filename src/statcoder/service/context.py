@@ -75,6 +75,7 @@ class ServiceContext:
             total_records=self.settings.coding_records_in_flight,
             project_records=self.settings.project_records_in_flight,
             small_records=self.settings.small_request_records,
+            contended_records=self.settings.project_records_contended,
         )
         self._classifications: dict[str, Classification] = {}
 

@@ -8,12 +8,23 @@ any other. Requests of at most ``small_records`` records only count against thei
 share, never against the shared pool: a 1-record request of one project is never queued
 behind another project's large requests.
 
+**Contention.** While another project is active in the process (a request of it in flight or
+waiting, or one finished less than ``linger_s`` ago), a project already holding records in
+flight is admitted only up to ``contended_records`` records. Everything a newcomer can find
+ahead of it - the model call in progress, the answers waiting for the event loop, the
+group commit of review tasks - is then the work of at most that many records of the busy
+project, so its latency no longer grows with the busy project's client count; the busy
+project's excess requests wait in its queue, holding no thread and no model capacity. A
+project with nothing in flight is always admitted (no starvation), and admissions stay
+round-robin. Alone in the process, a project gets its full share (``project_records``).
+
 The gate lives on the event loop (asyncio); waiting holds no thread.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -30,20 +41,37 @@ class _Waiter:
 class FairGate:
     """Admission by records in flight, per project and overall, round-robin between projects."""
 
-    def __init__(self, *, total_records: int, project_records: int, small_records: int) -> None:
+    def __init__(
+        self, *, total_records: int, project_records: int, small_records: int, contended_records: int = 0,
+        linger_s: float = 1.0,
+    ) -> None:
         self.total_records = total_records
         self.project_records = project_records
         self.small_records = small_records
+        self.contended_records = contended_records  # 0: no contention limit
+        self.linger_s = linger_s
         self.in_flight: dict[str, int] = {}
         self.shared = 0  # records of large requests in flight (the shared pool)
         self._queues: OrderedDict[str, deque[_Waiter]] = OrderedDict()
+        self._last_done: dict[str, float] = {}  # project -> monotonic time its last request ended
+
+    def contended(self, project: str) -> bool:
+        """True when another project is active here: in flight, waiting, or done within ``linger_s``."""
+        if any(p != project for p in self.in_flight) or any(p != project for p in self._queues):
+            return True
+        since = time.monotonic() - self.linger_s
+        return any(p != project and t > since for p, t in self._last_done.items())
 
     def _cost(self, n_records: int) -> int:
         return max(1, min(n_records, self.project_records))
 
     def _fits(self, project: str, cost: int, small: bool) -> bool:
-        if self.in_flight.get(project, 0) + cost > self.project_records:
+        held = self.in_flight.get(project, 0)
+        if held + cost > self.project_records:
             return False
+        if (self.contended_records and held and held + cost > self.contended_records
+                and self.contended(project)):
+            return False  # a waiting request of this project is admitted when one of its own ends
         return small or self.shared + cost <= self.total_records
 
     def _take(self, project: str, cost: int, small: bool) -> None:
@@ -83,6 +111,11 @@ class FairGate:
             self.in_flight.pop(project, None)
         if not small:
             self.shared -= cost
+        if self.contended_records:
+            now = time.monotonic()
+            self._last_done[project] = now
+            if len(self._last_done) > 64:  # forget projects idle for longer than the linger time
+                self._last_done = {p: t for p, t in self._last_done.items() if t > now - self.linger_s}
         self._admit()
 
     def _admit(self) -> None:

@@ -72,8 +72,14 @@ def candidate_margin(candidates_json: str) -> float:
     """
     import json
 
+    import orjson
+
     try:
-        ps = sorted((float(c.get("p", 0.0)) for c in json.loads(candidates_json)), reverse=True)
+        try:
+            parsed = orjson.loads(candidates_json)
+        except orjson.JSONDecodeError:  # NaN/Infinity are not JSON; Python's json reads them
+            parsed = json.loads(candidates_json)
+        ps = sorted((float(c.get("p", 0.0)) for c in parsed), reverse=True)
     except (ValueError, TypeError, AttributeError):
         return 0.0
     if not ps:

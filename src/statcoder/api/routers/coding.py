@@ -34,23 +34,31 @@ async def code(body: CodeRequest, project: CodeProject, ctx: ContextDep) -> Resp
     return Response(await answer(ctx, project, body), media_type="application/json")
 
 
+#: requests of at most this many records are prepared, selected and assembled on the event loop
+#: (each step under ~1 ms of interpreter time); larger ones in the thread pool. A thread hop
+#: costs more than that work (the thread needs the interpreter lock the loop holds), so a
+#: 100-record request is answered faster without one, and the loop is not held longer.
+INLINE_RECORDS = 200
+
+
 async def answer(ctx: ServiceContext, project: Project, body: CodeRequest) -> bytes:
     """Code the request's records and return the JSON answer (bytes); raises service errors."""
     settings = ctx.settings
     n = len(body.records)
     # Fair admission: records in flight are bounded per project, waiting projects take turns.
     async with ctx.gate.admitted(project.id, n):
-        # A small request is validated, selected and assembled on the event loop (tens of
-        # microseconds, plain lists, no thread hop); a large one in the thread pool, so it
-        # cannot hold up the loop. No thread is held while waiting for the model or the store.
-        if n <= settings.small_request_records:
+        # No thread is held while waiting for the model or the store.
+        if n <= INLINE_RECORDS:
             request = coding.prepare(ctx, project, body.records, text_columns=body.text_columns,
                                      id_field=body.id_field, top_k=body.top_k, queue_review=body.queue_review)
             predicted = await _model(ctx, request)
             chosen = coding.review_rows(ctx, request, predicted)
-            task_ids = await _tasks(ctx, n, chosen)
-            return coding.render(coding.assemble(ctx, request, predicted, task_ids),
-                                 max_bytes=settings.max_response_bytes)
+            # the answer's records are built while the writer thread stores the tasks
+            pending = ctx.task_writer.submit(chosen[1]) if chosen[1] else None
+            records = coding.coded_records(request, predicted)
+            ids = await asyncio.wrap_future(pending) if pending is not None else []
+            result = coding.result(ctx, request, predicted, records, coding.place_task_ids(n, chosen[0], ids))
+            return coding.render(result, max_bytes=settings.max_response_bytes)
         request = await run_in_threadpool(
             coding.prepare, ctx, project, body.records, text_columns=body.text_columns,
             id_field=body.id_field, top_k=body.top_k, queue_review=body.queue_review)
