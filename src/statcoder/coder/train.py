@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
 
 import statcoder
 from statcoder.classifications import Classification
@@ -121,6 +122,8 @@ def train(
     model_params: dict[str, Any] | None = None,
     hierarchical: bool = True,
     deploy: str | None = None,
+    select_model: bool = False,
+    title_examples: bool = False,
     calibration_data: pd.DataFrame | None = None,
     calibration_source: str = "labelled sample of the target population",
     on_progress: ProgressFn | None = None,
@@ -131,7 +134,12 @@ def train(
     ``cv_folds`` defaults to 5 below 20,000 records and 3 above. ``hierarchical`` (linear
     backend) uses one SVM over top-level groups and one per group; ``False`` a flat SVM.
     ``deploy`` is what is deployed (see ``HierarchicalCoder``; None = ``"mean"`` for the
-    linear backend, one model with the members' mean weights, else ``"members"``). ``calibration_data`` (same
+    linear backend, one model with the members' mean weights, else ``"members"``).
+    ``select_model`` (linear backend): choose among ``model_candidates`` (C grid, flat vs
+    hierarchy-aware) by top-1 on the first cross-validation fold (recorded in the card's
+    ``model_selection``). ``title_examples``: the classification's titles of the codes in the
+    training data are added to every member's training data (never used for calibration).
+    ``calibration_data`` (same
     columns as ``data``) is a labelled sample of the records that will be coded: when given,
     calibration and thresholds are re-chosen on it (``Coder.recalibrate``); when not, a
     ``NoTargetCalibrationWarning`` says that the promise refers to the training data's source.
@@ -161,15 +169,19 @@ def train(
     base = make_model(backend, seed=seed, **params)
     if deploy is None:
         deploy = "mean" if callable(getattr(base, "plan_fit", None)) else "members"
+    candidates = model_candidates(base, hierarchical=bool(params.get("groups"))) if select_model else None
+    extra = title_pairs(classification, codes) if title_examples else None
     model = HierarchicalCoder(base, classification=classification, target_accuracy=target_accuracy, cv=folds,
-                              deploy=deploy, seed=seed).fit(texts, codes, on_progress=on_progress)
+                              deploy=deploy, seed=seed, candidates=candidates).fit(
+        texts, codes, extra_examples=extra, on_progress=on_progress)
+    chosen = clone(base).set_params(**model.best_params_)  # not ``base``: it is the estimator's parameter
     n_truncated = dropped.pop("truncated")
     card = ModelCard(
         created=datetime.now(UTC).isoformat(timespec="seconds"),
         backend=backend,
-        model_params={k: (list(v) if isinstance(v, tuple) else v) for k, v in base.get_params().items()
+        model_params={k: (list(v) if isinstance(v, tuple) else v) for k, v in chosen.get_params().items()
                       if k != "groups"},
-        hierarchical_model=bool(params.get("groups")),
+        hierarchical_model=bool(chosen.get_params().get("groups")),
         deploy=deploy,
         seed=seed,
         target_accuracy=target_accuracy,
@@ -189,6 +201,7 @@ def train(
         train_seconds=round(time.perf_counter() - started, 3),
         library_versions=_versions(),
         index_entries=len(index) if index is not None else 0,
+        model_selection=_selection(model, title_examples=title_examples, n_titles=len(extra[0]) if extra else 0),
     )
     coder = Coder(model=model, classification=classification, thresholds=model.thresholds_, card=card, index=index)
     if calibration_data is not None:
@@ -200,6 +213,39 @@ def train(
         "like the training data; if the texts to code come from another source, run `statcoder calibrate` "
         "on a labelled sample of them", NoTargetCalibrationWarning, stacklevel=2)
     return coder
+
+
+#: the C values ``select_model`` tries besides the base model's own (one first-fold member each)
+C_GRID = (0.5, 2.0)
+
+
+def model_candidates(base: Any, *, hierarchical: bool) -> list[dict[str, Any]] | None:
+    """Parameter changes ``train(select_model=True)`` chooses among: the base model first (it wins
+    ties), other C values, and the flat model when the base is hierarchy-aware. None for backends
+    without a C (nothing to choose)."""
+    if "C" not in base.get_params():
+        return None
+    own = float(base.get_params()["C"])
+    out: list[dict[str, Any]] = [{}] + [{"C": c} for c in C_GRID if c != own]
+    if hierarchical:
+        out.append({"groups": None})
+    return out
+
+
+def title_pairs(classification: Classification, codes: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(title, code) of every distinct training code that has a title in ``classification``."""
+    pairs = [(classification.title(c), c) for c in sorted(set(codes)) if classification.title(c).strip()]
+    return [t for t, _ in pairs], [c for _, c in pairs]
+
+
+def _selection(model: HierarchicalCoder, *, title_examples: bool, n_titles: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if model.candidates:
+        out = {"candidates": [dict(c) for c in model.candidates], **model.selection_,
+               "criterion": "top-1 on the first cross-validation fold's held-out records"}
+    if title_examples:
+        out["title_examples"] = n_titles
+    return out
 
 
 def _column(frame: pd.DataFrame, name: str) -> list[Any]:
