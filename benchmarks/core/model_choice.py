@@ -7,7 +7,8 @@ every candidate the recipe of ``train()`` is replayed on one shared featuriser: 
 random folds of the training part (K = 5 below 20,000 records, else 3), out-of-fold top-1 from
 the members, and the test top-1 of the ``mean`` model (members' mean weights). Candidates:
 ``hier`` (hierarchy-aware) or ``flat``, a C, and ``+titles`` (the classification's leaf titles
-appended to every member's training rows, never scored out of fold). Also: how often a test
+appended to every member's training rows, never scored out of fold) and ``+notes`` (the
+items of the classification file's ``includes`` column, ISCO-08 for ESCO). Also: how often a test
 text occurs verbatim (normalised) in the training part and how accurate its training code is.
 Appends one JSON line per (data set, candidate) to benchmarks/core/model_choice.jsonl.
 """
@@ -45,6 +46,17 @@ def _titles(tree: object, codes: set[str]) -> tuple[list[str], list[str]]:
     return [t for t, _ in pairs], [c for _, c in pairs]
 
 
+NOTES = {"esco": "isco08.csv"}  # the benchmark classifications whose file has an `includes` column
+
+
+def _notes(name: str, codes: set[str]) -> tuple[list[str], list[str]]:
+    from statcoder.coder.train import note_examples
+
+    if name not in NOTES:
+        return [], []
+    return note_examples(ds.SHARED / "classifications" / NOTES[name], codes=codes)
+
+
 def run(name: str, candidates: list[str], seed: int = 0) -> list[dict]:
     split, tree = _load(name)
     texts = [t[:LONGEST] for t in split.train["text"]]
@@ -64,11 +76,14 @@ def run(name: str, candidates: list[str], seed: int = 0) -> list[dict]:
                 for t, y, s in zip(test_texts, truth, seen, strict=True) if s]
         exact["seen_train_code_acc"] = float(np.mean(hits))
     out = []
-    by_titles: dict[bool, list[str]] = {}
+    by_titles: dict[tuple[bool, bool], list[str]] = {}
     for cand in candidates:
-        by_titles.setdefault("+titles" in cand, []).append(cand)
-    for with_titles, group in by_titles.items():
+        by_titles.setdefault(("+titles" in cand, "+notes" in cand), []).append(cand)
+    for (with_titles, with_notes), group in by_titles.items():
         extra_t, extra_c = _titles(tree, set(codes)) if with_titles else ([], [])
+        if with_notes:
+            note_t, note_c = _notes(name, set(codes))
+            extra_t, extra_c = extra_t + note_t, extra_c + note_c
         all_texts = texts + extra_t
         all_codes = np.concatenate([codes, np.asarray(extra_c, dtype=object)])
         extra_rows = np.arange(n, n + len(extra_t))

@@ -82,7 +82,7 @@ def test_train_options_select_model_and_title_examples_are_recorded(ilo_slice, i
     frame = ilo_slice.head(700)
     common = {"text_columns": ["text"], "code_column": "code", "classification": isco, "seed": 0}
     with pytest.warns(UserWarning):
-        chosen = train(frame, select_model=True, **common)
+        chosen = train(frame, select_model=True, title_examples=False, **common)
     sel = chosen.card.model_selection
     assert sel["candidates"] == model_candidates(make_model("linear"), hierarchical=True)
     assert len(sel["validation_top1"]) == len(sel["candidates"]) == 4
@@ -91,12 +91,12 @@ def test_train_options_select_model_and_title_examples_are_recorded(ilo_slice, i
     assert chosen.card.model_params["C"] == expected.get("C", 1.0)
     assert chosen.card.hierarchical_model == ("groups" not in expected)
     with pytest.warns(UserWarning):
-        titled = train(frame, title_examples=True, **common)
+        titled = train(frame, **common)  # titles are the default
     n_titles = len(title_pairs(isco, frame["code"].tolist())[0])
     assert titled.card.model_selection == {"title_examples": n_titles} and n_titles > 50
     assert titled.card.heldout.n == len(frame)  # titles are not calibration records
     with pytest.warns(UserWarning):
-        plain = train(frame, **common)
+        plain = train(frame, title_examples=False, **common)
     assert plain.card.model_selection == {}
     a, b = titled.model.final_estimator_.coef_, plain.model.final_estimator_.coef_
     assert a.shape != b.shape or abs(a - b).sum() > 0  # the titles changed the model

@@ -123,7 +123,8 @@ def train(
     hierarchical: bool = True,
     deploy: str | None = None,
     select_model: bool = False,
-    title_examples: bool = False,
+    title_examples: bool = True,
+    extra_examples: tuple[Sequence[str], Sequence[str]] | None = None,
     calibration_data: pd.DataFrame | None = None,
     calibration_source: str = "labelled sample of the target population",
     on_progress: ProgressFn | None = None,
@@ -138,7 +139,9 @@ def train(
     ``select_model`` (linear backend): choose among ``model_candidates`` (C grid, flat vs
     hierarchy-aware) by top-1 on the first cross-validation fold (recorded in the card's
     ``model_selection``). ``title_examples``: the classification's titles of the codes in the
-    training data are added to every member's training data (never used for calibration).
+    training data are added to every member's training data (never used for calibration);
+    ``extra_examples`` = (texts, codes) likewise, e.g. a classification's notes
+    (``note_examples``); their codes must be in the classification.
     ``calibration_data`` (same
     columns as ``data``) is a labelled sample of the records that will be coded: when given,
     calibration and thresholds are re-chosen on it (``Coder.recalibrate``); when not, a
@@ -170,7 +173,7 @@ def train(
     if deploy is None:
         deploy = "mean" if callable(getattr(base, "plan_fit", None)) else "members"
     candidates = model_candidates(base, hierarchical=bool(params.get("groups"))) if select_model else None
-    extra = title_pairs(classification, codes) if title_examples else None
+    extra = _extra_examples(classification, codes, title_examples, extra_examples)
     model = HierarchicalCoder(base, classification=classification, target_accuracy=target_accuracy, cv=folds,
                               deploy=deploy, seed=seed, candidates=candidates).fit(
         texts, codes, extra_examples=extra, on_progress=on_progress)
@@ -201,7 +204,7 @@ def train(
         train_seconds=round(time.perf_counter() - started, 3),
         library_versions=_versions(),
         index_entries=len(index) if index is not None else 0,
-        model_selection=_selection(model, title_examples=title_examples, n_titles=len(extra[0]) if extra else 0),
+        model_selection=_selection(model, title_examples=title_examples, extra=extra, given=extra_examples),
     )
     coder = Coder(model=model, classification=classification, thresholds=model.thresholds_, card=card, index=index)
     if calibration_data is not None:
@@ -238,13 +241,62 @@ def title_pairs(classification: Classification, codes: Sequence[str]) -> tuple[l
     return [t for t, _ in pairs], [c for _, c in pairs]
 
 
-def _selection(model: HierarchicalCoder, *, title_examples: bool, n_titles: int) -> dict[str, Any]:
+def note_examples(path: Any, *, columns: Sequence[str] = ("includes",),
+                  codes: set[str] | None = None) -> tuple[list[str], list[str]]:
+    """(text, code) pairs from a classification CSV's note columns (default ``includes``: the
+    examples of occupations classified here), one pair per non-empty line, ``* `` bullets
+    stripped; only ``codes`` when given. For ``train(extra_examples=...)``.
+
+    Raises InputError when the file lacks a ``code`` column or every one of ``columns``.
+    """
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    present = [c for c in columns if c in frame.columns]
+    if "code" not in frame.columns or not present:
+        raise InputError(f"no code column or none of the note columns {', '.join(columns)}", where=str(path),
+                         hint=f"the columns are: {', '.join(map(str, frame.columns))}")
+    texts, out_codes = [], []
+    for row in frame.itertuples(index=False):
+        code = str(row.code).strip()
+        if codes is not None and code not in codes:
+            continue
+        for column in present:
+            for line in str(getattr(row, column)).splitlines():
+                text = line.strip().lstrip("*").strip()
+                if text:
+                    texts.append(text)
+                    out_codes.append(code)
+    return texts, out_codes
+
+
+def _extra_examples(classification: Classification, codes: Sequence[str], titles: bool,
+                    given: tuple[Sequence[str], Sequence[str]] | None) -> tuple[list[str], list[str]] | None:
+    """The titles (when asked) followed by the given extra examples; None when there are none."""
+    texts, out = title_pairs(classification, codes) if titles else ([], [])
+    if given is not None:
+        g_texts, g_codes = [as_text(t) for t in given[0]], [as_text(c).strip() for c in given[1]]
+        if len(g_texts) != len(g_codes):
+            raise InputError(f"{len(g_codes)} codes for {len(g_texts)} extra example texts",
+                             where="train(extra_examples=...)", hint="pass (texts, codes) of equal length")
+        unknown = sorted({c for c in g_codes if c not in classification})
+        if unknown:
+            raise InputError(f"{len(unknown)} extra example code(s) not in {classification.name}, e.g. {unknown[0]!r}",
+                             where="train(extra_examples=...)", hint="pass codes of the training classification")
+        keep = [i for i, t in enumerate(g_texts) if t.strip()]
+        texts, out = texts + [g_texts[i] for i in keep], out + [g_codes[i] for i in keep]
+    return (texts, out) if texts else None
+
+
+def _selection(model: HierarchicalCoder, *, title_examples: bool, extra: Any, given: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if model.candidates:
         out = {"candidates": [dict(c) for c in model.candidates], **model.selection_,
                "criterion": "top-1 on the first cross-validation fold's held-out records"}
+    n_extra = len(extra[0]) if extra else 0
+    n_given = len([t for t in given[0] if as_text(t).strip()]) if given is not None else 0
     if title_examples:
-        out["title_examples"] = n_titles
+        out["title_examples"] = n_extra - n_given
+    if given is not None:
+        out["extra_examples"] = n_given
     return out
 
 
