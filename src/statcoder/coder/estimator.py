@@ -53,12 +53,14 @@ from statcoder.coder.heldout import (
 from statcoder.coder.levels import best_by_level, level_aggregators, top_level_groups
 from statcoder.coder.members import (
     candidate_bases,
+    checked_extra,
     fit_shared,
     indexable,
     is_texts,
     member_scores,
     random_folds,
     route,
+    select_first_fold,
 )
 from statcoder.decision.conformal import DEFAULT_COVERAGES, ConformalLevel, fit_conformal
 from statcoder.errors import ConfigurationError, InputError
@@ -154,7 +156,7 @@ class HierarchicalCoder(ClassifierMixin, BaseEstimator):
             raise InputError(f"training needs at least 2 records, got n_samples = {n}",
                              where="HierarchicalCoder.fit", hint="pass more labelled texts")
         check_classification_targets(y_arr)
-        X_fit, y_fit, extra = X, y_arr, self._extra(X, y_arr, extra_examples)
+        X_fit, y_fit, extra = X, y_arr, checked_extra(X, extra_examples)
         if len(extra[0]):
             X_fit, y_fit = list(X) + extra[0], np.concatenate([y_arr.astype(object), extra[1]])
         self.classes_ = np.unique(y_fit)
@@ -183,7 +185,7 @@ class HierarchicalCoder(ClassifierMixin, BaseEstimator):
                     raise ConfigurationError(f"deploy='mean' needs a linear base model, not {type(base).__name__}",
                                              where="HierarchicalCoder", hint="use deploy='members'")
                 self.estimators_ = []
-                base, first = self._select(bases, X_fit, y_fit, parts)
+                base, first = select_first_fold(self, bases, X_fit, y_fit, parts)
                 for j, (train, test) in enumerate(parts):
                     member = first if j == 0 and first is not None else clone(base).fit(
                         _safe_indexing(X_fit, train), y_fit[train])
@@ -198,34 +200,6 @@ class HierarchicalCoder(ClassifierMixin, BaseEstimator):
         self.oof_proba_ = self._last_proba
         self.best_params_ = dict(self.candidates[self.selection_["chosen"]]) if self.candidates else {}
         return self
-
-    @staticmethod
-    def _extra(X: Any, y: np.ndarray, extra: Any) -> tuple[list[str], np.ndarray]:
-        """The checked extra examples: (texts, codes as an object array); empty when None."""
-        if extra is None:
-            return [], np.asarray([], dtype=object)
-        texts, codes = list(extra[0]), np.asarray(list(extra[1]), dtype=object)
-        if len(texts) != len(codes):
-            raise InputError(f"{len(codes)} codes for {len(texts)} extra example texts",
-                             where="HierarchicalCoder.fit(extra_examples=...)", hint="pass one code per text")
-        if len(texts) and not (is_texts(X) and all(isinstance(t, str) for t in texts)):
-            raise InputError("extra examples need text input (X a list of texts, extra texts strings)",
-                             where="HierarchicalCoder.fit(extra_examples=...)", hint="pass texts, not features")
-        return texts, codes
-
-    def _select(self, bases: list, X: Any, y: np.ndarray, parts: list) -> tuple[Any, Any]:
-        """(The candidate with the best top-1 on the first fold's held-out records, its fitted
-        first-fold member or None), for any base estimator; sets ``selection_``."""
-        scores, firsts = [], []
-        train, test = parts[0]
-        for b in bases if len(bases) > 1 else []:
-            firsts.append(clone(b).fit(_safe_indexing(X, train), y[train]))
-            s = member_scores(firsts[-1], _safe_indexing(X, test), self.classes_)
-            scores.append(float(np.mean(self.classes_[np.argmax(s, axis=1)] == y[test])) if len(test) else 0.0)
-        chosen = int(np.argmax(scores)) if scores else 0
-        self.selection_ = {"validation_top1": scores, "validation_n": len(test) if scores else 0,
-                           "chosen": chosen}
-        return bases[chosen], (firsts[chosen] if firsts else None)
 
     def _calibrate(self, scores: np.ndarray, y_arr: np.ndarray, y_index: np.ndarray) -> None:
         """Fit the calibrator, thresholds, conformal quantiles and held-out figures on scores."""

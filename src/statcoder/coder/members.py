@@ -191,3 +191,35 @@ def fit_shared(model: Any, base: Any, X: Any, y: np.ndarray, parts: list, on_pro
     if on_progress is not None:
         on_progress(3, 3, stage)
     return chosen
+
+
+def checked_extra(X: Any, extra: Any) -> tuple[list[str], np.ndarray]:
+    """``HierarchicalCoder.fit``'s checked extra examples: (texts, codes as an object array); empty when None."""
+    from statcoder.errors import InputError
+
+    if extra is None:
+        return [], np.asarray([], dtype=object)
+    texts, codes = list(extra[0]), np.asarray(list(extra[1]), dtype=object)
+    if len(texts) != len(codes):
+        raise InputError(f"{len(codes)} codes for {len(texts)} extra example texts",
+                         where="HierarchicalCoder.fit(extra_examples=...)", hint="pass one code per text")
+    if len(texts) and not (is_texts(X) and all(isinstance(t, str) for t in texts)):
+        raise InputError("extra examples need text input (X a list of texts, extra texts strings)",
+                         where="HierarchicalCoder.fit(extra_examples=...)", hint="pass texts, not features")
+    return texts, codes
+
+
+def select_first_fold(model: Any, bases: list, X: Any, y: np.ndarray, parts: list) -> tuple[Any, Any]:
+    """(The candidate with the best top-1 on the first fold's held-out records, its fitted
+    first-fold member or None), for any base estimator; sets ``model.selection_``."""
+    from sklearn.utils import _safe_indexing
+
+    scores, firsts = [], []
+    train, test = parts[0]
+    for b in bases if len(bases) > 1 else []:
+        firsts.append(clone(b).fit(_safe_indexing(X, train), y[train]))
+        s = member_scores(firsts[-1], _safe_indexing(X, test), model.classes_)
+        scores.append(float(np.mean(model.classes_[np.argmax(s, axis=1)] == y[test])) if len(test) else 0.0)
+    chosen = int(np.argmax(scores)) if scores else 0
+    model.selection_ = {"validation_top1": scores, "validation_n": len(test) if scores else 0, "chosen": chosen}
+    return bases[chosen], (firsts[chosen] if firsts else None)
