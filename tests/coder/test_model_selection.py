@@ -100,3 +100,24 @@ def test_train_options_select_model_and_title_examples_are_recorded(ilo_slice, i
     assert plain.card.model_selection == {}
     a, b = titled.model.final_estimator_.coef_, plain.model.final_estimator_.coef_
     assert a.shape != b.shape or abs(a - b).sum() > 0  # the titles changed the model
+
+
+def test_note_examples_and_train_extra_examples(ilo_slice, isco, shared_data, tmp_path):
+    from statcoder.coder.train import note_examples
+
+    texts, codes = note_examples(shared_data / "classifications" / "isco08.csv", codes={"2519"})
+    # ISCO-08 2519's "examples of the occupations classified here", one per line
+    assert texts == ["Quality assurance analyst (computers)", "Software tester", "Systems tester"]
+    assert codes == ["2519"] * 3
+    bare = tmp_path / "bare.csv"
+    bare.write_text("code,title\n1,A\n")
+    with pytest.raises(InputError, match="note columns"):
+        note_examples(bare)
+    frame = ilo_slice.head(300)
+    common = {"text_columns": ["text"], "code_column": "code", "classification": isco, "seed": 0}
+    with pytest.raises(InputError, match="not in"):
+        train(frame, extra_examples=(["x"], ["99999"]), **common)
+    with pytest.warns(UserWarning):
+        coder = train(frame, title_examples=False, extra_examples=(texts + [" "], codes + ["2519"]), **common)
+    assert coder.card.model_selection == {"extra_examples": 3}  # the blank text is left out
+    assert "2519" in coder.model.classes_
