@@ -17,6 +17,23 @@ from statcoder import Classification
 SHARED = Path(os.environ.get("STATCODER_SHARED_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
 
 
+NOTE_FILES: dict[str, Path] = {}  # classification fingerprint -> its CSV, when that has an `includes` column
+
+
+def _classification(name: str) -> Classification:
+    """A classification from ../shared/data/classifications; remembers files that carry notes."""
+    path = SHARED / "classifications" / name
+    tree = Classification.from_csv(path)
+    if "includes" in pd.read_csv(path, nrows=0).columns:
+        NOTE_FILES[tree.fingerprint] = path
+    return tree
+
+
+def note_file(tree: Classification) -> Path | None:
+    """The CSV of ``tree`` when it has explanatory notes (an ``includes`` column), else None."""
+    return NOTE_FILES.get(tree.fingerprint)
+
+
 def _read(name: str) -> pd.DataFrame:
     return pd.read_csv(SHARED / "coding" / name, dtype=str, keep_default_na=False)
 
@@ -46,7 +63,7 @@ def onet() -> Dataset:
     alt, rep = _read("onet_alternate_titles.csv"), _read("onet_reported_titles.csv")
     held = set(rep["text"].map(_norm))
     train = alt.loc[~alt["text"].map(_norm).isin(held), ["text", "code"]].reset_index(drop=True)
-    soc = Classification.from_csv(SHARED / "classifications" / "soc2018.csv")
+    soc = _classification("soc2018.csv")
     return Dataset("O*NET (SOC 2018, 6-digit)",
                    f"train {len(train):,} alternate titles (minus reported ones), test {len(rep):,} reported titles",
                    soc, [Split("reported", train, rep[["text", "code"]].reset_index(drop=True))])
@@ -73,7 +90,7 @@ def ojalab(*, folds: int | None = None, seed: int = 0) -> Dataset:
 def naics(*, folds: int | None = None, seed: int = 0) -> Dataset:
     """NAICS 2022 index file, 6-digit codes, 5-fold CV."""
     frame = _read("naics2022_index.csv")[["text", "code"]]
-    tree = Classification.from_csv(SHARED / "classifications" / "naics2022.csv")
+    tree = _classification("naics2022.csv")
     return Dataset("NAICS 2022 index (6-digit)", f"{len(frame):,} index entries, 5-fold CV", tree,
                    list(_folds(frame, 5, seed, folds)))
 
@@ -81,7 +98,7 @@ def naics(*, folds: int | None = None, seed: int = 0) -> Dataset:
 def esco(*, folds: int | None = None, seed: int = 0) -> Dataset:
     """ESCO occupation labels -> ISCO-08 unit groups, 5-fold CV."""
     frame = _read("esco_isco08_labels.csv")[["text", "code"]]
-    tree = Classification.from_csv(SHARED / "classifications" / "isco08.csv")
+    tree = _classification("isco08.csv")
     return Dataset("ESCO labels (ISCO-08 4-digit)", f"{len(frame):,} labels, 5-fold CV", tree,
                    list(_folds(frame, 5, seed, folds)))
 

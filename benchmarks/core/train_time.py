@@ -1,12 +1,13 @@
 """Training time of the default coder, internal cross-validation included (issue 12's targets).
 
     STATCODER_THREADS=2 flock /work/bench.lock .venv/bin/python benchmarks/core/train_time.py \\
-        [--datasets onet,ojalab] [--out benchmarks/core/train_time.json]
+        [--datasets onet,ojalab] [--out benchmarks/core/train_time.json] [--options '{"select_model": true}']
 
 O*NET: the 46,272 alternate titles of the benchmark's training part (target <= 60 s); OJALAB: all
 9,872 job ads (target <= 120 s). ``statcoder.train`` with its defaults (deploy "mean": K members on
 one shared featuriser, every SVM in one pool of ``STATCODER_THREADS`` worker processes), wall
 seconds from the call to the returned coder, with the 1-minute load average before and after.
+``--options``: further ``train()`` keyword arguments (JSON), recorded with the row.
 """
 
 from __future__ import annotations
@@ -44,7 +45,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--datasets", default="onet,ojalab")
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("train_time.json"))
+    parser.add_argument("--options", default="{}", help="extra train() keyword arguments, JSON")
     args = parser.parse_args()
+    options = json.loads(args.options)
     rows = json.loads(args.out.read_text()) if args.out.exists() else []
     for name in args.datasets.split(","):
         frame, tree = frame_of(name)
@@ -53,10 +56,11 @@ def main() -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             coder = train(frame, text_columns=["text"], code_column="code", classification=tree, seed=0,
-                          on_unknown_code="drop", max_text_length=200_000)
+                          on_unknown_code="drop", max_text_length=200_000, **options)
         seconds = time.perf_counter() - started
         row = {"dataset": name, "n": len(frame), "seconds": round(seconds, 1), "target_s": TARGETS[name],
                "threads": configured_threads(), "cv_folds": coder.card.heldout.cv_folds, "deploy": coder.card.deploy,
+               **({"options": options, "model_selection": coder.card.model_selection} if options else {}),
                "load_before": round(load_before, 2), "load_after": round(os.getloadavg()[0], 2),
                "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
         rows.append(row)

@@ -109,6 +109,9 @@ class ModelCard:
     train_seconds: float
     library_versions: Mapping[str, str]
     index_entries: int = 0
+    #: model chosen by validation in ``train``: candidates (parameter changes), top-1 of each
+    #: on the first fold's held-out records, that fold's size, the chosen candidate
+    model_selection: Mapping[str, Any] = field(default_factory=dict)
     format_version: int = CARD_FORMAT_VERSION
     version: str = "unsaved"
     content_hash: str = ""

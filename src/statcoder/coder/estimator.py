@@ -52,12 +52,15 @@ from statcoder.coder.heldout import (
 )
 from statcoder.coder.levels import best_by_level, level_aggregators, top_level_groups
 from statcoder.coder.members import (
+    candidate_bases,
+    checked_extra,
     fit_shared,
     indexable,
     is_texts,
     member_scores,
     random_folds,
     route,
+    select_first_fold,
 )
 from statcoder.decision.conformal import DEFAULT_COVERAGES, ConformalLevel, fit_conformal
 from statcoder.errors import ConfigurationError, InputError
@@ -74,13 +77,17 @@ class HierarchicalCoder(ClassifierMixin, BaseEstimator):
     Parameters: ``estimator`` (unfitted base classifier; None = ``LinearTextCoder``),
     ``classification`` (None = flat: one level, every class its own code),
     ``target_accuracy`` and ``confidence_level`` (of the threshold test), ``cv`` (K folds),
-    ``deploy`` ("mean", "members", "ensemble" or "refit"), ``coverages`` (conformal sets), ``seed``.
+    ``deploy`` ("mean", "members", "ensemble" or "refit"), ``coverages`` (conformal sets), ``seed``,
+    ``candidates`` (None, or parameter changes of the base estimator to choose among, e.g.
+    ``({}, {"C": 2.0}, {"groups": None})``: the first fold's member of each is fitted, the best
+    top-1 on that fold's held-out records supplies all members; see ``selection_``).
 
     Fitted attributes: ``classes_``, ``estimators_`` (the K members; empty when a "mean" model
     is loaded), ``final_estimator_`` (refit and mean), ``fold_`` (fold of every training record), ``oof_scores_``, ``oof_proba_``
     (calibrated out-of-fold probabilities, ``classes_`` columns), ``calibrator_``,
     ``thresholds_`` (level -> probability, ``inf`` = never), ``level_figures_``,
-    ``decision_figures_``, ``conformal_``, ``heldout_accuracy_``, ``ece_``, ``ece_raw_``.
+    ``decision_figures_``, ``conformal_``, ``heldout_accuracy_``, ``ece_``, ``ece_raw_``,
+    ``selection_`` (``validation_top1`` per candidate, ``validation_n``, ``chosen`` index).
     """
 
     def __init__(
@@ -94,6 +101,7 @@ class HierarchicalCoder(ClassifierMixin, BaseEstimator):
         deploy: str = "members",
         coverages: Sequence[float] = DEFAULT_COVERAGES,
         seed: int = 0,
+        candidates: Sequence[dict[str, Any]] | None = None,
     ) -> None:
         self.estimator = estimator
         self.classification = classification
@@ -103,6 +111,7 @@ class HierarchicalCoder(ClassifierMixin, BaseEstimator):
         self.deploy = deploy
         self.coverages = coverages
         self.seed = seed
+        self.candidates = candidates
 
     # ---- fitting ------------------------------------------------------------------------------
     def _base(self) -> Any:
@@ -125,8 +134,14 @@ class HierarchicalCoder(ClassifierMixin, BaseEstimator):
                 raise ConfigurationError(f"{name} must be between 0 and 1, got {value}",
                                          where="HierarchicalCoder", hint="e.g. 0.95")
 
-    def fit(self, X: Any, y: Any, *, on_progress: ProgressFn | None = None) -> HierarchicalCoder:
-        """Run the recipe on texts ``X`` and codes ``y``; returns self (see the class docs)."""
+    def fit(self, X: Any, y: Any, *, extra_examples: tuple[Sequence[str], Sequence[Any]] | None = None,
+            on_progress: ProgressFn | None = None) -> HierarchicalCoder:
+        """Run the recipe on texts ``X`` and codes ``y``; returns self (see the class docs).
+
+        ``extra_examples`` = (texts, codes), e.g. the classification's own titles: added to
+        every member's training data, never scored out of fold (calibration and thresholds
+        stay on ``X``); texts only.
+        """
         self._check_params()
         if y is None:
             raise InputError("HierarchicalCoder requires y to be passed, but the target y is None",
@@ -141,7 +156,10 @@ class HierarchicalCoder(ClassifierMixin, BaseEstimator):
             raise InputError(f"training needs at least 2 records, got n_samples = {n}",
                              where="HierarchicalCoder.fit", hint="pass more labelled texts")
         check_classification_targets(y_arr)
-        self.classes_ = np.unique(y_arr)
+        X_fit, y_fit, extra = X, y_arr, checked_extra(X, extra_examples)
+        if len(extra[0]):
+            X_fit, y_fit = list(X) + extra[0], np.concatenate([y_arr.astype(object), extra[1]])
+        self.classes_ = np.unique(y_fit)
         if len(self.classes_) < 2:
             raise InputError(f"training needs at least two different classes (codes), got {len(self.classes_)}",
                              where="HierarchicalCoder.fit", hint="check the code column")
@@ -150,33 +168,37 @@ class HierarchicalCoder(ClassifierMixin, BaseEstimator):
         k = int(self.cv)
         self.fold_ = random_folds(n, k, seed=int(self.seed))
         base = self._base()
+        bases = candidate_bases(base, self.candidates) if self.candidates else [base]
         self.oof_scores_ = np.full((n, len(self.classes_)), -np.inf)
         parts = []
         for j in range(k):
             test = np.flatnonzero(self.fold_ == j)
-            train = np.flatnonzero(self.fold_ != j)
-            if len(np.unique(y_arr[train])) < 2:
-                train = np.arange(n)  # a tiny data set: this member sees everything
+            train = np.r_[np.flatnonzero(self.fold_ != j), np.arange(n, len(y_fit))]
+            if len(np.unique(y_fit[train])) < 2:
+                train = np.arange(len(y_fit))  # a tiny data set: this member sees everything
             parts.append((train, test))
         with thread_limit():
             if self.deploy != "members" and callable(getattr(base, "plan_fit", None)) and is_texts(X):
-                fit_shared(self, base, X, y_arr, parts, on_progress)
+                fit_shared(self, base, X_fit, y_fit, parts, on_progress, bases)
             else:
                 if self.deploy == "mean":
                     raise ConfigurationError(f"deploy='mean' needs a linear base model, not {type(base).__name__}",
                                              where="HierarchicalCoder", hint="use deploy='members'")
                 self.estimators_ = []
+                base, first = select_first_fold(self, bases, X_fit, y_fit, parts)
                 for j, (train, test) in enumerate(parts):
-                    member = clone(base).fit(_safe_indexing(X, train), y_arr[train])
+                    member = first if j == 0 and first is not None else clone(base).fit(
+                        _safe_indexing(X_fit, train), y_fit[train])
                     self.estimators_.append(member)
                     if len(test):
                         self.oof_scores_[test] = member_scores(member, _safe_indexing(X, test), self.classes_)
                     if on_progress is not None:
                         on_progress(j + 1, k, "cross-validation")
                 if self.deploy == "refit":
-                    self.final_estimator_ = clone(base).fit(X, y_arr)
+                    self.final_estimator_ = clone(base).fit(X_fit, y_fit)
         self._calibrate(self.oof_scores_, y_arr, y_index)
         self.oof_proba_ = self._last_proba
+        self.best_params_ = dict(self.candidates[self.selection_["chosen"]]) if self.candidates else {}
         return self
 
     def _calibrate(self, scores: np.ndarray, y_arr: np.ndarray, y_index: np.ndarray) -> None:

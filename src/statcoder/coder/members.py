@@ -98,39 +98,87 @@ def member_scores(model: Any, X: Any, classes: np.ndarray) -> np.ndarray:
     return out
 
 
-def fit_shared(model: Any, base: Any, X: Any, y: np.ndarray, parts: list, on_progress: Any) -> None:
+def _fit_plans(Z: Any, models: list, plans: list, features: Any, n_jobs: int) -> None:
+    """Fit every plan's SVMs in one pool (each model with its own SVM options) and finish the models."""
+    from statcoder.models.linear import fit_svm_tasks
+
+    tasks = [t for plan in plans for t in plan.tasks]
+    options = [m.svm_options() for m, plan in zip(models, plans, strict=True) for _ in plan.tasks]
+    fitted = fit_svm_tasks(Z, tasks, options, n_jobs=n_jobs)
+    start = 0
+    for plan in plans:
+        plan.finish(fitted[start:start + len(plan.tasks)], features)
+        start += len(plan.tasks)
+
+
+def candidate_bases(base: Any, candidates: Any) -> list:
+    """One clone of ``base`` per candidate (a mapping of parameters to change); checks the names."""
+    from statcoder.errors import ConfigurationError
+
+    out = []
+    valid = base.get_params()
+    for i, cand in enumerate(candidates):
+        unknown = sorted(set(cand) - set(valid))
+        if unknown:
+            raise ConfigurationError(f"candidate {i} sets unknown parameter(s) {', '.join(unknown)}",
+                                     where="HierarchicalCoder(candidates=...)",
+                                     hint=f"use parameters of {type(base).__name__}: {', '.join(sorted(valid))}")
+        out.append(clone(base).set_params(**dict(cand)))
+    return out
+
+
+def fit_shared(model: Any, base: Any, X: Any, y: np.ndarray, parts: list, on_progress: Any,
+               bases: list | None = None) -> int:
     """Fit ``model``'s members (and refit / mean model) on one featuriser fitted on all texts, SVMs in one pool.
 
     The texts are featurised once (the featuriser learns vocabulary and IDF weights, never
     the codes); every SVM of every member is fitted in one pool of ``n_jobs`` processes.
+    With ``bases`` (candidate models that differ only in their SVMs, e.g. C or ``groups``),
+    the first fold's member of every candidate is fitted first; the candidate with the best
+    top-1 on that fold's held-out records (ties: the earlier one) supplies the other members.
+    Sets ``model.selection_`` and returns the chosen candidate's index (0 without ``bases``).
     """
-    from statcoder.models.linear import fit_svm_tasks
+    from statcoder.errors import ConfigurationError
 
     texts = list(X)
-    # three steps whatever the number of folds: say so, or "1/3" reads as "fold 1 of 3"
+    n_jobs = int(getattr(base, "n_jobs", 1))
+    bases = list(bases or [base])
+    if any(b.make_features().get_params() != base.make_features().get_params() for b in bases):
+        raise ConfigurationError("candidates may only change the classifier (e.g. C, groups), not the features",
+                                 where="HierarchicalCoder(candidates=...)",
+                                 hint="train one model per feature setting and compare their card figures")
     stage = f"{len(parts)}-fold cross-validation in 3 steps (features, fold models, out-of-fold scores)"
     features = base.make_features().fit(texts)
     Z = features.transform(texts)
     if on_progress is not None:
         on_progress(1, 3, stage)
-    models = [clone(base) for _ in parts]
-    plans = [m.plan_fit(train, y[train]) for m, (train, _) in zip(models, parts, strict=True)]
+    chosen, first, validation = 0, None, []
+    if len(bases) > 1:
+        train0, test0 = parts[0]
+        firsts = [clone(b) for b in bases]
+        _fit_plans(Z, firsts, [m.plan_fit(train0, y[train0]) for m in firsts], features, n_jobs)
+        for m in firsts:
+            best = m.classes_[np.argmax(m.scores_of_features(Z[test0]), axis=1)] if len(test0) else []
+            validation.append(float(np.mean(best == y[test0])) if len(test0) else 0.0)
+        chosen = int(np.argmax(validation))
+        first = firsts[chosen]
+    winner = bases[chosen]
+    model.selection_ = {"validation_top1": validation, "validation_n": len(parts[0][1]) if validation else 0,
+                        "chosen": chosen}
+    models = [first if (j == 0 and first is not None) else clone(winner) for j in range(len(parts))]
+    todo = [(m, m.plan_fit(train, y[train])) for j, (m, (train, _)) in enumerate(zip(models, parts, strict=True))
+            if not (j == 0 and first is not None)]
     if model.deploy == "refit":
-        models.append(clone(base))
-        plans.append(models[-1].plan_fit(np.arange(len(y)), y))
-    tasks = [t for plan in plans for t in plan.tasks]
-    fitted = fit_svm_tasks(Z, tasks, base.svm_options(), n_jobs=int(getattr(base, "n_jobs", 1)))
+        models.append(clone(winner))
+        todo.append((models[-1], models[-1].plan_fit(np.arange(len(y)), y)))
+    _fit_plans(Z, [m for m, _ in todo], [p for _, p in todo], features, n_jobs)
     if on_progress is not None:
         on_progress(2, 3, stage)
-    start = 0
-    for plan in plans:
-        plan.finish(fitted[start:start + len(plan.tasks)], features)
-        start += len(plan.tasks)
     if model.deploy == "refit":
         model.final_estimator_ = models.pop()
     model.estimators_ = models
     if model.deploy == "mean":
-        model.final_estimator_ = type(base).averaged(models)
+        model.final_estimator_ = type(winner).averaged(models)
     for member, (_, test) in zip(models, parts, strict=True):
         if not len(test):
             continue
@@ -142,4 +190,36 @@ def fit_shared(model: Any, base: Any, X: Any, y: np.ndarray, parts: list, on_pro
             model.oof_scores_[test] = member_scores(member, [texts[i] for i in test], model.classes_)
     if on_progress is not None:
         on_progress(3, 3, stage)
+    return chosen
 
+
+def checked_extra(X: Any, extra: Any) -> tuple[list[str], np.ndarray]:
+    """``HierarchicalCoder.fit``'s checked extra examples: (texts, codes as an object array); empty when None."""
+    from statcoder.errors import InputError
+
+    if extra is None:
+        return [], np.asarray([], dtype=object)
+    texts, codes = list(extra[0]), np.asarray(list(extra[1]), dtype=object)
+    if len(texts) != len(codes):
+        raise InputError(f"{len(codes)} codes for {len(texts)} extra example texts",
+                         where="HierarchicalCoder.fit(extra_examples=...)", hint="pass one code per text")
+    if len(texts) and not (is_texts(X) and all(isinstance(t, str) for t in texts)):
+        raise InputError("extra examples need text input (X a list of texts, extra texts strings)",
+                         where="HierarchicalCoder.fit(extra_examples=...)", hint="pass texts, not features")
+    return texts, codes
+
+
+def select_first_fold(model: Any, bases: list, X: Any, y: np.ndarray, parts: list) -> tuple[Any, Any]:
+    """(The candidate with the best top-1 on the first fold's held-out records, its fitted
+    first-fold member or None), for any base estimator; sets ``model.selection_``."""
+    from sklearn.utils import _safe_indexing
+
+    scores, firsts = [], []
+    train, test = parts[0]
+    for b in bases if len(bases) > 1 else []:
+        firsts.append(clone(b).fit(_safe_indexing(X, train), y[train]))
+        s = member_scores(firsts[-1], _safe_indexing(X, test), model.classes_)
+        scores.append(float(np.mean(model.classes_[np.argmax(s, axis=1)] == y[test])) if len(test) else 0.0)
+    chosen = int(np.argmax(scores)) if scores else 0
+    model.selection_ = {"validation_top1": scores, "validation_n": len(test) if scores else 0, "chosen": chosen}
+    return bases[chosen], (firsts[chosen] if firsts else None)

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
 
 import statcoder
 from statcoder.classifications import Classification
@@ -127,6 +128,9 @@ def train(
     model_params: dict[str, Any] | None = None,
     hierarchical: bool = True,
     deploy: str | None = None,
+    select_model: bool = False,
+    title_examples: bool = True,
+    extra_examples: tuple[Sequence[str], Sequence[str]] | None = None,
     calibration_data: pd.DataFrame | None = None,
     calibration_source: str = "labelled sample of the target population",
     on_progress: ProgressFn | None = None,
@@ -137,7 +141,14 @@ def train(
     ``cv_folds`` defaults to 5 below 20,000 records and 3 above. ``hierarchical`` (linear
     backend) uses one SVM over top-level groups and one per group; ``False`` a flat SVM.
     ``deploy`` is what is deployed (see ``HierarchicalCoder``; None = ``"mean"`` for the
-    linear backend, one model with the members' mean weights, else ``"members"``). ``calibration_data`` (same
+    linear backend, one model with the members' mean weights, else ``"members"``).
+    ``select_model`` (linear backend): choose among ``model_candidates`` (C grid, flat vs
+    hierarchy-aware) by top-1 on the first cross-validation fold (recorded in the card's
+    ``model_selection``). ``title_examples``: the classification's titles of the codes in the
+    training data are added to every member's training data (never used for calibration);
+    ``extra_examples`` = (texts, codes) likewise, e.g. a classification's notes
+    (``note_examples``); their codes must be in the classification.
+    ``calibration_data`` (same
     columns as ``data``) is a labelled sample of the records that will be coded: when given,
     calibration and thresholds are re-chosen on it (``Coder.recalibrate``); when not, a
     ``NoTargetCalibrationWarning`` says that the promise refers to the training data's source.
@@ -167,15 +178,19 @@ def train(
     base = make_model(backend, seed=seed, **params)
     if deploy is None:
         deploy = "mean" if callable(getattr(base, "plan_fit", None)) else "members"
+    candidates = model_candidates(base, hierarchical=bool(params.get("groups"))) if select_model else None
+    extra = _extra_examples(classification, codes, title_examples, extra_examples)
     model = HierarchicalCoder(base, classification=classification, target_accuracy=target_accuracy, cv=folds,
-                              deploy=deploy, seed=seed).fit(texts, codes, on_progress=on_progress)
+                              deploy=deploy, seed=seed, candidates=candidates).fit(
+        texts, codes, extra_examples=extra, on_progress=on_progress)
+    chosen = clone(base).set_params(**model.best_params_)  # not ``base``: it is the estimator's parameter
     n_truncated = dropped.pop("truncated")
     card = ModelCard(
         created=datetime.now(UTC).isoformat(timespec="seconds"),
         backend=backend,
-        model_params={k: (list(v) if isinstance(v, tuple) else v) for k, v in base.get_params().items()
+        model_params={k: (list(v) if isinstance(v, tuple) else v) for k, v in chosen.get_params().items()
                       if k != "groups"},
-        hierarchical_model=bool(params.get("groups")),
+        hierarchical_model=bool(chosen.get_params().get("groups")),
         deploy=deploy,
         seed=seed,
         target_accuracy=target_accuracy,
@@ -195,6 +210,7 @@ def train(
         train_seconds=round(time.perf_counter() - started, 3),
         library_versions=_versions(),
         index_entries=len(index) if index is not None else 0,
+        model_selection=_selection(model, title_examples=title_examples, extra=extra, given=extra_examples),
     )
     coder = Coder(model=model, classification=classification, thresholds=model.thresholds_, card=card, index=index)
     if calibration_data is not None:
@@ -206,6 +222,88 @@ def train(
         "like the training data; if the texts to code come from another source, run `statcoder calibrate` "
         "on a labelled sample of them", NoTargetCalibrationWarning, stacklevel=2)
     return coder
+
+
+#: the C values ``select_model`` tries besides the base model's own (one first-fold member each)
+C_GRID = (0.5, 2.0)
+
+
+def model_candidates(base: Any, *, hierarchical: bool) -> list[dict[str, Any]] | None:
+    """Parameter changes ``train(select_model=True)`` chooses among: the base model first (it wins
+    ties), other C values, and the flat model when the base is hierarchy-aware. None for backends
+    without a C (nothing to choose)."""
+    if "C" not in base.get_params():
+        return None
+    own = float(base.get_params()["C"])
+    out: list[dict[str, Any]] = [{}] + [{"C": c} for c in C_GRID if c != own]
+    if hierarchical:
+        out.append({"groups": None})
+    return out
+
+
+def title_pairs(classification: Classification, codes: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(title, code) of every distinct training code that has a title in ``classification``."""
+    pairs = [(classification.title(c), c) for c in sorted(set(codes)) if classification.title(c).strip()]
+    return [t for t, _ in pairs], [c for _, c in pairs]
+
+
+def note_examples(path: Any, *, columns: Sequence[str] = ("includes",),
+                  codes: set[str] | None = None) -> tuple[list[str], list[str]]:
+    """(text, code) pairs from a classification CSV's note columns (default ``includes``: the
+    examples of occupations classified here), one pair per non-empty line, ``* `` bullets
+    stripped; only ``codes`` when given. For ``train(extra_examples=...)``.
+
+    Raises InputError when the file lacks a ``code`` column or every one of ``columns``.
+    """
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    present = [c for c in columns if c in frame.columns]
+    if "code" not in frame.columns or not present:
+        raise InputError(f"no code column or none of the note columns {', '.join(columns)}", where=str(path),
+                         hint=f"the columns are: {', '.join(map(str, frame.columns))}")
+    texts, out_codes = [], []
+    for row in frame.itertuples(index=False):
+        code = str(row.code).strip()
+        if codes is not None and code not in codes:
+            continue
+        for column in present:
+            for line in str(getattr(row, column)).splitlines():
+                text = line.strip().lstrip("*").strip()
+                if text:
+                    texts.append(text)
+                    out_codes.append(code)
+    return texts, out_codes
+
+
+def _extra_examples(classification: Classification, codes: Sequence[str], titles: bool,
+                    given: tuple[Sequence[str], Sequence[str]] | None) -> tuple[list[str], list[str]] | None:
+    """The titles (when asked) followed by the given extra examples; None when there are none."""
+    texts, out = title_pairs(classification, codes) if titles else ([], [])
+    if given is not None:
+        g_texts, g_codes = [as_text(t) for t in given[0]], [as_text(c).strip() for c in given[1]]
+        if len(g_texts) != len(g_codes):
+            raise InputError(f"{len(g_codes)} codes for {len(g_texts)} extra example texts",
+                             where="train(extra_examples=...)", hint="pass (texts, codes) of equal length")
+        unknown = sorted({c for c in g_codes if c not in classification})
+        if unknown:
+            raise InputError(f"{len(unknown)} extra example code(s) not in {classification.name}, e.g. {unknown[0]!r}",
+                             where="train(extra_examples=...)", hint="pass codes of the training classification")
+        keep = [i for i, t in enumerate(g_texts) if t.strip()]
+        texts, out = texts + [g_texts[i] for i in keep], out + [g_codes[i] for i in keep]
+    return (texts, out) if texts else None
+
+
+def _selection(model: HierarchicalCoder, *, title_examples: bool, extra: Any, given: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if model.candidates:
+        out = {"candidates": [dict(c) for c in model.candidates], **model.selection_,
+               "criterion": "top-1 on the first cross-validation fold's held-out records"}
+    n_extra = len(extra[0]) if extra else 0
+    n_given = len([t for t in given[0] if as_text(t).strip()]) if given is not None else 0
+    if title_examples:
+        out["title_examples"] = n_extra - n_given
+    if given is not None:
+        out["extra_examples"] = n_given
+    return out
 
 
 def _column(frame: pd.DataFrame, name: str) -> list[Any]:

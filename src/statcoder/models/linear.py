@@ -351,9 +351,12 @@ def _fit_rows(rows: np.ndarray, y: np.ndarray, options: dict[str, Any]) -> tuple
     return _fit_svm(_SHARED["Z"][rows], y, options)
 
 
-def fit_svm_tasks(Z: sp.csr_matrix, tasks: list[tuple[np.ndarray, np.ndarray]], options: dict[str, Any], *,
-                  n_jobs: int) -> list:
+def fit_svm_tasks(Z: sp.csr_matrix, tasks: list[tuple[np.ndarray, np.ndarray]],
+                  options: dict[str, Any] | list[dict[str, Any]], *, n_jobs: int) -> list:
     """Fit the independent SVMs ``tasks`` (rows of ``Z``, labels) in order of the list; results in order.
+
+    ``options``: one dict for every task, or a list with one dict per task (models with
+    different C fitted in one pool).
 
     With ``n_jobs`` > 1, in that many worker processes, largest tasks first; ``Z`` is written
     once to a temporary directory and memory-mapped by the workers (no copy per task).
@@ -362,8 +365,12 @@ def fit_svm_tasks(Z: sp.csr_matrix, tasks: list[tuple[np.ndarray, np.ndarray]], 
     does not depend on ``n_jobs``.
     """
     Z = sp.csr_matrix(Z)
+    per_task = [options] * len(tasks) if isinstance(options, dict) else list(options)
+    if len(per_task) != len(tasks):
+        raise ConfigurationError(f"{len(per_task)} option sets for {len(tasks)} SVM fits", where="fit_svm_tasks",
+                                 hint="pass one dict, or one per task")
     if n_jobs <= 1 or len(tasks) < 2:
-        return [_fit_svm(Z[rows], y, options) for rows, y in tasks]
+        return [_fit_svm(Z[rows], y, opts) for (rows, y), opts in zip(tasks, per_task, strict=True)]
     import tempfile
 
     order = sorted(range(len(tasks)), key=lambda i: -len(tasks[i][0]))
@@ -374,7 +381,7 @@ def fit_svm_tasks(Z: sp.csr_matrix, tasks: list[tuple[np.ndarray, np.ndarray]], 
         context = multiprocessing.get_context("forkserver")
         with ProcessPoolExecutor(max_workers=min(n_jobs, len(tasks)), mp_context=context,
                                  initializer=_load_shared, initargs=(directory,)) as pool:
-            futures = {i: pool.submit(_fit_rows, tasks[i][0], tasks[i][1], options) for i in order}
+            futures = {i: pool.submit(_fit_rows, tasks[i][0], tasks[i][1], per_task[i]) for i in order}
             return [futures[i].result() for i in range(len(tasks))]
 
 
