@@ -85,3 +85,25 @@ def test_bad_model_dir_exit_2(tmp_path):
     result = runner.invoke(app, ["code", "--model", str(tmp_path / "none"), "--data", str(tmp_path / "in.csv"),
                                  "--out", str(tmp_path / "o.csv")])
     assert result.exit_code == 2 and "model directory not found" in result.output
+
+
+def test_train_options_for_extra_text_and_model_choice_reach_the_card(small_training, shared_data):
+    """--no-titles, --note-column and --select-model change what is trained and are recorded in the card."""
+    import json
+
+    folder, frame = small_training
+    isco = str(shared_data / "classifications" / "isco08.csv")
+    base = ["train", "--data", str(folder / "train.csv"), "--code", "code", "--classification", isco, "--cv-folds", "2"]
+    cards = {}
+    for name, extra in (("plain", ["--no-titles"]), ("notes", ["--note-column", "includes", "--select-model"])):
+        result = runner.invoke(app, [*base, *extra, "--out", str(folder / name)])
+        assert result.exit_code == 0, result.output
+        cards[name] = json.loads((folder / name / "model.json").read_text())
+    plain, notes = cards["plain"]["model_selection"], cards["notes"]["model_selection"]
+    assert "title_examples" not in plain and "extra_examples" not in plain and "candidates" not in plain
+    n_codes = frame["code"].nunique()
+    assert 0 < notes["title_examples"] <= n_codes and notes["extra_examples"] > n_codes  # several includes per code
+    assert len(notes["candidates"]) >= 2
+    refused = runner.invoke(app, [*base[:5], "--note-column", "includes", "--code-prefix-hierarchy",
+                                  "--out", str(folder / "x")])
+    assert refused.exit_code != 0 and "--note-column needs --classification" in " ".join(refused.output.split())

@@ -101,9 +101,21 @@ def train(
     flat: Annotated[bool, typer.Option("--flat", help="One flat SVM over all codes instead of the hierarchy-aware model (slower to train).")] = False,
     encoding: EncodingOpt = None,
     embedding_dir: Annotated[Path | None, typer.Option("--embedding-dir", help="Local sentence-embedding model directory (static, or a transformer exported to ONNX) whose embeddings are added to the linear model's features; bundled into the model, nothing is downloaded.")] = None,
+    titles: Annotated[bool, typer.Option("--titles/--no-titles", help="Add the classification's titles of the codes as extra training text (never used for calibration).")] = True,
+    note_column: Annotated[list[str], typer.Option("--note-column", help="A column of the --classification file (e.g. includes) whose lines are added as extra training text for their code; repeatable.")] = [],  # noqa: B006
+    select_model: Annotated[bool, typer.Option("--select-model", help="Choose hierarchy-aware vs flat and C by validation on the first cross-validation fold (slower: one extra model per candidate).")] = False,
 ) -> None:
     """Train a coder from labelled records and write the model directory OUT."""
     check_cv_folds(cv_folds)
+    if note_column and classification is None:
+        raise ConfigurationError("--note-column needs --classification FILE", where="--note-column",
+                                 hint="the notes are read from the classification file's columns")
+    if select_model and flat:
+        raise ConfigurationError("--select-model chooses between flat and hierarchy-aware itself",
+                                 where="--select-model / --flat", hint="leave out --flat")
+    if select_model and backend != "linear":
+        raise ConfigurationError("--select-model works with --backend linear only", where=f"--backend {backend}",
+                                 hint="use --backend linear or leave out --select-model")
     if embedding_dir is not None and backend == "fasttext":
         raise ConfigurationError("--embedding-dir works with the linear backends only", where="--backend fasttext",
                                  hint="use --backend linear or linear+fasttext, or leave out --embedding-dir")
@@ -121,12 +133,20 @@ def train(
                              hint=f"the columns are: {', '.join(map(str, list(frame.columns)[:30]))}")
         tree = _load_classification(classification, code_prefix_hierarchy, frame[code].tolist(), data.stem)
         coding_index = CodingIndex.from_file(index) if index is not None else None
+        notes = None
+        if note_column:
+            from statcoder.coder.train import note_examples
+
+            # notes of codes the training data has, as for titles: a code is not learnt from its notes alone
+            notes = note_examples(classification, columns=note_column,
+                                  codes={str(c).strip() for c in frame[code].tolist()})
         bar.stage(f"training on {len(frame):,} records")
         coder = train_coder(
             frame, text_columns=columns, code_column=code, classification=tree, target_accuracy=target_accuracy,
             backend=backend, seed=seed, on_unknown_code=on_unknown_code, index=coding_index, cv_folds=cv_folds,
             max_text_length=limit, hierarchical=not flat, on_progress=bar, where=str(data),
             model_params={"embedding_dir": str(embedding_dir)} if embedding_dir is not None else None,
+            title_examples=titles, extra_examples=notes, select_model=select_model,
         )
         bar.stage(f"writing {out}")
         coder.save(out)
@@ -143,9 +163,12 @@ def _print_training_summary(coder, out: Path) -> None:
         f"{fmt.integer(card.training_data.n_codes)} codes, in {card.train_seconds:.1f} s -> {out}",
         highlight=False, soft_wrap=True,
     )
-    dropped = {k: v for k, v in card.training_data.dropped.items() if v}
+    reasons = {"empty_text": "with an empty text", "empty_code": "with an empty code",
+               "unknown_code": "with a code not in the classification"}
+    dropped = [f"{fmt.integer(n)} {reasons.get(k, k.replace('_', ' '))}"
+               for k, n in card.training_data.dropped.items() if n and k != "truncated"]
     if dropped:
-        console.print(f"rows left out: {dropped}", highlight=False)
+        console.print(f"rows left out: {', '.join(dropped)}", highlight=False)
     if card.training_data.n_truncated:
         console.print(f"{card.training_data.n_truncated} text(s) cut to {card.limits.max_text_length} characters",
                       highlight=False)

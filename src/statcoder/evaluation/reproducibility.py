@@ -87,6 +87,8 @@ def reproducibility_section(
 
     section["retrain_data_fingerprint"] = fingerprint_frame(retrain_data, [*text_columns, code_column])
     base_codes = _leaf_predictions(pred)
+    selection = card.get("model_selection") or {}
+    missing_extra = bool(selection.get("extra_examples"))
     base_decision = pred.coded["decision"].astype(str).to_numpy()
     rows = []
     for seed in retrain_seeds:
@@ -100,6 +102,8 @@ def reproducibility_section(
             deploy=str(card.get("deploy", "members")), hierarchical=bool(card.get("hierarchical_model", True)),
             max_text_length=card.get("limits", {}).get("max_text_length"),
             index=getattr(coder, "index", None), on_progress=on_progress,
+            # the recipe the card records: titles as extra training text, model choice by validation
+            title_examples="title_examples" in selection, select_model=bool(selection.get("candidates")),
         )
         seconds = time.perf_counter() - started
         other_pred = ModelPredictions.from_coder(other, data)
@@ -115,5 +119,6 @@ def reproducibility_section(
     section["churn_note"] = (
         "Share of evaluation records whose full-depth code (code_churn) or decision (decision_churn) "
         "changes when the same training data is refitted with another seed."
-    )
+    ) + (" The model was trained with extra examples (e.g. a classification's notes) that its card does not "
+         "hold; the refitted models are trained without them." if missing_extra else "")
     return section
