@@ -134,10 +134,16 @@ def main() -> None:
     for name in args.datasets.split(","):
         order = range(args.folds, 0, -1) if args.reverse else range(1, args.folds + 1)
         for fold in order:
-            if cache_path(name, fold).exists() and not args.force:
-                continue
+            marker = cache_path(name, fold).with_suffix(".building")
+            if (cache_path(name, fold).exists() or marker.exists()) and not args.force:
+                continue  # built, or being built by another process
+            CACHE.mkdir(parents=True, exist_ok=True)
+            marker.write_text(str(os.getpid()))
             started = time.perf_counter()
-            path = build(name, fold)
+            try:
+                path = build(name, fold)
+            finally:
+                marker.unlink(missing_ok=True)
             print(f"{name} fold {fold}: {path.name} ({time.perf_counter() - started:.0f} s, "
                   f"load {os.getloadavg()[0]:.1f})", flush=True)
 

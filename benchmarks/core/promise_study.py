@@ -7,13 +7,20 @@ each on the records no deeper level accepted), apply them to the test fold's dep
 plus the oracle: the largest share any per-level thresholds could code on the test fold at a
 realised accuracy >= 0.95.
 
-    .venv/bin/python benchmarks/core/promise_study.py [--mode mean|members|ensemble] [--oracle]
+    nice -n 19 .venv/bin/python benchmarks/core/promise_study.py [--build] [--datasets ojalab,naics,esco,onet]
+
+``--build`` first fits and caches the folds not cached yet (``promise_cache.py``; minutes per
+fold); without it only cached folds are reported. Beside the v3 procedure (fallback, two
+starts) the table shows version 2's fixed sequence on the same scores and v3 with the test
+fold scored by the routed members (``deploy="members"``); OJALAB adds the oracle share.
+Writes ``benchmarks/core/promise_v3.json``.
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from promise_cache import CACHE, cache_path
 
 from statcoder.decision import decide, threshold_for_target
+from statcoder.decision.thresholds import fixed_sequence_v2
 
 TARGET = 0.95
 ThresholdFn = Callable[[np.ndarray, np.ndarray], float]
@@ -153,25 +161,78 @@ def run(fn: ThresholdFn, *, mode: str = "mean", names: tuple[str, ...] = NAMES, 
             if arrays is None:
                 continue
             row = apply(arrays, choose(arrays, fn), mode)
-            rows.append({"case": f"{name} {fold}", "dataset": name, "fold": f"fold {fold}", **row})
+            rows.append({"case": f"{name} {fold}", "dataset": name, "fold": f"fold {fold}",
+                         "train_s": float(arrays["train_s"]), "loadavg": float(arrays["loadavg"]), **row})
     return rows
+
+
+def _levels(r: dict) -> str:
+    depth = max(int(k[1:-2]) for k in r if k.endswith("_n") and k.startswith("L"))
+    cells = [f"{'auto' if lv == depth else f'L{lv}'}: {r[f'L{lv}_share']:.1%}, {r[f'L{lv}_n']}, {r[f'L{lv}_acc']:.3f}"
+             for lv in range(depth, 0, -1) if r[f"L{lv}_n"]]
+    return "; ".join(cells) or "—"
+
+
+def _auto(r: dict) -> str:
+    acc = r["automatic_acc"]
+    return f"{r['automatic_share']:.1%} ({'—' if acc is None else f'{acc:.3f}'})"
+
+
+def _lowest(r: dict) -> float | None:
+    accs = [r[k] for k in r if k.startswith("L") and k.endswith("_acc") and r[k] is not None]
+    return min(accs) if accs else None
+
+
+def report(v3: list[dict], v2: list[dict], members: list[dict]) -> str:
+    """The promise table (v3 procedure, deployed model; v2 and the routed members beside it) and tallies."""
+    head = ("| case | top-1 | v3: levels coded (share, n, realised acc) | v3 automatic (acc) | v2 automatic (acc) | "
+            "v3, routed members: automatic (acc), lowest level |")
+    lines = [head, "|---|---|---|---|---|---|"]
+    for a, b, c in zip(v3, v2, members, strict=True):
+        low = _lowest(c)
+        lines.append(f"| {a['case']} | {a['top1']:.3f} | {_levels(a)} | {_auto(a)} | {_auto(b)} | {_auto(c)}, "
+                     f"{'—' if low is None else f'{low:.3f}'} |")
+    lines += ["", f"v3 (deployed mean model): {tally(v3)}.", f"v2 fixed sequence (same models): {tally(v2)}.",
+              f"v3, test fold scored by the routed members (`deploy=\"members\"`): {tally(members)}."]
+    return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--mode", default="mean", choices=("mean", "members", "ensemble"))
-    parser.add_argument("--oracle", action="store_true")
+    parser.add_argument("--build", action="store_true", help="first fit and cache the folds not cached yet")
+    parser.add_argument("--datasets", default=",".join(NAMES))
+    parser.add_argument("--out", type=Path, default=Path(__file__).with_name("promise_v3.json"))
+    parser.add_argument("--oracle-grid", type=int, default=16)
     args = parser.parse_args()
-    rows = run(threshold_for_target, mode=args.mode)
+    names = tuple(args.datasets.split(","))
+    if args.build:
+        import promise_cache
+
+        for name in names:
+            for fold in range(1, 6):
+                if not cache_path(name, fold).exists():
+                    promise_cache.build(name, fold)
+    v3 = run(threshold_for_target, names=names)
+    v2 = run(fixed_sequence_v2, names=names)
+    members = run(threshold_for_target, mode="members", names=names)
     print(f"cache: {CACHE}")
-    print(table(rows))
-    print(tally(rows))
-    if args.oracle:
-        for fold in range(1, 6):
-            arrays = load("ojalab", fold)
-            if arrays is not None:
-                share, t = oracle(arrays, args.mode)
-                print(f"ojalab {fold}: oracle share {share:.1%} at thresholds {t}")
+    print(report(v3, v2, members))
+    oracles = []
+    if "ojalab" in names:
+        print("\n| OJALAB fold | v2 automatic (acc) | v3 automatic (acc) | oracle on the test fold: deployed mean | "
+              "routed members |\n|---|---|---|---|---|")
+        for a, b in zip([r for r in v3 if r["dataset"] == "ojalab"], [r for r in v2 if r["dataset"] == "ojalab"],
+                        strict=True):
+            arrays = load("ojalab", int(a["fold"].split()[1]))
+            share_mean, _ = oracle(arrays, "mean", grid=args.oracle_grid)
+            share_members, _ = oracle(arrays, "members", grid=args.oracle_grid)
+            oracles.append({"fold": a["fold"], "oracle_mean": share_mean, "oracle_members": share_members})
+            print(f"| {a['fold']} | {_auto(b)} | {_auto(a)} | {share_mean:.1%} | {share_members:.1%} |")
+    from statcoder.io import atomic_write_text
+
+    atomic_write_text(args.out, json.dumps({"v3_mean": v3, "v2_mean": v2, "v3_members": members,
+                                            "ojalab_oracle": oracles}, indent=1) + "\n")
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

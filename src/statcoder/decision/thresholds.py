@@ -170,10 +170,19 @@ def threshold_for_target(
         raise InputError(f"confidence ({conf.shape}) and correct ({hits.shape}) must have the same shape",
                          where="threshold_for_target", hint="pass one correct flag per confidence")
     cuts, weights = fallback_plan(conf.size, target=target, confidence_level=confidence_level, max_steps=max_steps)
-    alpha = 1.0 - confidence_level
+    return fallback_test(conf, hits, cuts, weights, target=target, alpha=1.0 - confidence_level)
+
+
+def fallback_test(confidence: np.ndarray, correct: np.ndarray, cuts: np.ndarray, weights: np.ndarray, *,
+                  target: float, alpha: float) -> float:
+    """The fallback procedure of ``threshold_for_target`` for any label-free sequence: ``cuts``
+    (numbers of accepted records, ascending) with ``weights`` (shares of ``alpha``, summing to at
+    most 1). Weight 1 on the first count is fixed-sequence testing. Returns the lowest threshold
+    whose hypothesis was rejected (a probability), or ``inf``."""
+    conf = np.asarray(confidence, dtype=float)
     order = np.argsort(-conf, kind="stable")
     conf_sorted = conf[order]
-    k_sorted = np.cumsum(hits[order])
+    k_sorted = np.cumsum(np.asarray(correct, dtype=bool)[order])
     chosen, carried = float("inf"), 0.0
     for m, w in zip(cuts, weights, strict=True):
         level = carried + w * alpha
@@ -184,6 +193,20 @@ def threshold_for_target(
         else:
             carried = 0.0
     return chosen
+
+
+def fixed_sequence_v2(confidence: np.ndarray, correct: np.ndarray, *, target: float = 0.95,
+                      confidence_level: float = 0.95, max_steps: int = 50) -> float:
+    """Version 2's rule, kept for comparison (benchmarks): fixed-sequence testing from one start
+    (153 records at 0.95 / 0.95, or ``max_steps`` even counts), stopping at the first failure."""
+    conf = np.asarray(confidence, dtype=float)
+    smallest = min_records_for(target, confidence_level)
+    if conf.size < smallest:
+        return float("inf")
+    cuts = _grid(conf.size, first_cut_with_slack(target, confidence_level), smallest, max_steps)
+    weights = np.zeros(len(cuts))
+    weights[0] = 1.0
+    return fallback_test(conf, correct, cuts, weights, target=target, alpha=1.0 - confidence_level)
 
 
 def decide(
