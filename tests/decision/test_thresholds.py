@@ -5,10 +5,13 @@ from hypothesis import strategies as st
 from scipy.stats import binomtest
 
 from statcoder.decision.thresholds import (
+    binomial_p_value,
     candidate_cuts,
     clopper_pearson_interval,
     clopper_pearson_lower,
     decide,
+    fallback_plan,
+    records_to_pass,
     threshold_for_target,
 )
 
@@ -28,13 +31,16 @@ def test_clopper_pearson_lower_known_values():
 @settings(max_examples=80, deadline=None)
 @given(st.lists(st.tuples(st.floats(0, 1), st.booleans()), min_size=1, max_size=300),
        st.floats(0.5, 0.99))
-def test_threshold_is_the_end_of_the_fixed_sequence(pairs, target):
-    """Every candidate cut from the top down to the threshold passes; the next one fails."""
+def test_small_samples_keep_the_fixed_sequence(pairs, target):
+    """Below the second start's size there is one start with the whole budget: every candidate cut
+    from the top down to the threshold passes at confidence 0.95 and the next one fails."""
     conf = np.array([p[0] for p in pairs])
     correct = np.array([p[1] for p in pairs])
     t = threshold_for_target(conf, correct, target=target)
+    cuts_n, weights = fallback_plan(len(conf), target=target, confidence_level=0.95)
+    assert weights.size == 0 or weights[0] == 1.0
     order = np.sort(conf)[::-1]
-    cuts = [order[m - 1] for m in candidate_cuts(len(conf), target=target, confidence_level=0.95)]
+    cuts = [order[m - 1] for m in cuts_n]
     passes = [clopper_pearson_lower(correct[conf >= c].sum(), (conf >= c).sum()) >= target for c in cuts]
     if np.isinf(t):
         assert not cuts or not passes[0]
@@ -44,11 +50,105 @@ def test_threshold_is_the_end_of_the_fixed_sequence(pairs, target):
     assert stop + 1 == len(cuts) or not passes[stop + 1]
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1013, 9000), st.floats(0.8, 1.0), st.integers(0, 2**31))
+def test_returned_threshold_passes_its_own_test(n, accuracy, seed):
+    """Whatever the data, the records the threshold accepts have a 95 % Clopper-Pearson lower bound
+    at or above the target: no test runs at more than the whole budget."""
+    rng = np.random.default_rng(seed)
+    conf = rng.uniform(0, 1, n)
+    correct = rng.uniform(0, 1, n) < accuracy * np.sqrt(conf)
+    t = threshold_for_target(conf, correct, target=0.95)
+    if np.isfinite(t):
+        accepted = conf >= t
+        assert clopper_pearson_lower(correct[accepted].sum(), accepted.sum(), confidence=0.95) >= 0.95 - 1e-12
+
+
+def test_the_plan_depends_on_n_only_and_spends_the_budget_once():
+    cuts, weights = fallback_plan(7897, target=0.95, confidence_level=0.95)
+    assert np.all(np.diff(cuts) > 0) and cuts[-1] == 7897 and weights.sum() == pytest.approx(1.0)
+    starts = cuts[weights > 0]
+    assert starts[0] == 230 and 1013 <= starts[1] < 1013 + 115  # the grid count at or above 1,013
+    # at half the budget: 230 records pass with 5 errors (half the allowed rate), 1,013 with 25
+    assert clopper_pearson_lower(225, 230, confidence=0.975) >= 0.95 > clopper_pearson_lower(224, 229, confidence=0.975)
+    assert clopper_pearson_lower(1013 - 25, 1013, confidence=0.975) >= 0.95
+    assert records_to_pass(0.95, 0.975, 0.75) == 1013
+    # too small for the second start: version 2's fixed sequence
+    cuts, weights = fallback_plan(1000, target=0.95, confidence_level=0.95)
+    assert cuts[0] == 153 and weights.tolist() == [1.0] + [0.0] * (len(cuts) - 1)
+    assert fallback_plan(40, target=0.95, confidence_level=0.95)[0].size == 0
+
+
+def test_noisy_labels_no_longer_end_the_testing_at_the_first_step():
+    """Label noise among the most confident records: 8 errors in the top 230 (3.5 %, the first
+    start fails), 97 % right below. The fixed sequence would stop there and code nothing; the
+    second start certifies a threshold, and its records pass the test."""
+    n = 5000
+    conf = np.linspace(1.0, 0.0, n)
+    correct = np.ones(n, dtype=bool)
+    correct[np.linspace(0, 229, 8).astype(int)] = False
+    rng = np.random.default_rng(3)
+    correct[230:2000] = rng.uniform(0, 1, 1770) < 0.97
+    correct[2000:] = rng.uniform(0, 1, 3000) < 0.6
+    assert binomial_p_value(222, 230, 0.95) > 0.05  # the first test fails even with the whole budget
+    t = threshold_for_target(conf, correct, target=0.95)
+    assert np.isfinite(t)
+    accepted = conf >= t
+    assert accepted.sum() >= 1013 and clopper_pearson_lower(correct[accepted].sum(), accepted.sum()) >= 0.95
+
+
+def _violation_rate(accuracy_of, n: int, reps: int, seed: int) -> tuple[float, float]:
+    """Share of simulated calibration samples whose threshold accepts records of true accuracy
+    below 0.95 (confidence ~ U(0.5, 1), P(right | c) = accuracy_of(c)), and the mean coded share."""
+    rng = np.random.default_rng(seed)
+    grid = np.linspace(0.5, 1.0, 100_001)
+    truth = accuracy_of(grid)
+    tail = np.cumsum(truth[::-1])[::-1] / np.arange(len(grid), 0, -1)  # accuracy of c >= grid[i]
+    bad, shares = 0, []
+    for _ in range(reps):
+        conf = rng.uniform(0.5, 1.0, n)
+        correct = rng.uniform(0, 1, n) < accuracy_of(conf)
+        t = threshold_for_target(conf, correct, target=0.95, confidence_level=0.95)
+        if np.isfinite(t):
+            bad += tail[min(int(np.searchsorted(grid, t)), len(grid) - 1)] < 0.95
+        shares.append(0.0 if np.isinf(t) else (1 - t) / 0.5)
+    return bad / reps, float(np.mean(shares))
+
+
+@pytest.mark.parametrize(("name", "accuracy_of"), [
+    ("every threshold wrong: 0.945 everywhere", lambda c: np.full_like(c, 0.945)),
+    ("noisy labels: never above 0.97", lambda c: np.minimum(c, 0.97)),
+    ("calibrated", lambda c: c),
+])
+def test_family_wise_error_by_simulation(name, accuracy_of):
+    """Known accuracy, 300 calibration samples of 6,000 records (two starts): the threshold accepts
+    records whose accuracy is below the target in at most 5 % (+ 3 s.e.) of them — including the
+    case where every candidate is wrong, which bounds the chance of any rejection."""
+    reps = 300
+    rate, share = _violation_rate(accuracy_of, 6000, reps, seed=11)
+    assert rate <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / reps), name
+    if "calibrated" in name or "noisy" in name:
+        assert share > 0.02, name  # not vacuous
+
+
 def test_fixed_sequence_stops_at_the_first_failure():
-    # top record wrong, the next 200 right: a later cut passes, but the sequence stopped at the top
+    # one start (600 records at 0.95): the top 100 are 75 % right, the next 500 all right; a later
+    # cut passes, but the sequence stopped at the top
+    conf = np.r_[np.linspace(1.0, 0.995, 100), np.linspace(0.99, 0.5, 500)]
+    correct = np.r_[np.arange(100) % 4 != 0, np.ones(500, dtype=bool)]
+    assert fallback_plan(600, target=0.95, confidence_level=0.95)[1][0] == 1.0
+    assert threshold_for_target(conf, correct, target=0.95) == float("inf")
+
+
+def test_a_failure_ends_one_start_not_the_testing():
+    # the same with 1,000 records at target 0.9: large enough for two starts (changed in v3: the
+    # fixed sequence coded nothing here); the second start passes with its half of the budget
     conf = np.r_[np.linspace(1.0, 0.995, 100), np.linspace(0.99, 0.5, 900)]
     correct = np.r_[np.arange(100) % 4 != 0, np.ones(900, dtype=bool)]
-    assert threshold_for_target(conf, correct, target=0.9) == float("inf")
+    cuts, weights = fallback_plan(1000, target=0.9, confidence_level=0.95)
+    second = cuts[np.flatnonzero(weights)[1]]
+    t = threshold_for_target(conf, correct, target=0.9)
+    assert np.isfinite(t) and (conf >= t).sum() >= second
 
 
 def test_threshold_realised_accuracy_on_calibrated_data():

@@ -54,7 +54,7 @@ def choose_thresholds(
 
     ``per_level[L]`` = (best code at level L, its probability) per held-out record. Levels are
     calibrated deepest first, in the order the decision rule applies them: the threshold of
-    level L is chosen on the records no deeper level accepted, by fixed-sequence testing from
+    level L is chosen on the records no deeper level accepted, by fallback testing from
     the most confident record down (``threshold_for_target``). The records coded at L are
     exactly those, so each decision level reaches the target on its own.
     """
