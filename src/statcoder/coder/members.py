@@ -127,6 +127,26 @@ def candidate_bases(base: Any, candidates: Any) -> list:
     return out
 
 
+def held_out_features(features: Any, Z: Any, train: np.ndarray, test: np.ndarray) -> Any:
+    """Rows ``test`` of the shared feature matrix ``Z`` as the member fitted on rows ``train`` would
+    see them as new texts: without the n-grams that occur in none of its training rows
+    (``TextFeatures.without_unseen``; unchanged for a featuriser without it).
+
+    The shared featuriser's vocabulary comes from every training text, so a held-out record
+    keeps n-grams of its own that its member never saw; a new text's unknown n-grams are
+    dropped by the featuriser. Kept, they dilute the record's norm: out-of-fold confidences
+    come out lower than the deployed model's on like texts, and thresholds chosen on them
+    accept more test records than intended, at lower accuracy (measured on NAICS fold 5: 36.6 %
+    of out-of-fold records above confidence 0.98 against 43.2 % of test records).
+    """
+    restrict = getattr(features, "without_unseen", None)
+    if not callable(restrict):
+        return Z[test]
+    seen = np.zeros(Z.shape[1], dtype=bool)
+    seen[Z[train].indices] = True
+    return restrict(Z[test], seen)
+
+
 def fit_shared(model: Any, base: Any, X: Any, y: np.ndarray, parts: list, on_progress: Any,
                bases: list | None = None) -> int:
     """Fit ``model``'s members (and refit / mean model) on one featuriser fitted on all texts, SVMs in one pool.
@@ -157,8 +177,9 @@ def fit_shared(model: Any, base: Any, X: Any, y: np.ndarray, parts: list, on_pro
         train0, test0 = parts[0]
         firsts = [clone(b) for b in bases]
         _fit_plans(Z, firsts, [m.plan_fit(train0, y[train0]) for m in firsts], features, n_jobs)
+        Z0 = held_out_features(features, Z, train0, test0)
         for m in firsts:
-            best = m.classes_[np.argmax(m.scores_of_features(Z[test0]), axis=1)] if len(test0) else []
+            best = m.classes_[np.argmax(m.scores_of_features(Z0), axis=1)] if len(test0) else []
             validation.append(float(np.mean(best == y[test0])) if len(test0) else 0.0)
         chosen = int(np.argmax(validation))
         first = firsts[chosen]
@@ -179,13 +200,13 @@ def fit_shared(model: Any, base: Any, X: Any, y: np.ndarray, parts: list, on_pro
     model.estimators_ = models
     if model.deploy == "mean":
         model.final_estimator_ = type(winner).averaged(models)
-    for member, (_, test) in zip(models, parts, strict=True):
+    for member, (train, test) in zip(models, parts, strict=True):
         if not len(test):
             continue
         of_features = getattr(member, "scores_of_features", None)
-        if callable(of_features):  # the rows are featurised already: score them as they are
+        if callable(of_features):  # the rows are featurised already
             cols = np.searchsorted(model.classes_, np.asarray(member.classes_))
-            model.oof_scores_[np.ix_(test, cols)] = of_features(Z[test])
+            model.oof_scores_[np.ix_(test, cols)] = of_features(held_out_features(features, Z, train, test))
         else:
             model.oof_scores_[test] = member_scores(member, [texts[i] for i in test], model.classes_)
     if on_progress is not None:

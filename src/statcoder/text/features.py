@@ -106,6 +106,32 @@ class TextFeatures(TransformerMixin, BaseEstimator):
             blocks.append(sp.csr_matrix(dense))
         return sp.hstack(blocks, format="csr", dtype=np.float32)
 
+    def without_unseen(self, Z: sp.csr_matrix, seen: np.ndarray) -> sp.csr_matrix:
+        """Rows of ``transform``'s output as if the n-grams not in ``seen`` (a boolean mask over the
+        columns) were outside the vocabulary: those entries are dropped and the word and char
+        blocks re-normalised (L2, then ``char_weight``); embedding columns are kept as they are.
+
+        Out-of-fold scoring uses it: a member never saw the n-grams that occur only in its
+        held-out fold, just as the deployed model never sees a new text's unknown n-grams, which
+        ``transform`` drops. Left in, they dilute the record's norm and its scores come out
+        lower out of fold than the same text's would in production.
+        """
+        check_is_fitted(self, "word_")
+        n_word, n_char = len(self.word_.vocabulary_), len(self.char_.vocabulary_)
+        X = sp.csr_matrix(Z, dtype=np.float32, copy=True)
+        keep = np.asarray(seen, dtype=bool)[X.indices] | (X.indices >= n_word + n_char)
+        X.data[~keep] = 0.0
+        X.eliminate_zeros()
+        word, char = X[:, :n_word].tocsr(), X[:, n_word:n_word + n_char].tocsr()
+        inplace_csr_row_normalize_l2(word)
+        inplace_csr_row_normalize_l2(char)
+        if self.char_weight != 1.0:
+            char = char * np.float32(self.char_weight)
+        blocks = [word, char]
+        if X.shape[1] > n_word + n_char:
+            blocks.append(X[:, n_word + n_char:])
+        return sp.hstack(blocks, format="csr", dtype=np.float32)
+
     def _tfidf(self, vectorizer: TfidfVectorizer, texts: list[str]) -> sp.csr_matrix:
         """``vectorizer.transform(texts)``, with the n-grams counted by a batch index when it applies.
 
