@@ -167,7 +167,17 @@ def fasttext_model(train_titles: pd.DataFrame):
 
     path = CACHE / "fasttext-onet.bin"
     if not path.is_file():
-        fast = FastTextCoder(threads=1, seed=0).fit(train_titles["text"].tolist(), train_titles["code"].tolist())
+        from statcoder.errors import ConfigurationError
+
+        # fastText's fit at lr 0.1 sometimes diverges (NaN loss) on these titles; its prediction
+        # speed does not depend on the learning rate, so halve it and fit again
+        for lr in (0.1, 0.05, 0.025):
+            try:
+                fast = FastTextCoder(threads=1, seed=0, lr=lr).fit(train_titles["text"].tolist(),
+                                                                   train_titles["code"].tolist())
+                break
+            except ConfigurationError:
+                continue
         fast.model_.save_model(str(path))
     return _require_fasttext().load_model(str(path))
 

@@ -77,9 +77,15 @@ class PartWriter:
         suffix = "csv" if self.kind in ("csv", "tsv") else "parquet"
         return Path(self.work) / "parts" / f"part-{index:06d}.{suffix}"
 
-    def write(self, index: int, frame: pd.DataFrame, partition: str = "") -> Path:
-        """Write ``frame`` (coded chunk ``index``) atomically; returns the part path."""
+    def write(self, index: int, frame: pd.DataFrame | pa.Table, partition: str = "") -> Path:
+        """Write ``frame`` (coded chunk ``index``, pandas or Arrow) atomically; returns the part path."""
         target = self.part_path(index, partition)
+        if isinstance(frame, pa.Table):
+            table = frame.drop_columns([c for c in self.partition_columns if c in frame.column_names])
+            if self.kind not in ("csv", "tsv"):
+                table = table.cast(self.schema)
+                return atomic_write_with(target, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+            frame = table.to_pandas()
         frame = frame.drop(columns=[c for c in self.partition_columns if c in frame.columns])
         if self.kind in ("csv", "tsv"):
             text = frame.to_csv(index=False, header=False, sep="\t" if self.kind == "tsv" else ",",
