@@ -118,15 +118,24 @@ def _children(pid: int) -> list[int]:
         return []
 
 
-def run_cli(args: list[str], *, kill_when=None, src: Path | None = None) -> dict:
-    """Run ``statcoder code ARGS`` (with statcoder from ``src`` when given); returns wall seconds,
-    peak MB (main, max worker, sum) and stdout."""
+NO_CACHE = """
+import sys
+from statcoder.batch import code_files
+if __name__ == "__main__":
+    code_files(sys.argv[1], sys.argv[2], sys.argv[3], workers=int(sys.argv[4]), chunk_size=int(sys.argv[5]),
+               cache_size=0)
+"""
+
+
+def run_cli(args: list[str], *, kill_when=None, src: Path | None = None, command: list[str] | None = None) -> dict:
+    """Run ``statcoder code ARGS`` (with statcoder from ``src`` when given; or ``command``); returns wall
+    seconds, peak MB (main, max worker, sum) and stdout."""
     started = time.perf_counter()
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu_before = usage.ru_utime + usage.ru_stime
     env = {**os.environ, "PYTHONPATH": str(src)} if src is not None else None
-    proc = subprocess.Popen([STATCODER, "code", *args, "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env)
+    proc = subprocess.Popen(command or [STATCODER, "code", *args, "--quiet"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
     peaks: dict[int, float] = {}
     killed = False
     while proc.poll() is None:
@@ -228,9 +237,16 @@ def stage_local(rows: int, workers: int, report: list[str], baseline: Path | Non
     engine_rate = rows / engine["seconds"]
     MEASURED[rows] = engine
     memory_rate = in_memory_rate(model, data, MEMORY_SAMPLE)
+    script = CACHE / "no_cache.py"
+    script.write_text(NO_CACHE, encoding="utf-8")
+    bare = run_cli([], command=[sys.executable, str(script), str(model), str(data), str(CACHE / "coded-nocache.parquet"),
+                                str(workers), str(CHUNK)])
+    same = pq.read_table(out).equals(pq.read_table(CACHE / "coded-nocache.parquet"))
     rows_out = [
         (f"| statcoder local engine, end to end (read Parquet -> code -> write Parquet), {workers} processes "
          f"| {engine_rate:,.0f} |"),
+        (f"| the same without the worker's cross-chunk cache (`cache_size=0`; each chunk's distinct texts coded) "
+         f"| {rows / bare['seconds']:,.0f} |"),
         f"| statcoder in memory (`Coder.code`, one process, first {MEMORY_SAMPLE:,} rows) | {memory_rate:,.0f} |"]
     if baseline is not None:
         n_base = min(rows, 200_000)
@@ -254,7 +270,9 @@ def stage_local(rows: int, workers: int, report: list[str], baseline: Path | Non
     report += [
         f"## Local engine vs fastText, O*NET titles ({rows:,} rows, {workers} workers, chunks of {CHUNK:,})", "",
         *table, "",
-        (f"Engine wall time {engine['seconds']:.1f} s; peak resident memory: main process "
+        (f"Output with and without the cache: {'identical' if same else 'DIFFERENT'} (Arrow table equality). "
+         f"Engine wall time {engine['seconds']:.1f} s (without the cache {bare['seconds']:.1f} s, "
+         f"{bare['cpu_seconds']:,.0f} CPU-seconds); peak resident memory: main process "
          f"{engine['main_mb']:,.0f} MB, largest worker {engine['worker_mb']:,.0f} MB, all processes together "
          f"{engine['sum_mb']:,.0f} MB. fastText rates: {', '.join(f'{r:,.0f}' for r in fast_rates)}. "
          f"Load average before {before}, after {loadavg()}."), "",

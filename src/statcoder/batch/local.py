@@ -25,7 +25,14 @@ import pyarrow.compute as pc
 
 from statcoder.batch.cache import DEFAULT_CACHE_SIZE
 from statcoder.batch.chunks import cache_for, code_chunk, code_table
-from statcoder.batch.sinks import PartWriter, finish, output_kind, output_schema, start_work
+from statcoder.batch.sinks import (
+    Assembler,
+    PartWriter,
+    finish,
+    output_kind,
+    output_schema,
+    start_work,
+)
 from statcoder.batch.sources import Source
 from statcoder.errors import InputError
 
@@ -103,8 +110,9 @@ def code_files(
     process). Nothing is written at ``output_path`` until the run is complete; with
     ``resume`` the chunks completed by an interrupted run with the same input, model and
     options are kept. Each worker keeps the results of up to ``cache_size`` short texts it
-    has coded and reuses them in later chunks (0: no cache; the output is the same). Raises InputError/ModelFileError before any output on a missing text
-    column, an unreadable input or a damaged model.
+    has coded and reuses them in later chunks (0: no cache; the output is the same).
+    Raises InputError/ModelFileError before any output on a missing text column, an
+    unreadable input or a damaged model.
     """
     from statcoder.models.persistence import read_model_dir
 
@@ -133,10 +141,13 @@ def code_files(
     result = BatchResult(output=output, resumed_chunks=len(done))
     started = time.perf_counter()
     total = source.total_rows
-    seen = 0
     seen_done = [0]
+    completed = set(done)
+    assembler = Assembler(writer, [f.name for f in writer.schema if f.name not in partitions])
 
-    def account(rows: int, decisions: dict, problems: dict) -> None:
+    def account(index: int, rows: int, decisions: dict, problems: dict) -> None:
+        completed.add(index)
+        assembler.advance(completed)
         result.rows += rows
         result.decisions.update(decisions)
         result.problems.update(problems)
@@ -144,31 +155,42 @@ def code_files(
             on_progress(min(seen_done[0], total) if source.exact_total else seen_done[0],
                         max(total, seen_done[0]), "coding")
 
+    try:
+        seen = _code_all(source, chunk_size, done, str(model_dir), options, n_workers, seen_done, account)
+    except BaseException:
+        assembler.close()
+        raise
+    result.chunks = seen
+    result.seconds = time.perf_counter() - started
+    finish(writer, output, seen, [f.name for f in writer.schema if f.name not in partitions], assembler)
+    if on_progress is not None:
+        on_progress(seen_done[0], seen_done[0], "coding")
+    return result
+
+
+def _code_all(source: Source, chunk_size: int, done: set[int], model_dir: str, options: dict, n_workers: int,
+              seen_done: list[int], account: Callable[..., None]) -> int:
+    """Code every chunk not in ``done`` (in this process or a pool); returns the chunk count."""
+    seen = 0
     if n_workers == 1:
-        _init_worker(str(model_dir), options)
+        _init_worker(model_dir, options)
         try:
             for chunk in source.chunks(chunk_size):
                 seen = chunk.index + 1
                 if chunk.index in done:
                     seen_done[0] += len(chunk.frame)
                     continue
-                _, rows, decisions, problems = _run_chunk(chunk.index, chunk.frame, chunk.partition)
+                index, rows, decisions, problems = _run_chunk(chunk.index, chunk.frame, chunk.partition)
                 seen_done[0] += rows
-                account(rows, decisions, problems)
+                account(index, rows, decisions, problems)
         finally:
             _WORKER.clear()
-    else:
-        seen = _run_pool(source, chunk_size, done, str(model_dir), options, n_workers, seen_done, account)
-    result.chunks = seen
-    result.seconds = time.perf_counter() - started
-    finish(writer, output, seen, [f.name for f in writer.schema if f.name not in partitions])
-    if on_progress is not None:
-        on_progress(seen_done[0], seen_done[0], "coding")
-    return result
+        return seen
+    return _run_pool(source, chunk_size, done, model_dir, options, n_workers, seen_done, account)
 
 
 def _run_pool(source: Source, chunk_size: int, done: set[int], model_dir: str, options: dict,
-              n_workers: int, seen_done: list[int], account: Callable[[int, dict, dict], None]) -> int:
+              n_workers: int, seen_done: list[int], account: Callable[..., None]) -> int:
     """Feed chunks to ``n_workers`` processes, at most two per worker in flight; returns the chunk count."""
     pending: dict[Future, int] = {}
     seen = 0
@@ -195,9 +217,9 @@ def _run_pool(source: Source, chunk_size: int, done: set[int], model_dir: str, o
 def _collect(pending: dict[Future, int], seen_done: list[int], account, finished) -> None:
     for future in finished:
         pending.pop(future)
-        _, rows, decisions, problems = future.result()
+        index, rows, decisions, problems = future.result()
         seen_done[0] += rows
-        account(rows, decisions, problems)
+        account(index, rows, decisions, problems)
 
 
 def _input_schema(source: Source) -> pa.Schema:
