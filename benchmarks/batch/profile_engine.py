@@ -4,8 +4,8 @@
 
 Runs the engine's steps in this one process, chunk by chunk as a worker and the main process
 do, and sums the CPU time (``time.process_time``) of each: reading a chunk from Parquet, the
-hand-off to a worker (pickling the chunk and unpickling it), coding it (``code_table``,
-itself split into preparing the texts, the cache, the model and building the output
+hand-off to a worker (pickling the chunk and unpickling it), coding it (``code_table``: the
+de-duplication, the worker's cache of coded texts, the model on the misses, the output
 columns), writing its part file, and assembling the parts into the output file. Prints CPU
 microseconds per input row by stage. Inputs and model: ``benchmarks/.cache/batch``.
 """
@@ -77,8 +77,7 @@ def profile(model_dir: Path, data: Path, rows: int, chunk_size: int, cache_size:
         counts["chunks"] += 1
     start = clock()
     out = root / "out.parquet"
-    finish_writer = writer
-    finish(finish_writer, out, counts["chunks"], [f.name for f in schema])
+    finish(writer, out, counts["chunks"], [f.name for f in schema])
     spent["assemble output (main)"] += clock() - start
     counts["rows"] = n
     counts["output rows"] = pq.ParquetFile(out).metadata.num_rows
