@@ -16,7 +16,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from statcoder.batch.cache import TextCache
 from statcoder.contract import OUTPUT_COLUMNS
 from statcoder.errors import InputError
 
@@ -114,28 +117,156 @@ def prepare_texts(
     return pd.DataFrame(cleaned, index=frame.index), problem
 
 
+#: The coded columns of one distinct text (what the cache keeps) and their numpy dtypes.
+CODED = {"predicted_code": object, "predicted_level": np.int64, "confidence": np.float64, "decision": object,
+         "source": object, "candidates": object, "problem": object}
+#: Arrow types of :data:`BATCH_COLUMNS` (``model_version`` included).
+ARROW_TYPES = {"predicted_code": pa.string(), "predicted_level": pa.int64(), "confidence": pa.float64(),
+               "decision": pa.string(), "source": pa.string(), "candidates": pa.string(),
+               "problem": pa.string(), "model_version": pa.string()}
+
+
 def code_chunk(
     coder: Coder, frame: pd.DataFrame, *, text_columns: Sequence[str], top_k: int = 5,
-    max_text_length: int = 10_000, where: str = "input",
+    max_text_length: int = 10_000, where: str = "input", cache: TextCache | None = None,
 ) -> pd.DataFrame:
     """Code one chunk; returns its input columns plus :data:`BATCH_COLUMNS`, row for row.
 
     Rows with a problem (see :data:`PROBLEMS`) get decision ``review``; missing and non-text
-    rows get no code. Raises InputError only for a missing text column.
+    rows get no code. Each distinct combination of text values is coded once (and, with a
+    ``cache``, once per worker across chunks). Raises InputError only for a missing text column.
     """
-    texts, problem = prepare_texts(frame, text_columns, max_text_length=max_text_length, where=where)
-    coded = coder.code(texts, text_columns=list(text_columns), top_k=top_k, where=where)
+    check_text_columns(list(frame.columns), text_columns, where=where)
+    inverse, first, exact = _distinct_frame(frame, text_columns)
+    distinct = frame[list(text_columns)].iloc[first].reset_index(drop=True)
+    coded = _code_distinct(coder, distinct, text_columns, exact, top_k=top_k, max_text_length=max_text_length,
+                           where=where, cache=cache)
     out = frame.copy()
-    for column in BATCH_COLUMNS[:6]:
-        out[column] = coded[column].to_numpy()
+    for column in CODED:
+        out[column] = coded[column][inverse]
+    out["model_version"] = coder.version
+    return out
+
+
+def code_table(
+    coder: Coder, table: pa.Table, *, text_columns: Sequence[str], top_k: int = 5,
+    max_text_length: int = 10_000, where: str = "input", cache: TextCache | None = None,
+) -> pa.Table:
+    """:func:`code_chunk` for an Arrow table: the same rows and values, as a ``pa.Table``.
+
+    The input columns pass through untouched (no pandas conversion of the whole chunk): the
+    text columns are de-duplicated in Arrow, only the distinct values become Python strings,
+    and the output columns are built from the distinct results by one Arrow ``take`` each.
+    """
+    check_text_columns(table.column_names, text_columns, where=where)
+    inverse, first, exact = _distinct_table(table, text_columns)
+    distinct = table.select(list(text_columns)).take(pa.array(first)).to_pandas()
+    coded = _code_distinct(coder, distinct, text_columns, exact, top_k=top_k, max_text_length=max_text_length,
+                           where=where, cache=cache)
+    rows = pa.array(inverse)
+    for column in CODED:
+        table = table.append_column(pa.field(column, ARROW_TYPES[column]),
+                                    pa.array(coded[column], type=ARROW_TYPES[column]).take(rows))
+    version = pa.array([coder.version], type=pa.string()).take(pa.array(np.zeros(len(inverse), dtype=np.int64)))
+    return table.append_column(pa.field("model_version", pa.string()), version)
+
+
+def cache_for(coder: Coder, capacity: int) -> TextCache | None:
+    """A :class:`TextCache` of ``capacity`` entries for :func:`code_chunk` / :func:`code_table`
+    (None when ``capacity`` is 0: no cache)."""
+    return TextCache(capacity, CODED) if capacity > 0 else None
+
+
+def _code_distinct(coder: Coder, distinct: pd.DataFrame, text_columns: Sequence[str], exact: bool, *, top_k: int,
+                   max_text_length: int, where: str, cache: TextCache | None) -> dict[str, np.ndarray]:
+    """The :data:`CODED` columns of every (distinct) row of ``distinct``, from the cache where it has them."""
+    if cache is None or not exact or not len(distinct):
+        return _code_rows(coder, distinct, text_columns, top_k=top_k, max_text_length=max_text_length, where=where)
+    keys = _cache_keys(distinct, text_columns)
+    slots = cache.lookup(keys)
+    miss = np.flatnonzero(slots < 0)
+    if not len(miss):
+        return cache.gather(slots)
+    out = {name: np.empty(len(distinct), dtype=dtype) for name, dtype in CODED.items()}
+    hit = np.flatnonzero(slots >= 0)
+    for name, values in cache.gather(slots[hit]).items():
+        out[name][hit] = values
+    coded = _code_rows(coder, distinct.iloc[miss], text_columns, top_k=top_k, max_text_length=max_text_length,
+                       where=where)
+    for name in CODED:
+        out[name][miss] = coded[name]
+    cache.store([keys[i] for i in miss], coded)
+    return out
+
+
+def _code_rows(coder: Coder, rows: pd.DataFrame, text_columns: Sequence[str], *, top_k: int, max_text_length: int,
+               where: str) -> dict[str, np.ndarray]:
+    """Code ``rows`` (text columns only); returns the :data:`CODED` columns, decision forced for problems."""
+    texts, problem = prepare_texts(rows, text_columns, max_text_length=max_text_length, where=where)
+    coded = coder.code(texts, text_columns=list(text_columns), top_k=top_k, where=where)
+    out = {column: coded[column].to_numpy() for column in BATCH_COLUMNS[:6]}
     flagged = problem != ""
     if flagged.any():
-        decision = out["decision"].to_numpy(dtype=object).copy()
+        decision = out["decision"].astype(object, copy=True)
         decision[flagged] = "review"
         out["decision"] = decision
     out["problem"] = problem
-    out["model_version"] = coder.version
-    return out
+    return {name: np.asarray(out[name], dtype=dtype) for name, dtype in CODED.items()}
+
+
+def _cache_keys(distinct: pd.DataFrame, text_columns: Sequence[str]) -> list:
+    """Per distinct row, its cache key: the text (one column) or the tuple of texts; None if missing."""
+    columns = [[v if isinstance(v, str) else None for v in distinct[c].tolist()] for c in text_columns]
+    return columns[0] if len(columns) == 1 else list(zip(*columns, strict=True))
+
+
+def _combine(codes: list[np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct id of every row, first row of every distinct id in order of first appearance)
+    for the per-column value ids ``codes`` (each >= 0)."""
+    key = codes[0] if codes else np.zeros(n, dtype=np.int64)
+    for other in codes[1:]:
+        _, key = np.unique(key * (int(other.max(initial=0)) + 1) + other, return_inverse=True)
+        key = key.ravel()
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")  # distinct rows in order of first appearance
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return rank[inverse.ravel()], first[order]
+
+
+def _distinct_frame(frame: pd.DataFrame, text_columns: Sequence[str]) -> tuple[np.ndarray, np.ndarray, bool]:
+    """(distinct id per row, first row per id, whether ids are exact text values) for a pandas chunk.
+
+    Columns of strings (and missing values) are factorised; any other column (numbers, bytes,
+    mixed types) is not: every row is its own value there (``1``, ``1.0`` and ``True`` are equal
+    keys to Python but different texts).
+    """
+    n, codes, exact = len(frame), [], True
+    for column in text_columns:
+        values = frame[column]
+        if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
+            codes.append(pd.factorize(values)[0].astype(np.int64) + 1)  # missing values: -1 -> 0
+        else:
+            codes.append(np.arange(n, dtype=np.int64))
+            exact = False
+    inverse, first = _combine(codes, n)
+    return inverse, first, exact
+
+
+def _distinct_table(table: pa.Table, text_columns: Sequence[str]) -> tuple[np.ndarray, np.ndarray, bool]:
+    """:func:`_distinct_frame` for an Arrow table: string columns are dictionary-encoded in Arrow."""
+    n, codes, exact = table.num_rows, [], True
+    for column in text_columns:
+        values = table.column(column)
+        kind = values.type
+        if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+            encoded = pc.dictionary_encode(values.combine_chunks() if values.num_chunks != 1 else values.chunk(0))
+            codes.append(pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64) + 1)
+        else:
+            codes.append(np.arange(n, dtype=np.int64))
+            exact = False
+    inverse, first = _combine(codes, n)
+    return inverse, first, exact
 
 
 def problem_counts(problem: pd.Series | np.ndarray) -> dict[str, int]:

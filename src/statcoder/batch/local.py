@@ -21,9 +21,18 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from statcoder.batch.chunks import code_chunk, problem_counts
-from statcoder.batch.sinks import PartWriter, finish, output_kind, output_schema, start_work
+from statcoder.batch.cache import DEFAULT_CACHE_SIZE
+from statcoder.batch.chunks import cache_for, code_chunk, code_table
+from statcoder.batch.sinks import (
+    Assembler,
+    PartWriter,
+    finish,
+    output_kind,
+    output_schema,
+    start_work,
+)
 from statcoder.batch.sources import Source
 from statcoder.errors import InputError
 
@@ -54,20 +63,30 @@ _WORKER: dict = {}
 
 
 def _init_worker(model_dir: str, options: dict) -> None:
-    """Load the model once in this worker process (hash-checked) and keep the options."""
+    """Load the model once in this worker process (hash-checked), keep the options, make its cache."""
     from statcoder.coder import Coder
 
     _WORKER["coder"] = Coder.load(model_dir)
     _WORKER.update(options)
+    _WORKER["cache"] = cache_for(_WORKER["coder"], options.get("cache_size", DEFAULT_CACHE_SIZE))
 
 
-def _run_chunk(index: int, frame: pd.DataFrame, partition: str) -> tuple[int, int, dict, dict]:
+def _run_chunk(index: int, frame: pa.Table | pd.DataFrame, partition: str) -> tuple[int, int, dict, dict]:
     """Code and write one chunk; returns (index, rows, decision counts, problem counts)."""
-    coded = code_chunk(_WORKER["coder"], frame, text_columns=_WORKER["text_columns"], top_k=_WORKER["top_k"],
-                       max_text_length=_WORKER["max_text_length"], where=_WORKER["where"])
+    code = code_table if isinstance(frame, pa.Table) else code_chunk
+    coded = code(_WORKER["coder"], frame, text_columns=_WORKER["text_columns"], top_k=_WORKER["top_k"],
+                 max_text_length=_WORKER["max_text_length"], where=_WORKER["where"], cache=_WORKER["cache"])
     _WORKER["writer"].write(index, coded, partition)
-    decisions = coded["decision"].value_counts().to_dict()
-    return index, len(coded), {str(k): int(v) for k, v in decisions.items()}, problem_counts(coded["problem"])
+    return index, len(coded), _counts(coded["decision"]), _counts(coded["problem"])
+
+
+def _counts(values: pa.ChunkedArray | pd.Series) -> dict[str, int]:
+    """{value: rows} of a string column, without the empty value (no problem)."""
+    if isinstance(values, pd.Series):
+        values = pa.chunked_array([pa.array(values.to_numpy(dtype=object).astype(str))])
+    counted = pc.value_counts(values)
+    return {str(v): int(c) for v, c in zip(counted.field("values").to_pylist(), counted.field("counts").to_pylist(),
+                                           strict=True) if v}
 
 
 def _input_state(source: Source) -> dict:
@@ -83,15 +102,17 @@ def code_files(
     model_dir: str | Path, input_path: str | Path, output_path: str | Path, *,
     text_columns: Sequence[str] | None = None, top_k: int = 5, max_text_length: int = 10_000,
     workers: int | None = None, chunk_size: int = DEFAULT_CHUNK_SIZE, resume: bool = False,
-    encoding: str | None = None, on_progress: ProgressFn | None = None,
+    encoding: str | None = None, on_progress: ProgressFn | None = None, cache_size: int = DEFAULT_CACHE_SIZE,
 ) -> BatchResult:
     """Code ``input_path`` with the model in ``model_dir`` and write ``output_path``.
 
     Returns a :class:`BatchResult`. ``workers`` defaults to every core (1 codes in this
     process). Nothing is written at ``output_path`` until the run is complete; with
     ``resume`` the chunks completed by an interrupted run with the same input, model and
-    options are kept. Raises InputError/ModelFileError before any output on a missing text
-    column, an unreadable input or a damaged model.
+    options are kept. Each worker keeps the results of up to ``cache_size`` short texts it
+    has coded and reuses them in later chunks (0: no cache; the output is the same).
+    Raises InputError/ModelFileError before any output on a missing text column, an
+    unreadable input or a damaged model.
     """
     from statcoder.models.persistence import read_model_dir
 
@@ -115,15 +136,18 @@ def code_files(
     writer = PartWriter(work=str(work), kind=kind, schema=writer.schema, partition_columns=partitions)
     done = writer.done() if resumed else set()
     options = {"text_columns": columns, "top_k": top_k, "max_text_length": max_text_length,
-               "where": source.where, "writer": writer}
+               "where": source.where, "writer": writer, "cache_size": cache_size}
     n_workers = max(1, workers if workers is not None else (os.cpu_count() or 1))
     result = BatchResult(output=output, resumed_chunks=len(done))
     started = time.perf_counter()
     total = source.total_rows
-    seen = 0
     seen_done = [0]
+    completed = set(done)
+    assembler = Assembler(writer, [f.name for f in writer.schema if f.name not in partitions])
 
-    def account(rows: int, decisions: dict, problems: dict) -> None:
+    def account(index: int, rows: int, decisions: dict, problems: dict) -> None:
+        completed.add(index)
+        assembler.advance(completed)
         result.rows += rows
         result.decisions.update(decisions)
         result.problems.update(problems)
@@ -131,31 +155,42 @@ def code_files(
             on_progress(min(seen_done[0], total) if source.exact_total else seen_done[0],
                         max(total, seen_done[0]), "coding")
 
+    try:
+        seen = _code_all(source, chunk_size, done, str(model_dir), options, n_workers, seen_done, account)
+    except BaseException:
+        assembler.close()
+        raise
+    result.chunks = seen
+    result.seconds = time.perf_counter() - started
+    finish(writer, output, seen, [f.name for f in writer.schema if f.name not in partitions], assembler)
+    if on_progress is not None:
+        on_progress(seen_done[0], seen_done[0], "coding")
+    return result
+
+
+def _code_all(source: Source, chunk_size: int, done: set[int], model_dir: str, options: dict, n_workers: int,
+              seen_done: list[int], account: Callable[..., None]) -> int:
+    """Code every chunk not in ``done`` (in this process or a pool); returns the chunk count."""
+    seen = 0
     if n_workers == 1:
-        _init_worker(str(model_dir), options)
+        _init_worker(model_dir, options)
         try:
             for chunk in source.chunks(chunk_size):
                 seen = chunk.index + 1
                 if chunk.index in done:
                     seen_done[0] += len(chunk.frame)
                     continue
-                _, rows, decisions, problems = _run_chunk(chunk.index, chunk.frame, chunk.partition)
+                index, rows, decisions, problems = _run_chunk(chunk.index, chunk.frame, chunk.partition)
                 seen_done[0] += rows
-                account(rows, decisions, problems)
+                account(index, rows, decisions, problems)
         finally:
             _WORKER.clear()
-    else:
-        seen = _run_pool(source, chunk_size, done, str(model_dir), options, n_workers, seen_done, account)
-    result.chunks = seen
-    result.seconds = time.perf_counter() - started
-    finish(writer, output, seen, [f.name for f in writer.schema if f.name not in partitions])
-    if on_progress is not None:
-        on_progress(seen_done[0], seen_done[0], "coding")
-    return result
+        return seen
+    return _run_pool(source, chunk_size, done, model_dir, options, n_workers, seen_done, account)
 
 
 def _run_pool(source: Source, chunk_size: int, done: set[int], model_dir: str, options: dict,
-              n_workers: int, seen_done: list[int], account: Callable[[int, dict, dict], None]) -> int:
+              n_workers: int, seen_done: list[int], account: Callable[..., None]) -> int:
     """Feed chunks to ``n_workers`` processes, at most two per worker in flight; returns the chunk count."""
     pending: dict[Future, int] = {}
     seen = 0
@@ -182,9 +217,9 @@ def _run_pool(source: Source, chunk_size: int, done: set[int], model_dir: str, o
 def _collect(pending: dict[Future, int], seen_done: list[int], account, finished) -> None:
     for future in finished:
         pending.pop(future)
-        _, rows, decisions, problems = future.result()
+        index, rows, decisions, problems = future.result()
         seen_done[0] += rows
-        account(rows, decisions, problems)
+        account(index, rows, decisions, problems)
 
 
 def _input_schema(source: Source) -> pa.Schema:

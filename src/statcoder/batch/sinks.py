@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from statcoder.errors import InputError
-from statcoder.io.atomic import atomic_write_with
+from statcoder.io.atomic import atomic_write_with, current_umask
 
 OUTPUT_KINDS = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet", ".xlsx": "xlsx"}
 BATCH_TYPES = {"predicted_code": pa.string(), "predicted_level": pa.int64(), "confidence": pa.float64(),
@@ -77,9 +77,15 @@ class PartWriter:
         suffix = "csv" if self.kind in ("csv", "tsv") else "parquet"
         return Path(self.work) / "parts" / f"part-{index:06d}.{suffix}"
 
-    def write(self, index: int, frame: pd.DataFrame, partition: str = "") -> Path:
-        """Write ``frame`` (coded chunk ``index``) atomically; returns the part path."""
+    def write(self, index: int, frame: pd.DataFrame | pa.Table, partition: str = "") -> Path:
+        """Write ``frame`` (coded chunk ``index``, pandas or Arrow) atomically; returns the part path."""
         target = self.part_path(index, partition)
+        if isinstance(frame, pa.Table):
+            table = frame.drop_columns([c for c in self.partition_columns if c in frame.column_names])
+            if self.kind not in ("csv", "tsv"):
+                table = table.cast(self.schema)
+                return atomic_write_with(target, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+            frame = table.to_pandas()
         frame = frame.drop(columns=[c for c in self.partition_columns if c in frame.columns])
         if self.kind in ("csv", "tsv"):
             text = frame.to_csv(index=False, header=False, sep="\t" if self.kind == "tsv" else ",",
@@ -126,9 +132,78 @@ def start_work(output: Path, state: dict, *, resume: bool) -> tuple[Path, bool]:
     return work, False
 
 
-def finish(writer: PartWriter, output: Path, n_chunks: int, columns: list[str]) -> Path:
-    """Assemble the parts in order at ``output`` (atomically) and remove the work directory."""
+class Assembler:
+    """Appends completed parts, in input order, to the output's temp file while the run goes on.
+
+    For a single-file Parquet, CSV or TSV output: the main process calls :meth:`advance` as
+    chunks complete, so the parts are copied into ``<work>/assembling.tmp`` during the run
+    instead of all at the end. Only :func:`finish` renames it to the output (after fsync):
+    an interrupted run leaves nothing at the output path, and a resumed run assembles again
+    from its first part. Other kinds (xlsx, a dataset directory) are assembled by ``finish``.
+    """
+
+    def __init__(self, writer: PartWriter, columns: list[str]) -> None:
+        self.writer = writer
+        self.next = 0
+        self.path = Path(writer.work) / "assembling.tmp"
+        self._out = None
+        if writer.kind == "parquet":
+            self._out = pq.ParquetWriter(self.path, writer.schema, compression="zstd")
+        elif writer.kind in ("csv", "tsv"):
+            sep = "\t" if writer.kind == "tsv" else ","
+            self._out = open(self.path, "wb")  # noqa: SIM115 - closed by close()
+            self._out.write(pd.DataFrame(columns=columns).to_csv(index=False, sep=sep, lineterminator="\n").encode())
+
+    @property
+    def streaming(self) -> bool:
+        """Whether this output kind is assembled during the run."""
+        return self._out is not None
+
+    def advance(self, completed: set[int]) -> None:
+        """Append every part from the next one on that is in ``completed`` (stops at the first gap)."""
+        if self._out is None:
+            return
+        while self.next in completed:
+            part = self.writer.part_path(self.next)
+            if isinstance(self._out, pq.ParquetWriter):
+                self._out.write_table(pq.read_table(part, schema=self.writer.schema))
+            else:
+                with open(part, "rb") as handle:
+                    shutil.copyfileobj(handle, self._out, 1 << 20)
+            self.next += 1
+
+    def close(self) -> None:
+        """Close the temp file (fsynced); idempotent."""
+        if self._out is None:
+            return
+        out, self._out = self._out, None
+        if isinstance(out, pq.ParquetWriter):
+            out.close()
+            with open(self.path, "rb") as handle:
+                os.fsync(handle.fileno())
+        else:
+            out.flush()
+            os.fsync(out.fileno())
+            out.close()
+
+
+def finish(writer: PartWriter, output: Path, n_chunks: int, columns: list[str],
+           assembler: Assembler | None = None) -> Path:
+    """Assemble the parts in order at ``output`` (atomically) and remove the work directory.
+
+    With an ``assembler`` that streamed the parts during the run, only the remaining parts
+    are appended before the rename.
+    """
     work = Path(writer.work)
+    if assembler is not None and assembler.streaming:
+        assembler.advance(set(range(n_chunks)))
+        if assembler.next != n_chunks:
+            raise RuntimeError(f"part {assembler.next} of {n_chunks} is missing in {work}")
+        assembler.close()
+        os.chmod(assembler.path, 0o666 & ~current_umask())
+        os.replace(assembler.path, output)
+        shutil.rmtree(work)
+        return output
     if writer.kind == "dataset":
         data = work / "data"
         data.mkdir(exist_ok=True)

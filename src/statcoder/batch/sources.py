@@ -31,11 +31,15 @@ WHOLE_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".sav", ".zsav", ".dta")
 
 @dataclass(frozen=True)
 class Chunk:
-    """Rows ``[start, start + len(frame))`` of the input; ``partition`` is its hive sub-path."""
+    """Rows ``[start, start + len(frame))`` of the input; ``partition`` is its hive sub-path.
+
+    ``frame`` is an Arrow table for Parquet inputs (the columns pass through the engine in
+    Arrow) and a pandas DataFrame for the others.
+    """
 
     index: int
     start: int
-    frame: pd.DataFrame
+    frame: pa.Table | pd.DataFrame
     partition: str = ""
 
 
@@ -156,12 +160,14 @@ class Source:
             try:
                 batches = pq.ParquetFile(fragment.path).iter_batches(batch_size=chunk_size)
                 for batch in batches:
-                    frame = batch.to_pandas()
+                    table = pa.Table.from_batches([batch])
                     for column in self.partition_columns:
-                        frame[column] = keys.get(column)
-                    yield Chunk(index, start, frame, partition)
+                        kind = self._schema.field(column).type
+                        table = table.append_column(pa.field(column, kind),
+                                                    pa.array([keys.get(column)] * len(table), type=kind))
+                    yield Chunk(index, start, table, partition)
                     index += 1
-                    start += len(frame)
+                    start += len(table)
             except (pa.ArrowInvalid, OSError) as exc:
                 first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 raise InputError(f"cannot read the Parquet input: {first}", where=fragment.path,

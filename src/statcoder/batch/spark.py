@@ -25,13 +25,15 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from statcoder.batch.chunks import BATCH_COLUMNS, check_text_columns, code_chunk
+from statcoder.batch.cache import DEFAULT_CACHE_SIZE
+from statcoder.batch.chunks import BATCH_COLUMNS, cache_for, check_text_columns, code_chunk
 from statcoder.errors import ConfigurationError, InputError
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 _CODERS: dict[str, Any] = {}
+_CACHES: dict[tuple, Any] = {}  # per (model, top_k, max_text_length, text columns): a TextCache
 
 
 def _spark_types():
@@ -93,9 +95,13 @@ def code_dataframe(
 
     def code_batches(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         coder = _coder(model)
+        # the Python worker is reused across tasks: its cache of coded texts carries over (as the
+        # local engine's workers' does); the output is the same with or without it
+        key = (model, top_k, max_text_length, tuple(columns))
+        cache = _CACHES.get(key) or _CACHES.setdefault(key, cache_for(coder, DEFAULT_CACHE_SIZE))
         for frame in batches:
             coded = code_chunk(coder, frame, text_columns=columns, top_k=top_k, max_text_length=max_text_length,
-                               where="spark")
+                               where="spark", cache=cache)
             yield coded[names]
 
     return df.mapInPandas(code_batches, schema)

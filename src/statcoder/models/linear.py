@@ -410,7 +410,7 @@ class _Weights:
     The weights of the most frequent features (``order``: most frequent first, e.g. by IDF)
     are kept as one dense float32 (features x outputs) block of at most ``DENSE_BYTES``: most
     of a text's non-zeros fall there and are multiplied without any per-batch copy. The other
-    features' weights stay sparse; the rows a batch uses are densified for that batch only.
+    features' weights stay sparse and are multiplied sparse x sparse.
     Which feature goes where depends on the model alone, so a text's scores never depend on
     the batch it came in.
     """
@@ -433,9 +433,11 @@ class _Weights:
         in_dense = position < self.n_dense
         out = _csr(Z.data[in_dense], position[in_dense], rows[in_dense], Z.shape[0], self.n_dense) @ self.dense
         if not in_dense.all():
+            # sparse x sparse: no dense copy of the rare features' weights (each rare feature has
+            # few non-zero weights); the sums run in the same order, so the result is bit-identical
             rare = ~in_dense
-            used, column = np.unique(position[rare] - self.n_dense, return_inverse=True)
-            out += _csr(Z.data[rare], column.ravel(), rows[rare], Z.shape[0], len(used)) @ self.sparse[used].toarray()
+            part = _csr(Z.data[rare], position[rare] - self.n_dense, rows[rare], Z.shape[0], self.sparse.shape[0])
+            out += (part @ self.sparse).toarray()
         return np.asarray(out, dtype=np.float64)
 
 
