@@ -277,7 +277,7 @@ def main() -> None:
         results[data.name] = frame
         counts = ", ".join(f"{m} {len(r)}" for m, r in rows.items() if r)
         meta[data.name] = f"{data.description}; splits averaged per method: {counts}."
-        if "load_s" in frame.columns and key == "onet":
+        if "load_s" in frame.columns and key == "onet" and "statcoder" in frame.index:
             load_s = float(frame.loc["statcoder", "load_s"])
         meta["load"] = ", ".join(f"{v:.1f}" for v in os.getloadavg())
         write_markdown(results, meta, load_s, args.out)
