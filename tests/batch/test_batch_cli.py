@@ -21,8 +21,9 @@ def test_code_command_reports_rate_decisions_and_problems(model_dir, records, tm
     output = " ".join(result.output.split())
     assert "coded 400 records in" in output and "records/s" in output and "review" in output
     assert "rows with problems (coded review): missing 1, not_text 1" in output
-    # captured stderr (not a terminal): progress as log lines with rows/s and ETA, never texts
-    assert "coding: 400 / " in result.stderr and "rows/s, ETA" in result.stderr
+    # captured stderr (not a terminal): progress as "[statcoder m:ss]" lines with rows/s, never texts
+    assert "] coding: 400 / " in result.stderr and "rows/s, done" in result.stderr and "[statcoder " in result.stderr
+    assert result.stderr.count("] coding: 400 / 400 rows") == 1  # the end is reported once
     assert frame.loc[5, "text"] not in result.stderr
     out = pd.read_parquet(tmp_path / "out.parquet")
     assert out["rid"].tolist() == frame["rid"].tolist()

@@ -169,3 +169,15 @@ def test_peak_memory_is_bounded_and_flat_in_input_size(model_dir, records, tmp_p
     # Holding the input would add ~210 MB (52,000 more rows of 4 KB); run-to-run noise of one
     # peak is +-25 MB here (reader read-ahead threads, allocator), so 100 MB separates the two.
     assert large - small < 100, f"peak grew from {small} MB to {large} MB with 7.5x the rows"
+
+
+def test_resume_with_nothing_to_resume_says_so(model_dir, records, tmp_path):
+    """--resume after a finished run (or with no run at all) codes again, and warns instead of staying silent."""
+    records.to_parquet(tmp_path / "in.parquet", index=False)
+    out = tmp_path / "out.csv"
+    with pytest.warns(UserWarning, match="nothing to resume for out.csv: no interrupted run was found"):
+        code_files(model_dir, tmp_path / "in.parquet", out, resume=True, workers=1)
+    first = out.read_bytes()
+    with pytest.warns(UserWarning, match="nothing to resume for out.csv: the earlier run finished"):
+        code_files(model_dir, tmp_path / "in.parquet", out, resume=True, workers=1)
+    assert out.read_bytes() == first

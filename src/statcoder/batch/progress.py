@@ -19,6 +19,7 @@ from rich.progress import (
 from rich.text import Text
 
 from statcoder.batch.local import ProgressFn
+from statcoder.clock import clock_text
 
 
 class _RateColumn(ProgressColumn):
@@ -56,15 +57,22 @@ def batch_progress(*, quiet: bool = False, console: Console | None = None,
         return
     started = time.perf_counter()
     last = [started]
+    finished: list[tuple[int, int]] = []
 
     def log(done: int, total: int, description: str = "coding") -> None:
         now = time.perf_counter()
         if now - last[0] < every_s and done < total:
             return
+        if done >= total and (done, total) in finished:  # the engine reports its end more than once
+            return
+        if done >= total:
+            finished.append((done, total))
         last[0] = now
         rate = done / max(now - started, 1e-9)
         eta = (total - done) / rate if rate > 0 else 0.0
-        print(f"{description}: {done:,} / {total:,} rows ({done / max(total, 1):.0%}), {rate:,.0f} rows/s, "
-              f"ETA {_eta(eta)}", file=sys.stderr, flush=True)
+        when = "done" if done >= total else f"about {_eta(eta)} left"
+        # the same line format as the command line's other stages: "[statcoder m:ss] stage: ..."
+        print(f"[statcoder {clock_text(now - started)}] {description}: {done:,} / {total:,} rows "
+              f"({done / max(total, 1):.0%}), {rate:,.0f} rows/s, {when}", file=sys.stderr, flush=True)
 
     yield log

@@ -125,6 +125,12 @@ def start_work(output: Path, state: dict, *, resume: bool) -> tuple[Path, bool]:
                 where=str(work), hint="run again with the same options, or without --resume to start over",
             )
         return work, True
+    if resume:
+        import warnings
+
+        finished = "the earlier run finished" if output.exists() else "no interrupted run was found"
+        warnings.warn(f"nothing to resume for {output.name}: {finished}; coding the whole input again",
+                      stacklevel=2)
     if work.is_dir():
         shutil.rmtree(work)
     work.mkdir(parents=True)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 
+from statcoder.clock import clock_text
 from statcoder.errors import ConfigurationError, StatcoderError
 
 if TYPE_CHECKING:
@@ -208,13 +209,6 @@ def model_limits(coder: Any) -> dict[str, Any]:
 # ---- progress ------------------------------------------------------------------------------------
 
 
-def _clock(seconds: float) -> str:
-    seconds = max(0, round(seconds))
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
-
-
 class _Stage:
     def __init__(self, name: str, now: float) -> None:
         self.name, self.started, self.last_print, self.done, self.total = name, now, 0.0, 0, 0
@@ -246,7 +240,7 @@ class ProgressLog:
         self._last_event = self._started  # a counted stage whose first report is "1 done" began here
 
     def _write(self, line: str) -> None:
-        print(f"[statcoder {_clock(self._clock() - self._started)}] {line}", file=self._stream, flush=True)
+        print(f"[statcoder {clock_text(self._clock() - self._started)}] {line}", file=self._stream, flush=True)
 
     def stage(self, name: str) -> None:
         """Start a named stage (and end the previous one)."""
@@ -291,7 +285,7 @@ class ProgressLog:
         rate = done / elapsed if elapsed > 0 else 0.0
         eta = ""
         if total >= 3 and st.updates >= 2 and rate > 0 and st.alike and elapsed >= 5.0:
-            eta = f", this stage about {_clock((total - done) / rate)} left"
+            eta = f", this stage about {clock_text((total - done) / rate)} left"
         self._write(f"{description}: {done:,}/{total:,} ({done / total:.0%}) after {elapsed:.1f} s, "
                     f"{rate:,.2f} steps/s{eta}")
 
