@@ -203,7 +203,7 @@ def split_periods(
     if period_column is not None:
         if period_column not in frame.columns:
             raise InputError(f"period column {period_column!r} not found", where=where,
-                             hint="pass --period-col with a column of the current file, or use --chunk-size")
+                             hint="pass --period-col with a column of the current file, or use --period-size N")
         keys = frame[period_column].fillna("").astype(str)
         if (keys == "").any():
             raise InputError(f"{int((keys == '').sum())} rows have no period", where=f"{where}: column {period_column}",
@@ -211,7 +211,7 @@ def split_periods(
         return [(k, frame[keys == k].reset_index(drop=True)) for k in _period_sort_key(keys.unique().tolist())]
     if chunk_size is None or chunk_size < 1:
         raise InputError("no way to split the current data into periods", where=where,
-                         hint="pass --period-col C or --chunk-size N (N >= 1)")
+                         hint="pass --period-col C or --period-size N (N >= 1)")
     starts = list(range(0, len(frame), chunk_size))
     if len(starts) > 1 and len(frame) - starts[-1] < chunk_size / 2:
         starts.pop()
