@@ -45,13 +45,14 @@ def setup(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     coded = coder.code(current)
     audit = np.where((coded["decision"] == "auto") & (rng.random(len(current)) < 0.6), current["code"], "")
     current["audit"] = audit
+    truth = current["code"].copy()
     current = current.drop(columns="code")
     work = tmp_path_factory.mktemp("monitor")
     reference.to_csv(work / "reference.csv", index=False)
     current.to_csv(work / "current.csv", index=False)
     train_df[["text", "code"]].to_csv(work / "train.csv", index=False)
     return {"coder": coder, "model": model_dir, "reference": reference, "current": current, "work": work,
-            "training_texts": train_df["text"].tolist()}
+            "training_texts": train_df["text"].tolist(), "truth": truth}
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +61,7 @@ def result(setup: dict) -> MonitoringResult:
     return monitor.fit(setup["reference"], training_texts=setup["training_texts"]).calculate(setup["current"])
 
 
-def test_periods_and_signals_with_a_real_coder(result: MonitoringResult):
+def test_periods_and_signals_with_a_real_coder(result: MonitoringResult, setup: dict):
     assert result.periods == ["2025-01", "2025-02", "2025-03"]
     frame = result.to_frame()
     assert set(frame["level"].dropna().unique()) == {1, 2, 3, 4}
@@ -70,8 +71,15 @@ def test_periods_and_signals_with_a_real_coder(result: MonitoringResult):
     assert auc["2025-03"] > auc["2025-01"] + 0.05 and oov.between(0, 1).all()
     assert any(a.period == "2025-03" and a.signal in ("domain_auc", "oov_share") for a in result.alerts)
     assert not any(a.period == "2025-01" for a in result.alerts)
-    est = frame[(frame["signal"] == "accuracy_atc") & (frame["level"] == 4)].set_index("period")
-    assert est.loc["2025-03", "value"] < est.loc["2025-01", "value"]
+    # the label-free estimate moves the way the real full-depth accuracy moves (here reported
+    # titles, worded like the classification's own titles, are coded *better* than held-out
+    # alternate titles: 0.63 against 0.54 top-1 when this test was written)
+    est = frame[(frame["signal"] == "accuracy_atc") & (frame["level"] == 4)].set_index("period")["value"]
+    coded = setup["coder"].code(setup["current"], top_k=1)
+    best = coded["candidates"].map(lambda c: json.loads(c)[0]["code"] if c != "[]" else "")
+    real = (best == setup["truth"]).groupby(setup["current"]["month"]).mean()
+    assert abs(real["2025-03"] - real["2025-01"]) > 0.03, real  # a change the estimate can be asked to see
+    assert np.sign(est["2025-03"] - est["2025-01"]) == np.sign(real["2025-03"] - real["2025-01"]), (est, real)
     audit = frame[frame["signal"] == "audit_accuracy"]
     assert (audit["n"] > 0).all() and audit["value"].between(0, 1).all()
 
