@@ -120,8 +120,8 @@ def prepare_texts(
 #: The coded columns of one distinct text (what the cache keeps) and their numpy dtypes.
 CODED = {"predicted_code": object, "predicted_level": np.int64, "confidence": np.float64, "decision": object,
          "source": object, "candidates": object, "problem": object}
-#: Arrow types of :data:`BATCH_COLUMNS` (``model_version`` included).
-ARROW_TYPES = {"predicted_code": pa.string(), "predicted_level": pa.int64(), "confidence": pa.float64(),
+#: Arrow types of the coded columns of :data:`BATCH_COLUMNS` (``model_version`` included).
+BATCH_TYPES = {"predicted_code": pa.string(), "predicted_level": pa.int64(), "confidence": pa.float64(),
                "decision": pa.string(), "source": pa.string(), "candidates": pa.string(),
                "problem": pa.string(), "model_version": pa.string()}
 
@@ -165,9 +165,9 @@ def code_table(
                            where=where, cache=cache)
     rows = pa.array(inverse)
     for column in CODED:
-        table = table.append_column(pa.field(column, ARROW_TYPES[column]),
-                                    pa.array(coded[column], type=ARROW_TYPES[column]).take(rows))
-    version = pa.array([coder.version], type=pa.string()).take(pa.array(np.zeros(len(inverse), dtype=np.int64)))
+        table = table.append_column(pa.field(column, BATCH_TYPES[column]),
+                                    pa.array(coded[column], type=BATCH_TYPES[column]).take(rows))
+    version = pa.repeat(pa.scalar(coder.version, type=pa.string()), len(inverse))
     return table.append_column(pa.field("model_version", pa.string()), version)
 
 

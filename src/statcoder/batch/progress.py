@@ -57,16 +57,13 @@ def batch_progress(*, quiet: bool = False, console: Console | None = None,
         return
     started = time.perf_counter()
     last = [started]
-    finished: list[tuple[int, int]] = []
+    printed: list[tuple[int, int] | None] = [None]
 
     def log(done: int, total: int, description: str = "coding") -> None:
         now = time.perf_counter()
-        if now - last[0] < every_s and done < total:
-            return
-        if done >= total and (done, total) in finished:  # the engine reports its end more than once
-            return
-        if done >= total:
-            finished.append((done, total))
+        if (done, total) == printed[0] or (now - last[0] < every_s and done < total):
+            return  # the same figures again (the engine reports its end twice), or too soon
+        printed[0] = (done, total)
         last[0] = now
         rate = done / max(now - started, 1e-9)
         eta = (total - done) / rate if rate > 0 else 0.0

@@ -25,13 +25,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from statcoder.batch.chunks import BATCH_TYPES
 from statcoder.errors import InputError
 from statcoder.io.atomic import atomic_write_with, current_umask
 
 OUTPUT_KINDS = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet", ".xlsx": "xlsx"}
-BATCH_TYPES = {"predicted_code": pa.string(), "predicted_level": pa.int64(), "confidence": pa.float64(),
-               "decision": pa.string(), "source": pa.string(), "candidates": pa.string(),
-               "problem": pa.string(), "model_version": pa.string()}
 
 
 def output_kind(path: Path) -> str:

@@ -121,6 +121,13 @@ def fallback_plan(n: int, *, target: float, confidence_level: float,
         for size in starts:  # each start's share goes to the first count at or above its size
             weights[min(int(np.searchsorted(cuts, size)), len(cuts) - 1)] += 1.0 / len(starts)
         return cuts, weights
+    return _one_start(n, target=target, confidence_level=confidence_level, smallest=smallest, max_steps=max_steps)
+
+
+def _one_start(n: int, *, target: float, confidence_level: float, smallest: int,
+               max_steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Fixed-sequence testing's plan: the whole budget on the first count, the fewest records that
+    pass with half the allowed error rate."""
     cuts = _grid(n, first_cut_with_slack(target, confidence_level), smallest, max_steps)
     weights = np.zeros(len(cuts))
     weights[0] = 1.0
@@ -203,9 +210,8 @@ def fixed_sequence_v2(confidence: np.ndarray, correct: np.ndarray, *, target: fl
     smallest = min_records_for(target, confidence_level)
     if conf.size < smallest:
         return float("inf")
-    cuts = _grid(conf.size, first_cut_with_slack(target, confidence_level), smallest, max_steps)
-    weights = np.zeros(len(cuts))
-    weights[0] = 1.0
+    cuts, weights = _one_start(conf.size, target=target, confidence_level=confidence_level, smallest=smallest,
+                               max_steps=max_steps)
     return fallback_test(conf, correct, cuts, weights, target=target, alpha=1.0 - confidence_level)
 
 

@@ -19,14 +19,19 @@ class ReviewRepository:
         self.session = session
 
     def add_many(self, rows: list[dict[str, Any]], *, return_ids: bool = False) -> list[int]:
-        """Insert task rows (column -> value) in bulk; returns their ids, in order, if asked."""
+        """Insert task rows (column -> value) in bulk; returns their ids, in order, if asked.
+
+        With ``return_ids`` the session must be in a write transaction (:meth:`Database.write`):
+        the ids are allocated before the one bulk insert (``review_insert.insert_with_ids``).
+        """
         if not rows:
             return []
         if not return_ids:
             self.session.execute(insert(ReviewTask), rows)
             return []
-        statement = insert(ReviewTask).returning(ReviewTask.id, sort_by_parameter_order=True)
-        return list(self.session.scalars(statement, rows))
+        from statcoder.store.review_insert import insert_with_ids
+
+        return insert_with_ids(self.session, rows)
 
     def get(self, project_id: str, task_id: int) -> ReviewTask | None:
         """Return the project's task, or None (another project's task is None too)."""

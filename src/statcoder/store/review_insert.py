@@ -1,0 +1,71 @@
+"""Bulk insert of review tasks with their ids, in one statement (the hot path of ``POST /code``).
+
+The ids are allocated first and written explicitly, so the rows go in at once: no RETURNING,
+which SQLAlchemy runs row by row on SQLite to keep the order.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, insert, select, text
+from sqlalchemy.orm import Session
+
+from statcoder.store.tables import ReviewTask
+
+Rows = list[dict[str, Any]]
+TASKS = ReviewTask.__table__
+
+
+def insert_with_ids(session: Session, rows: Rows) -> list[int]:
+    """Insert task rows in one bulk operation inside the session's write transaction; returns their ids.
+
+    On PostgreSQL the ids come from the table's sequence (``nextval``, safe beside concurrent
+    writers), then one ``COPY`` (psycopg 3; one executemany with other drivers); on SQLite they
+    follow the largest id, with one executemany, which is safe because the write transaction
+    (``BEGIN IMMEDIATE``, :meth:`Database.write`) holds the database's write lock until commit.
+    Ids ascend in row order.
+    """
+    if not rows:
+        return []
+    n = len(rows)
+    if session.get_bind().dialect.name == "postgresql":
+        ids = sorted(session.scalars(text(
+            "SELECT nextval(CAST(:sequence AS regclass)) FROM generate_series(1, :n)"),
+            {"sequence": _sequence(session), "n": n}))
+        if _copy(session, rows, ids):
+            return ids
+    else:
+        start = session.scalar(select(func.coalesce(func.max(TASKS.c.id), 0)))
+        ids = list(range(start + 1, start + n + 1))
+    session.execute(insert(TASKS), [{**row, "id": task_id} for row, task_id in zip(rows, ids, strict=True)])
+    return ids
+
+
+_SEQUENCES: dict[str, str] = {}
+
+
+def _sequence(session: Session) -> str:
+    """Return the name of the PostgreSQL sequence behind ``review_tasks.id`` (looked up once per database)."""
+    url = str(session.get_bind().url)
+    if url not in _SEQUENCES:
+        _SEQUENCES[url] = session.scalar(text("SELECT pg_get_serial_sequence('review_tasks', 'id')"))
+    return _SEQUENCES[url]
+
+
+def _copy(session: Session, rows: Rows, ids: list[int]) -> bool:
+    """Write ``rows`` with ids through PostgreSQL ``COPY`` on the session's connection; False if unsupported."""
+    driver = session.connection().connection.driver_connection
+    cursor = driver.cursor()
+    if not hasattr(cursor, "copy"):  # not psycopg 3
+        cursor.close()
+        return False
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    unknown = [c for c in columns if c not in TASKS.c]
+    if unknown:
+        raise ValueError(f"unknown review task column(s): {', '.join(unknown)}")
+    names = ", ".join(f'"{c}"' for c in ("id", *columns))
+    with cursor, cursor.copy(f"COPY review_tasks ({names}) FROM STDIN") as copy:
+        for row, task_id in zip(rows, ids, strict=True):
+            copy.write_row((task_id, *(row.get(c) for c in columns)))
+    return True
