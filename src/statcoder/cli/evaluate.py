@@ -87,7 +87,7 @@ def evaluate(
     code: CodeOpt,
     text: TextOpt = None,
     group: Annotated[list[str], typer.Option("--group", help="Grouping column for subgroup results; repeatable.")] = [],  # noqa: B006
-    report: Annotated[Path | None, typer.Option("--report", help="Write the HTML quality report here.")] = None,
+    report: Annotated[Path | None, typer.Option("--report", help="Write the HTML evaluation report (the QF4SA quality dimensions) here.")] = None,
     json_path: Annotated[Path | None, typer.Option("--json", help="Write every figure as JSON here.")] = None,
     model_card: Annotated[Path | None, typer.Option("--model-card", help="Write the Markdown model card here.")] = None,
     top_k: TopKOpt = 5,
@@ -107,7 +107,7 @@ def evaluate(
     encoding: EncodingOpt = None,
 ) -> None:
     """Evaluate MODEL on labelled DATA: accuracy and macro-F1 per level, shares auto/partial/review
-    with their accuracy, calibration, top-k accuracy; optionally the full HTML quality report."""
+    with their accuracy, calibration, top-k accuracy; optionally the full HTML evaluation report."""
     from statcoder.coder import Coder
     from statcoder.evaluation.compare import compare
     from statcoder.evaluation.cost import CostInputs

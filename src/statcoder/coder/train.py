@@ -258,7 +258,9 @@ def note_examples(path: Any, *, columns: Sequence[str] = ("includes",),
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     present = [c for c in columns if c in frame.columns]
     if "code" not in frame.columns or not present:
-        raise InputError(f"no code column or none of the note columns {', '.join(columns)}", where=str(path),
+        what = "no column 'code'" if "code" not in frame.columns else \
+            f"note column(s) {', '.join(map(repr, columns))} not found"
+        raise InputError(f"{what} in the classification file", where=str(path),
                          hint=f"the columns are: {', '.join(map(str, frame.columns))}")
     texts, out_codes = [], []
     for row in frame.itertuples(index=False):
