@@ -259,7 +259,7 @@ def note_examples(path: Any, *, columns: Sequence[str] = ("includes",),
     present = [c for c in columns if c in frame.columns]
     if "code" not in frame.columns or not present:
         what = "no column 'code'" if "code" not in frame.columns else \
-            f"note column(s) {', '.join(map(repr, columns))} not found"
+            f"none of the note columns {', '.join(map(repr, columns))} is"
         raise InputError(f"{what} in the classification file", where=str(path),
                          hint=f"the columns are: {', '.join(map(str, frame.columns))}")
     texts, out_codes = [], []
