@@ -54,8 +54,16 @@ def test_counts_have_separators_and_singular_nouns():
 
     codes = ["111"] + ["999"] * 5000 + ["888"]
     err = unknown_code_error(codes, list(range(1, 5001)), classification=TREE, column="isco", where="f.csv")
-    assert err.message.startswith("5,000 rows carry 1 code not in toy: 999 (5000)"), err.message
+    assert err.message.startswith("5,000 rows carry a code not in toy: 999 (5,000)"), err.message
     assert "--on-unknown-code drop" in err.hint
+
+
+def test_one_row_reads_in_the_singular():
+    from statcoder.classifications.unknown import unknown_code_error
+
+    err = unknown_code_error(["111", "999", "112"], [1], classification=TREE, column="isco", where="f.csv")
+    assert err.message == "1 row carries a code not in toy: 999 (1)"
+    assert err.where == "f.csv: column 'isco', row 3"
 
 
 def test_no_code_in_the_classification_suggests_the_wrong_classification():

@@ -49,15 +49,18 @@ def unknown_code_error(
     the classification, the hint asks whether the classification is the wrong one instead.
     """
     counts = Counter(("" if codes[i] is None else str(codes[i]).strip()) or "(empty)" for i in rows)
-    listed = ", ".join(f"{code} ({n})" for code, n in counts.most_common(5))
+    listed = ", ".join(f"{code} ({n:,})" for code, n in counts.most_common(5))
     more = f" and {len(counts) - 5} more" if len(counts) > 5 else ""
     shown = ", ".join(str(i + first_row) for i in list(rows)[:5])
     name = getattr(classification, "name", "the classification")
     given = sum(1 for c in codes if c is not None and str(c).strip())
     if given and len(rows) >= given:
         hint = WRONG_CLASSIFICATION_HINT.format(name=name)
+    verb = "carries" if len(rows) == 1 else "carry"
+    codes_part = "a code" if len(counts) == 1 else count_of(len(counts), "code")
     return UnknownCodeError(
-        f"{count_of(len(rows), 'row')} carry {count_of(len(counts), 'code')} not in {name}: {listed}{more}",
-        where=f"{where}: column {column!r}, rows {shown}{' ...' if len(rows) > 5 else ''}",
+        f"{count_of(len(rows), 'row')} {verb} {codes_part} not in {name}: {listed}{more}",
+        where=f"{where}: column {column!r}, {'row' if len(rows) == 1 else 'rows'} {shown}"
+        f"{' ...' if len(rows) > 5 else ''}",
         hint=hint,
     )
