@@ -48,7 +48,7 @@ def calibrate(
     new.save(out)
     held = new.card.heldout
     console.print(
-        f"recalibrated {coder.version} on {held.n} records of {new.card.calibration_data.source} -> "
+        f"recalibrated {coder.version} on {held.n:,} records of {new.card.calibration_data.source} -> "
         f"{new.version} ({out}); temperature {held.temperature:.3f}, ECE {held.ece:.3f}",
         highlight=False,
     )

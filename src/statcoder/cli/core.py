@@ -73,7 +73,7 @@ def classification_check(path: Annotated[Path, typer.Argument(help="Classificati
             console.print(f"  {path}:{problem.line}: {problem.message}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=1)
     assert tree is not None
-    table = Table(title=f"{path.name}: {len(tree)} codes, {tree.depth} levels")
+    table = Table(title=f"{path.name}: {len(tree):,} codes, {tree.depth} levels")
     for column in ("level", "name", "codes"):
         table.add_column(column, justify="right" if column != "name" else "left")
     for level, name, count in tree.summary():

@@ -159,7 +159,7 @@ def survey_report(
         report.add_figure(
             fig,
             alt=f"{statistic} estimates with {confidence:.0%} confidence intervals, "
-            f"{len(part)} rows (see the table above for the numbers)",
+            f"{len(part):,} rows (see the table above for the numbers)",
         )
     return report
 

@@ -78,7 +78,7 @@ def check_records(
         raise InputError("no records given", where="records", hint="send 1 or more records")
     if len(records) > max_records:
         raise PayloadTooLargeError(
-            f"{len(records)} records in one request; the limit is {max_records}",
+            f"{len(records):,} records in one request; the limit is {max_records:,}",
             where="records", hint="split the batch, or create a job for large files",
         )
     if not text_columns:

@@ -63,7 +63,7 @@ def read_upload(path: Path, filename: str, *, role: str, max_records: int) -> pd
         raise InputError(f"the {role} file cannot be read: {message}", where=where,
                          hint=exc.hint or "send a valid CSV or Parquet file") from None
     if len(frame) > max_records:
-        raise PayloadTooLargeError(f"{len(frame)} records in the {role} file; the limit is {max_records}",
+        raise PayloadTooLargeError(f"{len(frame):,} records in the {role} file; the limit is {max_records:,}",
                                    where=where, hint="monitor a sample of the records")
     if frame.empty:
         raise InputError(f"the {role} file has no rows", where=where, hint="send a file with records")
