@@ -77,7 +77,7 @@ def test_unknown_codes_exit_2_with_rows(tmp_path, shared_data):
     result = runner.invoke(app, ["train", "--data", str(path), "--code", "code", "--out", str(tmp_path / "m"),
                                  "--classification", str(shared_data / "classifications" / "isco08.csv")])
     assert result.exit_code == 2
-    assert "not in isco08" in result.output and "rows 3" in result.output
+    assert "not in isco08" in result.output and "row 3" in result.output
 
 
 def test_bad_model_dir_exit_2(tmp_path):
