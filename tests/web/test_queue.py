@@ -61,6 +61,13 @@ def test_two_coders_never_hold_the_same_task_and_leases_expire(ctx, project):
         _code(ctx, project, ana, first, "12")
     task = get_task(ctx, "alpha", first)
     assert (task.status, task.code, task.coder_id) == ("done", "11", "cy")
+    # cy's answer was lost and the page sends the same decision again: stored once, no error
+    assert _code(ctx, project, cy, first, "11") == "done"
+    assert [(d.username, d.code) for d in _decisions(ctx, first)] == [("cy", "11")]
+    with pytest.raises(StaleTaskError, match="you have already decided this record") as exc:
+        _code(ctx, project, cy, first, "12")
+    assert "Undo" in exc.value.hint
+    assert [(d.username, d.code) for d in _decisions(ctx, first)] == [("cy", "11")]
 
 
 def test_expired_lease_nobody_took_still_accepts_the_decision(ctx, project):
@@ -133,6 +140,7 @@ def test_double_coding_disagreement_goes_to_adjudication_and_keeps_both_codes(ct
     assert wq.next_task(ctx, "alpha", ana) == t1
     assert wq.next_task(ctx, "alpha", bob) == t1  # the second coder of a double-coded task
     assert _code(ctx, project, ana, t1, "11") == "claimed"  # bob still holds it
+    assert _code(ctx, project, ana, t1, "11") == "claimed"  # resent: still one decision of ana's
     assert _code(ctx, project, bob, t1, "12") == "adjudicate"
     assert resolve(ctx, project, boss, t1, validate(ctx, project, action="code", code="11")) == "done"
     task = get_task(ctx, "alpha", t1)

@@ -139,17 +139,37 @@ def _finalize(session, task: ReviewTask, decision: TaskDecision, coders: list[st
                     "time_spent_s": time_spent, "via": "workbench"})
 
 
+def _own_decision(session, task_id: int, user_id: int) -> TaskDecision | None:
+    """The account's standing (not undone) coding decision on the task, if any."""
+    return session.scalars(
+        select(TaskDecision).where(TaskDecision.task_id == task_id, TaskDecision.user_id == user_id,
+                                   TaskDecision.undone_at.is_(None),
+                                   TaskDecision.kind.in_(("code", "uncodable", "refer")))
+        .order_by(TaskDecision.id.desc()).limit(1)
+    ).first()
+
+
 def decide(
     ctx: ServiceContext, project: Project, account: Account, task_id: int, choice: Choice, *,
     time_spent_s: float | None = None,
 ) -> str:
     """Store the coder's decision on the task; returns the task's new status.
 
-    StaleTaskError when the task was finished or taken over meanwhile (nothing stored).
+    StaleTaskError when the task was finished or taken over meanwhile (nothing stored). The
+    same decision sent again by the same coder (a resubmission after a lost answer) is stored
+    once and answered with the task's status; a different one is refused (undo changes it).
     """
     now = utcnow()
     with ctx.db.write() as session:
         task = lock_task(session, project.id, task_id)
+        mine = _own_decision(session, task.id, account.user_id)
+        if mine is not None:
+            if (mine.kind, mine.code) == (choice.kind, choice.code):
+                return task.status  # the same decision sent again (its answer was lost): stored once
+            raise StaleTaskError(
+                "you have already decided this record; your new decision was not stored",
+                where="task", hint="use Undo to change your last decision, or ask your supervisor",
+            )
         if task.status not in OPEN_STATES:
             raise StaleTaskError(
                 "this record was already finished by someone else; your decision was not stored",
