@@ -37,7 +37,8 @@ from statcoder.models.calibration import expected_calibration_error
 
 OUT = Path(__file__).resolve().parents[1] / "results.md"
 ENCODER = "statcoder + MiniLM encoder (opt-in)"  # the default recipe plus the ONNX sentence encoder
-METHODS = ("statcoder", "fastText (tuned)", "TF-IDF + LinearSVC(C=0.5)", "fastText (defaults)", ENCODER)
+HEAD = "statcoder + head block (opt-in)"  # the default recipe plus train(head_weight=methods.HEAD_WEIGHT)
+METHODS = ("statcoder", "fastText (tuned)", "TF-IDF + LinearSVC(C=0.5)", "fastText (defaults)", ENCODER, HEAD)
 FOOTNOTE = "fastText (defaults)"  # reported under the table only
 ROWS = Path(__file__).resolve().parent / "rows.jsonl"  # committed: the results are rebuilt from it
 
@@ -58,6 +59,8 @@ def _evaluate(method: str, split: ds.Split, tree, seed: int, chosen: dict | None
         with tempfile.TemporaryDirectory() as tmp:
             encoder = encoder_dirs(Path(tmp))["all-MiniLM-L6-v2 int8 (ONNX)"]
             res = methods.run_statcoder(split.train, split.test, tree, seed, embedding_dir=encoder)
+    elif method == HEAD:
+        res = methods.run_statcoder(split.train, split.test, tree, seed, head_weight=methods.HEAD_WEIGHT)
     elif method == "fastText (tuned)":
         res = methods.run_fasttext_tuned(split.train, split.test, seed, chosen)
     elif method == "fastText (defaults)":
@@ -192,6 +195,9 @@ def _table(frame: pd.DataFrame) -> list[str]:
         if ENCODER in frame.index:
             margin = frame.loc[ENCODER, f"acc_l{depth}"] - frame.loc[best, f"acc_l{depth}"]
             lines += ["", f"With the opt-in sentence encoder ({ENCODER}): {margin * 100:+.1f} points."]
+        if HEAD in frame.index:
+            margin = frame.loc[HEAD, f"acc_l{depth}"] - frame.loc[best, f"acc_l{depth}"]
+            lines += ["", f"With the opt-in head block ({HEAD}): {margin * 100:+.1f} points."]
     if FOOTNOTE in frame.index:
         r = frame.loc[FOOTNOTE]
         lines += ["", (f"Footnote: fastText with its default hyper-parameters (5 epochs, lr 0.1, unigrams, no "

@@ -107,3 +107,19 @@ def test_train_options_for_extra_text_and_model_choice_reach_the_card(small_trai
     refused = runner.invoke(app, [*base[:5], "--note-column", "includes", "--code-prefix-hierarchy",
                                   "--out", str(folder / "x")])
     assert refused.exit_code != 0 and "--note-column needs --classification" in " ".join(refused.output.split())
+
+
+def test_head_weight_option_reaches_the_card_and_is_checked(small_training, shared_data):
+    """--head-weight W trains the head block and is recorded; a bad weight or the fastText backend is refused."""
+    folder, frame = small_training
+    ads = frame.assign(text=[f"{t}\nOpis: {t} w firmie" for t in frame["text"]])
+    ads.to_csv(folder / "ads.csv", index=False)
+    base = ["train", "--data", str(folder / "ads.csv"), "--code", "code", "--classification",
+            str(shared_data / "classifications" / "isco08.csv"), "--cv-folds", "2"]
+    result = runner.invoke(app, [*base, "--head-weight", "1.5", "--out", str(folder / "headed")])
+    assert result.exit_code == 0, result.output
+    assert json.loads((folder / "headed" / "model.json").read_text())["head_weight"] == 1.5
+    for extra in (["--head-weight", "-1"], ["--head-weight", "1", "--backend", "fasttext"]):
+        refused = runner.invoke(app, [*base, *extra, "--out", str(folder / "x")])
+        assert refused.exit_code == 2, refused.output
+        assert "head" in " ".join(refused.output.split())

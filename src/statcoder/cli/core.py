@@ -104,6 +104,7 @@ def train(
     titles: Annotated[bool, typer.Option("--titles/--no-titles", help="Add the classification's titles of the codes as extra training text (never used for calibration).")] = True,
     note_column: Annotated[list[str], typer.Option("--note-column", help="A column of the --classification file (e.g. includes) whose lines are added as extra training text for their code; repeatable.")] = [],  # noqa: B006
     select_model: Annotated[bool, typer.Option("--select-model", help="Choose hierarchy-aware vs flat and C by validation on the first cross-validation fold (slower: one extra model per candidate).")] = False,
+    head_weight: Annotated[float, typer.Option("--head-weight", help="Weight of an extra feature block from each text's head (its first line, or first --text column, or first sentence of a long line); 0 = none (default). Opt-in: helps long texts under a title, such as job ads.")] = 0.0,
 ) -> None:
     """Train a coder from labelled records and write the model directory OUT."""
     check_cv_folds(cv_folds)
@@ -119,6 +120,12 @@ def train(
     if embedding_dir is not None and backend == "fasttext":
         raise ConfigurationError("--embedding-dir works with the linear backends only", where="--backend fasttext",
                                  hint="use --backend linear or linear+fasttext, or leave out --embedding-dir")
+    from statcoder.text.head import check_head_weight  # imports scikit-learn: not at CLI start-up
+
+    check_head_weight(head_weight, where="--head-weight")
+    if head_weight > 0 and backend == "fasttext":
+        raise ConfigurationError("--head-weight works with the linear backends only", where="--backend fasttext",
+                                 hint="use --backend linear or linear+fasttext, or leave out --head-weight")
     check_target_accuracy(target_accuracy)
     limit = check_max_text_length(max_text_length)
     columns = text_columns(text)
@@ -146,7 +153,7 @@ def train(
             backend=backend, seed=seed, on_unknown_code=on_unknown_code, index=coding_index, cv_folds=cv_folds,
             max_text_length=limit, hierarchical=not flat, on_progress=bar, where=str(data),
             model_params={"embedding_dir": str(embedding_dir)} if embedding_dir is not None else None,
-            title_examples=titles, extra_examples=notes, select_model=select_model,
+            title_examples=titles, extra_examples=notes, select_model=select_model, head_weight=head_weight,
         )
         bar.stage(f"writing {out}")
         coder.save(out)

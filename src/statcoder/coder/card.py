@@ -112,6 +112,9 @@ class ModelCard:
     #: model chosen by validation in ``train``: candidates (parameter changes), top-1 of each
     #: on the first fold's held-out records, that fold's size, the chosen candidate
     model_selection: Mapping[str, Any] = field(default_factory=dict)
+    #: weight of the head block (``train(head_weight=...)``, ``--head-weight``); 0 = none, and for
+    #: cards written before the option existed
+    head_weight: float = 0.0
     format_version: int = CARD_FORMAT_VERSION
     version: str = "unsaved"
     content_hash: str = ""

@@ -37,6 +37,7 @@ from statcoder.coder.index import CodingIndex
 from statcoder.coder.levels import top_level_groups
 from statcoder.errors import ConfigurationError, InputError
 from statcoder.models.registry import BACKENDS, HIERARCHY_AWARE, make_model
+from statcoder.text.head import check_head_weight
 from statcoder.text.normalise import as_text, join_columns, truncate_texts
 
 log = logging.getLogger(__name__)
@@ -129,6 +130,7 @@ def train(
     hierarchical: bool = True,
     deploy: str | None = None,
     select_model: bool = False,
+    head_weight: float = 0.0,
     title_examples: bool = True,
     extra_examples: tuple[Sequence[str], Sequence[str]] | None = None,
     calibration_data: pd.DataFrame | None = None,
@@ -144,7 +146,9 @@ def train(
     linear backend, one model with the members' mean weights, else ``"members"``).
     ``select_model`` (linear backend): choose among ``model_candidates`` (C grid, flat vs
     hierarchy-aware) by top-1 on the first cross-validation fold (recorded in the card's
-    ``model_selection``). ``title_examples``: the classification's titles of the codes in the
+    ``model_selection``). ``head_weight`` (linear backends, opt-in): weight of a feature block
+    built from each text's head, its first line or field (``statcoder.text.head``); 0 = none
+    (the default); recorded in the card. ``title_examples``: the classification's titles of the codes in the
     training data are added to every member's training data (never used for calibration);
     ``extra_examples`` = (texts, codes) likewise, e.g. a classification's notes
     (``note_examples``); their codes must be in the classification.
@@ -157,6 +161,10 @@ def train(
         raise ConfigurationError(f"unknown backend {backend!r}", hint=f"use one of: {', '.join(BACKENDS)}")
     if not 0.0 < target_accuracy < 1.0:
         raise ConfigurationError(f"target accuracy must be between 0 and 1, got {target_accuracy}", hint="e.g. 0.95")
+    head_weight = check_head_weight((model_params or {}).get("head_weight", head_weight))
+    if head_weight > 0 and backend not in HIERARCHY_AWARE:
+        raise ConfigurationError(f"a head weight works with the linear backends only, not {backend!r}",
+                                 where="head_weight", hint="use backend 'linear' or 'linear+fasttext', or head weight 0")
     if max_text_length is None:
         from statcoder.settings import get_settings
 
@@ -169,6 +177,8 @@ def train(
     if index is not None:
         index.validate(classification)
     params = dict(model_params or {})
+    if head_weight > 0:
+        params["head_weight"] = head_weight
     if backend in HIERARCHY_AWARE and hierarchical and "groups" not in params and classification.depth > 1:
         # hierarchy-aware model: one SVM over top-level groups, one per group over its codes
         params["groups"] = top_level_groups(classification, codes)
@@ -191,6 +201,7 @@ def train(
         model_params={k: (list(v) if isinstance(v, tuple) else v) for k, v in chosen.get_params().items()
                       if k != "groups"},
         hierarchical_model=bool(chosen.get_params().get("groups")),
+        head_weight=head_weight,
         deploy=deploy,
         seed=seed,
         target_accuracy=target_accuracy,

@@ -37,6 +37,8 @@ class LinearTextCoder(ClassifierMixin, BaseEstimator):
     """Text classifier: ``TextFeatures`` -> linear SVMs -> softmax(scores / temperature).
 
     ``groups`` maps each code to its top-level group (None = flat one-vs-rest).
+    ``head_weight`` > 0 adds the n-grams of each text's head (first line or field,
+    ``statcoder.text.head``) as a block of that weight (opt-in; 0 = none).
     ``temperature_`` is 1 after ``fit``; ``statcoder.train`` sets it from out-of-fold scores
     (see ``statcoder.models.cv``). ``coef_`` is a sparse (n_classes, n_features) matrix.
     """
@@ -56,6 +58,7 @@ class LinearTextCoder(ClassifierMixin, BaseEstimator):
         word_max_chars: int | None = 2000,
         embedding_dir: str | None = None,
         embedding_weight: float = 1.0,
+        head_weight: float = 0.0,
         n_jobs: int = 1,
         seed: int = 0,
     ) -> None:
@@ -72,6 +75,7 @@ class LinearTextCoder(ClassifierMixin, BaseEstimator):
         self.word_max_chars = word_max_chars
         self.embedding_dir = embedding_dir
         self.embedding_weight = embedding_weight
+        self.head_weight = head_weight
         self.n_jobs = n_jobs
         self.seed = seed
 
@@ -81,7 +85,7 @@ class LinearTextCoder(ClassifierMixin, BaseEstimator):
             word_ngrams=self.word_ngrams, char_ngrams=self.char_ngrams, char_min_df=self.char_min_df,
             max_features=self.max_features, char_max_chars=self.char_max_chars,
             word_max_chars=self.word_max_chars, embedding_dir=self.embedding_dir,
-            embedding_weight=self.embedding_weight,
+            embedding_weight=self.embedding_weight, head_weight=self.head_weight,
         )
 
     def fit(self, X: Any, y: Any) -> LinearTextCoder:

@@ -2,7 +2,9 @@
 
 Word n-grams carry meaning; character n-grams within word boundaries carry spelling
 variants, inflections (Polish, Spanish...) and typos. Each block is L2-normalised and the
-blocks are weighted so neither dominates. The state is exported as plain arrays and lists
+blocks are weighted so neither dominates. With ``head_weight`` > 0 a third block holds the
+n-grams of each text's head (its first line or field, ``statcoder.text.head``) at that
+weight, so a job ad's title is not drowned by its description. The state is exported as plain arrays and lists
 (no pickle) by ``to_state`` / ``from_state``.
 """
 
@@ -17,6 +19,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.utils.sparsefuncs_fast import inplace_csr_row_normalize_l2
 from sklearn.utils.validation import check_is_fitted
 
+from statcoder.text.head import HEAD_MAX_CHARS, HeadFeatures, check_head_weight
 from statcoder.text.ngrams import CharWbIndex, Unsupported, WordIndex
 from statcoder.text.normalise import normalise_cached
 
@@ -39,6 +42,8 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         word_max_chars: int | None = None,
         embedding_dir: str | None = None,
         embedding_weight: float = 1.0,
+        head_weight: float = 0.0,
+        head_max_chars: int = HEAD_MAX_CHARS,
     ) -> None:
         self.word_ngrams = word_ngrams
         self.char_ngrams = char_ngrams
@@ -51,6 +56,8 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         self.word_max_chars = word_max_chars
         self.embedding_dir = embedding_dir
         self.embedding_weight = embedding_weight
+        self.head_weight = head_weight
+        self.head_max_chars = head_max_chars
 
     def _vectorizers(self) -> tuple[TfidfVectorizer, TfidfVectorizer]:
         # texts are normalised once in _prepare; the vectorizers only slice them
@@ -69,7 +76,8 @@ class TextFeatures(TransformerMixin, BaseEstimator):
 
     def fit(self, X: Any, y: Any = None) -> TextFeatures:
         """Learn vocabularies and IDF weights from the texts ``X``; returns self."""
-        texts = _prepare(X)
+        raw = list(X)
+        texts = _prepare(raw)
         word, char = self._vectorizers()
         word.fit(texts)
         try:
@@ -78,6 +86,9 @@ class TextFeatures(TransformerMixin, BaseEstimator):
             char.set_params(min_df=1).fit(texts)
         self.word_ = word
         self.char_ = char
+        self.head_ = None
+        if check_head_weight(self.head_weight) > 0:
+            self.head_ = HeadFeatures(max_chars=int(self.head_max_chars)).fit(raw)
         self.embedding_ = None
         if self.embedding_dir is not None:
             from statcoder.models.embedding import load_embedding  # static or ONNX, by layout
@@ -88,7 +99,12 @@ class TextFeatures(TransformerMixin, BaseEstimator):
 
     def _n_features(self) -> int:
         extra = 0 if self.embedding_ is None else self.embedding_.dim
-        return len(self.word_.vocabulary_) + len(self.char_.vocabulary_) + extra
+        return len(self.word_.vocabulary_) + len(self.char_.vocabulary_) + sum(self._head_sizes()) + extra
+
+    def _head_sizes(self) -> tuple[int, ...]:
+        """Columns of the head block (word, char n-grams); () without a head block."""
+        head = getattr(self, "head_", None)
+        return () if head is None else head.block_sizes
 
     def transform(self, X: Any) -> sp.csr_matrix:
         """Return the (n_texts, n_features) float32 CSR matrix of the texts ``X``."""
@@ -100,6 +116,8 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         if self.char_weight != 1.0:
             char = char * np.float32(self.char_weight)
         blocks = [word, char]
+        if getattr(self, "head_", None) is not None:
+            blocks.append(self.head_.transform(raw) * np.float32(self.head_weight))
         if getattr(self, "embedding_", None) is not None:
             # the raw texts: the embedding model's tokenizer does its own normalisation
             dense = self.embedding_.embed([str(t) for t in raw]) * np.float32(self.embedding_weight)
@@ -109,7 +127,8 @@ class TextFeatures(TransformerMixin, BaseEstimator):
     def without_unseen(self, Z: sp.csr_matrix, seen: np.ndarray) -> sp.csr_matrix:
         """Rows of ``transform``'s output as if the n-grams not in ``seen`` (a boolean mask over the
         columns) were outside the vocabulary: those entries are dropped and the word and char
-        blocks re-normalised (L2, then ``char_weight``); embedding columns are kept as they are.
+        blocks (and the head's word and char blocks) re-normalised (L2, then their weights);
+        embedding columns are kept as they are.
 
         Out-of-fold scoring uses it: a member never saw the n-grams that occur only in its
         held-out fold, just as the deployed model never sees a new text's unknown n-grams, which
@@ -117,19 +136,21 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         lower out of fold than the same text's would in production.
         """
         check_is_fitted(self, "word_")
-        n_word, n_char = len(self.word_.vocabulary_), len(self.char_.vocabulary_)
+        sizes = [len(self.word_.vocabulary_), len(self.char_.vocabulary_), *self._head_sizes()]
+        weights = [1.0, self.char_weight, *([self.head_weight] * len(self._head_sizes()))]
+        n_grams = sum(sizes)
         X = sp.csr_matrix(Z, dtype=np.float32, copy=True)
-        keep = np.asarray(seen, dtype=bool)[X.indices] | (X.indices >= n_word + n_char)
+        keep = np.asarray(seen, dtype=bool)[X.indices] | (X.indices >= n_grams)
         X.data[~keep] = 0.0
         X.eliminate_zeros()
-        word, char = X[:, :n_word].tocsr(), X[:, n_word:n_word + n_char].tocsr()
-        inplace_csr_row_normalize_l2(word)
-        inplace_csr_row_normalize_l2(char)
-        if self.char_weight != 1.0:
-            char = char * np.float32(self.char_weight)
-        blocks = [word, char]
-        if X.shape[1] > n_word + n_char:
-            blocks.append(X[:, n_word + n_char:])
+        blocks, start = [], 0
+        for size, weight in zip(sizes, weights, strict=True):
+            block = X[:, start:start + size].tocsr()
+            inplace_csr_row_normalize_l2(block)
+            blocks.append(block * np.float32(weight) if weight != 1.0 else block)
+            start += size
+        if X.shape[1] > n_grams:
+            blocks.append(X[:, n_grams:])
         return sp.hstack(blocks, format="csr", dtype=np.float32)
 
     def _tfidf(self, vectorizer: TfidfVectorizer, texts: list[str]) -> sp.csr_matrix:
@@ -182,18 +203,21 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "word_")
         dims = 0 if getattr(self, "embedding_", None) is None else self.embedding_.dim
+        head = np.zeros(0) if getattr(self, "head_", None) is None else self.head_.idf()
         rarity = np.concatenate([np.asarray(self.word_.idf_, dtype=np.float64),
-                                 np.asarray(self.char_.idf_, dtype=np.float64), np.full(dims, -1.0)])
+                                 np.asarray(self.char_.idf_, dtype=np.float64), head, np.full(dims, -1.0)])
         return np.argsort(rarity, kind="stable")
 
     def feature_names(self) -> np.ndarray:
-        """Return the feature names: word n-grams, then character n-grams (prefixed ``c:``)."""
+        """Return the feature names: word n-grams, character n-grams (``c:``), head n-grams (``h:``,
+        ``hc:``), embedding dimensions (``e:``)."""
         check_is_fitted(self, "word_")
         words = self.word_.get_feature_names_out()
         chars = np.asarray(["c:" + t for t in self.char_.get_feature_names_out()], dtype=object)
         dims = 0 if getattr(self, "embedding_", None) is None else self.embedding_.dim
         embedded = np.asarray([f"e:{i}" for i in range(dims)], dtype=object)
-        return np.concatenate([words.astype(object), chars, embedded])
+        head = np.zeros(0, dtype=object) if getattr(self, "head_", None) is None else self.head_.feature_names()
+        return np.concatenate([words.astype(object), chars, head, embedded])
 
     # ---- safe persistence: plain lists and arrays --------------------------------------------
     def to_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -205,6 +229,9 @@ class TextFeatures(TransformerMixin, BaseEstimator):
             "char_vocabulary": self.char_.get_feature_names_out().tolist(),
         }
         arrays = {"word_idf": self.word_.idf_.astype(np.float64), "char_idf": self.char_.idf_.astype(np.float64)}
+        if getattr(self, "head_", None) is not None:
+            meta["head"], head_arrays = self.head_.to_state()
+            arrays.update(head_arrays)
         if getattr(self, "embedding_", None) is not None:  # the model directory is self-contained
             arrays.update(self.embedding_.to_arrays())
             meta["embedding"] = self.embedding_.identity()  # kind, dimension, SHA-256 of the bundled model
@@ -224,6 +251,8 @@ class TextFeatures(TransformerMixin, BaseEstimator):
             vec._validate_vocabulary()
             vec.idf_ = idf
         self.word_, self.char_ = word, char
+        # models saved before the head block have neither the parameter nor the state: no head block
+        self.head_ = HeadFeatures.from_state(meta["head"], arrays) if meta.get("head") else None
         from statcoder.models.embedding import embedding_from_arrays
 
         self.embedding_ = embedding_from_arrays(arrays)
