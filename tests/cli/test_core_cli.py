@@ -119,6 +119,10 @@ def test_head_weight_option_reaches_the_card_and_is_checked(small_training, shar
     result = runner.invoke(app, [*base, "--head-weight", "1.5", "--out", str(folder / "headed")])
     assert result.exit_code == 0, result.output
     assert json.loads((folder / "headed" / "model.json").read_text())["head_weight"] == 1.5
+    assert "head block: weight 1.5" in result.output
+    short = runner.invoke(app, ["train", "--data", str(folder / "train.csv"), *base[3:], "--head-weight", "1",
+                                "--out", str(folder / "short")])
+    assert short.exit_code == 0 and "no training text has a head" in " ".join(short.output.split())
     for extra in (["--head-weight", "-1"], ["--head-weight", "1", "--backend", "fasttext"]):
         refused = runner.invoke(app, [*base, *extra, "--out", str(folder / "x")])
         assert refused.exit_code == 2, refused.output

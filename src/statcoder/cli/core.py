@@ -179,6 +179,14 @@ def _print_training_summary(coder, out: Path) -> None:
     if card.training_data.n_truncated:
         console.print(f"{card.training_data.n_truncated} text(s) cut to {card.limits.max_text_length} characters",
                       highlight=False)
+    if card.head_weight:
+        features = getattr(getattr(coder.model, "final_estimator_", None), "features_", None)
+        head = getattr(features, "head_", None)
+        if head is not None and not sum(head.block_sizes):
+            warn(f"--head-weight {card.head_weight:g}: no training text has a head (a first line or field followed "
+                 "by more text), so the head block is empty and the model is the one without it")
+        else:
+            console.print(f"head block: weight {card.head_weight:g}", highlight=False)
     table = Table(title=f"held-out ({held.cv_folds}-fold) figures, target accuracy {card.target_accuracy}")
     for column in ("level", "top-1 accuracy", "threshold", "coded at this level", "their accuracy"):
         table.add_column(column, justify="right")
