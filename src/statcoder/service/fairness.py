@@ -52,6 +52,7 @@ class FairGate:
         self.linger_s = linger_s
         self.in_flight: dict[str, int] = {}
         self.shared = 0  # records of large requests in flight (the shared pool)
+        self.requests = 0  # admitted requests in flight (all projects)
         self._queues: OrderedDict[str, deque[_Waiter]] = OrderedDict()
         self._last_done: dict[str, float] = {}  # project -> monotonic time its last request ended
 
@@ -75,6 +76,7 @@ class FairGate:
         return small or self.shared + cost <= self.total_records
 
     def _take(self, project: str, cost: int, small: bool) -> None:
+        self.requests += 1
         self.in_flight[project] = self.in_flight.get(project, 0) + cost
         if not small:
             self.shared += cost
@@ -104,6 +106,7 @@ class FairGate:
     def release(self, project: str, ticket: tuple[int, bool]) -> None:
         """Return a ticket's capacity and admit waiting requests, one project at a time."""
         cost, small = ticket
+        self.requests -= 1
         left = self.in_flight.get(project, 0) - cost
         if left > 0:
             self.in_flight[project] = left
@@ -142,6 +145,10 @@ class FairGate:
             yield
         finally:
             self.release(project, ticket)
+
+    def alone(self) -> bool:
+        """True when exactly one request is admitted and none waits (the caller's, in its body)."""
+        return self.requests == 1 and not self._queues
 
     def waiting(self, project: str) -> int:
         """Return how many requests of ``project`` are queued."""

@@ -1,7 +1,9 @@
 """Bulk insert of review tasks with their ids, in one statement (the hot path of ``POST /code``).
 
 The ids are allocated first and written explicitly, so the rows go in at once: no RETURNING,
-which SQLAlchemy runs row by row on SQLite to keep the order.
+which SQLAlchemy runs row by row on SQLite to keep the order. On SQLite the rows go straight
+to the driver's ``executemany`` with SQLAlchemy's own value conversions (its statement
+compilation and per-row parameter handling cost more than the insert itself).
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ def insert_with_ids(session: Session, rows: Rows) -> list[int]:
     else:
         start = session.scalar(select(func.coalesce(func.max(TASKS.c.id), 0)))
         ids = list(range(start + 1, start + n + 1))
+        if session.get_bind().dialect.name == "sqlite" and _sqlite_executemany(session, rows, ids):
+            return ids
     session.execute(insert(TASKS), [{**row, "id": task_id} for row, task_id in zip(rows, ids, strict=True)])
     return ids
 
@@ -68,4 +72,35 @@ def _copy(session: Session, rows: Rows, ids: list[int]) -> bool:
     with cursor, cursor.copy(f"COPY review_tasks ({names}) FROM STDIN") as copy:
         for row, task_id in zip(rows, ids, strict=True):
             copy.write_row((task_id, *(row.get(c) for c in columns)))
+    return True
+
+
+_PROCESSORS: dict[tuple[str, tuple[str, ...]], tuple[str, list]] = {}
+
+
+def _sqlite_executemany(session: Session, rows: Rows, ids: list[int]) -> bool:
+    """Insert ``rows`` with ``ids`` through the sqlite3 driver's ``executemany``; False if not sqlite3.
+
+    Values are converted by the columns' own SQLAlchemy bind processors (e.g. aware datetimes to
+    the text SQLAlchemy stores), so the rows read back exactly as if SQLAlchemy wrote them.
+    """
+    driver = session.connection().connection.driver_connection
+    if not hasattr(driver, "executemany") or type(driver).__module__ != "sqlite3":
+        return False
+    columns = tuple(dict.fromkeys(key for row in rows for key in row))
+    key = (str(session.get_bind().url), columns)
+    if key not in _PROCESSORS:
+        unknown = [c for c in columns if c not in TASKS.c]
+        if unknown:
+            raise ValueError(f"unknown review task column(s): {', '.join(unknown)}")
+        dialect = session.get_bind().dialect
+        names = ", ".join(f'"{c}"' for c in ("id", *columns))
+        marks = ", ".join("?" for _ in range(len(columns) + 1))
+        _PROCESSORS[key] = (f"INSERT INTO review_tasks ({names}) VALUES ({marks})",
+                            [TASKS.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in columns])
+    sql, processors = _PROCESSORS[key]
+    values = [(task_id, *(value if fn is None or value is None else fn(value)
+                          for fn, value in zip(processors, (row.get(c) for c in columns), strict=True)))
+              for row, task_id in zip(rows, ids, strict=True)]
+    driver.executemany(sql, values)
     return True

@@ -51,13 +51,19 @@ async def answer(ctx: ServiceContext, project: Project, body: CodeRequest) -> by
         if n <= INLINE_RECORDS:
             request = coding.prepare(ctx, project, body.records, text_columns=body.text_columns,
                                      id_field=body.id_field, top_k=body.top_k, queue_review=body.queue_review)
-            predicted = await _model(ctx, request)
+            # A lone request (nothing else admitted in this process) is coded and written right
+            # here: with nothing to batch or group with, thread hand-overs are pure cost.
+            predicted = coding.code_now(ctx, request) if ctx.gate.alone() else None
+            if predicted is None:
+                predicted = await _model(ctx, request)
             chosen = coding.review_rows(ctx, request, predicted)
-            # the answer's records are built while the writer thread stores the tasks
-            pending = ctx.task_writer.submit(chosen[1]) if chosen[1] else None
+            ids = ctx.task_writer.write_now(chosen[1]) if chosen[1] and ctx.gate.alone() else None
+            # otherwise the answer's records are built while the writer thread stores the tasks
+            pending = ctx.task_writer.submit(chosen[1]) if chosen[1] and ids is None else None
             records = coding.coded_records(request, predicted)
-            ids = await asyncio.wrap_future(pending) if pending is not None else []
-            result = coding.result(ctx, request, predicted, records, coding.place_task_ids(n, chosen[0], ids))
+            if pending is not None:
+                ids = await asyncio.wrap_future(pending)
+            result = coding.result(ctx, request, predicted, records, coding.place_task_ids(n, chosen[0], ids or []))
             return coding.render(result, max_bytes=settings.max_response_bytes)
         request = await run_in_threadpool(
             coding.prepare, ctx, project, body.records, text_columns=body.text_columns,
@@ -70,7 +76,7 @@ async def answer(ctx: ServiceContext, project: Project, body: CodeRequest) -> by
                                   max_bytes=settings.max_response_bytes))
 
 
-async def _model(ctx: ServiceContext, request: coding.PreparedRequest) -> list[coding.Output]:
+async def _model(ctx: ServiceContext, request: coding.PreparedRequest) -> coding.Coded:
     """Await the (micro-batched) model call; unbatched, it runs in the thread pool."""
     if ctx.batcher.enabled:
         return await asyncio.wrap_future(coding.submit(ctx, request))
