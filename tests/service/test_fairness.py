@@ -151,3 +151,19 @@ def test_a_large_request_of_a_busy_project_waits_until_its_own_work_is_done():
         gate.release("b", b)
 
     run(scenario())
+
+
+def test_the_gate_tells_a_lone_request_and_a_project_s_only_request():
+    async def scenario():
+        gate = FairGate(total_records=100, project_records=50, small_records=10)
+        a1 = await gate.acquire("a", 1)
+        assert gate.alone() and gate.only_one("a")
+        a2 = await gate.acquire("a", 1)
+        assert not gate.alone() and not gate.only_one("a")
+        b = await gate.acquire("b", 1)
+        assert gate.only_one("b") and not gate.only_one("a")  # b may go beside a's batches
+        for project, ticket in (("a", a1), ("a", a2), ("b", b)):
+            gate.release(project, ticket)
+        assert gate.requests == 0 and gate.project_requests == {} and not gate.alone()
+
+    run(scenario())

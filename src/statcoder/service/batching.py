@@ -64,9 +64,11 @@ class MicroBatcher:
         """Return ``code(items)``, computed together with concurrent calls of the same key."""
         return self.submit(key, items, code).result()
 
-    def run_now(self, key: Hashable, items: list[Any], code: CodeFn) -> Sequence[Any] | None:
+    def run_now(self, key: Hashable, items: list[Any], code: CodeFn, *, beside: bool = False) -> Sequence[Any] | None:
         """Return ``code(items)`` computed in the caller's thread if no call is queued or running, else None.
 
+        With ``beside=True`` it runs while the model thread codes other keys (the caller gives it
+        priority over their queue), as long as its own key is neither queued nor being coded.
         Always None with batching off or a gather time (``wait_s > 0``).
 
         The lone request's path: with nothing to batch with, the hand-over to the model thread
@@ -76,7 +78,7 @@ class MicroBatcher:
         if not self.enabled or self.wait_s:  # a gather time asks for every call to wait for others
             return None
         with self._ready:
-            if self._queues or self._busy:
+            if (key in self._queues or key in self._busy) if beside else (self._queues or self._busy):
                 return None
             self._busy.add(key)
         try:

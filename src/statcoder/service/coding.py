@@ -238,11 +238,14 @@ def submit(ctx: ServiceContext, request: PreparedRequest) -> Future:
     )
 
 
-def code_now(ctx: ServiceContext, request: PreparedRequest) -> Coded | None:
-    """Code the request in the caller's thread when the model thread is idle; None otherwise."""
+def code_now(ctx: ServiceContext, request: PreparedRequest, *, beside: bool = False) -> Coded | None:
+    """Code the request in the caller's thread when the model thread is idle; None otherwise.
+
+    ``beside=True``: also while the model thread codes other keys (see ``MicroBatcher.run_now``).
+    """
     return ctx.batcher.run_now(
         (request.project.id, request.version, tuple(request.text_columns), request.top_k), request.texts,
-        model_call(request.coder, request.text_columns, request.top_k),
+        model_call(request.coder, request.text_columns, request.top_k), beside=beside,
     )
 
 

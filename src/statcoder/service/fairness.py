@@ -53,6 +53,7 @@ class FairGate:
         self.in_flight: dict[str, int] = {}
         self.shared = 0  # records of large requests in flight (the shared pool)
         self.requests = 0  # admitted requests in flight (all projects)
+        self.project_requests: dict[str, int] = {}  # admitted requests in flight per project
         self._queues: OrderedDict[str, deque[_Waiter]] = OrderedDict()
         self._last_done: dict[str, float] = {}  # project -> monotonic time its last request ended
 
@@ -77,6 +78,7 @@ class FairGate:
 
     def _take(self, project: str, cost: int, small: bool) -> None:
         self.requests += 1
+        self.project_requests[project] = self.project_requests.get(project, 0) + 1
         self.in_flight[project] = self.in_flight.get(project, 0) + cost
         if not small:
             self.shared += cost
@@ -107,6 +109,10 @@ class FairGate:
         """Return a ticket's capacity and admit waiting requests, one project at a time."""
         cost, small = ticket
         self.requests -= 1
+        if self.project_requests.get(project, 0) > 1:
+            self.project_requests[project] -= 1
+        else:
+            self.project_requests.pop(project, None)
         left = self.in_flight.get(project, 0) - cost
         if left > 0:
             self.in_flight[project] = left
@@ -149,6 +155,10 @@ class FairGate:
     def alone(self) -> bool:
         """True when exactly one request is admitted and none waits (the caller's, in its body)."""
         return self.requests == 1 and not self._queues
+
+    def only_one(self, project: str) -> bool:
+        """True when the caller's request is the only one of ``project`` admitted and none waits."""
+        return self.project_requests.get(project, 0) == 1 and project not in self._queues
 
     def waiting(self, project: str) -> int:
         """Return how many requests of ``project`` are queued."""

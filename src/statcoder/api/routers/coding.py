@@ -52,8 +52,14 @@ async def answer(ctx: ServiceContext, project: Project, body: CodeRequest) -> by
             request = coding.prepare(ctx, project, body.records, text_columns=body.text_columns,
                                      id_field=body.id_field, top_k=body.top_k, queue_review=body.queue_review)
             # A lone request (nothing else admitted in this process) is coded and written right
-            # here: with nothing to batch or group with, thread hand-overs are pure cost.
-            predicted = coding.code_now(ctx, request) if ctx.gate.alone() else None
+            # here: with nothing to batch or group with, thread hand-overs are pure cost. A small
+            # request that is its project's only one is coded here too, beside another project's
+            # model call: it does not wait behind a busy project's batches.
+            predicted = None
+            if ctx.gate.alone():
+                predicted = coding.code_now(ctx, request)
+            elif n <= settings.small_request_records and ctx.gate.only_one(project.id):
+                predicted = coding.code_now(ctx, request, beside=True)
             if predicted is None:
                 predicted = await _model(ctx, request)
             chosen = coding.review_rows(ctx, request, predicted)
