@@ -47,13 +47,14 @@ def test_a_failing_request_does_not_fail_the_others_in_its_group(ctx, classifica
         good[1].result(30)
 
 
-def test_the_bulk_insert_reads_back_as_the_orm_would_have_written_it(ctx, classification_csv):
-    """SQLite's driver-level executemany and PostgreSQL's COPY store what an ORM insert stores."""
+@pytest.mark.parametrize("n", [3, 40])  # PostgreSQL: one INSERT ... unnest, then nextval + COPY
+def test_the_bulk_insert_reads_back_as_the_orm_would_have_written_it(ctx, classification_csv, n):
+    """SQLite's driver-level executemany and PostgreSQL's unnest/COPY store what an ORM insert stores."""
     projects.create_project(ctx, "lfs", name="LFS", classification_csv=classification_csv, actor="t")
     rows = [_row("lfs", f"r{i}") | {"fields": '{"age": "41"}' if i else None, "margin": 0.25 * i}
-            for i in range(3)]
+            for i in range(n)]
     ids = ctx.task_writer.write(rows)
-    assert ids == sorted(ids) and len(set(ids)) == 3
+    assert ids == sorted(ids) and len(set(ids)) == n
     with ctx.db.read() as session:
         repo = ReviewRepository(session)
         for task_id, row in zip(ids, rows, strict=True):

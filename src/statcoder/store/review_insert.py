@@ -17,13 +17,17 @@ from statcoder.store.tables import ReviewTask
 
 Rows = list[dict[str, Any]]
 TASKS = ReviewTask.__table__
+#: PostgreSQL: up to this many rows go in through one INSERT ... unnest (one round trip), more
+#: through nextval + COPY (cheaper per row, more round trips)
+UNNEST_ROWS = 16
 
 
 def insert_with_ids(session: Session, rows: Rows) -> list[int]:
     """Insert task rows in one bulk operation inside the session's write transaction; returns their ids.
 
-    On PostgreSQL the ids come from the table's sequence (``nextval``, safe beside concurrent
-    writers), then one ``COPY`` (psycopg 3; one executemany with other drivers); on SQLite they
+    On PostgreSQL a few rows go in through one ``INSERT ... SELECT FROM unnest(...) RETURNING id``
+    (one round trip); more get their ids from the table's sequence (``nextval``, safe beside
+    concurrent writers), then one ``COPY`` (psycopg 3; one executemany with other drivers); on SQLite they
     follow the largest id, with one executemany, which is safe because the write transaction
     (``BEGIN IMMEDIATE``, :meth:`Database.write`) holds the database's write lock until commit.
     Ids ascend in row order.
@@ -32,6 +36,9 @@ def insert_with_ids(session: Session, rows: Rows) -> list[int]:
         return []
     n = len(rows)
     if session.get_bind().dialect.name == "postgresql":
+        ids = _pg_unnest(session, rows) if n <= UNNEST_ROWS else None
+        if ids is not None:
+            return ids
         ids = sorted(session.scalars(text(
             "SELECT nextval(CAST(:sequence AS regclass)) FROM generate_series(1, :n)"),
             {"sequence": _sequence(session), "n": n}))
@@ -104,3 +111,31 @@ def _sqlite_executemany(session: Session, rows: Rows, ids: list[int]) -> bool:
               for row, task_id in zip(rows, ids, strict=True)]
     driver.executemany(sql, values)
     return True
+
+
+_PG_ARRAY_TYPES = {"INTEGER": "int4[]", "FLOAT": "float8[]", "DATETIME": "timestamptz[]"}
+
+
+def _pg_unnest(session: Session, rows: Rows) -> list[int] | None:
+    """Insert ``rows`` in ONE statement (one round trip): column arrays, ``unnest``, ids drawn in row
+    order by the table's default, ``RETURNING id``; returns the ids in row order. None if not psycopg 3.
+
+    The rows are numbered (``WITH ORDINALITY``) and inserted in that order, so the sequence hands
+    out ascending ids in row order; the returned ids are sorted to be independent of the order
+    ``RETURNING`` lists them in.
+    """
+    driver = session.connection().connection.driver_connection
+    if type(driver).__module__.split(".")[0] != "psycopg":
+        return None
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    unknown = [c for c in columns if c not in TASKS.c]
+    if unknown:
+        raise ValueError(f"unknown review task column(s): {', '.join(unknown)}")
+    arrays = ", ".join(f"%s::{_PG_ARRAY_TYPES.get(type(TASKS.c[c].type).__name__.upper(), 'text[]')}"
+                       for c in columns)
+    names = ", ".join(f'"{c}"' for c in columns)
+    sql = (f"INSERT INTO review_tasks ({names}) SELECT {names} FROM unnest({arrays}) "
+           f"WITH ORDINALITY AS t({names}, row_number) ORDER BY row_number RETURNING id")
+    with driver.cursor() as cursor:
+        cursor.execute(sql, [[row.get(c) for row in rows] for c in columns])
+        return sorted(r[0] for r in cursor.fetchall())
