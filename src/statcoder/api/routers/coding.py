@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from statcoder.api.deps import CodeProject, ContextDep
@@ -24,14 +24,15 @@ PATH = "/v1/projects/{project_id}/code"
 
 
 @router.post("/projects/{project_id}/code", response_model=None, responses={200: {"model": CodeResponse}})
-async def code(body: CodeRequest, project: CodeProject, ctx: ContextDep) -> Response:
+async def code(body: CodeRequest, project: CodeProject, ctx: ContextDep, request: Request) -> Response:
     """Code 1..max_batch_records records with the project's active model (scope ``code``).
 
     Each record comes back with its own fields plus ``predicted_code``, ``predicted_level``,
     ``confidence``, ``decision``, ``source``, ``candidates`` and, when it was queued for
     review or audit, ``review_task_id``.
     """
-    return Response(await answer(ctx, project, body), media_type="application/json")
+    return Response(await answer(ctx, project, body, connection=request.scope.get("client")),
+                    media_type="application/json")
 
 
 #: requests of at most this many records are prepared, selected and assembled on the event loop
@@ -41,10 +42,14 @@ async def code(body: CodeRequest, project: CodeProject, ctx: ContextDep) -> Resp
 INLINE_RECORDS = 200
 
 
-async def answer(ctx: ServiceContext, project: Project, body: CodeRequest) -> bytes:
-    """Code the request's records and return the JSON answer (bytes); raises service errors."""
+async def answer(ctx: ServiceContext, project: Project, body: CodeRequest, *, connection: object = None) -> bytes:
+    """Code the request's records and return the JSON answer (bytes); raises service errors.
+
+    ``connection`` identifies the client connection (the ASGI ``client``: address and port).
+    """
     settings = ctx.settings
     n = len(body.records)
+    ctx.gate.seen(project.id, connection)
     # Fair admission: records in flight are bounded per project, waiting projects take turns.
     async with ctx.gate.admitted(project.id, n):
         # No thread is held while waiting for the model or the store.
