@@ -76,15 +76,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_review_tasks_of_answered_requests_survive_kill_9(tmp_path, model_dir):
+def test_review_tasks_of_answered_requests_survive_kill_9(tmp_path, model_dir, db_url):
     """Every review_task_id in a 200 answer is in the database after the server is killed with -9."""
     data = tmp_path / "data"
-    setup = ServiceContext(ServiceSettings(data_dir=data))
+    setup = ServiceContext(ServiceSettings(data_dir=data, database_url=db_url))
     setup.start()
     tenant = make_tenant(setup, "alpha", tmp_path / "cls", model_dir)
     setup.close()
     port = _free_port()
-    env = {**os.environ, "STATCODER_PRELOAD_MODELS": "false"}
+    env = {**os.environ, "STATCODER_PRELOAD_MODELS": "false", "STATCODER_DATABASE_URL": db_url}
     command = [str(Path(sys.executable).parent / "statcoder"), "serve", "--port", str(port), "--data-dir", str(data)]
     server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                               start_new_session=True)
@@ -119,7 +119,7 @@ def test_review_tasks_of_answered_requests_survive_kill_9(tmp_path, model_dir):
         os.killpg(server.pid, signal.SIGKILL)
         server.wait(30)
     assert answered
-    engine = create_engine(f"sqlite:///{data / 'statcoder.db'}")
+    engine = create_engine(db_url)
     with engine.connect() as conn:
         stored = {row[0] for row in conn.execute(text("SELECT id FROM review_tasks"))}
     engine.dispose()

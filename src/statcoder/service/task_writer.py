@@ -17,8 +17,13 @@ from typing import Any
 
 from statcoder.store import Database
 from statcoder.store.review import ReviewRepository
+from statcoder.store.review_insert import insert_autocommit
 
 Rows = list[dict[str, Any]]
+#: PostgreSQL: a write of up to this many rows goes in without a transaction of its own (no
+#: BEGIN/COMMIT round trips: one INSERT ... unnest, or nextval + one COPY); larger groups in one
+#: transaction
+AUTOCOMMIT_ROWS = 500
 
 
 class TaskWriter:
@@ -66,6 +71,10 @@ class TaskWriter:
                 self._ready.notify()
 
     def _insert(self, rows: Rows) -> list[int]:
+        if len(rows) <= AUTOCOMMIT_ROWS:  # PostgreSQL: one autocommitted statement, one round trip
+            ids = insert_autocommit(self.db.engine, rows)
+            if ids is not None:
+                return ids
         with self.db.write() as session:
             return ReviewRepository(session).add_many(rows, return_ids=True)
 

@@ -64,6 +64,16 @@ def _sequence(session: Session) -> str:
     return _SEQUENCES[url]
 
 
+def _sequence_of(engine: Any, driver: Any) -> str:
+    """:func:`_sequence` for a raw psycopg connection of ``engine``."""
+    url = str(engine.url)
+    if url not in _SEQUENCES:
+        with driver.cursor() as cursor:
+            cursor.execute("SELECT pg_get_serial_sequence('review_tasks', 'id')")
+            _SEQUENCES[url] = cursor.fetchone()[0]
+    return _SEQUENCES[url]
+
+
 def _copy(session: Session, rows: Rows, ids: list[int]) -> bool:
     """Write ``rows`` with ids through PostgreSQL ``COPY`` on the session's connection; False if unsupported."""
     driver = session.connection().connection.driver_connection
@@ -71,15 +81,21 @@ def _copy(session: Session, rows: Rows, ids: list[int]) -> bool:
     if not hasattr(cursor, "copy"):  # not psycopg 3
         cursor.close()
         return False
+    cursor.close()
+    _copy_rows(driver, rows, ids)
+    return True
+
+
+def _copy_rows(driver: Any, rows: Rows, ids: list[int]) -> None:
+    """``COPY`` ``rows`` with ``ids`` into review_tasks on a psycopg 3 connection."""
     columns = list(dict.fromkeys(key for row in rows for key in row))
     unknown = [c for c in columns if c not in TASKS.c]
     if unknown:
         raise ValueError(f"unknown review task column(s): {', '.join(unknown)}")
     names = ", ".join(f'"{c}"' for c in ("id", *columns))
-    with cursor, cursor.copy(f"COPY review_tasks ({names}) FROM STDIN") as copy:
+    with driver.cursor() as cursor, cursor.copy(f"COPY review_tasks ({names}) FROM STDIN") as copy:
         for row, task_id in zip(rows, ids, strict=True):
             copy.write_row((task_id, *(row.get(c) for c in columns)))
-    return True
 
 
 _PROCESSORS: dict[tuple[str, tuple[str, ...]], tuple[str, list]] = {}
@@ -116,6 +132,38 @@ def _sqlite_executemany(session: Session, rows: Rows, ids: list[int]) -> bool:
 _PG_ARRAY_TYPES = {"INTEGER": "int4[]", "FLOAT": "float8[]", "DATETIME": "timestamptz[]"}
 
 
+def insert_autocommit(engine: Any, rows: Rows) -> list[int] | None:
+    """PostgreSQL: insert ``rows`` without BEGIN/COMMIT round trips; returns their ids in row order,
+    or None when the engine is not PostgreSQL with psycopg 3.
+
+    Up to ``UNNEST_ROWS`` rows: ONE autocommitted ``INSERT ... SELECT FROM unnest(...) RETURNING
+    id`` (atomic on its own, durable when it returns). More: ids drawn from the sequence, then
+    one autocommitted ``COPY`` (atomic on its own; an id drawn for a failed COPY is a gap, as
+    with any rolled-back insert).
+    """
+    if engine.dialect.name != "postgresql":
+        return None
+    raw = engine.raw_connection()
+    try:
+        driver = raw.driver_connection
+        if type(driver).__module__.split(".")[0] != "psycopg":
+            return None
+        driver.autocommit = True
+        try:
+            if len(rows) <= UNNEST_ROWS:
+                return _unnest(driver, rows)
+            with driver.cursor() as cursor:  # ids first, then COPY: two statements, no transaction
+                cursor.execute("SELECT nextval(%s::regclass) FROM generate_series(1, %s)",
+                               (_sequence_of(engine, driver), len(rows)))
+                ids = sorted(r[0] for r in cursor.fetchall())
+            _copy_rows(driver, rows, ids)
+            return ids
+        finally:
+            driver.autocommit = False
+    finally:
+        raw.close()
+
+
 def _pg_unnest(session: Session, rows: Rows) -> list[int] | None:
     """Insert ``rows`` in ONE statement (one round trip): column arrays, ``unnest``, ids drawn in row
     order by the table's default, ``RETURNING id``; returns the ids in row order. None if not psycopg 3.
@@ -127,6 +175,10 @@ def _pg_unnest(session: Session, rows: Rows) -> list[int] | None:
     driver = session.connection().connection.driver_connection
     if type(driver).__module__.split(".")[0] != "psycopg":
         return None
+    return _unnest(driver, rows)
+
+
+def _unnest(driver: Any, rows: Rows) -> list[int]:
     columns = list(dict.fromkeys(key for row in rows for key in row))
     unknown = [c for c in columns if c not in TASKS.c]
     if unknown:
