@@ -81,9 +81,11 @@ def phase_breakdown(work: Path, classification_csv: Path, model_dir: Path, texts
     """Median microseconds of each step of a 1-record ``POST /code``, measured in this process.
 
     The steps the route runs, called directly on a real service context (SQLite): key check
-    from the cache, request validation, preparation, the model call alone, the micro-batcher
-    round trip (model call + thread hand-over + gather wait), review-task selection, the
-    group-commit task write (for requests that queue a task), and answer assembly + JSON.
+    from the cache, request validation, preparation, the model call alone, the same in the
+    caller's thread as a lone request runs it, the micro-batcher round trip (model call +
+    thread hand-over + gather wait), review-task selection, the group-commit task write and
+    the lone request's write in its own thread (for requests that queue a task), and answer
+    assembly + JSON.
     """
     import json as _json
 
@@ -123,12 +125,15 @@ def phase_breakdown(work: Path, classification_csv: Path, model_dir: Path, texts
             body = timed("JSON parse + validation", lambda r=raw: CodeRequest.model_validate(orjson.loads(r)))
             request = timed("prepare (bounds, record lists)", coding.prepare, ctx, project, body.records,
                             text_columns=body.text_columns)
-            timed("model call alone (Coder.code, frame in and out)", code, request.texts)
+            timed("model call alone (Coder.code_texts, columns out)", code, request.texts)
+            timed("lone request: model call in the caller's thread (run_now)", coding.code_now, ctx, request)
             predicted = timed("micro-batcher round trip (model call incl.)",
                               lambda r=request: coding.submit(ctx, r).result())
             chosen = timed("review-task selection", coding.review_rows, ctx, request, predicted)
             if chosen[1]:
                 timed("task write, group commit (when a task is queued)", ctx.task_writer.write, chosen[1])
+                timed("lone request: task write in the caller's thread (write_now)", ctx.task_writer.write_now,
+                      chosen[1])
             timed("assemble + orjson", lambda r=request, p=predicted: coding.render(
                 coding.assemble(ctx, r, p, [None]), max_bytes=10**8))
         return {name: float(np.median(values) * 1e6) for name, values in steps.items()} | {
@@ -296,9 +301,12 @@ def write(results: dict, path: Path) -> None:
                "one call per batch in the model thread of each worker process), so the server's CPU per "
                "request falls far below one model call."),
               ("* The second project never shares a model call with the first (batching never mixes "
-               "projects); the model thread serves the project served least recently first, and while the "
-               "second project is active the first is held to `STATCODER_PROJECT_RECORDS_CONTENDED` (8) "
-               "records in flight per process, so the second waits behind at most that much of its work. "
+               "projects): its request, the only one of its project in flight, is coded on the event loop "
+               "beside the first project's model call instead of waiting for it, and while the second "
+               "project is active the first is held to `STATCODER_PROJECT_RECORDS_CONTENDED` (8) records in "
+               "flight per process, so the second waits behind at most that much of its work. A request "
+               "alone in its process (the 1-client and 100-record phases) is coded and its tasks written "
+               "on the event loop, without thread hand-overs. "
                "Both still share the same 2 cores (and the interpreter lock of a process) with the first "
                "project's 50 clients, the load generator and the other engineers' work."),
               ("* 100-record requests: the load generator encodes its requests before the clock starts and "

@@ -113,14 +113,14 @@ def test_a_failing_request_does_not_fail_the_others_in_its_batch(gathering_clien
     a = make_tenant(ctx, "alpha", tmp_path / "cls-a", model_dir)
     assert client.post(f"/v1/projects/{a.id}/code", json=body(0), headers=a.headers("code")).status_code == 200
     coder = next(iter(ctx.models._coders.values()))
-    real_code = coder.code
+    real_code = coder.code_texts
 
-    def code(frame, **kwargs):  # a model fault that one record triggers (e.g. a bad text)
-        if (frame["text"] == "poison record").any():
+    def code(texts, **kwargs):  # a model fault that one record triggers (e.g. a bad text)
+        if "poison record" in texts:
             raise ValueError("model fault")
-        return real_code(frame, **kwargs)
+        return real_code(texts, **kwargs)
 
-    coder.code = code
+    coder.code_texts = code
     bodies = [body(i) for i in range(8)]
     bodies[3] = {"records": [{"id": "p", "text": "poison record"}]}
     barrier = threading.Barrier(8)

@@ -147,3 +147,47 @@ def test_a_key_is_never_coded_by_two_threads_at_once():
     futures = [batcher.submit(k, [f"{k}{i}"], tracked) for i in range(6) for k in "xy"]
     assert [f.result(5) for f in futures] == [[f"{k}{i}"] for i in range(6) for k in "xy"]
     assert peak == {"x": 1, "y": 1}
+
+
+def test_run_now_codes_in_the_caller_s_thread_only_when_the_model_thread_is_idle():
+    batcher = MicroBatcher()
+    caller = threading.get_ident()
+    assert batcher.run_now("m", ["a", "b"], lambda items: [(x, threading.get_ident()) for x in items]) == [
+        ("a", caller), ("b", caller)]
+    assert batcher.calls == 1 and batcher._running == 0  # no model thread was started
+    release = threading.Event()
+    started = threading.Event()
+
+    def slow(items):
+        started.set()
+        release.wait(10)
+        return items
+
+    future = batcher.submit("m", ["x"], slow)
+    assert started.wait(10)
+    assert batcher.run_now("other", ["y"], lambda items: items) is None  # a call is running: queue instead
+    release.set()
+    assert future.result(10) == ["x"]
+    assert MicroBatcher(wait_s=0.01).run_now("m", ["a"], lambda items: items) is None  # gather time asked
+    assert MicroBatcher(enabled=False).run_now("m", ["a"], lambda items: items) is None
+
+
+def test_run_now_beside_codes_another_key_while_a_call_runs_never_its_own():
+    batcher = MicroBatcher()
+    release, started = threading.Event(), threading.Event()
+
+    def slow(items):
+        started.set()
+        release.wait(10)
+        return items
+
+    busy = batcher.submit("busy project", ["x"], slow)
+    assert started.wait(10)
+    try:
+        # the other project's lone small request does not wait for the busy project's call
+        assert batcher.run_now("other project", ["y"], lambda items: items, beside=True) == ["y"]
+        assert batcher.run_now("busy project", ["z"], lambda items: items, beside=True) is None
+        assert not busy.done()
+    finally:
+        release.set()
+    assert busy.result(10) == ["x"]

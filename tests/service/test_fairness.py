@@ -151,3 +151,28 @@ def test_a_large_request_of_a_busy_project_waits_until_its_own_work_is_done():
         gate.release("b", b)
 
     run(scenario())
+
+
+def test_the_gate_tells_a_lone_request_and_a_project_s_only_request():
+    async def scenario():
+        gate = FairGate(total_records=100, project_records=50, small_records=10)
+        a1 = await gate.acquire("a", 1)
+        assert gate.alone() and gate.only_one("a")
+        a2 = await gate.acquire("a", 1)
+        assert not gate.alone() and not gate.only_one("a")
+        b = await gate.acquire("b", 1)
+        assert gate.only_one("b") and not gate.only_one("a")  # b may go beside a's batches
+        for project, ticket in (("a", a1), ("a", a2)):
+            gate.release(project, ticket)
+        gate.seen("b", ("127.0.0.1", 5001))
+        assert gate.alone() and gate.only_one("b")
+        # requests coded on the event loop keep other clients' requests unread: recent connections
+        # tell one client from many, so a stream from several clients is batched, not serialised
+        gate.seen("b", ["127.0.0.1", 5002])
+        assert not gate.alone() and not gate.only_one("b")
+        gate.seen("a", ("127.0.0.1", 5003))
+        assert gate.connections("b") == 2 and gate.connections() == 3
+        gate.release("b", b)
+        assert gate.requests == 0 and gate.project_requests == {} and not gate.alone()
+
+    run(scenario())

@@ -45,3 +45,36 @@ def test_a_failing_request_does_not_fail_the_others_in_its_group(ctx, classifica
     assert len(good[0].result(30)) == 1 and len(good[2].result(30)) == 1
     with pytest.raises(Exception):  # noqa: B017 - the store's integrity error, whichever driver
         good[1].result(30)
+
+
+@pytest.mark.parametrize("n", [3, 40])  # PostgreSQL: one INSERT ... unnest, then nextval + COPY
+def test_the_bulk_insert_reads_back_as_the_orm_would_have_written_it(ctx, classification_csv, n):
+    """SQLite's driver-level executemany and PostgreSQL's unnest/COPY store what an ORM insert stores."""
+    projects.create_project(ctx, "lfs", name="LFS", classification_csv=classification_csv, actor="t")
+    rows = [_row("lfs", f"r{i}") | {"fields": '{"age": "41"}' if i else None, "margin": 0.25 * i}
+            for i in range(n)]
+    ids = ctx.task_writer.write(rows)
+    assert ids == sorted(ids) and len(set(ids)) == n
+    with ctx.db.read() as session:
+        repo = ReviewRepository(session)
+        for task_id, row in zip(ids, rows, strict=True):
+            task = repo.get("lfs", task_id)
+            for name, value in row.items():
+                stored = getattr(task, name)
+                if name == "created_at":
+                    assert stored.replace(tzinfo=None) == value.replace(tzinfo=None)
+                else:
+                    assert stored == value, name
+
+
+def test_write_now_writes_in_the_caller_s_thread_only_when_the_writer_is_idle(ctx, classification_csv):
+    projects.create_project(ctx, "lfs", name="LFS", classification_csv=classification_csv, actor="t")
+    ids = ctx.task_writer.write_now([_row("lfs", "alone")])
+    assert ids is not None and ctx.task_writer._thread is None  # no writer thread was needed
+    ctx.task_writer._writing = True  # as while the writer thread commits a group
+    try:
+        assert ctx.task_writer.write_now([_row("lfs", "busy")]) is None
+    finally:
+        ctx.task_writer._writing = False
+    with ctx.db.read() as session:
+        assert ReviewRepository(session).get("lfs", ids[0]).record_id == "alone"

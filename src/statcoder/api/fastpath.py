@@ -116,7 +116,7 @@ class FastCode:
         self.served += 1
         scope["route"] = self.route  # the metrics label the request by its route template
         try:
-            payload = await route.answer(self.ctx, project, body)
+            payload = await route.answer(self.ctx, project, body, connection=scope.get("client"))
         except Exception as exc:
             response = response_for(exc)
             if response is None:

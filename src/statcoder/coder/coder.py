@@ -38,7 +38,7 @@ from statcoder.contract import (
 )
 from statcoder.decision import decide
 from statcoder.errors import ConfigurationError, InputError
-from statcoder.text.normalise import join_columns, truncate_texts
+from statcoder.text.normalise import as_text, join_columns, truncate_texts
 
 if TYPE_CHECKING:
     from statcoder.coder.card import ModelCard
@@ -162,6 +162,50 @@ class Coder:
         elif text_columns is None:
             text_columns = self.card.limits.text_columns
         texts = join_columns(frame, list(text_columns), where=where)
+        first = texts if len(text_columns) == 1 else join_columns(frame, [text_columns[0]], where=where)
+        coded = self._code_joined(texts, first, top_k=top_k, max_text_length=max_text_length,
+                                  on_progress=on_progress, where=where)
+        return _with_columns(frame, coded)
+
+    def code_texts(
+        self,
+        texts: Sequence[str],
+        *,
+        index_texts: Sequence[str] | None = None,
+        top_k: int = 5,
+        max_text_length: int | None = None,
+        on_progress: ProgressFn | None = None,
+        where: str = "input",
+    ) -> dict[str, np.ndarray]:
+        """Code one text per record; returns the coded-output columns as arrays (no frame, no dicts).
+
+        The columnar core of :meth:`code`, for callers that build their own output (the
+        coding service writes its JSON answer straight from these columns). ``texts`` holds
+        one text per record (several text fields already joined with " | "); ``index_texts``
+        the text the index looks up per record (the first text field; default: ``texts``).
+        Values are taken as :func:`~statcoder.text.normalise.as_text` gives them, stripped.
+
+        Returns a dict in :data:`~statcoder.contract.OUTPUT_COLUMNS` order: ``predicted_code``
+        (object array of ``str``, "" when nothing was coded), ``predicted_level`` (int64),
+        ``confidence`` (float64), ``decision``, ``source`` and ``candidates`` (object arrays
+        of ``str``; candidates as a JSON list). ``code(frame)`` equals the frame's columns
+        followed by these columns.
+        """
+        if top_k < 1:
+            raise InputError(f"top_k must be at least 1, got {top_k}", hint="use e.g. --top-k 5")
+        joined = [as_text(t).strip() for t in texts]
+        first = joined if index_texts is None else [as_text(t).strip() for t in index_texts]
+        if len(first) != len(joined):
+            raise InputError(f"{len(first)} index texts for {len(joined)} texts", where=where,
+                             hint="pass one index text (the first text field) per record")
+        return self._code_joined(joined, first, top_k=top_k, max_text_length=max_text_length,
+                                 on_progress=on_progress, where=where)
+
+    def _code_joined(
+        self, texts: list[str], first: list[str], *, top_k: int, max_text_length: int | None,
+        on_progress: ProgressFn | None, where: str,
+    ) -> dict[str, np.ndarray]:
+        """Code normalised texts (``first``: what the index looks up); the output columns."""
         limit = self.card.limits.max_text_length if max_text_length is None else max_text_length
         texts, cut = truncate_texts(texts, max_length=limit)
         if cut:
@@ -176,7 +220,6 @@ class Coder:
 
         todo = np.ones(n, dtype=bool)
         if self.index is not None and len(self.index):
-            first = join_columns(frame, [text_columns[0]], where=where)
             hits = self.index.lookup(first)
             for i, hit in enumerate(hits):
                 if hit is not None:
@@ -199,9 +242,8 @@ class Coder:
                 on_progress(min(start + CHUNK, len(distinct)), len(distinct), "coding distinct texts")
         for column in (code, level, confidence, decision, candidates):
             column[rows] = column[repeats]
-        coded = {PREDICTED_CODE: code, PREDICTED_LEVEL: level, CONFIDENCE: confidence, DECISION: decision,
-                 SOURCE: source, CANDIDATES: candidates}
-        return _with_columns(frame, coded)
+        return {PREDICTED_CODE: code, PREDICTED_LEVEL: level, CONFIDENCE: confidence, DECISION: decision,
+                SOURCE: source, CANDIDATES: candidates}
 
     def _code_chunk(self, texts, rows, top_k, code, level, confidence, decision, candidates) -> None:
         proba = self.predict_proba(texts)

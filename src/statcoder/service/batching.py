@@ -11,8 +11,9 @@ One model thread per process (by default) serves all keys, least recently served
 project with a single request waits at most for the call in progress, never behind another
 project's stream of batches, and model calls do not fight each other for the interpreter lock.
 
-Payloads are plain lists (one item per record); the code function maps a list to a list of
-the same length, item for item. A lone request is coded at once (no gather wait unless
+Payloads are plain lists (one item per record); the code function maps a list to a sequence
+of the same length, item for item (a list, or anything sliceable such as the service's column
+arrays); each call gets its own slice. A lone request is coded at once (no gather wait unless
 ``wait_s > 0``): it pays only the thread hand-over.
 """
 
@@ -62,6 +63,30 @@ class MicroBatcher:
     def run(self, key: Hashable, items: list[Any], code: CodeFn) -> list[Any]:
         """Return ``code(items)``, computed together with concurrent calls of the same key."""
         return self.submit(key, items, code).result()
+
+    def run_now(self, key: Hashable, items: list[Any], code: CodeFn, *, beside: bool = False) -> Sequence[Any] | None:
+        """Return ``code(items)`` computed in the caller's thread if no call is queued or running, else None.
+
+        With ``beside=True`` it runs while the model thread codes other keys (the caller gives it
+        priority over their queue), as long as its own key is neither queued nor being coded.
+        Always None with batching off or a gather time (``wait_s > 0``).
+
+        The lone request's path: with nothing to batch with, the hand-over to the model thread
+        (and back) is pure cost. A call submitted meanwhile by another thread waits its turn as
+        if this one ran in the model thread. Errors are raised to the caller.
+        """
+        if not self.enabled or self.wait_s:  # a gather time asks for every call to wait for others
+            return None
+        with self._ready:
+            if (key in self._queues or key in self._busy) if beside else (self._queues or self._busy):
+                return None
+            self._busy.add(key)
+        try:
+            return self._call(code, list(items), len(items))
+        finally:
+            with self._ready:
+                self._busy.discard(key)
+                self._ready.notify()
 
     def submit(self, key: Hashable, items: list[Any], code: CodeFn) -> Future:
         """Queue ``code(items)`` and return a future of its result (a list, one entry per item).
@@ -155,7 +180,11 @@ class MicroBatcher:
                 except Exception as item_exc:  # noqa: BLE001 - handed to the waiting request
                     future.set_exception(item_exc)
             return
+        if len(batch) == 1:
+            batch[0][1].set_result(coded if not isinstance(coded, tuple) else list(coded))
+            return
         start = 0
         for part, future, _ in batch:
-            future.set_result(list(coded[start : start + len(part)]))
+            piece = coded[start : start + len(part)]
+            future.set_result(list(piece) if isinstance(piece, tuple) else piece)
             start += len(part)

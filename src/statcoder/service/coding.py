@@ -8,10 +8,11 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import orjson
 import pandas as pd
 
-from statcoder.contract import DECISIONS, OUTPUT_COLUMNS
+from statcoder.contract import DECISION, DECISIONS, OUTPUT_COLUMNS
 from statcoder.errors import InputError
 from statcoder.service.context import ServiceContext
 from statcoder.service.errors import NoActiveModelError, PayloadTooLargeError
@@ -140,6 +141,31 @@ def decision_counts(decisions: pd.Series | list[str]) -> dict[str, int]:
 Output = tuple[Any, ...]
 
 
+class Coded:
+    """Output columns of some records (``Coder.code_texts``), split between requests without copies.
+
+    ``len()`` is the number of records; a slice is a ``Coded`` of those records (array views);
+    an index is that record's :data:`Output` tuple (the review-task rows read it).
+    """
+
+    __slots__ = ("columns",)
+
+    def __init__(self, columns: dict[str, np.ndarray]) -> None:
+        self.columns = columns
+
+    def __len__(self) -> int:
+        return len(self.columns[DECISION])
+
+    def __getitem__(self, item: int | slice) -> Any:
+        if isinstance(item, slice):
+            return Coded({name: values[item] for name, values in self.columns.items()})
+        return tuple(self.columns[name][item] for name in OUTPUT_COLUMNS)
+
+    def decisions(self) -> list[str]:
+        """Return the decision per record."""
+        return self.columns[DECISION].tolist()
+
+
 @dataclass
 class PreparedRequest:
     """A validated coding request, ready for the (shared) model call.
@@ -181,24 +207,27 @@ def prepare(
                            version, coder)
 
 
-def model_call(coder: Any, text_columns: list[str], top_k: int):  # -> Callable[[list], list[Output]]
-    """Return the batcher's code function: text tuples -> output tuples, one ``Coder.code`` call.
+def model_call(coder: Any, text_columns: list[str], top_k: int):  # -> Callable[[list], Coded]
+    """Return the batcher's code function: text tuples -> :class:`Coded`, one ``Coder.code_texts`` call.
 
-    The frame is built here, once per (batched) call, in the model thread.
+    Texts are joined as ``Coder.code`` joins ``text_columns`` (" | " between non-empty
+    stripped fields; the index looks up the first field); no frame is built.
     """
-    columns = list(dict.fromkeys(text_columns))
+    distinct = list(dict.fromkeys(text_columns))
+    positions = [distinct.index(c) for c in text_columns]
 
-    def code(rows: list[tuple[str, ...]]) -> list[Output]:
-        frame = pd.DataFrame({c: [r[k] for r in rows] for k, c in enumerate(columns)}, columns=columns,
-                             dtype=object)
-        coded = coder.code(frame, text_columns=text_columns, top_k=top_k)
-        return list(zip(*(coded[c].tolist() for c in OUTPUT_COLUMNS), strict=True))
+    def code(rows: list[tuple[str, ...]]) -> Coded:
+        if len(positions) == 1:
+            texts = [r[0] for r in rows]
+            return Coded(coder.code_texts(texts, top_k=top_k))
+        texts = [" | ".join(p for p in (r[k].strip() for k in positions) if p) for r in rows]
+        return Coded(coder.code_texts(texts, index_texts=[r[positions[0]] for r in rows], top_k=top_k))
 
     return code
 
 
 def submit(ctx: ServiceContext, request: PreparedRequest) -> Future:
-    """Queue the model call (micro-batched); the future yields one output tuple per record.
+    """Queue the model call (micro-batched); the future yields the request's :class:`Coded` columns.
 
     Requests share a call only with requests of the same project, model version, text
     columns and top_k; each gets back exactly its own records' outputs.
@@ -209,7 +238,18 @@ def submit(ctx: ServiceContext, request: PreparedRequest) -> Future:
     )
 
 
-def finish(ctx: ServiceContext, request: PreparedRequest, predicted: list[Output]) -> CodingResult:
+def code_now(ctx: ServiceContext, request: PreparedRequest, *, beside: bool = False) -> Coded | None:
+    """Code the request in the caller's thread when the model thread is idle; None otherwise.
+
+    ``beside=True``: also while the model thread codes other keys (see ``MicroBatcher.run_now``).
+    """
+    return ctx.batcher.run_now(
+        (request.project.id, request.version, tuple(request.text_columns), request.top_k), request.texts,
+        model_call(request.coder, request.text_columns, request.top_k), beside=beside,
+    )
+
+
+def finish(ctx: ServiceContext, request: PreparedRequest, predicted: Coded) -> CodingResult:
     """Attach the predictions, queue review/audit tasks, and return the coded records.
 
     Each record comes back with its own input fields (as strings) plus the output columns.
@@ -225,39 +265,44 @@ def _candidates(value: str) -> Any:
 
 
 def assemble(
-    ctx: ServiceContext, request: PreparedRequest, predicted: list[Output], task_ids: list[int | None]
+    ctx: ServiceContext, request: PreparedRequest, predicted: Coded, task_ids: list[int | None]
 ) -> CodingResult:
     """Return the coded records (own input fields as strings + output columns); counts metrics."""
     return result(ctx, request, predicted, coded_records(request, predicted), task_ids)
 
 
-def coded_records(request: PreparedRequest, predicted: list[Output]) -> list[dict[str, Any]]:
-    """Return each record's own input fields (as strings) plus its output columns."""
+def coded_records(request: PreparedRequest, predicted: Coded) -> list[dict[str, Any]]:
+    """Return each record's own input fields (as strings) plus its output columns.
+
+    Built from the output columns (one ``tolist`` per column), not from per-record tuples.
+    """
+    cols = predicted.columns
     out = []
-    for rec, (code, level, confidence, decision, source, candidates) in zip(request.records, predicted, strict=True):
+    for rec, code, level, confidence, decision, source, candidates in zip(
+            request.records, *(cols[c].tolist() for c in OUTPUT_COLUMNS), strict=True):
         coded = {k: v if isinstance(v, str) else _text_value(v) for k, v in rec.items()}
-        coded.update(predicted_code=code, predicted_level=int(level), confidence=float(confidence),
+        coded.update(predicted_code=code, predicted_level=level, confidence=confidence,
                      decision=decision, source=source, candidates=_candidates(candidates))
         out.append(coded)
     return out
 
 
 def result(
-    ctx: ServiceContext, request: PreparedRequest, predicted: list[Output], records: list[dict[str, Any]],
+    ctx: ServiceContext, request: PreparedRequest, predicted: Coded, records: list[dict[str, Any]],
     task_ids: list[int | None],
 ) -> CodingResult:
     """Return the request's result from its coded records and task ids; counts the decisions."""
-    ctx.metrics.count_decisions(decision_counts([p[3] for p in predicted]), "sync")
+    ctx.metrics.count_decisions(decision_counts(predicted.decisions()), "sync")
     return CodingResult(model_version=request.version, records=records, review_task_ids=task_ids)
 
 
 def review_rows(
-    ctx: ServiceContext, request: PreparedRequest, predicted: list[Output]
+    ctx: ServiceContext, request: PreparedRequest, predicted: Coded
 ) -> tuple[list[int], list[dict[str, Any]]]:
     """Return (row indexes, task rows) of the request's records that go to the review queue."""
     if not request.queue_review:
         return [], []
-    chosen = select_for_review([p[3] for p in predicted], audit_rate=request.project.audit_rate, rng=ctx.rng)
+    chosen = select_for_review(predicted.decisions(), audit_rate=request.project.audit_rate, rng=ctx.rng)
     if not chosen:
         return [], []
     texts = [" | ".join(p for p in (t.strip() for t in row) if p) if len(row) > 1 else row[0].strip()
@@ -266,7 +311,7 @@ def review_rows(
                      job_id=None, chosen=chosen)
 
 
-def queue_tasks(ctx: ServiceContext, request: PreparedRequest, predicted: list[Output]) -> list[int | None]:
+def queue_tasks(ctx: ServiceContext, request: PreparedRequest, predicted: Coded) -> list[int | None]:
     """Store the request's review/audit tasks; returns the task id per record (None if not queued)."""
     return store_tasks(ctx, len(predicted), review_rows(ctx, request, predicted))
 

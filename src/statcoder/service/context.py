@@ -90,6 +90,7 @@ class ServiceContext:
         for sub in ("models", "projects", "jobs"):
             (self.data_dir / sub).mkdir(parents=True, exist_ok=True)
         retry_store(self.db.upgrade, within_s=self.settings.startup_retry_seconds)
+        self.db.start_checkpoints()  # SQLite: no commit pays for a WAL checkpoint
         log.info("store ready (%s)", self.db.engine.dialect.name)
 
     def close(self) -> None:

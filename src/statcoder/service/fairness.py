@@ -52,6 +52,9 @@ class FairGate:
         self.linger_s = linger_s
         self.in_flight: dict[str, int] = {}
         self.shared = 0  # records of large requests in flight (the shared pool)
+        self.requests = 0  # admitted requests in flight (all projects)
+        self.project_requests: dict[str, int] = {}  # admitted requests in flight per project
+        self._connections: dict[object, tuple[str, float]] = {}  # client connection -> (project, last seen)
         self._queues: OrderedDict[str, deque[_Waiter]] = OrderedDict()
         self._last_done: dict[str, float] = {}  # project -> monotonic time its last request ended
 
@@ -75,6 +78,8 @@ class FairGate:
         return small or self.shared + cost <= self.total_records
 
     def _take(self, project: str, cost: int, small: bool) -> None:
+        self.requests += 1
+        self.project_requests[project] = self.project_requests.get(project, 0) + 1
         self.in_flight[project] = self.in_flight.get(project, 0) + cost
         if not small:
             self.shared += cost
@@ -104,6 +109,11 @@ class FairGate:
     def release(self, project: str, ticket: tuple[int, bool]) -> None:
         """Return a ticket's capacity and admit waiting requests, one project at a time."""
         cost, small = ticket
+        self.requests -= 1
+        if self.project_requests.get(project, 0) > 1:
+            self.project_requests[project] -= 1
+        else:
+            self.project_requests.pop(project, None)
         left = self.in_flight.get(project, 0) - cost
         if left > 0:
             self.in_flight[project] = left
@@ -142,6 +152,34 @@ class FairGate:
             yield
         finally:
             self.release(project, ticket)
+
+    def seen(self, project: str, connection: object) -> None:
+        """Note a request of ``project`` on client ``connection`` (e.g. the peer's address and port)."""
+        now = time.monotonic()
+        self._connections[tuple(connection) if isinstance(connection, list) else connection] = (project, now)
+        if len(self._connections) > 512:  # forget connections idle for longer than the linger time
+            self._connections = {c: v for c, v in self._connections.items() if v[1] > now - self.linger_s}
+
+    def connections(self, project: str | None = None) -> int:
+        """Client connections (of ``project``, or all) that sent a request within ``linger_s``."""
+        since = time.monotonic() - self.linger_s
+        return sum(1 for p, t in self._connections.values() if t > since and (project is None or p == project))
+
+    def alone(self) -> bool:
+        """True when exactly one request is admitted and none waits (the caller's, in its body)
+        and at most one client connection sent requests lately.
+
+        Requests in flight alone do not tell a single client from many: a request coded on the
+        event loop keeps the others unread in their sockets, so they would look absent and the
+        process would code them one by one instead of batching them. Recent connections do.
+        """
+        return self.requests == 1 and not self._queues and self.connections() <= 1
+
+    def only_one(self, project: str) -> bool:
+        """True when the caller's request is the only one of ``project`` admitted, none waits, and
+        at most one client connection of ``project`` sent requests lately (see :meth:`alone`)."""
+        return (self.project_requests.get(project, 0) == 1 and project not in self._queues
+                and self.connections(project) <= 1)
 
     def waiting(self, project: str) -> int:
         """Return how many requests of ``project`` are queued."""

@@ -4,7 +4,7 @@ Each ``POST /code`` that queues tasks used to open its own write transaction; un
 requests then queue on the database's write lock (SQLite has one per database) and every
 commit pays its own round trip. Here one writer thread takes everything queued since its last
 commit and inserts it in ONE transaction, then hands each request its task ids. A lone request
-pays one thread hand-over; under load the number of transactions grows with the writer's
+writes in its own thread (``write_now``, no hand-over) when nothing is queued or being written; under load the number of transactions grows with the writer's
 pace, not with the request rate. If a shared transaction fails, the requests are retried one
 by one so only the faulty one fails (the same rule as the micro-batcher).
 """
@@ -17,8 +17,13 @@ from typing import Any
 
 from statcoder.store import Database
 from statcoder.store.review import ReviewRepository
+from statcoder.store.review_insert import insert_autocommit
 
 Rows = list[dict[str, Any]]
+#: PostgreSQL: a write of up to this many rows goes in without a transaction of its own (no
+#: BEGIN/COMMIT round trips: one INSERT ... unnest, or nextval + one COPY); larger groups in one
+#: transaction
+AUTOCOMMIT_ROWS = 500
 
 
 class TaskWriter:
@@ -31,6 +36,7 @@ class TaskWriter:
         self._ready = threading.Condition()
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._writing = False  # a transaction of this writer is open (its thread's or write_now's)
 
     def submit(self, rows: Rows) -> Future:
         """Queue ``rows`` for insertion; the future yields their ids in order."""
@@ -47,6 +53,30 @@ class TaskWriter:
                 self._thread.start()
             self._ready.notify()
         return future
+
+    def write_now(self, rows: Rows) -> list[int] | None:
+        """Insert ``rows`` in the caller's thread when nothing is queued or being written; else None.
+
+        The lone request's path: no thread hand-over. Errors are raised to the caller.
+        """
+        with self._ready:
+            if self._pending or self._writing or self._closed:
+                return None
+            self._writing = True
+        try:
+            return self._insert(rows)
+        finally:
+            with self._ready:
+                self._writing = False
+                self._ready.notify()
+
+    def _insert(self, rows: Rows) -> list[int]:
+        if len(rows) <= AUTOCOMMIT_ROWS:  # PostgreSQL: one autocommitted statement, one round trip
+            ids = insert_autocommit(self.db.engine, rows)
+            if ids is not None:
+                return ids
+        with self.db.write() as session:
+            return ReviewRepository(session).add_many(rows, return_ids=True)
 
     def write(self, rows: Rows) -> list[int]:
         """Insert ``rows`` (with the next group) and return their ids; blocks."""
@@ -72,25 +102,28 @@ class TaskWriter:
     def _serve(self) -> None:
         while True:
             with self._ready:
-                self._ready.wait_for(lambda: self._pending or self._closed)
+                self._ready.wait_for(lambda: (self._pending or self._closed) and not self._writing)
                 if not self._pending:
                     self._thread = None
                     return
                 group = self._take()
-            self._commit(group)
+                self._writing = True
+            try:
+                self._commit(group)
+            finally:
+                with self._ready:
+                    self._writing = False
 
     def _commit(self, group: list[tuple[Rows, Future]]) -> None:
         try:
-            with self.db.write() as session:
-                ids = ReviewRepository(session).add_many([r for rows, _ in group for r in rows], return_ids=True)
+            ids = self._insert([r for rows, _ in group for r in rows])
         except Exception as exc:  # noqa: BLE001 - retry one by one so only the faulty request fails
             if len(group) == 1:
                 group[0][1].set_exception(exc)
                 return
             for rows, future in group:
                 try:
-                    with self.db.write() as session:
-                        future.set_result(ReviewRepository(session).add_many(rows, return_ids=True))
+                    future.set_result(self._insert(rows))
                 except Exception as item_exc:  # noqa: BLE001 - handed to the waiting request
                     future.set_exception(item_exc)
             return

@@ -7,8 +7,10 @@ PostgreSQL is used through psycopg 3 (``postgresql+psycopg://...``).
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +24,8 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
 from statcoder.errors import ConfigurationError
+
+log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -38,12 +42,15 @@ def utc(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def make_engine(url: str, *, busy_timeout_s: float = 30.0) -> Engine:
+def make_engine(url: str, *, busy_timeout_s: float = 30.0,
+                background_checkpoints: Callable[[], bool] | None = None) -> Engine:
     """Create an engine for ``url`` (``sqlite:///path`` or ``postgresql+psycopg://...``).
 
     A write waits at most ``busy_timeout_s`` for a lock (SQLite's busy timeout, PostgreSQL's
     ``lock_timeout``) and then fails with OperationalError, which the API answers with 503.
-    Raises ConfigurationError for a URL that SQLAlchemy cannot parse or a driver not supported.
+    SQLite connections opened while ``background_checkpoints()`` is true have automatic WAL
+    checkpoints off (a :class:`Checkpointer` runs them). Raises ConfigurationError for a URL
+    that SQLAlchemy cannot parse or a driver not supported.
     """
     try:
         parsed = make_url(url)
@@ -60,7 +67,8 @@ def make_engine(url: str, *, busy_timeout_s: float = 30.0) -> Engine:
             parsed, connect_args={"check_same_thread": False, "timeout": busy_timeout_s}, pool_size=20,
             max_overflow=20,
         )
-        _configure_sqlite(engine, busy_timeout_ms=int(busy_timeout_s * 1000))
+        _configure_sqlite(engine, busy_timeout_ms=int(busy_timeout_s * 1000),
+                          background_checkpoints=background_checkpoints)
         return engine
     if parsed.get_backend_name() == "postgresql":
         lock_ms = int(busy_timeout_s * 1000)
@@ -91,7 +99,8 @@ def private_sqlite_files(database: Path) -> None:
             pass
 
 
-def _configure_sqlite(engine: Engine, *, busy_timeout_ms: int = 30000) -> None:
+def _configure_sqlite(engine: Engine, *, busy_timeout_ms: int = 30000,
+                      background_checkpoints: Callable[[], bool] | None = None) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take over transaction control from the sqlite3 module so BEGIN can be IMMEDIATE.
@@ -101,6 +110,8 @@ def _configure_sqlite(engine: Engine, *, busy_timeout_ms: int = 30000) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        if background_checkpoints is not None and background_checkpoints():  # a Checkpointer does them
+            cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -109,12 +120,56 @@ def _configure_sqlite(engine: Engine, *, busy_timeout_ms: int = 30000) -> None:
         conn.exec_driver_sql(f"BEGIN {mode}".strip())
 
 
+class Checkpointer:
+    """Background WAL checkpoints of a SQLite database, so no commit pays for one.
+
+    SQLite's automatic checkpoint runs inside the commit that crosses 1,000 WAL pages: that
+    request pays for copying the WAL into the database and its fsync. Here a daemon thread runs
+    ``PRAGMA wal_checkpoint(PASSIVE)`` (never waits for readers or writers) every
+    ``interval_s`` on its own connection; the engine's connections have automatic checkpoints
+    off. Committed data is in the WAL either way: checkpoints change nothing about durability.
+    """
+
+    def __init__(self, engine: Engine, *, interval_s: float = 0.5) -> None:
+        self.engine = engine
+        self.interval_s = interval_s
+        self.checkpoints = 0  # completed checkpoints; read by tests
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="statcoder-wal-checkpoint", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                connection = self.engine.raw_connection()
+                try:
+                    connection.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    self.checkpoints += 1
+                finally:
+                    connection.close()
+            except Exception as exc:  # noqa: BLE001 - retried at the next interval; never fatal
+                log.warning("WAL checkpoint failed (%s); retrying", type(exc).__name__)
+
+    def stop(self) -> None:
+        """Stop the thread after one last checkpoint."""
+        self._stop.set()
+        self._thread.join(5)
+        try:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+        except Exception as exc:  # noqa: BLE001 - the next opener checkpoints
+            log.warning("last WAL checkpoint failed (%s)", type(exc).__name__)
+
+
 class Database:
     """An engine plus two session factories: ``read()`` and ``write()`` transactions."""
 
     def __init__(self, url: str, *, busy_timeout_s: float = 30.0) -> None:
         self.url = url
-        self.engine = make_engine(url, busy_timeout_s=busy_timeout_s)
+        #: WAL checkpoints off the commit path (SQLite files of a server process; start_checkpoints)
+        self.checkpointer: Checkpointer | None = None
+        self.engine = make_engine(url, busy_timeout_s=busy_timeout_s,
+                                  background_checkpoints=lambda: self.checkpointer is not None)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         writer = self.engine.execution_options(sqlite_begin="IMMEDIATE") if self.is_sqlite else self.engine
         self._read = sessionmaker(self.engine, expire_on_commit=False)
@@ -145,8 +200,21 @@ class Database:
         """Bring the schema to the latest Alembic revision (creates it in an empty database)."""
         upgrade(self.engine)
 
+    def start_checkpoints(self, *, interval_s: float = 0.5) -> None:
+        """Run WAL checkpoints in a background thread from now on (SQLite files; else nothing).
+
+        Pooled connections are reopened so that every connection has automatic checkpoints off.
+        """
+        if not self.is_sqlite or self.checkpointer is not None or self.engine.url.database in (None, "", ":memory:"):
+            return
+        self.checkpointer = Checkpointer(self.engine, interval_s=interval_s)
+        self.engine.dispose()
+
     def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Stop background checkpoints and close every pooled connection."""
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
+            self.checkpointer = None
         self.engine.dispose()
 
 

@@ -1,7 +1,9 @@
 """Bulk insert of review tasks with their ids, in one statement (the hot path of ``POST /code``).
 
 The ids are allocated first and written explicitly, so the rows go in at once: no RETURNING,
-which SQLAlchemy runs row by row on SQLite to keep the order.
+which SQLAlchemy runs row by row on SQLite to keep the order. On SQLite the rows go straight
+to the driver's ``executemany`` with SQLAlchemy's own value conversions (its statement
+compilation and per-row parameter handling cost more than the insert itself).
 """
 
 from __future__ import annotations
@@ -15,13 +17,17 @@ from statcoder.store.tables import ReviewTask
 
 Rows = list[dict[str, Any]]
 TASKS = ReviewTask.__table__
+#: PostgreSQL: up to this many rows go in through one INSERT ... unnest (one round trip), more
+#: through nextval + COPY (cheaper per row, more round trips)
+UNNEST_ROWS = 16
 
 
 def insert_with_ids(session: Session, rows: Rows) -> list[int]:
     """Insert task rows in one bulk operation inside the session's write transaction; returns their ids.
 
-    On PostgreSQL the ids come from the table's sequence (``nextval``, safe beside concurrent
-    writers), then one ``COPY`` (psycopg 3; one executemany with other drivers); on SQLite they
+    On PostgreSQL a few rows go in through one ``INSERT ... SELECT FROM unnest(...) RETURNING id``
+    (one round trip); more get their ids from the table's sequence (``nextval``, safe beside
+    concurrent writers), then one ``COPY`` (psycopg 3; one executemany with other drivers); on SQLite they
     follow the largest id, with one executemany, which is safe because the write transaction
     (``BEGIN IMMEDIATE``, :meth:`Database.write`) holds the database's write lock until commit.
     Ids ascend in row order.
@@ -30,6 +36,9 @@ def insert_with_ids(session: Session, rows: Rows) -> list[int]:
         return []
     n = len(rows)
     if session.get_bind().dialect.name == "postgresql":
+        ids = _pg_unnest(session, rows) if n <= UNNEST_ROWS else None
+        if ids is not None:
+            return ids
         ids = sorted(session.scalars(text(
             "SELECT nextval(CAST(:sequence AS regclass)) FROM generate_series(1, :n)"),
             {"sequence": _sequence(session), "n": n}))
@@ -38,6 +47,8 @@ def insert_with_ids(session: Session, rows: Rows) -> list[int]:
     else:
         start = session.scalar(select(func.coalesce(func.max(TASKS.c.id), 0)))
         ids = list(range(start + 1, start + n + 1))
+        if session.get_bind().dialect.name == "sqlite" and _sqlite_executemany(session, rows, ids):
+            return ids
     session.execute(insert(TASKS), [{**row, "id": task_id} for row, task_id in zip(rows, ids, strict=True)])
     return ids
 
@@ -53,6 +64,16 @@ def _sequence(session: Session) -> str:
     return _SEQUENCES[url]
 
 
+def _sequence_of(engine: Any, driver: Any) -> str:
+    """:func:`_sequence` for a raw psycopg connection of ``engine``."""
+    url = str(engine.url)
+    if url not in _SEQUENCES:
+        with driver.cursor() as cursor:
+            cursor.execute("SELECT pg_get_serial_sequence('review_tasks', 'id')")
+            _SEQUENCES[url] = cursor.fetchone()[0]
+    return _SEQUENCES[url]
+
+
 def _copy(session: Session, rows: Rows, ids: list[int]) -> bool:
     """Write ``rows`` with ids through PostgreSQL ``COPY`` on the session's connection; False if unsupported."""
     driver = session.connection().connection.driver_connection
@@ -60,12 +81,113 @@ def _copy(session: Session, rows: Rows, ids: list[int]) -> bool:
     if not hasattr(cursor, "copy"):  # not psycopg 3
         cursor.close()
         return False
+    cursor.close()
+    _copy_rows(driver, rows, ids)
+    return True
+
+
+def _copy_rows(driver: Any, rows: Rows, ids: list[int]) -> None:
+    """``COPY`` ``rows`` with ``ids`` into review_tasks on a psycopg 3 connection."""
     columns = list(dict.fromkeys(key for row in rows for key in row))
     unknown = [c for c in columns if c not in TASKS.c]
     if unknown:
         raise ValueError(f"unknown review task column(s): {', '.join(unknown)}")
     names = ", ".join(f'"{c}"' for c in ("id", *columns))
-    with cursor, cursor.copy(f"COPY review_tasks ({names}) FROM STDIN") as copy:
+    with driver.cursor() as cursor, cursor.copy(f"COPY review_tasks ({names}) FROM STDIN") as copy:
         for row, task_id in zip(rows, ids, strict=True):
             copy.write_row((task_id, *(row.get(c) for c in columns)))
+
+
+_PROCESSORS: dict[tuple[str, tuple[str, ...]], tuple[str, list]] = {}
+
+
+def _sqlite_executemany(session: Session, rows: Rows, ids: list[int]) -> bool:
+    """Insert ``rows`` with ``ids`` through the sqlite3 driver's ``executemany``; False if not sqlite3.
+
+    Values are converted by the columns' own SQLAlchemy bind processors (e.g. aware datetimes to
+    the text SQLAlchemy stores), so the rows read back exactly as if SQLAlchemy wrote them.
+    """
+    driver = session.connection().connection.driver_connection
+    if not hasattr(driver, "executemany") or type(driver).__module__ != "sqlite3":
+        return False
+    columns = tuple(dict.fromkeys(key for row in rows for key in row))
+    key = (str(session.get_bind().url), columns)
+    if key not in _PROCESSORS:
+        unknown = [c for c in columns if c not in TASKS.c]
+        if unknown:
+            raise ValueError(f"unknown review task column(s): {', '.join(unknown)}")
+        dialect = session.get_bind().dialect
+        names = ", ".join(f'"{c}"' for c in ("id", *columns))
+        marks = ", ".join("?" for _ in range(len(columns) + 1))
+        _PROCESSORS[key] = (f"INSERT INTO review_tasks ({names}) VALUES ({marks})",
+                            [TASKS.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in columns])
+    sql, processors = _PROCESSORS[key]
+    values = [(task_id, *(value if fn is None or value is None else fn(value)
+                          for fn, value in zip(processors, (row.get(c) for c in columns), strict=True)))
+              for row, task_id in zip(rows, ids, strict=True)]
+    driver.executemany(sql, values)
     return True
+
+
+_PG_ARRAY_TYPES = {"INTEGER": "int4[]", "FLOAT": "float8[]", "DATETIME": "timestamptz[]"}
+
+
+def insert_autocommit(engine: Any, rows: Rows) -> list[int] | None:
+    """PostgreSQL: insert ``rows`` without BEGIN/COMMIT round trips; returns their ids in row order,
+    or None when the engine is not PostgreSQL with psycopg 3.
+
+    Up to ``UNNEST_ROWS`` rows: ONE autocommitted ``INSERT ... SELECT FROM unnest(...) RETURNING
+    id`` (atomic on its own, durable when it returns). More: ids drawn from the sequence, then
+    one autocommitted ``COPY`` (atomic on its own; an id drawn for a failed COPY is a gap, as
+    with any rolled-back insert).
+    """
+    if engine.dialect.name != "postgresql":
+        return None
+    raw = engine.raw_connection()
+    try:
+        driver = raw.driver_connection
+        if type(driver).__module__.split(".")[0] != "psycopg":
+            return None
+        driver.autocommit = True
+        try:
+            if len(rows) <= UNNEST_ROWS:
+                return _unnest(driver, rows)
+            with driver.cursor() as cursor:  # ids first, then COPY: two statements, no transaction
+                cursor.execute("SELECT nextval(%s::regclass) FROM generate_series(1, %s)",
+                               (_sequence_of(engine, driver), len(rows)))
+                ids = sorted(r[0] for r in cursor.fetchall())
+            _copy_rows(driver, rows, ids)
+            return ids
+        finally:
+            driver.autocommit = False
+    finally:
+        raw.close()
+
+
+def _pg_unnest(session: Session, rows: Rows) -> list[int] | None:
+    """Insert ``rows`` in ONE statement (one round trip): column arrays, ``unnest``, ids drawn in row
+    order by the table's default, ``RETURNING id``; returns the ids in row order. None if not psycopg 3.
+
+    The rows are numbered (``WITH ORDINALITY``) and inserted in that order, so the sequence hands
+    out ascending ids in row order; the returned ids are sorted to be independent of the order
+    ``RETURNING`` lists them in.
+    """
+    driver = session.connection().connection.driver_connection
+    if type(driver).__module__.split(".")[0] != "psycopg":
+        return None
+    return _unnest(driver, rows)
+
+
+def _unnest(driver: Any, rows: Rows) -> list[int]:
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    unknown = [c for c in columns if c not in TASKS.c]
+    if unknown:
+        raise ValueError(f"unknown review task column(s): {', '.join(unknown)}")
+    arrays = ", ".join(f"%s::{_PG_ARRAY_TYPES.get(type(TASKS.c[c].type).__name__.upper(), 'text[]')}"
+                       for c in columns)
+    names = ", ".join(f'"{c}"' for c in columns)
+    sql = (f"INSERT INTO review_tasks ({names}) SELECT {names} FROM unnest({arrays}) "
+           f"WITH ORDINALITY AS t({names}, row_number) ORDER BY row_number RETURNING id")
+    with driver.cursor() as cursor:
+        cursor.execute(sql, [[row.get(c) for row in rows] for c in columns])
+        return sorted(r[0] for r in cursor.fetchall())

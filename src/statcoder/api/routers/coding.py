@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from statcoder.api.deps import CodeProject, ContextDep
@@ -24,14 +24,15 @@ PATH = "/v1/projects/{project_id}/code"
 
 
 @router.post("/projects/{project_id}/code", response_model=None, responses={200: {"model": CodeResponse}})
-async def code(body: CodeRequest, project: CodeProject, ctx: ContextDep) -> Response:
+async def code(body: CodeRequest, project: CodeProject, ctx: ContextDep, request: Request) -> Response:
     """Code 1..max_batch_records records with the project's active model (scope ``code``).
 
     Each record comes back with its own fields plus ``predicted_code``, ``predicted_level``,
     ``confidence``, ``decision``, ``source``, ``candidates`` and, when it was queued for
     review or audit, ``review_task_id``.
     """
-    return Response(await answer(ctx, project, body), media_type="application/json")
+    return Response(await answer(ctx, project, body, connection=request.scope.get("client")),
+                    media_type="application/json")
 
 
 #: requests of at most this many records are prepared, selected and assembled on the event loop
@@ -41,23 +42,39 @@ async def code(body: CodeRequest, project: CodeProject, ctx: ContextDep) -> Resp
 INLINE_RECORDS = 200
 
 
-async def answer(ctx: ServiceContext, project: Project, body: CodeRequest) -> bytes:
-    """Code the request's records and return the JSON answer (bytes); raises service errors."""
+async def answer(ctx: ServiceContext, project: Project, body: CodeRequest, *, connection: object = None) -> bytes:
+    """Code the request's records and return the JSON answer (bytes); raises service errors.
+
+    ``connection`` identifies the client connection (the ASGI ``client``: address and port).
+    """
     settings = ctx.settings
     n = len(body.records)
+    ctx.gate.seen(project.id, connection)
     # Fair admission: records in flight are bounded per project, waiting projects take turns.
     async with ctx.gate.admitted(project.id, n):
         # No thread is held while waiting for the model or the store.
         if n <= INLINE_RECORDS:
             request = coding.prepare(ctx, project, body.records, text_columns=body.text_columns,
                                      id_field=body.id_field, top_k=body.top_k, queue_review=body.queue_review)
-            predicted = await _model(ctx, request)
+            # A lone request (nothing else admitted in this process) is coded and written right
+            # here: with nothing to batch or group with, thread hand-overs are pure cost. A small
+            # request that is its project's only one is coded here too, beside another project's
+            # model call: it does not wait behind a busy project's batches.
+            predicted = None
+            if ctx.gate.alone():
+                predicted = coding.code_now(ctx, request)
+            elif n <= settings.small_request_records and ctx.gate.only_one(project.id):
+                predicted = coding.code_now(ctx, request, beside=True)
+            if predicted is None:
+                predicted = await _model(ctx, request)
             chosen = coding.review_rows(ctx, request, predicted)
-            # the answer's records are built while the writer thread stores the tasks
-            pending = ctx.task_writer.submit(chosen[1]) if chosen[1] else None
+            ids = ctx.task_writer.write_now(chosen[1]) if chosen[1] and ctx.gate.alone() else None
+            # otherwise the answer's records are built while the writer thread stores the tasks
+            pending = ctx.task_writer.submit(chosen[1]) if chosen[1] and ids is None else None
             records = coding.coded_records(request, predicted)
-            ids = await asyncio.wrap_future(pending) if pending is not None else []
-            result = coding.result(ctx, request, predicted, records, coding.place_task_ids(n, chosen[0], ids))
+            if pending is not None:
+                ids = await asyncio.wrap_future(pending)
+            result = coding.result(ctx, request, predicted, records, coding.place_task_ids(n, chosen[0], ids or []))
             return coding.render(result, max_bytes=settings.max_response_bytes)
         request = await run_in_threadpool(
             coding.prepare, ctx, project, body.records, text_columns=body.text_columns,
@@ -70,7 +87,7 @@ async def answer(ctx: ServiceContext, project: Project, body: CodeRequest) -> by
                                   max_bytes=settings.max_response_bytes))
 
 
-async def _model(ctx: ServiceContext, request: coding.PreparedRequest) -> list[coding.Output]:
+async def _model(ctx: ServiceContext, request: coding.PreparedRequest) -> coding.Coded:
     """Await the (micro-batched) model call; unbatched, it runs in the thread pool."""
     if ctx.batcher.enabled:
         return await asyncio.wrap_future(coding.submit(ctx, request))

@@ -1,0 +1,58 @@
+"""``Coder.code_texts`` (columns) gives exactly what ``Coder.code`` (a frame) gives."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from statcoder.coder.index import CodingIndex
+from statcoder.contract import OUTPUT_COLUMNS
+from statcoder.errors import InputError
+from statcoder.text.normalise import as_text
+
+
+def _assert_same(columns: dict, frame: pd.DataFrame) -> None:
+    assert list(columns) == list(OUTPUT_COLUMNS)
+    for name in OUTPUT_COLUMNS:
+        assert len(columns[name]) == len(frame)
+        assert frame[name].tolist() == columns[name].tolist(), name
+
+
+def test_code_texts_equals_code(trained):
+    coder, test_set = trained
+    texts = test_set["text"].tolist()[:120]
+    texts += ["", "   ", texts[0], f"  {texts[1]}  ", None]  # empty, blank, repeated, padded, missing
+    columns = coder.code_texts(texts, top_k=3)
+    _assert_same(columns, coder.code(pd.DataFrame({"text": texts}), text_columns=["text"], top_k=3))
+    _assert_same(columns, coder.code([t if t is not None else "" for t in texts], top_k=3))
+    assert columns["predicted_level"].dtype == np.int64 and columns["confidence"].dtype == np.float64
+
+
+def test_code_texts_with_several_fields_and_index(trained):
+    coder, test_set = trained
+    frame = pd.DataFrame({"title": test_set["text"].tolist()[:40], "task": ["repairs machines", "", None, "x"] * 10})
+    frame.loc[0, "title"] = "Chief Statistician of the Republic"
+    coder.index = CodingIndex({"Chief Statistician of the Republic": "2120"})
+    try:
+        coded = coder.code(frame, text_columns=["title", "task"], top_k=5)
+        joined = [" | ".join(p for p in (as_text(a).strip(), as_text(b).strip()) if p)
+                  for a, b in zip(frame["title"], frame["task"], strict=True)]
+        columns = coder.code_texts(joined, index_texts=frame["title"].tolist(), top_k=5)
+    finally:
+        coder.index = None
+    assert columns["source"][0] == "index" and columns["predicted_code"][0] == "2120"
+    _assert_same(columns, coded)
+
+
+def test_code_texts_cuts_long_texts_like_code(trained):
+    coder, _ = trained
+    texts = ["carpenter " * 50, "nurse"]
+    _assert_same(coder.code_texts(texts, max_text_length=30),
+                 coder.code(pd.DataFrame({"text": texts}), text_columns=["text"], max_text_length=30))
+
+
+def test_code_texts_checks_its_arguments(trained):
+    coder, _ = trained
+    with pytest.raises(InputError, match="top_k"):
+        coder.code_texts(["nurse"], top_k=0)
+    with pytest.raises(InputError, match="index texts"):
+        coder.code_texts(["nurse", "cook"], index_texts=["nurse"])
