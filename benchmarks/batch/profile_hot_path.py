@@ -8,7 +8,8 @@ functions that exist in every version of the coder so that the same script profi
 before and after a change: normalise (text -> canonical form), featurise (word + char n-gram
 TF-IDF of every deployed member on the records routed to it), score (the members' linear
 scores and per-group softmax: ``decision_function`` minus featurise), calibrate (routing,
-calibrated softmax: ``predict_proba`` minus the members' ``decision_function``), aggregate
+calibrated softmax: ``predict_proba`` minus the members' ``decision_function``; 0 where the
+calibrated softmax is fused into the scoring, which then counts it), aggregate
 (probabilities summed up the tree, best code per level), decide (thresholds, chosen level),
 candidates (top-k and their JSON) and the rest of ``Coder.code`` (joining columns,
 de-duplication, assembling the frame). Also: the latency of ``Coder.code`` on one record.
@@ -57,7 +58,7 @@ def profile(model_dir: Path, rows: int, repeat: int = 3) -> dict[str, float]:
     coder = Coder.load(model_dir)
     model = coder.model
     texts = titles(rows)
-    members = list(model.estimators_) if model.deploy != "refit" else [model.final_estimator_]
+    members = [model.final_estimator_] if model.deploy in ("refit", "mean") else list(model.estimators_)
     fold = route(texts, len(members)) if model.deploy == "members" else np.zeros(len(texts), dtype=np.int64)
     parts = [[texts[i] for i in np.flatnonzero(fold == j)] for j in range(len(members))]
     coder.code(texts[:50])  # build lazily cached state (transposed weights, n-gram indexes)
@@ -68,9 +69,11 @@ def profile(model_dir: Path, rows: int, repeat: int = 3) -> dict[str, float]:
     stages["featurise"], _ = _timed(lambda: [m.features_.transform(p) for m, p in zip(members, parts, strict=True)],
                                     repeat)
     decision, _ = _timed(lambda: [m.decision_function(p) for m, p in zip(members, parts, strict=True)], repeat)
-    stages["score"] = max(0.0, decision - stages["featurise"])
     proba_time, proba = _timed(lambda: model.predict_proba(texts), repeat)
-    stages["calibrate"] = max(0.0, proba_time - decision)
+    # a fused calibrated softmax (statcoder.models.scoring) makes predict_proba cheaper than the
+    # members' decision_function: score then includes calibrating, and calibrate is 0
+    stages["score"] = max(0.0, min(decision, proba_time) - stages["featurise"])
+    stages["calibrate"] = max(0.0, proba_time - min(decision, proba_time))
     stages["aggregate"], per_level = _timed(lambda: coder.best_by_level(proba), repeat)
 
     def decide_levels():
