@@ -45,15 +45,20 @@ def _code_points(text: str) -> np.ndarray:
 
 
 def _counts(doc: np.ndarray, feature: np.ndarray, n_docs: int, n_features: int) -> sp.csr_matrix:
-    """CSR float32 count matrix from one (doc, feature) pair per occurrence; indices sorted."""
-    key = doc.astype(np.int64) * n_features + feature.astype(np.int64)
-    key, count = np.unique(key, return_counts=True)
-    rows, cols = np.divmod(key, n_features)
+    """CSR float32 count matrix from one (doc, feature) pair per occurrence; indices sorted.
+
+    The pairs come in a few runs already ordered by document (one per n-gram length), so a
+    stable sort by document is a cheap merge; scipy then sorts each short row and sums its
+    repeated features (faster than ``np.unique`` over packed (doc, feature) keys).
+    """
+    order = np.argsort(doc, kind="stable")
     indptr = np.zeros(n_docs + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=n_docs), out=indptr[1:])
-    index_dtype = np.int32 if n_features < 2**31 and len(key) < 2**31 else np.int64
-    return sp.csr_matrix((count.astype(np.float32), cols.astype(index_dtype), indptr.astype(index_dtype)),
-                         shape=(n_docs, n_features))
+    np.cumsum(np.bincount(doc, minlength=n_docs), out=indptr[1:])
+    index_dtype = np.int32 if n_features < 2**31 and len(doc) < 2**31 else np.int64
+    counts = sp.csr_matrix((np.ones(len(doc), dtype=np.float32), feature[order].astype(index_dtype),
+                            indptr.astype(index_dtype)), shape=(n_docs, n_features))
+    counts.sum_duplicates()  # sorts each row's indices and adds repeated features up
+    return counts
 
 
 def _blocks(texts: Sequence[str], count: Callable[[Sequence[str]], sp.csr_matrix], n_features: int) -> sp.csr_matrix:
