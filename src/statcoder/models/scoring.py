@@ -161,14 +161,27 @@ def calibrated_proba(margins: np.ndarray, intercept: np.ndarray, group_intercept
     top /= group_temperature
     log_group = log_softmax(top)[:, layout.group_at]  # (n, groups with classes), group-rank order
     m = np.maximum.reduceat(s, layout.starts, axis=1)
-    s -= np.repeat(m, layout.sizes, axis=1)  # s - M <= 0
+    _add_by_group(s, -m, layout)  # s - M <= 0
     e = np.exp(s)
     # per group: (log P(group) - log sum exp(s - M)) / T, then shifted by the row's maximum
     shift = log_group - np.log(np.add.reduceat(e, layout.starts, axis=1))
     shift /= temperature
     shift -= shift.max(axis=1, keepdims=True)
     np.multiply(s, 1.0 / temperature, out=e)
-    e += np.repeat(shift, layout.sizes, axis=1)
+    _add_by_group(e, shift, layout)
     np.exp(e, out=e)
     e /= e.sum(axis=1, keepdims=True)
     return e if layout.inverse is None else e[:, layout.inverse]
+
+
+def _add_by_group(x: np.ndarray, per_group: np.ndarray, layout: GroupLayout) -> None:
+    """``x[:, columns of group g] += per_group[:, g]`` in place (classes ordered by group).
+
+    One slice per group for a few groups (no temporary as large as ``x``), else one
+    ``np.repeat``.
+    """
+    if len(layout.starts) > 64:
+        x += np.repeat(per_group, layout.sizes, axis=1)
+        return
+    for g, (start, size) in enumerate(zip(layout.starts.tolist(), layout.sizes.tolist(), strict=True)):
+        x[:, start:start + size] += per_group[:, g:g + 1]

@@ -149,6 +149,7 @@ class CharWbIndex:
         row = np.repeat(ids, lengths)
         col = np.arange(len(flat)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
         self.chars[row, col] = flat
+        self.by_position = [np.ascontiguousarray(self.chars[:, j]) for j in range(self.max_n)]
         hashes = np.zeros(self.n_features, dtype=np.uint64)
         for j in range(self.max_n):
             hashes = np.where(lengths > j, hashes * _MULT + self.chars[ids, j], hashes)
@@ -167,8 +168,10 @@ class CharWbIndex:
         """True where the ``n`` code points at ``starts`` equal the vocabulary entry's."""
         if not len(starts):
             return np.zeros(0, dtype=bool)
-        window = cp[starts[:, None] + np.arange(n)]
-        return (window == self.chars[feature, :n]).all(axis=1)
+        ok = self.by_position[0][feature] == cp[starts]
+        for j in range(1, n):  # one position at a time: 1-D gathers, no (hits x n) index array
+            ok &= self.by_position[j][feature] == cp[starts + j]
+        return ok
 
     def _count(self, texts: Sequence[str]) -> sp.csr_matrix:
         words = [t.split() for t in texts]
