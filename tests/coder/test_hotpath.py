@@ -48,7 +48,9 @@ def test_level_aggregator_equals_per_level_products():
     aggregators[tree.depth + 2] = (sp.csr_matrix((np.ones(5), (permuted, np.arange(5))), shape=(5, 5)),
                                    [classes[j] for j in permuted])
     want = best_by_level(proba, aggregators)
-    got = LevelAggregator(aggregators).best(proba)
+    aggregator = LevelAggregator(aggregators)
+    assert any(isinstance(how, tuple) and len(how) == 3 for _, _, how in aggregator.levels)  # a level from another
+    got = aggregator.best(proba)
     assert sorted(got) == sorted(want)
     for level, (codes, conf) in want.items():
         assert got[level][0].tolist() == codes.tolist()

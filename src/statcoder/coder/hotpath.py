@@ -95,7 +95,8 @@ class LevelAggregator:
     (the leaf level when every class is a leaf of it) reads the probabilities directly. A
     level where every class has at most one code and every code at least one class is summed
     with ``np.add.reduceat`` over the class columns sorted by code (classes sorted by code
-    usually are, and then nothing is copied). Any other level keeps the sparse product. Gives
+    usually are, and then nothing is copied), or from the sums of the next deeper level when
+    that level's codes nest in its codes. Any other level keeps the sparse product. Gives
     what ``statcoder.coder.levels.best_by_level`` gives (sums may differ in the last bit).
     """
 
@@ -111,25 +112,52 @@ class LevelAggregator:
                 self.levels.append((level, codes_arr, None))
                 continue
             self.levels.append((level, codes_arr, _segments(sp.csr_matrix(matrix, dtype=np.float64))))
+        self._chain(aggregators)
+
+    def _chain(self, aggregators: dict[int, tuple[sp.csr_matrix, list[str]]]) -> None:
+        """Sum a level from the sums of a deeper one where each of the deeper level's codes lies
+        in one code of it (level 3 from the leaves, level 2 from level 3, ...): fewer columns."""
+        full: dict[int, np.ndarray] = {}  # level -> code of every class, for levels summed in class order
+        for level, _, how in self.levels:
+            matrix = aggregators[level][0]
+            if how is None:
+                full[level] = np.arange(matrix.shape[0])
+            elif isinstance(how, tuple) and how[0] is None and len(matrix.indices) == matrix.shape[0]:
+                full[level] = np.asarray(matrix.indices, dtype=np.int64)
+        chained = []
+        for level, codes, how in self.levels:
+            deeper = [d for d in sorted(full) if d > level]
+            if level in full and isinstance(how, tuple) and deeper:
+                d = deeper[0]
+                first = np.flatnonzero(np.r_[True, np.diff(full[d]) != 0])  # first class of each deeper code
+                segment = np.cumsum(np.r_[True, np.diff(full[d]) != 0]) - 1
+                if np.array_equal(full[level], full[level][first][segment]):
+                    starts = np.flatnonzero(np.r_[True, np.diff(full[level][first]) != 0])
+                    how = ("from", d, starts)
+            chained.append((level, codes, how))
+        self.levels = sorted(chained, key=lambda entry: -entry[0])  # deeper levels first
 
     def best(self, proba: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray]]:
         """Per level: (best code per record as an object array, its probability summed up the tree)."""
         rows = np.arange(len(proba))
-        out = {}
+        out, sums = {}, {}
         for level, codes, how in self.levels:
             if isinstance(how, str):
                 out[level] = (np.full(len(proba), "", dtype=object), np.zeros(len(proba)))
                 continue
             if how is None:
                 agg = proba
+            elif isinstance(how, tuple) and len(how) == 3:  # ("from", deeper level, starts)
+                agg = np.add.reduceat(sums[how[1]], how[2], axis=1)
             elif isinstance(how, tuple):
                 columns, starts = how
                 agg = np.add.reduceat(proba if columns is None else proba[:, columns], starts, axis=1)
             else:
                 agg = np.asarray(proba @ how)
+            sums[level] = agg
             best = agg.argmax(axis=1)
             out[level] = (codes[best], agg[rows, best])
-        return out
+        return {level: out[level] for level in sorted(out)}
 
 
 def _segments(matrix: sp.csr_matrix) -> tuple[np.ndarray | None, np.ndarray] | sp.csc_matrix:
