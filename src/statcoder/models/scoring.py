@@ -145,8 +145,7 @@ def calibrated_proba(margins: np.ndarray, intercept: np.ndarray, group_intercept
     class at M has s - M = 0), so only two ``exp`` passes over the classes remain.
     """
     n_classes = len(intercept)
-    s = np.asarray(margins[:, :n_classes], dtype=np.float64)  # a new float64 array
-    s += intercept
+    s = np.add(margins[:, :n_classes], intercept, dtype=np.float64)  # float64 (exact cast), one pass
     if layout is None:
         s /= temperature
         s -= s.max(axis=1, keepdims=True)
@@ -156,8 +155,7 @@ def calibrated_proba(margins: np.ndarray, intercept: np.ndarray, group_intercept
     if layout.order is not None:
         s = s[:, layout.order]
     s /= group_temperature
-    top = np.asarray(margins[:, n_classes:], dtype=np.float64)
-    top += group_intercept
+    top = np.add(margins[:, n_classes:], group_intercept, dtype=np.float64)
     top /= group_temperature
     log_group = log_softmax(top)[:, layout.group_at]  # (n, groups with classes), group-rank order
     m = np.maximum.reduceat(s, layout.starts, axis=1)
