@@ -48,7 +48,7 @@ class KeyTable:
     """
 
     def __init__(self, keys: np.ndarray, values: np.ndarray) -> None:
-        keys = np.ascontiguousarray(keys).view(np.uint64) if keys.dtype == np.int64 else keys.astype(np.uint64)
+        keys = _as_uint64(keys)
         values = np.asarray(values, dtype=np.int64)
         bits = max(4, len(keys).bit_length() + 1)
         self.mask = (1 << bits) - 1
@@ -74,20 +74,31 @@ class KeyTable:
 
     def get(self, queries: np.ndarray) -> np.ndarray:
         """The value of each query key (-1 for a key not in the table)."""
-        queries = np.ascontiguousarray(queries).view(np.uint64) if queries.dtype == np.int64 \
-            else queries.astype(np.uint64)
-        out = np.full(len(queries), -1, dtype=np.int64)
-        active = np.arange(len(queries))
+        queries = _as_uint64(queries)
         slot = self._home(queries)
-        for _ in range(self.max_probe):
+        value = self.values[slot]
+        found = self.keys[slot] == queries
+        out = np.where(found, value, -1)  # an empty slot holds -1: the first probe settles most queries
+        active = np.flatnonzero(~found & (value >= 0))  # slot taken by another key: probe on
+        slot = (slot[active] + 1) & self.mask
+        for _ in range(1, self.max_probe):
             if not len(active):
                 break
             value = self.values[slot]
             hit = (self.keys[slot] == queries[active]) & (value >= 0)
             out[active[hit]] = value[hit]
-            more = ~hit & (value >= 0)  # occupied by another key: probe the next slot
+            more = ~hit & (value >= 0)
             active, slot = active[more], (slot[more] + 1) & self.mask
         return out
+
+
+def _as_uint64(keys: np.ndarray) -> np.ndarray:
+    """``keys`` as uint64 (int64 codes reinterpreted, no copy; uint64 as they are)."""
+    if keys.dtype == np.uint64:
+        return keys
+    if keys.dtype == np.int64:
+        return np.ascontiguousarray(keys).view(np.uint64)
+    return keys.astype(np.uint64)
 
 
 def _code_points(text: str) -> np.ndarray:
