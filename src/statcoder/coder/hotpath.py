@@ -61,8 +61,12 @@ def top_k(proba: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _top_k_sorted(proba: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """``top_k`` by ``argpartition`` and a stable sort (many candidates, or a read-only array)."""
+    """``top_k`` by sorting (many candidates, or a read-only array): a stable sort of whole rows
+    up to 1,024 classes (ties: lower index), else ``argpartition`` and a sort of the chosen."""
     k = min(k, proba.shape[1])
+    if proba.shape[1] <= 1024:
+        top = np.argsort(-proba, axis=1, kind="stable")[:, :k]
+        return top, np.take_along_axis(proba, top, axis=1)
     if k < proba.shape[1]:
         top = np.argpartition(-proba, k - 1, axis=1)[:, :k]
     else:
