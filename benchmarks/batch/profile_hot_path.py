@@ -3,12 +3,14 @@
     python benchmarks/batch/profile_hot_path.py --model benchmarks/.cache/batch/onet-model --rows 10000
     PYTHONPATH=/path/to/older/src python benchmarks/batch/profile_hot_path.py ...   # the same for older code
 
-Stages, timed on ``--rows`` distinct O*NET titles (one process, best of ``--repeat``), through
+Stages, timed on ``--rows`` distinct O*NET titles (one process, best of ``--repeat``), each on
+the pieces of ``statcoder.coder.coder.CHUNK`` texts that ``Coder.code`` codes at once, through
 functions that exist in every version of the coder so that the same script profiles the code
 before and after a change: normalise (text -> canonical form), featurise (word + char n-gram
 TF-IDF of every deployed member on the records routed to it), score (the members' linear
 scores and per-group softmax: ``decision_function`` minus featurise), calibrate (routing,
-calibrated softmax: ``predict_proba`` minus the members' ``decision_function``), aggregate
+calibrated softmax: ``predict_proba`` minus the members' ``decision_function``; 0 where the
+calibrated softmax is fused into the scoring, which then counts it), aggregate
 (probabilities summed up the tree, best code per level), decide (thresholds, chosen level),
 candidates (top-k and their JSON) and the rest of ``Coder.code`` (joining columns,
 de-duplication, assembling the frame). Also: the latency of ``Coder.code`` on one record.
@@ -49,6 +51,7 @@ def titles(rows: int, seed: int = 0) -> list[str]:
 def profile(model_dir: Path, rows: int, repeat: int = 3) -> dict[str, float]:
     """Return seconds per stage for ``rows`` distinct titles (and ``total`` for ``Coder.code``)."""
     from statcoder import Coder
+    from statcoder.coder.coder import CHUNK
     from statcoder.coder.estimator import route
     from statcoder.coder.hotpath import candidates_json
     from statcoder.decision import decide
@@ -57,29 +60,42 @@ def profile(model_dir: Path, rows: int, repeat: int = 3) -> dict[str, float]:
     coder = Coder.load(model_dir)
     model = coder.model
     texts = titles(rows)
-    members = list(model.estimators_) if model.deploy != "refit" else [model.final_estimator_]
-    fold = route(texts, len(members)) if model.deploy == "members" else np.zeros(len(texts), dtype=np.int64)
-    parts = [[texts[i] for i in np.flatnonzero(fold == j)] for j in range(len(members))]
+    members = [model.final_estimator_] if model.deploy in ("refit", "mean") else list(model.estimators_)
+    # every stage runs on the pieces Coder.code codes at once (CHUNK distinct texts), as in a real run
+    chunks = [texts[i:i + CHUNK] for i in range(0, len(texts), CHUNK)]
+
+    def parts_of(chunk: list[str]) -> list[list[str]]:
+        fold = route(chunk, len(members)) if model.deploy == "members" else np.zeros(len(chunk), dtype=np.int64)
+        return [[chunk[i] for i in np.flatnonzero(fold == j)] for j in range(len(members))]
+
+    parts = [parts_of(chunk) for chunk in chunks]
     coder.code(texts[:50])  # build lazily cached state (transposed weights, n-gram indexes)
     stages: dict[str, float] = {}
     stages["normalise"], _ = _timed(lambda: [normalise(t) for t in texts], repeat)
     for t in texts:
         normalise_cached(t)  # featurise below is timed on normalised texts
-    stages["featurise"], _ = _timed(lambda: [m.features_.transform(p) for m, p in zip(members, parts, strict=True)],
-                                    repeat)
-    decision, _ = _timed(lambda: [m.decision_function(p) for m, p in zip(members, parts, strict=True)], repeat)
-    stages["score"] = max(0.0, decision - stages["featurise"])
-    proba_time, proba = _timed(lambda: model.predict_proba(texts), repeat)
-    stages["calibrate"] = max(0.0, proba_time - decision)
-    stages["aggregate"], per_level = _timed(lambda: coder.best_by_level(proba), repeat)
+    stages["featurise"], _ = _timed(lambda: [m.features_.transform(p) for ps in parts
+                                             for m, p in zip(members, ps, strict=True)], repeat)
+    decision, _ = _timed(lambda: [m.decision_function(p) for ps in parts for m, p in zip(members, ps, strict=True)],
+                         repeat)
+    proba_time, probas = _timed(lambda: [model.predict_proba(chunk) for chunk in chunks], repeat)
+    # a fused calibrated softmax (statcoder.models.scoring) makes predict_proba cheaper than the
+    # members' decision_function: score then includes calibrating, and calibrate is 0
+    stages["score"] = max(0.0, min(decision, proba_time) - stages["featurise"])
+    stages["calibrate"] = max(0.0, proba_time - min(decision, proba_time))
+    stages["aggregate"], per_levels = _timed(lambda: [coder.best_by_level(proba) for proba in probas], repeat)
 
     def decide_levels():
-        chosen, dec = decide({lv: c for lv, (_, c) in per_level.items()}, thresholds=coder.thresholds,
-                             full_depth=coder.classification.depth)
-        return chosen, dec, coder._class_levels[proba.argmax(axis=1)]
+        out = []
+        for proba, per_level in zip(probas, per_levels, strict=True):
+            chosen, dec = decide({lv: c for lv, (_, c) in per_level.items()}, thresholds=coder.thresholds,
+                                 full_depth=coder.classification.depth)
+            out.append((chosen, dec, coder._class_levels[proba.argmax(axis=1)]))
+        return out
 
     stages["decide"], _ = _timed(decide_levels, repeat)
-    stages["candidates"], _ = _timed(lambda: candidates_json(coder._candidate_prefix, proba, 5), repeat)
+    stages["candidates"], _ = _timed(lambda: [candidates_json(coder._candidate_prefix, proba, 5) for proba in probas],
+                                     repeat)
     frame = pd.DataFrame({"text": texts})
 
     def full():

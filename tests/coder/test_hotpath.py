@@ -48,8 +48,49 @@ def test_level_aggregator_equals_per_level_products():
     aggregators[tree.depth + 2] = (sp.csr_matrix((np.ones(5), (permuted, np.arange(5))), shape=(5, 5)),
                                    [classes[j] for j in permuted])
     want = best_by_level(proba, aggregators)
-    got = LevelAggregator(aggregators).best(proba)
+    aggregator = LevelAggregator(aggregators)
+    assert any(isinstance(how, tuple) and len(how) == 3 for _, _, how in aggregator.levels)  # a level from another
+    got = aggregator.best(proba)
     assert sorted(got) == sorted(want)
     for level, (codes, conf) in want.items():
         assert got[level][0].tolist() == codes.tolist()
         np.testing.assert_allclose(got[level][1], conf, rtol=1e-12, atol=1e-15)
+
+
+def test_top_k_by_argmax_passes_equals_a_stable_sort():
+    """Many classes, few candidates: the argmax passes give the best ``k`` by probability, ties
+    by the lower index (as a stable sort of the whole row), and leave the probabilities as
+    they were. Without ties, the same as the argpartition path."""
+    from statcoder.coder.hotpath import _top_k_sorted
+
+    rng = np.random.default_rng(2)
+    proba = rng.dirichlet(np.full(300, 0.05), size=400)
+    proba[0] = 1 / 300  # all tied
+    proba[1, [5, 17, 250]] = proba[1].max() + 0.1  # a three-way tie at the top
+    proba[2] = np.round(proba[2], 2)  # many ties among the small ones
+    before = proba.copy()
+    stable = np.argsort(-proba, axis=1, kind="stable")
+    for k in (1, 5, 18):
+        top, top_p = top_k(proba, k)
+        np.testing.assert_array_equal(top, stable[:, :k])
+        np.testing.assert_array_equal(top_p, np.take_along_axis(proba, stable[:, :k], axis=1))
+        np.testing.assert_array_equal(proba, before)
+        np.testing.assert_array_equal(top[3:], _top_k_sorted(proba[3:], k)[0])
+    assert top_k(proba, 5)[0][1, :3].tolist() == [5, 17, 250]
+
+
+def test_level_aggregator_sums_unsorted_classes_by_segments():
+    """Classes not in code order: the reduceat path gathers them, and equals the products."""
+    from statcoder.coder.hotpath import LevelAggregator
+    from statcoder.coder.levels import best_by_level, level_aggregators
+
+    tree = _tree()
+    classes = ["2120", "1110", "2210", "1120", "2110"]
+    proba = np.random.default_rng(3).dirichlet(np.ones(5), size=100)
+    aggregators = level_aggregators(tree, classes)
+    aggregator = LevelAggregator(aggregators)
+    assert any(isinstance(how, tuple) and how[0] is not None for _, _, how in aggregator.levels)
+    want = best_by_level(proba, aggregators)
+    for level, (codes, conf) in aggregator.best(proba).items():
+        assert codes.tolist() == want[level][0].tolist()
+        np.testing.assert_allclose(conf, want[level][1], rtol=1e-12)

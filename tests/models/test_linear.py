@@ -162,11 +162,11 @@ def test_vectorised_scoring_equals_the_plain_computation(grouped):
 def test_scores_do_not_depend_on_the_batch(monkeypatch):
     """A text's scores are bit-identical alone and inside any batch (resume relies on it), with
     the weights split between the dense block of frequent features and the sparse rest."""
-    from statcoder.models import linear
+    from statcoder.models import scoring
 
     groups = {c: c[0] for c in CODES}
     model = LinearTextCoder(groups=groups, char_min_df=1).fit(TEXTS, CODES)
-    monkeypatch.setattr(linear, "DENSE_BYTES", 40 * 4 * (len(model.classes_) + len(model.group_names_)))
+    monkeypatch.setattr(scoring, "DENSE_BYTES", 40 * 4 * (len(model.classes_) + len(model.group_names_)))
     assert 0 < model._weights().n_dense < model.coef_.shape[1]  # both parts in use
     texts = ["senior java developer", "nurse", "bus driver for the city", "web", "truck and bus driver"]
     batch = model.decision_function(texts)

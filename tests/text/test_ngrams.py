@@ -100,3 +100,22 @@ def test_text_features_equal_scikit_learn_after_a_round_trip(params):
     for model in (features, reloaded):
         assert model._batch_index(model.char_) is not None and model._batch_index(model.word_) is not None
         _same(reference, model.transform(texts))
+
+
+def test_key_table_finds_exactly_the_stored_keys():
+    """Every stored key gives its value (also colliding ones, crowded slots), anything else -1."""
+    import numpy as np
+
+    from statcoder.text.ngrams import KeyTable
+
+    rng = np.random.default_rng(0)
+    keys = np.unique(rng.integers(0, 2**63, 5000, dtype=np.int64))
+    keys = np.r_[keys, np.arange(1, 200, dtype=np.int64)]  # small consecutive codes, as word n-grams get
+    values = rng.permutation(len(keys))
+    table = KeyTable(keys, values)
+    np.testing.assert_array_equal(table.get(keys), values)
+    others = np.setdiff1d(rng.integers(0, 2**63, 5000, dtype=np.int64), keys)
+    assert (table.get(others) == -1).all()
+    hashes = keys.view(np.uint64)  # uint64 keys (character n-gram hashes) work alike
+    np.testing.assert_array_equal(KeyTable(hashes, values).get(hashes[::-1]), values[::-1])
+    assert KeyTable(np.zeros(0, dtype=np.uint64), np.zeros(0)).get(hashes[:3]).tolist() == [-1, -1, -1]

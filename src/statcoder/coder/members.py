@@ -80,6 +80,10 @@ def _columns_of(model: Any, classes: np.ndarray) -> np.ndarray:
     return hit[2]
 
 
+def columns_match(model: Any, classes: np.ndarray) -> bool:
+    """Whether ``model``'s classes are exactly ``classes``, in that order."""
+    return _columns_of(model, classes) is _IDENTITY
+
 
 def member_scores(model: Any, X: Any, classes: np.ndarray) -> np.ndarray:
     """Scores (n, len(classes)) of ``model`` in ``classes`` order; ``-inf`` for classes it lacks."""

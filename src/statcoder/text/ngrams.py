@@ -8,13 +8,13 @@ for a whole batch of texts at once:
 * :class:`CharWbIndex` (``analyzer="char_wb"``): the texts' words are padded with a space on
   each side (as scikit-learn does) and laid end to end in one array of code points; a 64-bit
   polynomial hash of every window of every length is computed with numpy, looked up with
-  ``searchsorted`` in the sorted hashes of the vocabulary's n-grams of that length, and every
+  a hash table (``KeyTable``) of the vocabulary's n-grams of that length, and every
   hit is confirmed by comparing its code points with the vocabulary entry's (so a hash
   collision can never produce a wrong feature). scikit-learn's rule for short words is kept:
   a padded word of length ``L <= max_n`` is counted once as a whole, at the first ``n >= L``.
 * :class:`WordIndex` (``analyzer="word"``): one compiled-regex ``findall`` per text, the tokens
   of the batch mapped to integer ids by one dict look-up each, and n-grams of ids encoded as
-  base-``T`` integers looked up in the sorted codes of the vocabulary's n-grams.
+  base-``T`` integers looked up in a hash table of the vocabulary's n-grams' codes.
 
 Both raise :class:`Unsupported` at construction for settings they do not reproduce (the
 caller then keeps scikit-learn's analyser); the TF-IDF weighting itself stays scikit-learn's.
@@ -38,6 +38,69 @@ class Unsupported(ValueError):
     """The vectorizer's settings are not reproduced by the batch index."""
 
 
+class KeyTable:
+    """Exact 64-bit key -> int64 value look-up, many keys at a time: an open-addressing hash
+    table (linear probing, at most half full) probed with numpy gathers.
+
+    Most queries are settled by their first probe (a hit, or an empty slot: not in the
+    table), so it costs a few passes over the queries where ``searchsorted`` in a sorted
+    table costs ~log2(size) dependent ones. Keys are compared in full: no false hit.
+    """
+
+    def __init__(self, keys: np.ndarray, values: np.ndarray) -> None:
+        keys = _as_uint64(keys)
+        values = np.asarray(values, dtype=np.int64)
+        bits = max(4, len(keys).bit_length() + 1)
+        self.mask = (1 << bits) - 1
+        self.shift = np.uint64(64 - bits)
+        self.keys = np.zeros(self.mask + 1, dtype=np.uint64)
+        self.values = np.full(self.mask + 1, -1, dtype=np.int64)  # -1: empty slot
+        home = self._home(keys)
+        pending, probe = np.arange(len(keys)), 0
+        while len(pending):  # insert in rounds: every key tries its slot at distance `probe`
+            slot = (home[pending] + probe) & self.mask
+            free = self.values[slot] < 0
+            taken, first = np.unique(slot[free], return_index=True)  # one key per free slot
+            winners = pending[free][first]
+            self.keys[taken], self.values[taken] = keys[winners], values[winners]
+            placed = np.zeros(len(keys), dtype=bool)
+            placed[winners] = True
+            pending = pending[~placed[pending]]
+            probe += 1
+        self.max_probe = probe  # no key lies further than this from its home slot
+
+    def _home(self, keys: np.ndarray) -> np.ndarray:
+        return ((keys * _MULT) >> self.shift).astype(np.int64)
+
+    def get(self, queries: np.ndarray) -> np.ndarray:
+        """The value of each query key (-1 for a key not in the table)."""
+        queries = _as_uint64(queries)
+        slot = self._home(queries)
+        value = self.values[slot]
+        found = self.keys[slot] == queries
+        out = np.where(found, value, -1)  # an empty slot holds -1: the first probe settles most queries
+        active = np.flatnonzero(~found & (value >= 0))  # slot taken by another key: probe on
+        slot = (slot[active] + 1) & self.mask
+        for _ in range(1, self.max_probe):
+            if not len(active):
+                break
+            value = self.values[slot]
+            hit = (self.keys[slot] == queries[active]) & (value >= 0)
+            out[active[hit]] = value[hit]
+            more = ~hit & (value >= 0)
+            active, slot = active[more], (slot[more] + 1) & self.mask
+        return out
+
+
+def _as_uint64(keys: np.ndarray) -> np.ndarray:
+    """``keys`` as uint64 (int64 codes reinterpreted, no copy; uint64 as they are)."""
+    if keys.dtype == np.uint64:
+        return keys
+    if keys.dtype == np.int64:
+        return np.ascontiguousarray(keys).view(np.uint64)
+    return keys.astype(np.uint64)
+
+
 def _code_points(text: str) -> np.ndarray:
     """Code points of ``text`` plus one (so that no character hashes to zero), as uint64."""
     raw = np.frombuffer(text.encode("utf-32-le", errors="surrogatepass"), dtype=np.uint32)
@@ -45,15 +108,20 @@ def _code_points(text: str) -> np.ndarray:
 
 
 def _counts(doc: np.ndarray, feature: np.ndarray, n_docs: int, n_features: int) -> sp.csr_matrix:
-    """CSR float32 count matrix from one (doc, feature) pair per occurrence; indices sorted."""
-    key = doc.astype(np.int64) * n_features + feature.astype(np.int64)
-    key, count = np.unique(key, return_counts=True)
-    rows, cols = np.divmod(key, n_features)
+    """CSR float32 count matrix from one (doc, feature) pair per occurrence; indices sorted.
+
+    The pairs come in a few runs already ordered by document (one per n-gram length), so a
+    stable sort by document is a cheap merge; scipy then sorts each short row and sums its
+    repeated features (faster than ``np.unique`` over packed (doc, feature) keys).
+    """
+    order = np.argsort(doc, kind="stable")
     indptr = np.zeros(n_docs + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=n_docs), out=indptr[1:])
-    index_dtype = np.int32 if n_features < 2**31 and len(key) < 2**31 else np.int64
-    return sp.csr_matrix((count.astype(np.float32), cols.astype(index_dtype), indptr.astype(index_dtype)),
-                         shape=(n_docs, n_features))
+    np.cumsum(np.bincount(doc, minlength=n_docs), out=indptr[1:])
+    index_dtype = np.int32 if n_features < 2**31 and len(doc) < 2**31 else np.int64
+    counts = sp.csr_matrix((np.ones(len(doc), dtype=np.float32), feature[order].astype(index_dtype),
+                            indptr.astype(index_dtype)), shape=(n_docs, n_features))
+    counts.sum_duplicates()  # sorts each row's indices and adds repeated features up
+    return counts
 
 
 def _blocks(texts: Sequence[str], count: Callable[[Sequence[str]], sp.csr_matrix], n_features: int) -> sp.csr_matrix:
@@ -92,16 +160,12 @@ class CharWbIndex:
         row = np.repeat(ids, lengths)
         col = np.arange(len(flat)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
         self.chars[row, col] = flat
+        self.by_position = [np.ascontiguousarray(self.chars[:, j]) for j in range(self.max_n)]
         hashes = np.zeros(self.n_features, dtype=np.uint64)
         for j in range(self.max_n):
             hashes = np.where(lengths > j, hashes * _MULT + self.chars[ids, j], hashes)
-        # per length n: the sorted hashes of the vocabulary's n-grams and their feature ids
-        self.tables: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        for n in range(1, self.max_n + 1):
-            mine = lengths == n
-            h, f = hashes[mine], ids[mine]
-            order = np.argsort(h, kind="stable")
-            self.tables[n] = (h[order], f[order])
+        # per length n: the hashes of the vocabulary's n-grams -> their feature ids
+        self.tables = {n: KeyTable(hashes[lengths == n], ids[lengths == n]) for n in range(1, self.max_n + 1)}
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
         """Return the (len(texts), n_features) float32 count matrix, indices sorted."""
@@ -109,18 +173,16 @@ class CharWbIndex:
 
     def _lookup(self, n: int, hashes: np.ndarray) -> np.ndarray:
         """Candidate feature id of each hash among the length-``n`` entries (-1: none)."""
-        table, features = self.tables[n]
-        if not len(table) or not len(hashes):
-            return np.full(len(hashes), -1, dtype=np.int64)
-        at = np.minimum(np.searchsorted(table, hashes), len(table) - 1)
-        return np.where(table[at] == hashes, features[at], -1)
+        return self.tables[n].get(hashes)
 
     def _confirm(self, cp: np.ndarray, starts: np.ndarray, n: int, feature: np.ndarray) -> np.ndarray:
         """True where the ``n`` code points at ``starts`` equal the vocabulary entry's."""
         if not len(starts):
             return np.zeros(0, dtype=bool)
-        window = cp[starts[:, None] + np.arange(n)]
-        return (window == self.chars[feature, :n]).all(axis=1)
+        ok = self.by_position[0][feature] == cp[starts]
+        for j in range(1, n):  # one position at a time: 1-D gathers, no (hits x n) index array
+            ok &= self.by_position[j][feature] == cp[starts + j]
+        return ok
 
     def _count(self, texts: Sequence[str]) -> sp.csr_matrix:
         words = [t.split() for t in texts]
@@ -182,15 +244,14 @@ class WordIndex:
         ids = np.fromiter(vocabulary.values(), dtype=np.int64, count=len(parts))
         sizes = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
         token_ids = self._ids(list(chain.from_iterable(parts)))
-        self.tables: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self.tables: dict[int, KeyTable] = {}
         ends = np.cumsum(sizes)
         for n in range(1, self.max_n + 1):
             mine = np.flatnonzero(sizes == n)
             codes = np.zeros(len(mine), dtype=np.int64)
             for j in range(n):
                 codes = codes * self.base + token_ids[ends[mine] - n + j]
-            order = np.argsort(codes, kind="stable")
-            self.tables[n] = (codes[order], ids[mine][order])
+            self.tables[n] = KeyTable(codes, ids[mine])
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
         """Return the (len(texts), n_features) float32 count matrix, indices sorted."""
@@ -222,14 +283,13 @@ class WordIndex:
             known = np.lib.stride_tricks.sliding_window_view(ids, n).min(axis=1) >= 0
             if n > 1:
                 known &= doc[:m] == doc[n - 1 :]
-            table, features = self.tables[n]
             at = np.flatnonzero(known)
-            if not len(table) or not len(at):
+            if not len(at):
                 continue
-            pos = np.minimum(np.searchsorted(table, codes[at]), len(table) - 1)
-            hit = table[pos] == codes[at]
+            feature = self.tables[n].get(codes[at])
+            hit = feature >= 0
             docs.append(doc[at[hit]])
-            feats.append(features[pos[hit]])
+            feats.append(feature[hit])
         if not docs:
             return sp.csr_matrix((len(texts), self.n_features), dtype=np.float32)
         return _counts(np.concatenate(docs), np.concatenate(feats), len(texts), self.n_features)
