@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -127,6 +128,29 @@ def test_resume_after_sigkill_is_byte_identical(model_dir, records, tmp_path):
     assert f"{kept} chunk(s) kept" in resumed.stdout.read().replace("\n", "")
     assert (tmp_path / "out.csv").read_bytes() == (tmp_path / "ref.csv").read_bytes()
     assert not work_dir(tmp_path / "out.csv").exists()
+
+
+def test_workers_end_with_a_killed_run(model_dir, records, tmp_path):
+    big = pd.concat([records] * 4, ignore_index=True)
+    big.to_parquet(tmp_path / "in.parquet", index=False)
+    run = _run_cli("--model", str(model_dir), "--data", str(tmp_path / "in.parquet"), "--chunk-size", "300",
+                   "--workers", "2", "--quiet", "--out", str(tmp_path / "out.csv"), start_new_session=True)
+    parts = work_dir(tmp_path / "out.csv") / "parts"
+    while run.poll() is None and not list(parts.glob("part-*.csv")):
+        time.sleep(0.05)
+    assert run.poll() is None, "the run finished before it could be killed"
+    run.kill()
+    run.wait()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # the workers share the killed run's process group
+        try:
+            os.killpg(run.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        os.killpg(run.pid, signal.SIGKILL)
+        pytest.fail("worker processes outlived the killed run by 30 s")
 
 
 def test_resume_refuses_other_options(model_dir, records, tmp_path):

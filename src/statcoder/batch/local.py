@@ -11,12 +11,14 @@ chunk is written the parts are assembled in input order and renamed to the outpu
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
-from multiprocessing import get_context
+from multiprocessing import get_context, parent_process
+from multiprocessing.connection import wait as wait_for_ready
 from pathlib import Path
 
 import pandas as pd
@@ -66,9 +68,23 @@ def _init_worker(model_dir: str, options: dict) -> None:
     """Load the model once in this worker process (hash-checked), keep the options, make its cache."""
     from statcoder.coder import Coder
 
+    threading.Thread(target=_exit_with_parent, name="statcoder-parent-watch", daemon=True).start()
     _WORKER["coder"] = Coder.load(model_dir)
     _WORKER.update(options)
     _WORKER["cache"] = cache_for(_WORKER["coder"], options.get("cache_size", DEFAULT_CACHE_SIZE))
+
+
+def _exit_with_parent() -> None:
+    """End this worker as soon as the main process is gone (killed with SIGKILL, say).
+
+    The pool's queues are shared with the other workers, so a worker never sees the end of its
+    input when the main process dies: it would go on coding and writing part files beside the run
+    that resumes the job. The parent's sentinel becomes ready when the parent exits.
+    """
+    parent = parent_process()
+    if parent is not None:
+        wait_for_ready([parent.sentinel])
+        os._exit(1)
 
 
 def _run_chunk(index: int, frame: pa.Table | pd.DataFrame, partition: str) -> tuple[int, int, dict, dict]:
