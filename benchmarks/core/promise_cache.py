@@ -14,7 +14,8 @@ fit the default coder once and save, per level of the classification,
 Any threshold procedure can then be evaluated on all 20 cases with numpy only
 (``promise_study.py``). Files go to ``benchmarks/.cache/promise/`` (git-ignored).
 
-    nice -n 19 .venv/bin/python benchmarks/core/promise_cache.py [--datasets ojalab,naics,esco,onet] [--folds 5]
+    nice -n 19 .venv/bin/python benchmarks/core/promise_cache.py [--datasets ojalab,naics,esco,onet] [--folds 5] \
+        [--head-weight 1]
 """
 
 from __future__ import annotations
@@ -41,9 +42,10 @@ CACHE = Path(__file__).resolve().parents[1] / ".cache" / "promise"
 MODES = ("mean", "members", "ensemble")
 
 
-def cache_path(name: str, fold: int) -> Path:
-    """The cache file of one (data set, fold), fold numbered from 1."""
-    return CACHE / f"{name}_fold{fold}.npz"
+def cache_path(name: str, fold: int, head_weight: float = 0.0) -> Path:
+    """The cache file of one (data set, fold), fold numbered from 1; the opt-in head block gets its own file."""
+    tag = f"-head{head_weight:g}" if head_weight else ""
+    return CACHE / f"{name}{tag}_fold{fold}.npz"
 
 
 def _level_arrays(prefix: str, proba: np.ndarray, codes: list[str], tree, classes: list[str]) -> dict[str, np.ndarray]:
@@ -73,8 +75,9 @@ def _scores(model, estimator, Z, classes: np.ndarray) -> np.ndarray:
     return s
 
 
-def build(name: str, fold: int) -> Path:
-    """Fit the default coder on one fold's training part and write its cache file; returns the path."""
+def build(name: str, fold: int, head_weight: float = 0.0) -> Path:
+    """Fit the default coder (with ``head_weight``: the opt-in head block) on one fold's training part and
+    write its cache file; returns the path."""
     data = promise.LOADERS[name](folds=fold)
     split = data.splits[fold - 1]
     tree = data.classification
@@ -83,7 +86,7 @@ def build(name: str, fold: int) -> Path:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         coder = train(split.train, text_columns=["text"], code_column="code", classification=tree, seed=0,
-                      on_unknown_code="drop", max_text_length=limit)
+                      on_unknown_code="drop", max_text_length=limit, head_weight=head_weight)
     train_s = time.perf_counter() - started
     model = coder.model
     classes = [str(c) for c in model.classes_]
@@ -115,7 +118,7 @@ def build(name: str, fold: int) -> Path:
         proba[empty] = 0.0  # an empty text is never coded (decision review)
         arrays.update(_level_arrays(mode, proba, test_codes, tree, classes))
     CACHE.mkdir(parents=True, exist_ok=True)
-    out = cache_path(name, fold)
+    out = cache_path(name, fold, head_weight)
     tmp = out.with_suffix(".tmp.npz")
     np.savez_compressed(tmp, depth=tree.depth, n_train=len(split.train), n_test=len(test), train_s=train_s,
                         loadavg=os.getloadavg()[0], thresholds=np.array([coder.thresholds[lv] for lv in
@@ -129,19 +132,20 @@ def main() -> None:
     parser.add_argument("--datasets", default="ojalab,esco,naics,onet")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--force", action="store_true", help="rebuild files that exist")
+    parser.add_argument("--head-weight", type=float, default=0.0, help="the opt-in head block (own cache files)")
     parser.add_argument("--reverse", action="store_true", help="last fold first (a second process meets the first)")
     args = parser.parse_args()
     for name in args.datasets.split(","):
         order = range(args.folds, 0, -1) if args.reverse else range(1, args.folds + 1)
         for fold in order:
-            marker = cache_path(name, fold).with_suffix(".building")
-            if (cache_path(name, fold).exists() or marker.exists()) and not args.force:
+            marker = cache_path(name, fold, args.head_weight).with_suffix(".building")
+            if (cache_path(name, fold, args.head_weight).exists() or marker.exists()) and not args.force:
                 continue  # built, or being built by another process
             CACHE.mkdir(parents=True, exist_ok=True)
             marker.write_text(str(os.getpid()))
             started = time.perf_counter()
             try:
-                path = build(name, fold)
+                path = build(name, fold, args.head_weight)
             finally:
                 marker.unlink(missing_ok=True)
             print(f"{name} fold {fold}: {path.name} ({time.perf_counter() - started:.0f} s, "
