@@ -205,3 +205,30 @@ def test_resume_with_nothing_to_resume_says_so(model_dir, records, tmp_path):
     with pytest.warns(UserWarning, match="nothing to resume for out.csv: the earlier run finished"):
         code_files(model_dir, tmp_path / "in.parquet", out, resume=True, workers=1)
     assert out.read_bytes() == first
+
+
+def test_reading_one_large_parquet_file_holds_one_chunk(tmp_path):
+    # Arrow's default reader keeps each row group it has read until the file is closed: reading
+    # a census file of many row groups would then hold the whole file by its end.
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from statcoder.batch.sources import Source
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / "many-row-groups.parquet"
+    with pq.ParquetWriter(path, pa.schema([("rid", pa.string()), ("text", pa.string())]),
+                          compression="none") as writer:
+        for group in range(200):  # 200 row groups of 1,000 texts of 200 random letters: ~40 MB
+            letters = rng.integers(97, 123, size=(1000, 200), dtype=np.uint8)
+            texts = [row.tobytes().decode() for row in letters]
+            writer.write_table(pa.table({"rid": [f"{group}-{i}" for i in range(1000)], "text": texts}))
+    source = Source(path, text_columns=["text"])
+    before = pa.total_allocated_bytes()
+    peak = rows = 0
+    for chunk in source.chunks(1000):
+        rows += len(chunk.frame)
+        peak = max(peak, pa.total_allocated_bytes() - before)
+    assert rows == 200_000
+    assert peak < 8 * 2**20, f"{peak / 2**20:.0f} MB of Arrow memory held while reading chunks of 0.2 MB"

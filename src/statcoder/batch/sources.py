@@ -158,7 +158,9 @@ class Source:
             keys = ds.get_partition_keys(fragment.partition_expression) if self.partition_columns else {}
             partition = "/".join(f"{k}={keys[k]}" for k in self.partition_columns if k in keys)
             try:
-                batches = pq.ParquetFile(fragment.path).iter_batches(batch_size=chunk_size)
+                # pre_buffer=False: with Arrow's default the reader keeps every row group it has read
+                # until the file is closed, so memory would grow with the size of one large file
+                batches = pq.ParquetFile(fragment.path, pre_buffer=False).iter_batches(batch_size=chunk_size)
                 for batch in batches:
                     table = pa.Table.from_batches([batch])
                     for column in self.partition_columns:

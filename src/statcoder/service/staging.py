@@ -34,7 +34,7 @@ def _csv_frames(path: Path, size: int) -> Iterator[pd.DataFrame]:
 
 def _parquet_frames(path: Path, size: int) -> Iterator[pd.DataFrame]:
     try:
-        parquet = pq.ParquetFile(path)
+        parquet = pq.ParquetFile(path, pre_buffer=False)  # read row groups are not kept (batch/sources.py)
         for batch in parquet.iter_batches(batch_size=size):
             frame = batch.to_pandas()
             yield frame.astype(object).where(frame.notna(), "").astype(str)

@@ -136,7 +136,7 @@ class JobWorker:
             done = JobRepository(session).done_chunks(job.id)
         coder = self.ctx.models.get(job.project_id, job.model_version, model_path(job.project_id, job.model_version))
         text_columns = json.loads(job.text_columns)
-        parquet = pq.ParquetFile(staged)
+        parquet = pq.ParquetFile(staged, pre_buffer=False)  # read row groups are not kept (batch/sources.py)
         rng = np.random.default_rng()
         for index in range(job.n_chunks or 0):
             if index in done:
