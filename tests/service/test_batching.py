@@ -155,14 +155,7 @@ def test_run_now_codes_in_the_caller_s_thread_only_when_the_model_thread_is_idle
     assert batcher.run_now("m", ["a", "b"], lambda items: [(x, threading.get_ident()) for x in items]) == [
         ("a", caller), ("b", caller)]
     assert batcher.calls == 1 and batcher._running == 0  # no model thread was started
-    release = threading.Event()
-    started = threading.Event()
-
-    def slow(items):
-        started.set()
-        release.wait(10)
-        return items
-
+    slow, started, release = _held_call()
     future = batcher.submit("m", ["x"], slow)
     assert started.wait(10)
     assert batcher.run_now("other", ["y"], lambda items: items) is None  # a call is running: queue instead
@@ -174,13 +167,7 @@ def test_run_now_codes_in_the_caller_s_thread_only_when_the_model_thread_is_idle
 
 def test_run_now_beside_codes_another_key_while_a_call_runs_never_its_own():
     batcher = MicroBatcher()
-    release, started = threading.Event(), threading.Event()
-
-    def slow(items):
-        started.set()
-        release.wait(10)
-        return items
-
+    slow, started, release = _held_call()
     busy = batcher.submit("busy project", ["x"], slow)
     assert started.wait(10)
     try:
@@ -191,3 +178,15 @@ def test_run_now_beside_codes_another_key_while_a_call_runs_never_its_own():
     finally:
         release.set()
     assert busy.result(10) == ["x"]
+
+
+def _held_call():
+    """A model call that signals ``started`` and then waits for ``release``: (call, started, release)."""
+    started, release = threading.Event(), threading.Event()
+
+    def slow(items):
+        started.set()
+        release.wait(10)
+        return items
+
+    return slow, started, release
