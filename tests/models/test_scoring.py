@@ -44,6 +44,9 @@ def test_product_equals_the_plain_product_and_does_not_depend_on_the_batch(monke
         for i in (0, 7, 49):
             np.testing.assert_array_equal(w.product(Z[i]), got[i:i + 1])
         np.testing.assert_array_equal(w.product(Z[::-1])[::-1], got)
+        # given as row blocks (codes, then groups), the weights score exactly as stacked
+        blocks = scoring.Weights([weights[:20], weights[20:]], order, dense_bytes=dense_bytes)
+        np.testing.assert_array_equal(blocks.product(Z), got)
 
 
 def test_hierarchical_coder_uses_the_fused_path_with_the_same_outputs(trained_small):

@@ -230,8 +230,7 @@ class LinearTextCoder(ClassifierMixin, BaseEstimator):
         cache = self.__dict__.setdefault("_scoring", {})
         if cache.get("weights", (None,))[0] is not self.coef_:
             blocks = [self.coef_] + ([self.group_coef_] if len(self.group_names_) > 1 else [])
-            weights = sp.vstack(blocks, format="csr") if len(blocks) > 1 else self.coef_
-            cache["weights"] = (self.coef_, scoring.Weights(weights, self.features_.feature_frequency_order(),
+            cache["weights"] = (self.coef_, scoring.Weights(blocks, self.features_.feature_frequency_order(),
                                                             dense_bytes=scoring.DENSE_BYTES))
         return cache["weights"][1]
 
