@@ -52,6 +52,7 @@ from statcoder.coder.heldout import (
 )
 from statcoder.coder.levels import best_by_level, level_aggregators, top_level_groups
 from statcoder.coder.members import (
+    by_route,
     candidate_bases,
     checked_extra,
     columns_match,
@@ -271,14 +272,8 @@ class HierarchicalCoder(ClassifierMixin, BaseEstimator):
                 return member_scores(self.final_estimator_, X, self.classes_)
             if self.deploy == "ensemble":
                 return np.mean([member_scores(m, X, self.classes_) for m in self.estimators_], axis=0)
-            n = _num_samples(X)
-            out = np.full((n, len(self.classes_)), -np.inf)
-            fold = route(X, len(self.estimators_))
-            for j, member in enumerate(self.estimators_):
-                rows = np.flatnonzero(fold == j)
-                if len(rows):
-                    out[rows] = member_scores(member, _safe_indexing(X, rows), self.classes_)
-            return out
+            return by_route(X, self.estimators_, lambda m, rows: member_scores(m, rows, self.classes_),
+                            len(self.classes_), -np.inf)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Calibrated probabilities (n, n_classes), rows summing to 1, ``classes_`` columns."""
@@ -305,13 +300,8 @@ class HierarchicalCoder(ClassifierMixin, BaseEstimator):
         with thread_limit():
             if len(models) == 1:
                 return models[0].calibrated_proba(X, temperature=temperature)
-            out = np.zeros((_num_samples(X), len(self.classes_)))
-            fold = route(X, len(models))
-            for j, member in enumerate(models):
-                rows = np.flatnonzero(fold == j)
-                if len(rows):
-                    out[rows] = member.calibrated_proba(_safe_indexing(X, rows), temperature=temperature)
-            return out
+            return by_route(X, models, lambda m, rows: m.calibrated_proba(rows, temperature=temperature),
+                            len(self.classes_), 0.0)
 
     def predict(self, X: Any) -> np.ndarray:
         """The most probable class per record."""

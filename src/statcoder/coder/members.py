@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import re
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from sklearn.base import clone
+from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import _num_samples
 
 _SPACE = re.compile(r"\s+")
@@ -28,6 +30,19 @@ def route(X: Any, n_members: int) -> np.ndarray:
         else:
             key = np.ascontiguousarray(np.asarray(row)).tobytes()
         out[i] = zlib.crc32(key) % n_members
+    return out
+
+
+def by_route(X: Any, members: list, score: Callable[[Any, Any], np.ndarray], width: int,
+             fill: float) -> np.ndarray:
+    """(n, width) array where each record's row is ``score(member, its rows of X)`` from the member
+    :func:`route` picks for it (``fill`` elsewhere); each member is called once, on its records."""
+    out = np.full((_num_samples(X), width), fill)
+    fold = route(X, len(members))
+    for j, member in enumerate(members):
+        rows = np.flatnonzero(fold == j)
+        if len(rows):
+            out[rows] = score(member, _safe_indexing(X, rows))
     return out
 
 

@@ -18,6 +18,7 @@ from statcoder.service.context import ServiceContext
 from statcoder.service.errors import NoActiveModelError, PayloadTooLargeError
 from statcoder.service.review import select_for_review, task_rows
 from statcoder.store.tables import Project
+from statcoder.text.normalise import join_fields
 
 
 @dataclass
@@ -220,7 +221,7 @@ def model_call(coder: Any, text_columns: list[str], top_k: int):  # -> Callable[
         if len(positions) == 1:
             texts = [r[0] for r in rows]
             return Coded(coder.code_texts(texts, top_k=top_k))
-        texts = [" | ".join(p for p in (r[k].strip() for k in positions) if p) for r in rows]
+        texts = [join_fields([r[k] for k in positions]) for r in rows]
         return Coded(coder.code_texts(texts, index_texts=[r[positions[0]] for r in rows], top_k=top_k))
 
     return code
@@ -305,8 +306,7 @@ def review_rows(
     chosen = select_for_review(predicted.decisions(), audit_rate=request.project.audit_rate, rng=ctx.rng)
     if not chosen:
         return [], []
-    texts = [" | ".join(p for p in (t.strip() for t in row) if p) if len(row) > 1 else row[0].strip()
-             for row in request.texts]
+    texts = [join_fields(row) for row in request.texts]
     return task_rows(request.project, predicted, texts, record_ids=request.ids, model_version=request.version,
                      job_id=None, chosen=chosen)
 

@@ -55,6 +55,12 @@ def as_text(value: object) -> str:
     return value if isinstance(value, str) else str(value)
 
 
+def join_fields(fields: Sequence[str]) -> str:
+    """One record's text fields as one text: stripped, empty ones left out, " | " between the rest
+    (what :func:`join_columns` gives for that row)."""
+    return " | ".join(p for p in (f.strip() for f in fields) if p)
+
+
 def join_columns(frame: pd.DataFrame, columns: Sequence[str], *, where: str = "input") -> list[str]:
     """Join the text ``columns`` of ``frame`` into one text per row (" | " between columns).
 
