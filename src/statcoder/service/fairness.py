@@ -18,11 +18,13 @@ project's excess requests wait in its queue, holding no thread and no model capa
 project with nothing in flight is always admitted (no starvation), and admissions stay
 round-robin. Alone in the process, a project gets its full share (``project_records``).
 
-**CPU reserve.** Under contention a busy project - one with requests in flight or waiting -
-is also held to ``contended_cpu_share`` of one core for the whole process (its CPU time, all
+**CPU reserve.** While a *light* project is active - one whose requests come one at a time
+(no backlog within ``linger_s``), here or in another server process (``board``) - a busy
+project - one with requests in flight or waiting - is also held to ``contended_cpu_share`` of one core for the whole process (its CPU time, all
 threads, as a token bucket refilled at that rate and holding at most ``cpu_burst_s``): while
 the process has used more, the busy project's next request waits for the bucket to refill. A
-request of a project with nothing in flight or waiting is never held. So a busy project cannot
+request of a project with nothing in flight or waiting is never held, and while one is in
+flight in the process the busy project starts nothing new. So a busy project cannot
 keep a process (and, with several processes, the machine's cores) saturated while another
 project is active: a newcomer's request finds idle CPU, an uncontended interpreter lock, a
 short run queue and an idle writer instead of queueing behind the busy project's work, and the
@@ -150,12 +152,11 @@ class FairGate:
         self._cpu_credit = min(credit, self.cpu_burst_s)
         return self._cpu_credit
 
-    def _over_cpu(self, project: str, held: int, queued: bool) -> bool:
-        """True when ``project`` is busy (records in flight or queued), a light project is active
-        and the process is over the reserve."""
-        if not self.contended_cpu_share or not (held or queued) or self.cpu_credit() > 0:
-            return False
-        return self.light_active(project)
+    def _light_in_flight(self, project: str) -> bool:
+        """True when a request of another project without a backlog (within ``linger_s``) is in flight here."""
+        since = time.monotonic() - self.linger_s
+        return any(p != project and not self._busy(p) and self._busy_at.get(p, -1.0) <= since
+                   for p in self.project_requests)
 
     def _arm_refill(self) -> None:
         """Admit again once the CPU credit is back above zero (waiters held for CPU have no release to wait for)."""
@@ -180,10 +181,13 @@ class FairGate:
             return False  # a waiting request of this project is admitted when one of its own ends
         if not (small or self.shared + cost <= self.total_records):
             return False
-        if self._over_cpu(project, held, queued):
-            self.held_for_cpu += 1
-            self._cpu_held = True
-            return False  # admitted when the CPU credit is back (_arm_refill) or at a release
+        if self.contended_cpu_share and (held or queued):  # a busy project, with the CPU reserve on
+            if self._light_in_flight(project):
+                return False  # a light project's request goes first; admitted when it ends
+            if self.cpu_credit() <= 0 and self.light_active(project):
+                self.held_for_cpu += 1
+                self._cpu_held = True
+                return False  # admitted when the CPU credit is back (_arm_refill) or at a release
         return True
 
     def _take(self, project: str, cost: int, small: bool) -> None:
@@ -239,7 +243,7 @@ class FairGate:
             self.in_flight.pop(project, None)
         if not small:
             self.shared -= cost
-        if self.contended_records:
+        if self.contended_records or self.contended_cpu_share:
             now = time.monotonic()
             self._last_done[project] = now
             if len(self._last_done) > 64:  # forget projects idle for longer than the linger time
