@@ -8,6 +8,7 @@ compilation and per-row parameter handling cost more than the insert itself).
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import func, insert, select, text
@@ -94,6 +95,11 @@ def _copy_rows(driver: Any, rows: Rows, ids: list[int]) -> None:
         raise ValueError(f"unknown review task column(s): {', '.join(unknown)}")
     names = ", ".join(f'"{c}"' for c in ("id", *columns))
     with driver.cursor() as cursor, cursor.copy(f"COPY review_tasks ({names}) FROM STDIN") as copy:
+        if len(columns) > 1 and all(len(row) == len(columns) for row in rows):
+            get = itemgetter(*columns)  # every row has every column: one C call per row
+            for row, task_id in zip(rows, ids, strict=True):
+                copy.write_row((task_id, *get(row)))
+            return
         for row, task_id in zip(rows, ids, strict=True):
             copy.write_row((task_id, *(row.get(c) for c in columns)))
 
@@ -122,9 +128,25 @@ def _sqlite_executemany(session: Session, rows: Rows, ids: list[int]) -> bool:
         _PROCESSORS[key] = (f"INSERT INTO review_tasks ({names}) VALUES ({marks})",
                             [TASKS.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in columns])
     sql, processors = _PROCESSORS[key]
-    values = [(task_id, *(value if fn is None or value is None else fn(value)
-                          for fn, value in zip(processors, (row.get(c) for c in columns), strict=True)))
-              for row, task_id in zip(rows, ids, strict=True)]
+    convert = [(k + 1, fn) for k, fn in enumerate(processors) if fn is not None]  # +1: after the id
+    if all(len(row) == len(columns) for row in rows):  # every row has every column: one C call per row
+        get = itemgetter(*columns)
+        values = [(task_id, *get(row)) if len(columns) > 1 else (task_id, get(row))
+                  for row, task_id in zip(rows, ids, strict=True)]
+    else:
+        values = [(task_id, *(row.get(c) for c in columns)) for row, task_id in zip(rows, ids, strict=True)]
+    if convert:
+        done: dict[tuple[int, int], Any] = {}  # (column, id of value) -> converted (e.g. one created_at)
+        for r, value_row in enumerate(values):
+            converted = list(value_row)
+            for k, fn in convert:
+                value = converted[k]
+                if value is not None:
+                    memo = (k, id(value))
+                    if memo not in done:
+                        done[memo] = (value, fn(value))  # the value is kept alive: its id stays unique
+                    converted[k] = done[memo][1]
+            values[r] = tuple(converted)
     driver.executemany(sql, values)
     return True
 
