@@ -21,7 +21,7 @@ from statcoder.store.review_insert import insert_autocommit
 
 Rows = list[dict[str, Any]]
 #: PostgreSQL: a write of up to this many rows goes in without a transaction of its own (no
-#: BEGIN/COMMIT round trips: one INSERT ... unnest, or nextval + one COPY); larger groups in one
+#: BEGIN/COMMIT round trips: one INSERT ... unnest, or one INSERT from JSON); larger groups in one
 #: transaction
 AUTOCOMMIT_ROWS = 500
 

@@ -159,9 +159,10 @@ def insert_autocommit(engine: Any, rows: Rows) -> list[int] | None:
     or None when the engine is not PostgreSQL with psycopg 3.
 
     Up to ``UNNEST_ROWS`` rows: ONE autocommitted ``INSERT ... SELECT FROM unnest(...) RETURNING
-    id`` (atomic on its own, durable when it returns). More: ids drawn from the sequence, then
-    one autocommitted ``COPY`` (atomic on its own; an id drawn for a failed COPY is a gap, as
-    with any rolled-back insert).
+    id`` (atomic on its own, durable when it returns). More: ONE autocommitted ``INSERT ...
+    SELECT FROM json_populate_recordset(...)`` (:func:`_json_insert`), or, for values JSON
+    cannot carry, ids drawn from the sequence, then one autocommitted ``COPY`` (atomic on its
+    own; an id drawn for a failed COPY is a gap, as with any rolled-back insert).
     """
     if engine.dialect.name != "postgresql":
         return None
