@@ -92,6 +92,11 @@ class Settings(BaseSettings):
     #: admitted only up to this many (0 = off): another project's request then waits behind
     #: at most this much of its work (see docs/service.md, fair sharing)
     project_records_contended: int = Field(default=8, ge=0)
+    #: while a light project (requests one at a time) is active in any server process, a busy
+    #: project (requests in flight or waiting) is admitted only while the process has used less
+    #: than this share of one core (0 = off): the rest stays free for the light project's
+    #: requests (CPU reserve, see docs/service.md)
+    project_cpu_contended: float = Field(default=0.3, ge=0, le=1)
     #: requests of at most this many records use only their project's share, never the pool
     small_request_records: int = Field(default=10, ge=0)
     #: how long a write waits for a locked SQLite database before the request is a 503 (s)

@@ -76,3 +76,39 @@ def test_a_second_project_is_answered_before_a_flooding_project_s_backlog(tmp_pa
         assert [r.status_code for r in results] == [200] * FLOOD
         assert [r.json()["records"][0]["id"] for r in results] == [str(i) for i in range(FLOOD)]
         assert ctx.gate.in_flight == {} and ctx.gate.waiting("alpha") == 0
+
+
+def test_a_light_project_served_by_another_process_holds_a_busy_project_to_its_cpu_reserve(tmp_path, model_dir):
+    # two server processes' apps on one data directory (and store): beta's client talks to the
+    # second only, alpha's flood goes to the first, which learns of beta through the shared board
+    # (a gather time makes the flood's requests overlap in the model thread, as under real load)
+    settings = ServiceSettings(data_dir=tmp_path / "data", database_url=f"sqlite:///{tmp_path / 'store.db'}",
+                               project_cpu_contended=0.2, project_records_contended=0, batch_wait_ms=20.0)
+    first, second = create_app(settings, start_worker=False), create_app(settings, start_worker=False)
+    with TestClient(first, raise_server_exceptions=False) as one, \
+            TestClient(second, raise_server_exceptions=False) as two:
+        ctx, ctx2 = first.state.context, second.state.context
+        ctx.gate.linger_s = ctx2.gate.linger_s = 3600.0
+        alpha = make_tenant(ctx, "alpha", tmp_path / "ca", model_dir)
+        beta = make_tenant(ctx, "beta", tmp_path / "cb", model_dir)
+
+        def post(client, tenant, i: int):
+            body = {"records": [{"id": str(i), "text": TEXTS[i % len(TEXTS)]}]}
+            return client.post(f"/v1/projects/{tenant.id}/code", json=body, headers=tenant.headers("code"))
+
+        assert post(one, alpha, 0).status_code == 200  # model loaded; alpha alone: never held
+        assert ctx.gate.held_for_cpu == 0 and not ctx.gate.contended("alpha")
+        assert post(two, beta, 0).status_code == 200  # beta, one request at a time, in the other process
+        ctx.gate._board_seen.clear()
+        assert ctx.gate.contended("alpha") and ctx.gate.light_active("alpha")
+        assert ctx2.gate.light_active("beta")  # alpha had no backlog yet either (the reserve holds
+        # only a busy project, so neither was held); ...
+        with ThreadPoolExecutor(FLOOD) as pool:
+            results = list(pool.map(lambda i: post(one, alpha, i), range(FLOOD)))
+        # ... now it had one: held to its CPU share in its process, and fully answered
+        assert ctx.gate.held_for_cpu > 0
+        assert [r.status_code for r in results] == [200] * FLOOD
+        assert [r.json()["records"][0]["id"] for r in results] == [str(i) for i in range(FLOOD)]
+        assert ctx.gate.in_flight == {} and ctx.gate.waiting("alpha") == 0
+        ctx2.gate._board_seen.clear()
+        assert not ctx2.gate.light_active("beta")  # alpha is busy: beta's process does not hold beta

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -174,5 +175,130 @@ def test_the_gate_tells_a_lone_request_and_a_project_s_only_request():
         assert gate.connections("b") == 2 and gate.connections() == 3
         gate.release("b", b)
         assert gate.requests == 0 and gate.project_requests == {} and not gate.alone()
+
+    run(scenario())
+
+
+class FakeCpu:
+    """A process CPU clock the test advances by hand."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_busy_project_is_held_to_its_cpu_share_while_a_light_project_is_active_and_resumes_on_refill():
+    async def scenario():
+        cpu = FakeCpu()
+        gate = FairGate(total_records=100, project_records=100, small_records=10, contended_records=100,
+                        linger_s=3600, contended_cpu_share=0.5, cpu_burst_s=0.01, cpu_clock=cpu)
+        b = await gate.acquire("b", 1)  # the light project: one request at a time
+        gate.release("b", b)
+        a = [await gate.acquire("a", 1) for _ in range(2)]  # a first request, then a backlog: a is busy
+        assert gate.light_active("a") and not gate.light_active("b")
+        cpu.now += 0.03  # a's work burns 30 ms of CPU: over the 10 ms burst
+        held = asyncio.create_task(gate.acquire("a", 1))
+        await asyncio.sleep(0)
+        assert not held.done() and gate.held_for_cpu >= 1 and gate.cpu_credit() < 0
+        b = await asyncio.wait_for(gate.acquire("b", 1), 0.1)  # the light project is never held
+        gate.release("b", b)
+        for ticket in a:
+            gate.release("a", ticket)
+        assert not held.done()  # releases alone do not admit it: the credit is still negative
+        ticket = await asyncio.wait_for(held, 1.0)  # admitted by the refill timer, not starved
+        gate.release("a", ticket)
+        assert gate.in_flight == {} and gate.waiting("a") == 0
+
+    run(scenario())
+
+
+def test_the_cpu_reserve_refills_with_wall_time_and_cpu_spent_on_light_projects_is_not_charged():
+    async def scenario():
+        cpu = FakeCpu()
+        gate = FairGate(total_records=100, project_records=100, small_records=10, linger_s=3600,
+                        contended_cpu_share=0.5, cpu_burst_s=0.01, cpu_clock=cpu)
+        b = await gate.acquire("b", 1)  # only the light project in flight
+        cpu.now += 5.0
+        assert gate.cpu_credit() > 0  # its CPU is not the busy project's
+        gate.release("b", b)
+        a = [await gate.acquire("a", 1) for _ in range(2)]
+        cpu.now += 0.2
+        assert gate.cpu_credit() < 0  # the busy project's CPU is charged
+        for ticket in a:
+            gate.release("a", ticket)
+        started = asyncio.get_running_loop().time()
+        tickets = [await asyncio.wait_for(gate.acquire("a", 1), 2.0) for _ in range(2)]
+        assert asyncio.get_running_loop().time() - started > 0.2  # waited ~0.4 s for 0.2 s of CPU at 0.5
+        for ticket in tickets:
+            gate.release("a", ticket)
+
+    run(scenario())
+
+
+def test_busy_projects_alone_together_are_not_held_for_cpu_and_a_light_request_goes_first():
+    async def scenario():
+        cpu = FakeCpu()
+        gate = FairGate(total_records=100, project_records=100, small_records=10, linger_s=3600,
+                        contended_cpu_share=0.1, cpu_clock=cpu)
+        a = [await gate.acquire("a", 1) for _ in range(3)]
+        c = [await gate.acquire("c", 1) for _ in range(3)]
+        cpu.now += 10.0
+        more = [await asyncio.wait_for(gate.acquire(p, 1), 0.1) for p in ("a", "c")]  # both busy: no reserve
+        assert gate.held_for_cpu == 0 and not gate.light_active("a")
+        for project, ticket in (*(("a", t) for t in a), *(("c", t) for t in c), ("a", more[0]), ("c", more[1])):
+            gate.release(project, ticket)
+        gate._cpu_credit = gate.cpu_burst_s = 1.0  # plenty of CPU credit from here on
+        a1 = await gate.acquire("a", 1)
+        b = await gate.acquire("b", 1)  # a light request in flight ...
+        waiting = asyncio.create_task(gate.acquire("a", 1))
+        await asyncio.sleep(0)
+        assert not waiting.done()  # ... the busy project starts nothing new beside it
+        gate.release("b", b)
+        gate.release("a", await asyncio.wait_for(waiting, 0.1))
+        gate.release("a", a1)
+        assert gate.in_flight == {}
+
+    run(scenario())
+
+
+def test_the_activity_board_shows_other_processes_projects_light_or_busy(tmp_path):
+    from statcoder.service.activity import ActivityBoard
+
+    one, two = ActivityBoard(tmp_path / "board"), ActivityBoard(tmp_path / "board")  # two processes' views
+    gate = FairGate(total_records=100, project_records=100, small_records=10, contended_records=2,
+                    linger_s=3600, board=one)
+
+    async def scenario():
+        assert not gate.contended("a")
+        two.note("b")  # b is served by the other process only
+        gate._board_seen.clear()
+        assert gate.contended("a") and gate.light_active("a")
+        two.note("b", busy=True, now=time.monotonic() + 1)  # b has a backlog there
+        gate._board_seen.clear()
+        assert gate.contended("a") and not gate.light_active("a")
+        ticket = await gate.acquire("a", 1)  # a shows up on the board for the other process
+        assert two.others_since("b", time.monotonic() - 60) and two.light_since("b", time.monotonic() - 60)
+        gate.release("a", ticket)
+
+    run(scenario())
+    one.close()
+    two.close()
+
+
+def test_a_cancelled_waiter_is_skipped_not_admitted():
+    async def scenario():
+        gate = FairGate(total_records=100, project_records=1, small_records=0)
+        held = await gate.acquire("a", 1)
+        gone = asyncio.create_task(gate.acquire("a", 1))
+        nxt = asyncio.create_task(gate.acquire("a", 1))
+        await asyncio.sleep(0)
+        gone.cancel()  # the client left; its waiter is cancelled before its task runs again
+        gate.release("a", held)  # must not set a result on the cancelled waiter
+        gate.release("a", await asyncio.wait_for(nxt, 0.1))
+        with pytest.raises(asyncio.CancelledError):
+            await gone
+        assert gate.in_flight == {} and gate.waiting("a") == 0
 
     run(scenario())

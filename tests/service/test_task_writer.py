@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+from sqlalchemy import text
 
 from statcoder.service import projects
 from statcoder.store import utcnow
@@ -78,3 +79,32 @@ def test_write_now_writes_in_the_caller_s_thread_only_when_the_writer_is_idle(ct
         ctx.task_writer._writing = False
     with ctx.db.read() as session:
         assert ReviewRepository(session).get("lfs", ids[0]).record_id == "alone"
+
+
+def test_sqlite_writers_take_turns_across_processes_and_a_light_write_never_waits(ctx, classification_csv):
+    from statcoder.store import Database
+
+    projects.create_project(ctx, "lfs", name="LFS", classification_csv=classification_csv, actor="t")
+    if ctx.db.turn is None:  # PostgreSQL: no writers' turn; the write goes in at once
+        assert ctx.task_writer.write_now([_row("lfs", "pg")], wait=False) is not None
+        return
+    other = Database(ctx.db.url)  # another server process's handle on the same file
+    try:
+        with other.writer_turn() as held:
+            assert held
+            with ctx.db.writer_turn(block=False) as mine:
+                assert not mine  # taken elsewhere: not ours until released
+            # a light request's write does not wait on the event loop: None, the group commit takes it
+            assert ctx.task_writer.write_now([_row("lfs", "x")], wait=False) is None
+            done = ctx.task_writer.submit([_row("lfs", "y")])
+            assert not done.done()  # the writer thread waits for its turn ...
+        assert len(done.result(timeout=30)) == 1  # ... and writes once the turn is free
+        with other.write() as session:  # write() holds the turn; nested writes in the thread hold it once
+            with other.writer_turn(block=False) as again:
+                assert again
+            session.execute(text("SELECT 1"))
+        ids = ctx.task_writer.write_now([_row("lfs", "z")], wait=False)
+        assert ids is not None and len(ids) == 1
+    finally:
+        other.turn.close()
+        other.dispose()

@@ -162,6 +162,10 @@ class Coded:
             return Coded({name: values[item] for name, values in self.columns.items()})
         return tuple(self.columns[name][item] for name in OUTPUT_COLUMNS)
 
+    def rows(self) -> list[Output]:
+        """Return every record's :data:`Output` tuple (plain Python values; one ``tolist`` per column)."""
+        return list(zip(*(self.columns[name].tolist() for name in OUTPUT_COLUMNS), strict=True))
+
     def decisions(self) -> list[str]:
         """Return the decision per record."""
         return self.columns[DECISION].tolist()
@@ -307,8 +311,8 @@ def review_rows(
     if not chosen:
         return [], []
     texts = [join_fields(row) for row in request.texts]
-    return task_rows(request.project, predicted, texts, record_ids=request.ids, model_version=request.version,
-                     job_id=None, chosen=chosen)
+    return task_rows(request.project, predicted.rows(), texts, record_ids=request.ids,
+                     model_version=request.version, job_id=None, chosen=chosen)
 
 
 def queue_tasks(ctx: ServiceContext, request: PreparedRequest, predicted: Coded) -> list[int | None]:

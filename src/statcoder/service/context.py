@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from statcoder.service.activity import ActivityBoard
 from statcoder.service.auth_cache import AuthCache
 from statcoder.service.batching import MicroBatcher
 from statcoder.service.fairness import FairGate
@@ -76,8 +77,18 @@ class ServiceContext:
             project_records=self.settings.project_records_in_flight,
             small_records=self.settings.small_request_records,
             contended_records=self.settings.project_records_contended,
+            contended_cpu_share=self.settings.project_cpu_contended,
+            board=self._activity_board(),
         )
         self._classifications: dict[str, Classification] = {}
+
+    def _activity_board(self) -> ActivityBoard | None:
+        """Return the board of active projects shared by this data directory's server processes."""
+        if not (self.settings.project_records_contended or self.settings.project_cpu_contended):
+            return None
+        private_directory(self.data_dir / "run")
+        private_directory(self.data_dir)
+        return ActivityBoard(self.data_dir / "run" / "active-projects")
 
     def _database_url(self) -> str:
         if not self.settings.database_url:

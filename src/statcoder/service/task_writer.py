@@ -21,7 +21,7 @@ from statcoder.store.review_insert import insert_autocommit
 
 Rows = list[dict[str, Any]]
 #: PostgreSQL: a write of up to this many rows goes in without a transaction of its own (no
-#: BEGIN/COMMIT round trips: one INSERT ... unnest, or nextval + one COPY); larger groups in one
+#: BEGIN/COMMIT round trips: one INSERT ... unnest, or one INSERT from JSON); larger groups in one
 #: transaction
 AUTOCOMMIT_ROWS = 500
 
@@ -54,17 +54,21 @@ class TaskWriter:
             self._ready.notify()
         return future
 
-    def write_now(self, rows: Rows) -> list[int] | None:
+    def write_now(self, rows: Rows, *, wait: bool = True) -> list[int] | None:
         """Insert ``rows`` in the caller's thread when nothing is queued or being written; else None.
 
-        The lone request's path: no thread hand-over. Errors are raised to the caller.
+        The lone request's path: no thread hand-over. ``wait=False`` also returns None instead of
+        waiting for another process's write (SQLite's writers' turn): the path of another
+        project's request while a busy project writes, which must not block the event loop.
+        Errors are raised to the caller.
         """
         with self._ready:
             if self._pending or self._writing or self._closed:
                 return None
             self._writing = True
         try:
-            return self._insert(rows)
+            with self.db.writer_turn(block=wait) as held:
+                return self._insert(rows) if held else None
         finally:
             with self._ready:
                 self._writing = False

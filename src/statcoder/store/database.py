@@ -2,6 +2,9 @@
 
 SQLite runs in WAL mode (readers never block the writer) with ``BEGIN IMMEDIATE`` for write
 transactions, so two writers queue on the busy timeout instead of failing on a stale snapshot.
+Writers of a database file take turns through :class:`WriterTurn` first (a lock file the
+kernel hands to the next waiter at once), so under load a write never sleeps in SQLite's busy
+handler (1, 2, 5, 10, ... ms backoff) while another process's transaction is already over.
 PostgreSQL is used through psycopg 3 (``postgresql+psycopg://...``).
 """
 
@@ -161,6 +164,54 @@ class Checkpointer:
             log.warning("last WAL checkpoint failed (%s)", type(exc).__name__)
 
 
+class WriterTurn:
+    """One writer at a time per SQLite file across threads and processes, woken as soon as the
+    previous transaction ends (``flock`` on ``<database>-writers.lock``).
+
+    SQLite's own lock is taken without waiting and retried after growing sleeps (its busy
+    handler): a write finding the lock busy sleeps 1 + 2 + 5 + 10 ms ... even when the holder's
+    transaction took one millisecond. Waiting here instead blocks in the kernel until the lock
+    file is released. SQLite's busy timeout still bounds a transaction that meets a lock held
+    outside the service (a backup, a sqlite3 shell): that write fails as before (503).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        self._threads = threading.Lock()  # flock is per open file: threads of a process queue here
+
+    def acquire(self, *, block: bool = True) -> bool:
+        """Take the turn (waiting for it, or only if free with ``block=False``); True when taken."""
+        import fcntl
+
+        if not self._threads.acquire(blocking=block):
+            return False
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | (0 if block else fcntl.LOCK_NB))
+        except BlockingIOError:
+            self._threads.release()
+            return False
+        except BaseException:
+            self._threads.release()
+            raise
+        return True
+
+    def release(self) -> None:
+        """Give the turn to the next writer."""
+        import fcntl
+
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._threads.release()
+
+    def close(self) -> None:
+        """Close the lock file (idempotent)."""
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __del__(self) -> None:
+        self.close()
+
+
 class Database:
     """An engine plus two session factories: ``read()`` and ``write()`` transactions."""
 
@@ -174,6 +225,10 @@ class Database:
         writer = self.engine.execution_options(sqlite_begin="IMMEDIATE") if self.is_sqlite else self.engine
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(writer, expire_on_commit=False)
+        database = self.engine.url.database if self.is_sqlite else None
+        #: SQLite files: writers take turns here before BEGIN IMMEDIATE (see WriterTurn)
+        self.turn = WriterTurn(Path(f"{database}-writers.lock")) if database not in (None, "", ":memory:") else None
+        self._depth = threading.local()  # nested write() calls of a thread hold the turn once
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -184,8 +239,29 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """Yield a session in one write transaction, committed on success, rolled back on error."""
-        with self._write() as session, session.begin():
+        with self.writer_turn(), self._write() as session, session.begin():
             yield session
+
+    @contextmanager
+    def writer_turn(self, *, block: bool = True) -> Iterator[bool]:
+        """Hold the SQLite writers' turn for the body (see :class:`WriterTurn`); yields True when held.
+
+        ``block=False`` does not wait: it yields False when another writer has the turn. Write
+        transactions of the body (``write()``) run within the turn held; other databases have no
+        turn and always yield True.
+        """
+        if self.turn is None or getattr(self._depth, "n", 0):
+            yield True
+            return
+        if not self.turn.acquire(block=block):
+            yield False
+            return
+        self._depth.n = 1
+        try:
+            yield True
+        finally:
+            self._depth.n = 0
+            self.turn.release()
 
     def ping(self) -> bool:
         """Return True when the database answers ``SELECT 1``."""
@@ -211,7 +287,7 @@ class Database:
         self.engine.dispose()
 
     def dispose(self) -> None:
-        """Stop background checkpoints and close every pooled connection."""
+        """Stop background checkpoints and close every pooled connection (the writers' lock file stays open)."""
         if self.checkpointer is not None:
             self.checkpointer.stop()
             self.checkpointer = None

@@ -59,16 +59,21 @@ async def answer(ctx: ServiceContext, project: Project, body: CodeRequest, *, co
             # A lone request (nothing else admitted in this process) is coded and written right
             # here: with nothing to batch or group with, thread hand-overs are pure cost. A small
             # request that is its project's only one is coded here too, beside another project's
-            # model call: it does not wait behind a busy project's batches.
+            # model call, and its tasks written here when no other write is under way: it does
+            # not wait behind a busy project's batches or group commits.
             predicted = None
-            if ctx.gate.alone():
+            alone = ctx.gate.alone()
+            only_one = not alone and n <= settings.small_request_records and ctx.gate.only_one(project.id)
+            if alone:
                 predicted = coding.code_now(ctx, request)
-            elif n <= settings.small_request_records and ctx.gate.only_one(project.id):
+            elif only_one:
                 predicted = coding.code_now(ctx, request, beside=True)
             if predicted is None:
                 predicted = await _model(ctx, request)
             chosen = coding.review_rows(ctx, request, predicted)
-            ids = ctx.task_writer.write_now(chosen[1]) if chosen[1] and ctx.gate.alone() else None
+            ids = None
+            if chosen[1] and (alone or only_one):
+                ids = ctx.task_writer.write_now(chosen[1], wait=ctx.gate.alone())
             # otherwise the answer's records are built while the writer thread stores the tasks
             pending = ctx.task_writer.submit(chosen[1]) if chosen[1] and ids is None else None
             records = coding.coded_records(request, predicted)
