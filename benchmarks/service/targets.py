@@ -308,7 +308,7 @@ def write(results: dict, path: Path) -> None:
                "projects). It sends one request at a time, so it is a *light* project, and while it is "
                "active (in either worker process: the processes share a small board of active projects) "
                "the first project, which has a backlog, is held to `STATCODER_PROJECT_CPU_CONTENDED` "
-               "(0.3) of a core per process and to `STATCODER_PROJECT_RECORDS_CONTENDED` (8) records in "
+               "(0.2) of a core per process and to `STATCODER_PROJECT_RECORDS_CONTENDED` (8) records in "
                "flight, and starts nothing new while a light request is in flight in its process: the "
                "cores keep idle headroom, and the second project's request is coded on the event loop "
                "beside the first project's model call and writes its review tasks at once when no other "

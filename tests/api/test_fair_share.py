@@ -106,7 +106,7 @@ def test_a_light_project_served_by_another_process_holds_a_busy_project_to_its_c
         with ThreadPoolExecutor(FLOOD) as pool:
             results = list(pool.map(lambda i: post(one, alpha, i), range(FLOOD)))
         # ... now it had one: held to its CPU share in its process, and fully answered
-        assert ctx.gate.held_for_cpu > 0
+        assert ctx.gate.held_for_cpu > 0 and b"statcoder_cpu_reserve_holds_total" in ctx.metrics.render()
         assert [r.status_code for r in results] == [200] * FLOOD
         assert [r.json()["records"][0]["id"] for r in results] == [str(i) for i in range(FLOOD)]
         assert ctx.gate.in_flight == {} and ctx.gate.waiting("alpha") == 0

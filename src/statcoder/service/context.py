@@ -79,6 +79,7 @@ class ServiceContext:
             contended_records=self.settings.project_records_contended,
             contended_cpu_share=self.settings.project_cpu_contended,
             board=self._activity_board(),
+            on_cpu_hold=self.metrics.cpu_reserve_holds.inc,
         )
         self._classifications: dict[str, Classification] = {}
 

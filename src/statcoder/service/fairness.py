@@ -59,6 +59,7 @@ class FairGate:
         self, *, total_records: int, project_records: int, small_records: int, contended_records: int = 0,
         linger_s: float = 1.0, contended_cpu_share: float = 0.0, cpu_burst_s: float = 0.01,
         cpu_clock: Callable[[], float] = time.process_time, board: ActivityBoard | None = None,
+        on_cpu_hold: Callable[[], None] | None = None,
     ) -> None:
         self.total_records = total_records
         self.project_records = project_records
@@ -74,6 +75,7 @@ class FairGate:
         self._cpu_credit = cpu_burst_s  # CPU seconds a busy project may still use now
         self._refill: asyncio.TimerHandle | None = None
         self.held_for_cpu = 0  # admissions deferred by the CPU reserve; read by tests and metrics
+        self.on_cpu_hold = on_cpu_hold  # told of each of them (e.g. a metrics counter)
         self._cpu_held = False  # the last admission pass held a request for CPU
         self.in_flight: dict[str, int] = {}
         self.shared = 0  # records of large requests in flight (the shared pool)
@@ -186,6 +188,8 @@ class FairGate:
                 return False  # a light project's request goes first; admitted when it ends
             if self.cpu_credit() <= 0 and self.light_active(project):
                 self.held_for_cpu += 1
+                if self.on_cpu_hold is not None:
+                    self.on_cpu_hold()
                 self._cpu_held = True
                 return False  # admitted when the CPU credit is back (_arm_refill) or at a release
         return True

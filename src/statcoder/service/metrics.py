@@ -49,6 +49,10 @@ class ServiceMetrics:
             "statcoder_model_call_seconds", "Wall time spent in model calls of POST /code (s).",
             registry=self.registry,
         )
+        self.cpu_reserve_holds = Counter(
+            "statcoder_cpu_reserve_holds", "Times a busy project's next POST /code request was held back "
+            "by the CPU reserve for a light project (STATCODER_PROJECT_CPU_CONTENDED).", registry=self.registry,
+        )
         self.models_loaded = Gauge(
             "statcoder_models_loaded", "Model versions held in memory (summed over live processes).",
             registry=self.registry, multiprocess_mode="livesum",

@@ -164,6 +164,14 @@ class Checkpointer:
             log.warning("last WAL checkpoint failed (%s)", type(exc).__name__)
 
 
+try:  # POSIX; elsewhere SQLite writers wait in SQLite's busy handler as before
+    import fcntl  # noqa: F401
+
+    _HAS_FLOCK = True
+except ImportError:  # pragma: no cover - Windows
+    _HAS_FLOCK = False
+
+
 class WriterTurn:
     """One writer at a time per SQLite file across threads and processes, woken as soon as the
     previous transaction ends (``flock`` on ``<database>-writers.lock``).
@@ -227,7 +235,8 @@ class Database:
         self._write = sessionmaker(writer, expire_on_commit=False)
         database = self.engine.url.database if self.is_sqlite else None
         #: SQLite files: writers take turns here before BEGIN IMMEDIATE (see WriterTurn)
-        self.turn = WriterTurn(Path(f"{database}-writers.lock")) if database not in (None, "", ":memory:") else None
+        self.turn = (WriterTurn(Path(f"{database}-writers.lock"))
+                     if database not in (None, "", ":memory:") and _HAS_FLOCK else None)
         self._depth = threading.local()  # nested write() calls of a thread hold the turn once
 
     @contextmanager
