@@ -87,12 +87,19 @@ def _copy(session: Session, rows: Rows, ids: list[int]) -> bool:
     return True
 
 
-def _copy_rows(driver: Any, rows: Rows, ids: list[int]) -> None:
-    """``COPY`` ``rows`` with ``ids`` into review_tasks on a psycopg 3 connection."""
+def _task_columns(rows: Rows) -> list[str]:
+    """Return the review_tasks columns the rows carry, in first-seen order; ValueError (a
+    programming error, never user input) for a key that is not a column."""
     columns = list(dict.fromkeys(key for row in rows for key in row))
     unknown = [c for c in columns if c not in TASKS.c]
     if unknown:
         raise ValueError(f"unknown review task column(s): {', '.join(unknown)}")
+    return columns
+
+
+def _copy_rows(driver: Any, rows: Rows, ids: list[int]) -> None:
+    """``COPY`` ``rows`` with ``ids`` into review_tasks on a psycopg 3 connection."""
+    columns = _task_columns(rows)
     names = ", ".join(f'"{c}"' for c in ("id", *columns))
     with driver.cursor() as cursor, cursor.copy(f"COPY review_tasks ({names}) FROM STDIN") as copy:
         if len(columns) > 1 and all(len(row) == len(columns) for row in rows):
@@ -116,12 +123,9 @@ def _sqlite_executemany(session: Session, rows: Rows, ids: list[int]) -> bool:
     driver = session.connection().connection.driver_connection
     if not hasattr(driver, "executemany") or type(driver).__module__ != "sqlite3":
         return False
-    columns = tuple(dict.fromkeys(key for row in rows for key in row))
+    columns = tuple(_task_columns(rows))
     key = (str(session.get_bind().url), columns)
     if key not in _PROCESSORS:
-        unknown = [c for c in columns if c not in TASKS.c]
-        if unknown:
-            raise ValueError(f"unknown review task column(s): {', '.join(unknown)}")
         dialect = session.get_bind().dialect
         names = ", ".join(f'"{c}"' for c in ("id", *columns))
         marks = ", ".join("?" for _ in range(len(columns) + 1))
@@ -216,10 +220,7 @@ def _json_insert(driver: Any, rows: Rows) -> list[int] | None:
 
     import orjson
 
-    columns = list(dict.fromkeys(key for row in rows for key in row))
-    unknown = [c for c in columns if c not in TASKS.c]
-    if unknown:
-        raise ValueError(f"unknown review task column(s): {', '.join(unknown)}")
+    columns = _task_columns(rows)
     for row in rows:
         for value in row.values():
             if isinstance(value, float) and not math.isfinite(value):
@@ -237,10 +238,7 @@ def _json_insert(driver: Any, rows: Rows) -> list[int] | None:
 
 
 def _unnest(driver: Any, rows: Rows) -> list[int]:
-    columns = list(dict.fromkeys(key for row in rows for key in row))
-    unknown = [c for c in columns if c not in TASKS.c]
-    if unknown:
-        raise ValueError(f"unknown review task column(s): {', '.join(unknown)}")
+    columns = _task_columns(rows)
     arrays = ", ".join(f"%s::{_PG_ARRAY_TYPES.get(type(TASKS.c[c].type).__name__.upper(), 'text[]')}"
                        for c in columns)
     names = ", ".join(f'"{c}"' for c in columns)
