@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 
 from statcoder.clock import clock_text
@@ -53,13 +54,34 @@ def report_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except StatcoderError as exc:
-            where = f" ({exc.where})" if exc.where else ""
-            err_console.print(f"[bold red]error:[/] {exc.message}{where}", highlight=False, soft_wrap=True)
-            if exc.hint:
-                err_console.print(f"[bold]hint:[/] {exc.hint}", highlight=False, soft_wrap=True)
+            _print_error(exc)
+            raise typer.Exit(code=2) from None
+        except ValidationError as exc:
+            if exc.title not in _SETTINGS_CLASSES:
+                raise
+            _print_error(settings_error(exc))
             raise typer.Exit(code=2) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+#: the settings classes whose validation errors are the user's environment (STATCODER_*)
+_SETTINGS_CLASSES = ("Settings", "ServiceSettings")
+
+
+def settings_error(exc: ValidationError) -> ConfigurationError:
+    """Return the project's error for an invalid ``STATCODER_*`` setting: which variable, what was wrong."""
+    first = exc.errors()[0]
+    name = "STATCODER_" + "_".join(str(part) for part in first["loc"]).upper()
+    return ConfigurationError(f"setting {name} is invalid: {first['msg']}", where=name,
+                              hint=f"fix the environment variable {name} or the option that sets it, or unset it (the README lists every setting)")
+
+
+def _print_error(exc: StatcoderError) -> None:
+    where = f" ({exc.where})" if exc.where else ""
+    err_console.print(f"[bold red]error:[/] {exc.message}{where}", highlight=False, soft_wrap=True)
+    if exc.hint:
+        err_console.print(f"[bold]hint:[/] {exc.hint}", highlight=False, soft_wrap=True)
 
 
 def warn(message: str) -> None:
