@@ -48,7 +48,7 @@ def test_a_failing_request_does_not_fail_the_others_in_its_group(ctx, classifica
         good[1].result(30)
 
 
-@pytest.mark.parametrize("n", [3, 40])  # PostgreSQL: one INSERT ... unnest, then nextval + COPY
+@pytest.mark.parametrize("n", [3, 40, 600])  # kept connection (binary unnest on PostgreSQL); past 500 rows a session
 def test_the_bulk_insert_reads_back_as_the_orm_would_have_written_it(ctx, classification_csv, n):
     """SQLite's driver-level executemany and PostgreSQL's unnest/COPY store what an ORM insert stores."""
     projects.create_project(ctx, "lfs", name="LFS", classification_csv=classification_csv, actor="t")
@@ -108,3 +108,60 @@ def test_sqlite_writers_take_turns_across_processes_and_a_light_write_never_wait
     finally:
         other.turn.close()
         other.dispose()
+
+
+def test_a_light_write_goes_in_beside_a_group_commit_on_postgresql_only(ctx, classification_csv):
+    projects.create_project(ctx, "lfs", name="LFS", classification_csv=classification_csv, actor="t")
+    ctx.task_writer._writing = True  # as while the writer thread commits a busy project's group
+    try:
+        assert ctx.task_writer.write_now([_row("lfs", "light")], wait=False) is None
+        ids = ctx.task_writer.write_beside([_row("lfs", "light")])
+    finally:
+        ctx.task_writer._writing = False
+    if ctx.db.is_sqlite:  # one writer per file: the light request's rows join the group commit
+        assert ids is None
+        return
+    assert ids is not None and len(ids) == 1
+    with ctx.db.read() as session:
+        assert ReviewRepository(session).get("lfs", ids[0]).record_id == "light"
+    with ctx.task_writer._beside_lock:  # the beside connection in use: not waited for
+        assert ctx.task_writer.write_beside([_row("lfs", "other")]) is None
+
+
+def test_the_kept_connection_survives_a_failed_insert_and_reports_a_store_error(ctx, classification_csv):
+    from sqlalchemy.exc import IntegrityError
+
+    projects.create_project(ctx, "lfs", name="LFS", classification_csv=classification_csv, actor="t")
+    with pytest.raises(IntegrityError):  # a foreign-key violation comes out as SQLAlchemy's error
+        ctx.task_writer.write_now([_row("no-such-project", "x")])
+    ids = ctx.task_writer.write_now([_row("lfs", "after")])  # the same kept connection, usable again
+    with ctx.db.read() as session:
+        assert ReviewRepository(session).get("lfs", ids[0]).record_id == "after"
+        assert session.scalar(text("SELECT count(*) FROM review_tasks WHERE project_id = 'no-such-project'")) == 0
+
+
+def test_a_kept_connection_the_server_dropped_is_replaced(ctx, classification_csv):
+    projects.create_project(ctx, "lfs", name="LFS", classification_csv=classification_csv, actor="t")
+    inserter = ctx.task_writer._inserter
+    ctx.task_writer.write_now([_row("lfs", "first")])
+    kept = inserter._fairy.driver_connection
+    ctx.task_writer.write_now([_row("lfs", "second")])
+    assert inserter._fairy.driver_connection is kept  # one connection for the writes, not one each
+    if ctx.db.is_sqlite:
+        return
+    pid = kept.info.backend_pid
+    with ctx.db.engine.connect() as conn:  # as when PostgreSQL restarts or an operator ends the session
+        conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    inserter._used_at -= inserter.idle_ping_s + 1  # idle long enough to be pinged before use
+    ids = ctx.task_writer.write_now([_row("lfs", "after restart")])
+    assert inserter._fairy.driver_connection is not kept
+    with ctx.db.read() as session:
+        assert ReviewRepository(session).get("lfs", ids[0]).record_id == "after restart"
+    from sqlalchemy.exc import OperationalError
+
+    kept = inserter._fairy.driver_connection
+    with ctx.db.engine.connect() as conn:  # dropped between two writes, too soon for a ping
+        conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": kept.info.backend_pid})
+    with pytest.raises(OperationalError):  # the API answers 503 with Retry-After
+        ctx.task_writer.write_now([_row("lfs", "lost")])
+    assert ctx.task_writer.write_now([_row("lfs", "retried")]) is not None  # a new connection

@@ -17,13 +17,13 @@ from typing import Any
 
 from statcoder.store import Database
 from statcoder.store.review import ReviewRepository
-from statcoder.store.review_insert import insert_autocommit
+from statcoder.store.task_connection import TaskInserter
 
 Rows = list[dict[str, Any]]
-#: PostgreSQL: a write of up to this many rows goes in without a transaction of its own (no
-#: BEGIN/COMMIT round trips: one INSERT ... unnest, or one INSERT from JSON); larger groups in one
-#: transaction
-AUTOCOMMIT_ROWS = 500
+#: a write of up to this many rows goes in through the writer's kept connection (PostgreSQL: one
+#: autocommitted INSERT ... unnest, no BEGIN/COMMIT round trips); larger groups through an ORM
+#: session's transaction
+KEPT_CONNECTION_ROWS = 500
 
 
 class TaskWriter:
@@ -37,6 +37,10 @@ class TaskWriter:
         self._thread: threading.Thread | None = None
         self._closed = False
         self._writing = False  # a transaction of this writer is open (its thread's or write_now's)
+        self._inserter = TaskInserter(db)  # used by one write at a time (the _writing flag)
+        #: PostgreSQL: a second kept connection, for a light request's write beside a group commit
+        self._beside = TaskInserter(db) if not db.is_sqlite else None
+        self._beside_lock = threading.Lock()
 
     def submit(self, rows: Rows) -> Future:
         """Queue ``rows`` for insertion; the future yields their ids in order."""
@@ -74,11 +78,29 @@ class TaskWriter:
                 self._writing = False
                 self._ready.notify()
 
+    def write_beside(self, rows: Rows) -> list[int] | None:
+        """Insert ``rows`` now, beside the group commit in progress; None where that cannot be.
+
+        The path of a light project's request while a busy project's tasks are being written:
+        on PostgreSQL, writes run side by side, so it need not wait for a group it has no part
+        in. None on SQLite (one writer per file: the writers take turns), when the beside
+        connection is in use, or for a write too large for it. Errors are raised to the caller.
+        """
+        if self._beside is None or len(rows) > KEPT_CONNECTION_ROWS or not self._beside.supported:
+            return None
+        if not self._beside_lock.acquire(blocking=False):
+            return None
+        try:
+            if self._closed:
+                return None
+            return self._beside.insert(rows)
+        finally:
+            self._beside_lock.release()
+
     def _insert(self, rows: Rows) -> list[int]:
-        if len(rows) <= AUTOCOMMIT_ROWS:  # PostgreSQL: one autocommitted statement, one round trip
-            ids = insert_autocommit(self.db.engine, rows)
-            if ids is not None:
-                return ids
+        if len(rows) <= KEPT_CONNECTION_ROWS and self._inserter.supported:
+            with self.db.writer_turn():  # held already by write_now; the group commit takes it here
+                return self._inserter.insert(rows)
         with self.db.write() as session:
             return ReviewRepository(session).add_many(rows, return_ids=True)
 
@@ -87,13 +109,21 @@ class TaskWriter:
         return self.submit(rows).result()
 
     def close(self, timeout: float = 10.0) -> None:
-        """Write what is queued and stop the thread."""
+        """Write what is queued, stop the thread and give the kept connection back."""
         with self._ready:
             self._closed = True
             self._ready.notify()
             thread = self._thread
         if thread is not None:
             thread.join(timeout)
+        with self._ready:
+            if self._ready.wait_for(lambda: not self._writing, timeout):
+                self._inserter.close()
+        if self._beside is not None and self._beside_lock.acquire(timeout=timeout):
+            try:
+                self._beside.close()
+            finally:
+                self._beside_lock.release()
 
     def _take(self) -> list[tuple[Rows, Future]]:
         taken, n = [], 0

@@ -65,16 +65,6 @@ def _sequence(session: Session) -> str:
     return _SEQUENCES[url]
 
 
-def _sequence_of(engine: Any, driver: Any) -> str:
-    """:func:`_sequence` for a raw psycopg connection of ``engine``."""
-    url = str(engine.url)
-    if url not in _SEQUENCES:
-        with driver.cursor() as cursor:
-            cursor.execute("SELECT pg_get_serial_sequence('review_tasks', 'id')")
-            _SEQUENCES[url] = cursor.fetchone()[0]
-    return _SEQUENCES[url]
-
-
 def _copy(session: Session, rows: Rows, ids: list[int]) -> bool:
     """Write ``rows`` with ids through PostgreSQL ``COPY`` on the session's connection; False if unsupported."""
     driver = session.connection().connection.driver_connection
@@ -90,7 +80,11 @@ def _copy(session: Session, rows: Rows, ids: list[int]) -> bool:
 def _task_columns(rows: Rows) -> list[str]:
     """Return the review_tasks columns the rows carry, in first-seen order; ValueError (a
     programming error, never user input) for a key that is not a column."""
-    columns = list(dict.fromkeys(key for row in rows for key in row))
+    first = rows[0].keys()
+    if all(row.keys() == first for row in rows):  # the usual case: every row has the same columns
+        columns = list(first)
+    else:
+        columns = list(dict.fromkeys(key for row in rows for key in row))
     unknown = [c for c in columns if c not in TASKS.c]
     if unknown:
         raise ValueError(f"unknown review task column(s): {', '.join(unknown)}")
@@ -115,18 +109,23 @@ _PROCESSORS: dict[tuple[str, tuple[str, ...]], tuple[str, list]] = {}
 
 
 def _sqlite_executemany(session: Session, rows: Rows, ids: list[int]) -> bool:
-    """Insert ``rows`` with ``ids`` through the sqlite3 driver's ``executemany``; False if not sqlite3.
+    """Insert ``rows`` with ``ids`` through the sqlite3 driver's ``executemany``; False if not sqlite3."""
+    driver = session.connection().connection.driver_connection
+    if not hasattr(driver, "executemany") or type(driver).__module__ != "sqlite3":
+        return False
+    driver.executemany(*sqlite_insert(session.get_bind().dialect, str(session.get_bind().url), rows, ids))
+    return True
+
+
+def sqlite_insert(dialect: Any, url: str, rows: Rows, ids: list[int]) -> tuple[str, list[tuple]]:
+    """Return (INSERT statement, parameter rows) for the sqlite3 driver's ``executemany``.
 
     Values are converted by the columns' own SQLAlchemy bind processors (e.g. aware datetimes to
     the text SQLAlchemy stores), so the rows read back exactly as if SQLAlchemy wrote them.
     """
-    driver = session.connection().connection.driver_connection
-    if not hasattr(driver, "executemany") or type(driver).__module__ != "sqlite3":
-        return False
     columns = tuple(_task_columns(rows))
-    key = (str(session.get_bind().url), columns)
+    key = (url, columns)
     if key not in _PROCESSORS:
-        dialect = session.get_bind().dialect
         names = ", ".join(f'"{c}"' for c in ("id", *columns))
         marks = ", ".join("?" for _ in range(len(columns) + 1))
         _PROCESSORS[key] = (f"INSERT INTO review_tasks ({names}) VALUES ({marks})",
@@ -151,47 +150,10 @@ def _sqlite_executemany(session: Session, rows: Rows, ids: list[int]) -> bool:
                         done[memo] = (value, fn(value))  # the value is kept alive: its id stays unique
                     converted[k] = done[memo][1]
             values[r] = tuple(converted)
-    driver.executemany(sql, values)
-    return True
+    return sql, values
 
 
 _PG_ARRAY_TYPES = {"INTEGER": "int4[]", "FLOAT": "float8[]", "DATETIME": "timestamptz[]"}
-
-
-def insert_autocommit(engine: Any, rows: Rows) -> list[int] | None:
-    """PostgreSQL: insert ``rows`` without BEGIN/COMMIT round trips; returns their ids in row order,
-    or None when the engine is not PostgreSQL with psycopg 3.
-
-    Up to ``UNNEST_ROWS`` rows: ONE autocommitted ``INSERT ... SELECT FROM unnest(...) RETURNING
-    id`` (atomic on its own, durable when it returns). More: ONE autocommitted ``INSERT ...
-    SELECT FROM json_populate_recordset(...)`` (:func:`_json_insert`), or, for values JSON
-    cannot carry, ids drawn from the sequence, then one autocommitted ``COPY`` (atomic on its
-    own; an id drawn for a failed COPY is a gap, as with any rolled-back insert).
-    """
-    if engine.dialect.name != "postgresql":
-        return None
-    raw = engine.raw_connection()
-    try:
-        driver = raw.driver_connection
-        if type(driver).__module__.split(".")[0] != "psycopg":
-            return None
-        driver.autocommit = True
-        try:
-            if len(rows) <= UNNEST_ROWS:
-                return _unnest(driver, rows)
-            ids = _json_insert(driver, rows)
-            if ids is not None:
-                return ids
-            with driver.cursor() as cursor:  # ids first, then COPY: two statements, no transaction
-                cursor.execute("SELECT nextval(%s::regclass) FROM generate_series(1, %s)",
-                               (_sequence_of(engine, driver), len(rows)))
-                ids = sorted(r[0] for r in cursor.fetchall())
-            _copy_rows(driver, rows, ids)
-            return ids
-        finally:
-            driver.autocommit = False
-    finally:
-        raw.close()
 
 
 def _pg_unnest(session: Session, rows: Rows) -> list[int] | None:
@@ -205,45 +167,24 @@ def _pg_unnest(session: Session, rows: Rows) -> list[int] | None:
     driver = session.connection().connection.driver_connection
     if type(driver).__module__.split(".")[0] != "psycopg":
         return None
-    return _unnest(driver, rows)
+    return unnest_insert(driver, rows)
 
 
-def _json_insert(driver: Any, rows: Rows) -> list[int] | None:
-    """Insert ``rows`` in ONE statement: the rows as one JSON parameter (``orjson``), expanded by
-    ``json_populate_recordset`` in row order, ids from the table's default, ``RETURNING id``.
-
-    One round trip and no per-value conversion in Python (for 78 rows ~20 % faster than ids by
-    ``nextval`` + ``COPY``, two statements). None (the caller uses COPY) when a row holds a value
-    JSON cannot carry exactly: a non-finite float, or a type orjson does not write.
-    """
-    import math
-
-    import orjson
-
+def unnest_insert(driver: Any, rows: Rows) -> list[int]:
+    """ONE ``INSERT ... SELECT FROM unnest(column arrays) WITH ORDINALITY ... RETURNING id`` on a
+    psycopg 3 connection; the arrays travel in binary (no text parsing in the server); returns
+    the ids in row order."""
     columns = _task_columns(rows)
-    for row in rows:
-        for value in row.values():
-            if isinstance(value, float) and not math.isfinite(value):
-                return None
-    try:
-        data = orjson.dumps(rows)
-    except TypeError:
-        return None
-    names = ", ".join(f'"{c}"' for c in columns)
-    sql = (f"INSERT INTO review_tasks ({names}) SELECT {names} FROM json_populate_recordset("
-           "NULL::review_tasks, %s::json) WITH ORDINALITY AS t ORDER BY t.ordinality RETURNING id")
-    with driver.cursor() as cursor:
-        cursor.execute(sql, (data.decode(),))
-        return sorted(r[0] for r in cursor.fetchall())
-
-
-def _unnest(driver: Any, rows: Rows) -> list[int]:
-    columns = _task_columns(rows)
-    arrays = ", ".join(f"%s::{_PG_ARRAY_TYPES.get(type(TASKS.c[c].type).__name__.upper(), 'text[]')}"
+    arrays = ", ".join(f"%b::{_PG_ARRAY_TYPES.get(type(TASKS.c[c].type).__name__.upper(), 'text[]')}"
                        for c in columns)
     names = ", ".join(f'"{c}"' for c in columns)
     sql = (f"INSERT INTO review_tasks ({names}) SELECT {names} FROM unnest({arrays}) "
            f"WITH ORDINALITY AS t({names}, row_number) ORDER BY row_number RETURNING id")
+    if all(len(row) == len(columns) for row in rows):
+        values = [list(column) for column in zip(*(itemgetter(*columns)(row) if len(columns) > 1
+                                                  else (row[columns[0]],) for row in rows), strict=True)]
+    else:
+        values = [[row.get(c) for row in rows] for c in columns]
     with driver.cursor() as cursor:
-        cursor.execute(sql, [[row.get(c) for row in rows] for c in columns])
+        cursor.execute(sql, values)
         return sorted(r[0] for r in cursor.fetchall())

@@ -74,6 +74,8 @@ async def answer(ctx: ServiceContext, project: Project, body: CodeRequest, *, co
             ids = None
             if chosen[1] and (alone or only_one):
                 ids = ctx.task_writer.write_now(chosen[1], wait=ctx.gate.alone())
+                if ids is None and only_one:  # PostgreSQL: beside another project's group commit
+                    ids = ctx.task_writer.write_beside(chosen[1])
             # otherwise the answer's records are built while the writer thread stores the tasks
             pending = ctx.task_writer.submit(chosen[1]) if chosen[1] and ids is None else None
             records = coding.coded_records(request, predicted)
