@@ -56,3 +56,22 @@ def test_code_texts_checks_its_arguments(trained):
         coder.code_texts(["nurse"], top_k=0)
     with pytest.raises(InputError, match="index texts"):
         coder.code_texts(["nurse", "cook"], index_texts=["nurse"])
+
+
+@pytest.mark.parametrize("top_k", [1, 5])
+def test_the_margins_are_those_of_the_candidates_as_written(trained, top_k):
+    """``margins=True``: p(best) - p(second) of the JSON candidates, as the review queue computes it."""
+    from statcoder.service.review import candidate_margin
+
+    coder, test_set = trained
+    texts = test_set["text"].tolist()[:60] + ["", test_set["text"].tolist()[0], "Chief Statistician of the Republic"]
+    coder.index = CodingIndex({"Chief Statistician of the Republic": "2120"})
+    try:
+        columns = coder.code_texts(texts, top_k=top_k, margins=True)
+        assert "margin" not in coder.code_texts(texts[:3], top_k=top_k)  # the output contract is unchanged
+    finally:
+        coder.index = None
+    expected = [candidate_margin(c) for c in columns["candidates"]]
+    assert columns["margin"].tolist() == expected  # exactly, including an index hit (1.0) and no text (0.0)
+    assert columns["margin"][-1] == 1.0 and columns["margin"][-3] == 0.0
+    assert len(set(expected)) > 10  # real margins, not a constant

@@ -165,3 +165,19 @@ def test_a_kept_connection_the_server_dropped_is_replaced(ctx, classification_cs
     with pytest.raises(OperationalError):  # the API answers 503 with Retry-After
         ctx.task_writer.write_now([_row("lfs", "lost")])
     assert ctx.task_writer.write_now([_row("lfs", "retried")]) is not None  # a new connection
+
+
+@pytest.mark.parametrize("n", [0, 2, 600])  # nothing to write, the kept connection, a session
+def test_work_meanwhile_runs_once_with_the_write_and_not_when_the_write_is_not_taken(ctx, classification_csv, n):
+    projects.create_project(ctx, "lfs", name="LFS", classification_csv=classification_csv, actor="t")
+    calls = []
+    ids = ctx.task_writer.write_now([_row("lfs", f"m{i}") for i in range(n)], meanwhile=lambda: calls.append(1))
+    assert calls == [1] and len(ids) == n
+    with ctx.db.read() as session:
+        assert [ReviewRepository(session).get("lfs", i).record_id for i in ids] == [f"m{i}" for i in range(n)]
+    ctx.task_writer._writing = True  # busy: the caller does its work itself, after None
+    try:
+        assert ctx.task_writer.write_now([_row("lfs", "x")], meanwhile=lambda: calls.append(2)) is None
+    finally:
+        ctx.task_writer._writing = False
+    assert calls == [1]

@@ -176,6 +176,7 @@ class Coder:
         max_text_length: int | None = None,
         on_progress: ProgressFn | None = None,
         where: str = "input",
+        margins: bool = False,
     ) -> dict[str, np.ndarray]:
         """Code one text per record; returns the coded-output columns as arrays (no frame, no dicts).
 
@@ -189,7 +190,9 @@ class Coder:
         (object array of ``str``, "" when nothing was coded), ``predicted_level`` (int64),
         ``confidence`` (float64), ``decision``, ``source`` and ``candidates`` (object arrays
         of ``str``; candidates as a JSON list). ``code(frame)`` equals the frame's columns
-        followed by these columns.
+        followed by these columns. ``margins=True`` adds ``margin`` (float64): p(best) -
+        p(second) of the candidates as written (1.0 for an index hit, 0.0 without candidates),
+        the order the review queue works in.
         """
         if top_k < 1:
             raise InputError(f"top_k must be at least 1, got {top_k}", hint="use e.g. --top-k 5")
@@ -199,11 +202,11 @@ class Coder:
             raise InputError(f"{len(first)} index texts for {len(joined)} texts", where=where,
                              hint="pass one index text (the first text field) per record")
         return self._code_joined(joined, first, top_k=top_k, max_text_length=max_text_length,
-                                 on_progress=on_progress, where=where)
+                                 on_progress=on_progress, where=where, margins=margins)
 
     def _code_joined(
         self, texts: list[str], first: list[str], *, top_k: int, max_text_length: int | None,
-        on_progress: ProgressFn | None, where: str,
+        on_progress: ProgressFn | None, where: str, margins: bool = False,
     ) -> dict[str, np.ndarray]:
         """Code normalised texts (``first``: what the index looks up); the output columns."""
         limit = self.card.limits.max_text_length if max_text_length is None else max_text_length
@@ -217,6 +220,7 @@ class Coder:
         decision = np.full(n, Decision.REVIEW.value, dtype=object)
         source = np.full(n, Source.MODEL.value, dtype=object)
         candidates = np.full(n, "[]", dtype=object)
+        margin = np.zeros(n, dtype=float) if margins else None
 
         todo = np.ones(n, dtype=bool)
         if self.index is not None and len(self.index):
@@ -226,6 +230,8 @@ class Coder:
                     code[i], level[i], confidence[i] = hit, self.classification.level(hit), 1.0
                     decision[i], source[i], todo[i] = Decision.AUTO.value, Source.INDEX.value, False
                     candidates[i] = json.dumps([{"code": hit, "title": self.classification.title(hit), "p": 1.0}])
+                    if margin is not None:
+                        margin[i] = 1.0
         empty = np.array([not t.strip() for t in texts], dtype=bool)
         todo &= ~empty
         rows = np.flatnonzero(todo)
@@ -237,15 +243,19 @@ class Coder:
         distinct = np.fromiter(first_row.values(), dtype=np.int64, count=len(first_row))
         for start in range(0, len(distinct), CHUNK):
             chunk = distinct[start : start + CHUNK]
-            self._code_chunk([texts[i] for i in chunk], chunk, top_k, code, level, confidence, decision, candidates)
+            self._code_chunk([texts[i] for i in chunk], chunk, top_k, code, level, confidence, decision, candidates,
+                             margin)
             if on_progress is not None:
                 on_progress(min(start + CHUNK, len(distinct)), len(distinct), "coding distinct texts")
-        for column in (code, level, confidence, decision, candidates):
+        for column in (code, level, confidence, decision, candidates) + ((margin,) if margin is not None else ()):
             column[rows] = column[repeats]
-        return {PREDICTED_CODE: code, PREDICTED_LEVEL: level, CONFIDENCE: confidence, DECISION: decision,
-                SOURCE: source, CANDIDATES: candidates}
+        out = {PREDICTED_CODE: code, PREDICTED_LEVEL: level, CONFIDENCE: confidence, DECISION: decision,
+               SOURCE: source, CANDIDATES: candidates}
+        if margin is not None:
+            out["margin"] = margin
+        return out
 
-    def _code_chunk(self, texts, rows, top_k, code, level, confidence, decision, candidates) -> None:
+    def _code_chunk(self, texts, rows, top_k, code, level, confidence, decision, candidates, margin=None) -> None:
         proba = self.predict_proba(texts)
         per_level = self.best_by_level(proba)
         depth = self.classification.depth
@@ -266,7 +276,10 @@ class Coder:
                 out_level[mask] = lv
                 out_conf[mask] = conf[mask]
         code[rows], level[rows], confidence[rows], decision[rows] = out_code, out_level, out_conf, dec
-        candidates[rows] = candidates_json(self._candidate_prefix, proba, top_k)
+        chunk_margin = np.empty(len(proba)) if margin is not None else None
+        candidates[rows] = candidates_json(self._candidate_prefix, proba, top_k, margins=chunk_margin)
+        if margin is not None:
+            margin[rows] = chunk_margin
 
     def code_file(self, input_path: str | Path, *, text_columns: Sequence[str] | None = None, top_k: int = 5,
                   max_text_length: int | None = None, on_progress: ProgressFn | None = None) -> pd.DataFrame:

@@ -76,14 +76,20 @@ def _top_k_sorted(proba: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return np.take_along_axis(top, order, axis=1), np.take_along_axis(top_p, order, axis=1)
 
 
-def candidates_json(prefixes: np.ndarray, proba: np.ndarray, k: int) -> np.ndarray:
+def candidates_json(prefixes: np.ndarray, proba: np.ndarray, k: int, *,
+                    margins: np.ndarray | None = None) -> np.ndarray:
     """The candidates JSON list (``[{"code", "title", "p"}, ...]``, best first) of every row.
 
     Built one candidate column at a time with vectorised string concatenation; ``p`` is
-    rounded to 4 decimals.
+    rounded to 4 decimals. ``margins`` (float array, one per row), when given, receives each
+    row's p(best) - p(second) of those rounded probabilities (p(best) with one candidate): the
+    margin the review queue orders by, without parsing the JSON again.
     """
     top, top_p = top_k(proba, k)
-    p_text = _P4[np.rint(np.clip(top_p, 0.0, 1.0) * 10000).astype(np.int64)]
+    steps = np.rint(np.clip(top_p, 0.0, 1.0) * 10000).astype(np.int64)
+    p_text = _P4[steps]
+    if margins is not None:
+        margins[:] = steps[:, 0] / 10000 - (steps[:, 1] / 10000 if steps.shape[1] > 1 else 0.0)
     out = np.full(len(proba), "[", dtype=object)
     for j in range(top.shape[1]):
         out = out + prefixes[top[:, j]] + p_text[:, j] + ("}, " if j < top.shape[1] - 1 else "}]")

@@ -224,9 +224,9 @@ def model_call(coder: Any, text_columns: list[str], top_k: int):  # -> Callable[
     def code(rows: list[tuple[str, ...]]) -> Coded:
         if len(positions) == 1:
             texts = [r[0] for r in rows]
-            return Coded(coder.code_texts(texts, top_k=top_k))
+            return Coded(coder.code_texts(texts, top_k=top_k, margins=True))
         texts = [join_fields([r[k] for k in positions]) for r in rows]
-        return Coded(coder.code_texts(texts, index_texts=[r[positions[0]] for r in rows], top_k=top_k))
+        return Coded(coder.code_texts(texts, index_texts=[r[positions[0]] for r in rows], top_k=top_k, margins=True))
 
     return code
 
@@ -310,9 +310,10 @@ def review_rows(
     chosen = select_for_review(predicted.decisions(), audit_rate=request.project.audit_rate, rng=ctx.rng)
     if not chosen:
         return [], []
-    texts = [join_fields(row) for row in request.texts]
+    texts = {i: join_fields(request.texts[i]) for i, _ in chosen}  # the chosen records' only
     return task_rows(request.project, predicted.rows(), texts, record_ids=request.ids,
-                     model_version=request.version, job_id=None, chosen=chosen)
+                     model_version=request.version, job_id=None, chosen=chosen,
+                     margins=predicted.columns.get("margin"))
 
 
 def queue_tasks(ctx: ServiceContext, request: PreparedRequest, predicted: Coded) -> list[int | None]:

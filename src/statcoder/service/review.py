@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -119,17 +119,22 @@ def build_tasks(
 
 
 def task_rows(
-    project: Project, outputs: Sequence[Sequence[Any]], texts: Sequence[str], *,
+    project: Project, outputs: Sequence[Sequence[Any]], texts: Sequence[str] | Mapping[int, str], *,
     record_ids: Sequence[str | None], model_version: str, job_id: str | None,
     chosen: list[tuple[int, str]], fields: Sequence[str | None] | None = None,
+    margins: Sequence[float] | None = None,
 ) -> tuple[list[int], list[dict[str, Any]]]:
     """Return (row indexes, task rows) of the ``chosen`` (row, reason) pairs.
 
     ``outputs[i]`` holds record i's output columns in :data:`OUTPUT_COLUMNS` order (the
-    service's list-based path needs no frame); ``fields`` the records' input fields as JSON.
+    service's list-based path needs no frame); ``texts[i]`` its text (a list, or a mapping
+    holding the chosen rows); ``fields`` the records' input fields as JSON; ``margins[i]`` its
+    candidate margin when the model gave it (``Coder.code_texts(margins=True)``), else it is
+    read from the candidates JSON.
     """
     now = utcnow()
     tasks = []
+    margin_of = (lambda i, _: float(margins[i])) if margins is not None else (lambda _, c: candidate_margin(c))
     for n, (i, reason) in enumerate(chosen):
         code, level, confidence, decision, _source, candidates = outputs[i]
         tasks.append({
@@ -138,7 +143,7 @@ def task_rows(
             "predicted_level": int(level), "confidence": float(confidence),
             "decision": str(decision), "candidates": str(candidates),
             "model_version": model_version, "status": "open", "created_at": now,
-            "margin": candidate_margin(str(candidates)), "fields": fields[n] if fields is not None else None,
+            "margin": margin_of(i, str(candidates)), "fields": fields[n] if fields is not None else None,
         })
     return [i for i, _ in chosen], tasks
 

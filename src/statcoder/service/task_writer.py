@@ -12,6 +12,7 @@ by one so only the faulty one fails (the same rule as the micro-batcher).
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
@@ -58,13 +59,16 @@ class TaskWriter:
             self._ready.notify()
         return future
 
-    def write_now(self, rows: Rows, *, wait: bool = True) -> list[int] | None:
+    def write_now(self, rows: Rows, *, wait: bool = True,
+                  meanwhile: Callable[[], object] | None = None) -> list[int] | None:
         """Insert ``rows`` in the caller's thread when nothing is queued or being written; else None.
 
         The lone request's path: no thread hand-over. ``wait=False`` also returns None instead of
         waiting for another process's write (SQLite's writers' turn): the path of another
         project's request while a busy project writes, which must not block the event loop.
-        Errors are raised to the caller.
+        ``meanwhile`` (run only when the rows are written here, i.e. not when None is returned)
+        runs while PostgreSQL executes the insert, after it on SQLite: the caller builds its
+        answer during the round trip. Errors are raised to the caller.
         """
         with self._ready:
             if self._pending or self._writing or self._closed:
@@ -72,7 +76,7 @@ class TaskWriter:
             self._writing = True
         try:
             with self.db.writer_turn(block=wait) as held:
-                return self._insert(rows) if held else None
+                return self._insert(rows, meanwhile=meanwhile) if held else None
         finally:
             with self._ready:
                 self._writing = False
@@ -97,12 +101,15 @@ class TaskWriter:
         finally:
             self._beside_lock.release()
 
-    def _insert(self, rows: Rows) -> list[int]:
+    def _insert(self, rows: Rows, *, meanwhile: Callable[[], object] | None = None) -> list[int]:
         if len(rows) <= KEPT_CONNECTION_ROWS and self._inserter.supported:
             with self.db.writer_turn():  # held already by write_now; the group commit takes it here
-                return self._inserter.insert(rows)
+                return self._inserter.insert(rows, meanwhile=meanwhile)
         with self.db.write() as session:
-            return ReviewRepository(session).add_many(rows, return_ids=True)
+            ids = ReviewRepository(session).add_many(rows, return_ids=True)
+        if meanwhile is not None:
+            meanwhile()
+        return ids
 
     def write(self, rows: Rows) -> list[int]:
         """Insert ``rows`` (with the next group) and return their ids; blocks."""

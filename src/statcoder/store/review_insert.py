@@ -8,6 +8,7 @@ compilation and per-row parameter handling cost more than the insert itself).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from operator import itemgetter
 from typing import Any
 
@@ -170,10 +171,14 @@ def _pg_unnest(session: Session, rows: Rows) -> list[int] | None:
     return unnest_insert(driver, rows)
 
 
-def unnest_insert(driver: Any, rows: Rows) -> list[int]:
+def unnest_insert(driver: Any, rows: Rows, *, meanwhile: Callable[[], object] | None = None) -> list[int]:
     """ONE ``INSERT ... SELECT FROM unnest(column arrays) WITH ORDINALITY ... RETURNING id`` on a
     psycopg 3 connection; the arrays travel in binary (no text parsing in the server); returns
-    the ids in row order."""
+    the ids in row order.
+
+    ``meanwhile`` (optional) runs while the server executes the statement (sent in pipeline
+    mode, its result read afterwards): the caller's own work overlaps the round trip.
+    """
     columns = _task_columns(rows)
     arrays = ", ".join(f"%b::{_PG_ARRAY_TYPES.get(type(TASKS.c[c].type).__name__.upper(), 'text[]')}"
                        for c in columns)
@@ -186,5 +191,11 @@ def unnest_insert(driver: Any, rows: Rows) -> list[int]:
     else:
         values = [[row.get(c) for row in rows] for c in columns]
     with driver.cursor() as cursor:
-        cursor.execute(sql, values)
-        return sorted(r[0] for r in cursor.fetchall())
+        if meanwhile is None:
+            cursor.execute(sql, values)
+            return sorted(r[0] for r in cursor.fetchall())
+        with driver.pipeline() as pipeline:
+            cursor.execute(sql, values)  # sent; the server works while the caller does
+            meanwhile()
+            pipeline.sync()
+            return sorted(r[0] for r in cursor.fetchall())

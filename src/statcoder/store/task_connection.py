@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError
@@ -47,16 +48,25 @@ class TaskInserter:
         """True for SQLite (sqlite3) and PostgreSQL (psycopg 3); others use the ORM session."""
         return self._kind is not None
 
-    def insert(self, rows: Rows) -> list[int]:
-        """Insert ``rows`` in one transaction; returns their ids in row order (ascending)."""
+    def insert(self, rows: Rows, *, meanwhile: Callable[[], object] | None = None) -> list[int]:
+        """Insert ``rows`` in one transaction; returns their ids in row order (ascending).
+
+        ``meanwhile`` (optional) is run once: on PostgreSQL while the server executes the
+        insert, on SQLite after it. Its exceptions are the caller's (the insert stands).
+        """
         if not rows:
+            if meanwhile is not None:
+                meanwhile()
             return []
         driver = self._driver()
         statement = "INSERT INTO review_tasks"
         try:
             if self._kind == "sqlite":
-                return self._sqlite(driver, rows)
-            return unnest_insert(driver, rows)
+                ids = self._sqlite(driver, rows)
+                if meanwhile is not None:
+                    meanwhile()
+                return ids
+            return unnest_insert(driver, rows, meanwhile=meanwhile)
         except self.db.engine.dialect.loaded_dbapi.Error as exc:
             if self._broken(driver):
                 self.close()

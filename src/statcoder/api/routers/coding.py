@@ -71,14 +71,16 @@ async def answer(ctx: ServiceContext, project: Project, body: CodeRequest, *, co
             if predicted is None:
                 predicted = await _model(ctx, request)
             chosen = coding.review_rows(ctx, request, predicted)
-            ids = None
+            ids, built = None, []
             if chosen[1] and (alone or only_one):
-                ids = ctx.task_writer.write_now(chosen[1], wait=ctx.gate.alone())
+                # the answer's records are built while PostgreSQL runs the insert
+                ids = ctx.task_writer.write_now(chosen[1], wait=ctx.gate.alone(), meanwhile=lambda: built.append(
+                    coding.coded_records(request, predicted)))
                 if ids is None and only_one:  # PostgreSQL: beside another project's group commit
                     ids = ctx.task_writer.write_beside(chosen[1])
             # otherwise the answer's records are built while the writer thread stores the tasks
             pending = ctx.task_writer.submit(chosen[1]) if chosen[1] and ids is None else None
-            records = coding.coded_records(request, predicted)
+            records = built[0] if built else coding.coded_records(request, predicted)
             if pending is not None:
                 ids = await asyncio.wrap_future(pending)
             result = coding.result(ctx, request, predicted, records, coding.place_task_ids(n, chosen[0], ids or []))
