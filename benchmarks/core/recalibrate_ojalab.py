@@ -41,6 +41,7 @@ import methods
 
 from statcoder import Coder, train
 from statcoder.coder.levels import best_by_level, level_aggregators
+from statcoder.decision.thresholds import binomial_p_value
 from statcoder.text.normalise import truncate_texts
 
 TARGET = 0.95
@@ -89,20 +90,39 @@ def fold_coder(data, fold: int, variant: str, retrain: bool) -> tuple[Coder, flo
     return coder, train_s
 
 
-def top_errors(coder: Coder, texts: list[str], codes: list[str], counts=(153, 230, 1013)) -> dict:
-    """Why a level is (not) certified: errors among the m most confident calibration records at the top
-    and the full-depth level (every record whose true code reaches the level), by the recalibrated model."""
+def diagnostics(coder: Coder, texts: list[str], codes: list[str], cal: np.ndarray, rest: np.ndarray,
+                counts=(153, 230, 1013)) -> dict:
+    """Why a level is (not) certified, and what hindsight allows, at the top and the full-depth level alone
+    (every record's true code reaches both on OJALAB), scored by the recalibrated model:
+
+    * ``top_errors``: errors among the m most confident calibration records;
+    * ``cal_bound``: share (accuracy) on the evaluation part of the threshold of the largest most-confident
+      slice of the calibration records that passes *one* exact binomial test at the full alpha (hindsight on
+      the calibration labels: an upper bound for any rule certified on them that codes that level alone);
+    * ``eval_oracle``: the largest most-confident share of the evaluation part realised at >= 0.95
+      (hindsight on the evaluation labels)."""
     tree = coder.classification
     texts, _ = truncate_texts(texts, max_length=coder.card.limits.max_text_length)
     per_level = best_by_level(coder.model.predict_proba(texts),
                               level_aggregators(tree, [str(c) for c in coder.model.classes_]))
+    alpha = 1.0 - float(coder.model.confidence_level)
     out = {}
     for lv in (1, tree.depth):
         best, conf = per_level[lv]
-        order = np.argsort(-conf, kind="stable")
-        wrong = np.array([tree.truncate(c, lv) != b for c, b in zip(np.asarray(codes)[order], best[order],
-                                                                     strict=True)])
-        out[f"L{lv}"] = {str(m): int(wrong[:m].sum()) for m in counts if m <= len(wrong)}
+        right = np.array([tree.truncate(c, lv) == b for c, b in zip(codes, best, strict=True)])
+        order = cal[np.argsort(-conf[cal], kind="stable")]
+        hits = np.cumsum(right[order])
+        passing = [m for m in range(1, len(order) + 1)
+                   if binomial_p_value(int(hits[m - 1]), m, TARGET) <= alpha]
+        bound = None
+        if passing:
+            accepted = rest[conf[rest] >= conf[order[max(passing) - 1]]]
+            bound = (float(len(accepted) / len(rest)), float(right[accepted].mean()) if len(accepted) else None)
+        ranked = right[rest[np.argsort(-conf[rest], kind="stable")]]
+        ok = np.flatnonzero(np.cumsum(ranked) / np.arange(1, len(ranked) + 1) >= TARGET)
+        out[f"L{lv}"] = {"top_errors": {str(m): int(len(order[:m]) - right[order[:m]].sum()) for m in counts
+                                        if m <= len(order)},
+                         "cal_bound": bound, "eval_oracle": float((ok[-1] + 1) / len(rest)) if ok.size else 0.0}
     return out
 
 
@@ -134,8 +154,7 @@ def run_fold(data, fold: int, variant: str, splits: int, sizes: list[int], retra
                    "before": figures(before.iloc[rest].reset_index(drop=True), truth[rest], tree),
                    "after": figures(after, truth[rest], tree),
                    "thresholds_before": _thresholds(coder), "thresholds_after": _thresholds(new),
-                   "calibration_top_errors": top_errors(new, test["text"].iloc[cal].tolist(),
-                                                        test["code"].iloc[cal].tolist()),
+                   "diagnostics": diagnostics(new, test["text"].tolist(), test["code"].tolist(), cal, rest),
                    "loadavg": os.getloadavg()[0]}
             rows.append(row)
             print(json.dumps(row), flush=True)
@@ -190,7 +209,7 @@ def report(rows: list[dict], depth: int = 4) -> str:
                 b, a = r["before"], r["after"]
                 lines.append(f"| {r['fold']} | {r['split']} | {_cell(b)} | {b['full_depth_share']:.1%} | {_cell(a)} | "
                              f"{a['full_depth_share']:.1%} | {_levels(a, depth)} |")
-            lines += ["", *_summary(part), ""]
+            lines += ["", *_summary(part), *_hindsight(part), ""]
     return "\n".join(lines)
 
 
@@ -216,6 +235,24 @@ def _summary(part: list[dict]) -> list[str]:
             + (f" (lowest {min(below):.3f}, mean shortfall {TARGET - np.mean(below):.3f})" if below else "")
             + f"; decision levels below 0.95: {len(level_below)} of {len(levels)}"
             + (f" (lowest {min(level_below):.3f})" if level_below else "") + ".")
+    return out
+
+
+def _hindsight(part: list[dict]) -> list[str]:
+    """Means of the diagnostics: what one level alone could code with hindsight (module ``diagnostics``)."""
+    rows = [r for r in part if "diagnostics" in r]
+    if not rows:
+        return []
+    out = []
+    for lv in sorted({k for r in rows for k in r["diagnostics"]}, key=lambda k: int(k[1:])):
+        d = [r["diagnostics"][lv] for r in rows]
+        bounds = [x["cal_bound"][0] if x["cal_bound"] else 0.0 for x in d]
+        errors = {m: [x["top_errors"][m] for x in d if m in x["top_errors"]] for m in ("153", "230", "1013")}
+        out.append(f"- {lv} alone, with hindsight: the largest slice of the calibration ads passing one exact "
+                   f"test codes {np.mean(bounds):.1%} of the evaluation part (nothing in "
+                   f"{sum(not x['cal_bound'] for x in d)} of {len(d)} cases); the evaluation part's own oracle "
+                   f"{np.mean([x['eval_oracle'] for x in d]):.1%}; errors among the most confident calibration ads: "
+                   + ", ".join(f"{m}: {min(v)}–{max(v)}" for m, v in errors.items() if v) + ".")
     return out
 
 
