@@ -12,8 +12,11 @@ accuracy per decision level (auto at full depth, partial at each level) and of a
 records, against the target 0.95. A test fold holds ~1,975 ads, so n = 1,000 and 1,500 (2,000
 would leave nothing to evaluate on); n = 1,000 is below the 1,013 records the second start of the
 fallback test needs (one start: fixed-sequence testing from 153 records), 1,500 above it.
+Diagnostics per case (``diagnostics``): errors among the most confident calibration ads, and what the
+top or the full-depth level alone could code with hindsight on the calibration or the evaluation labels.
 
-    nice -n 19 .venv/bin/python benchmarks/core/recalibrate_ojalab.py [--variant default|head] \
+    STATCODER_SHARED_DATA=/work/shared/data STATCODER_THREADS=2 nice -n 19 \
+        .venv/bin/python benchmarks/core/recalibrate_ojalab.py [--variant default|head] \
         [--folds 1,2,3,4,5] [--splits 3] [--n-calibration 1000,1500]
     .venv/bin/python benchmarks/core/recalibrate_ojalab.py --report   # tables from the JSON only
 
