@@ -62,7 +62,7 @@ def records_to_pass(target: float, confidence_level: float, error_share: float) 
     """The fewest records whose Clopper-Pearson lower bound (at ``confidence_level``) reaches
     ``target`` with an observed error rate of ``error_share`` times the allowed one, ``1 - target``
     (at 0.95 / 0.95: 153 records at half the allowed rate, i.e. 3 errors; at 0.95 / 0.975: 230
-    records at half, 1,013 at three quarters of it, 25 errors)."""
+    records at half, 5 errors; 1,013 at three quarters of it, 37 errors)."""
     m = min_records_for(target, confidence_level)
     while clopper_pearson_lower(m - int(np.floor(m * (1.0 - target) * error_share)), m,
                                 confidence=confidence_level) < target:
@@ -101,7 +101,7 @@ def fallback_plan(n: int, *, target: float, confidence_level: float,
     the fallback procedure needs). Two starts, half the budget each: the first at the fewest
     records that pass (at half the budget) with an observed error rate of half the allowed
     one (230 records at 0.95 / 0.95), the second where three quarters of it still pass (1,013
-    records, 25 errors) — for noisy labels, where one or two more errors among the most
+    records, 37 errors) — for noisy labels, where one or two more errors among the most
     confident few hundred records would otherwise end the testing. Counts continue in steps of
     half the first start (``max_steps`` evenly spaced counts for large samples). When the
     sample is too small for the second start, the whole budget goes to one start at the
