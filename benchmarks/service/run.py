@@ -296,6 +296,8 @@ def run_targets(args: argparse.Namespace) -> None:
     """The issue-15 targets (see targets.py), SQLite then PostgreSQL, in one run."""
     import targets
 
+    from statcoder.service.settings import ServiceSettings
+
     work = Path(tempfile.mkdtemp(prefix="statcoder-targets-"))
     (work / "inputs").mkdir()
     log(f"working in {work}; training the model")
@@ -311,6 +313,8 @@ def run_targets(args: argparse.Namespace) -> None:
     results: dict = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "workers": args.workers,
                      "label": f" ({args.label})" if args.label else "",
                      "clients": args.concurrency, "duration_s": args.duration, "train_s": train_s,
+                     "cpu_reserve": ServiceSettings().project_cpu_contended,
+                     "records_contended": ServiceSettings().project_records_contended,
                      "core": targets.core_rates(model_dir, texts), "databases": {}}
     log(f"core: {results['core']}")
     results["phases"] = targets.phase_breakdown(work, classification_csv, model_dir, texts)

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 HERE = Path(__file__).resolve().parent
-BATCH_REQUESTS = 120  # 100-record requests of the batch phase (and of its Coder.code reference)
+BATCH_REQUESTS = 360  # 100-record requests of the batch phase (and of its Coder.code reference)
 
 
 def core_rates(model_dir: Path, texts: list[str]) -> dict[str, float]:
@@ -308,7 +308,8 @@ def write(results: dict, path: Path) -> None:
                "projects). It sends one request at a time, so it is a *light* project, and while it is "
                "active (in either worker process: the processes share a small board of active projects) "
                "the first project, which has a backlog, is held to `STATCODER_PROJECT_CPU_CONTENDED` "
-               "(0.2) of a core per process and to `STATCODER_PROJECT_RECORDS_CONTENDED` (8) records in "
+               f"({results.get('cpu_reserve', 0.2):g}) of a core per process and to "
+               f"`STATCODER_PROJECT_RECORDS_CONTENDED` ({results.get('records_contended', 8)}) records in "
                "flight, and starts nothing new while a light request is in flight in its process: the "
                "cores keep idle headroom, and the second project's request is coded on the event loop "
                "beside the first project's model call and writes its review tasks at once when no other "

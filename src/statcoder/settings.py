@@ -96,7 +96,7 @@ class Settings(BaseSettings):
     #: project (requests in flight or waiting) is admitted only while the process has used less
     #: than this share of one core (0 = off): the rest stays free for the light project's
     #: requests (CPU reserve, see docs/service.md)
-    project_cpu_contended: float = Field(default=0.2, ge=0, le=1)
+    project_cpu_contended: float = Field(default=0.15, ge=0, le=1)
     #: requests of at most this many records use only their project's share, never the pool
     small_request_records: int = Field(default=10, ge=0)
     #: how long a write waits for a locked SQLite database before the request is a 503 (s)
