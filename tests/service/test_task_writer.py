@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from sqlalchemy import text
@@ -160,11 +161,20 @@ def test_a_kept_connection_the_server_dropped_is_replaced(ctx, classification_cs
     from sqlalchemy.exc import OperationalError
 
     kept = inserter._fairy.driver_connection
-    with ctx.db.engine.connect() as conn:  # dropped between two writes, too soon for a ping
+    with ctx.db.engine.connect() as conn:  # dropped between two writes, too soon for a timed ping:
         conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": kept.info.backend_pid})
-    with pytest.raises(OperationalError):  # the API answers 503 with Retry-After
-        ctx.task_writer.write_now([_row("lfs", "lost")])
-    assert ctx.task_writer.write_now([_row("lfs", "retried")]) is not None  # a new connection
+    time.sleep(0.2)  # the server's goodbye (FATAL, then end of file) reaches the socket
+    ids = ctx.task_writer.write_now([_row("lfs", "seen dropped")])  # noticed without a round trip
+    assert inserter._fairy.driver_connection is not kept and len(ids) == 1
+
+    kept = inserter._fairy.driver_connection
+    kept.execute("SET lock_timeout = '100ms'")  # instead of the 30 s STATCODER_DB_BUSY_TIMEOUT_SECONDS
+    with ctx.db.engine.begin() as conn:  # the table locked by someone else for longer than that
+        conn.execute(text("LOCK TABLE review_tasks IN EXCLUSIVE MODE"))
+        with pytest.raises(OperationalError):  # SQLAlchemy's error: the API answers 503 with Retry-After
+            ctx.task_writer.write_now([_row("lfs", "locked out")])
+    assert ctx.task_writer.write_now([_row("lfs", "retried")]) is not None
+    assert inserter._fairy.driver_connection is kept  # a store error does not cost the connection
 
 
 @pytest.mark.parametrize("n", [0, 2, 600])  # nothing to write, the kept connection, a session

@@ -11,15 +11,18 @@ directly:
 * PostgreSQL (psycopg 3): one autocommitted ``INSERT ... unnest(...) RETURNING id`` with the
   column arrays in binary, atomic and durable when it returns.
 
-A connection idle for more than ``idle_ping_s`` is pinged before use (what the pool's
-pre-ping does on every checkout) and replaced when the ping fails; a connection that broke
-during an insert is replaced at the next one. Driver errors come out as SQLAlchemy's
+A PostgreSQL connection idle for more than ``idle_ping_s``, or one the server has written to
+while idle (it does so when it ends the session, e.g. on a restart: seen with one poll of the
+socket, no round trip), is pinged before use (what the pool's pre-ping does on every checkout)
+and replaced when the ping fails; a connection that broke during an insert is replaced at the
+next one. Driver errors come out as SQLAlchemy's
 (``sqlalchemy.exc.OperationalError`` ...), which the API answers as it answers any store error.
 """
 
 from __future__ import annotations
 
 import logging
+import select
 import time
 from collections.abc import Callable
 from typing import Any
@@ -30,6 +33,16 @@ from statcoder.store.database import Database
 from statcoder.store.review_insert import Rows, sqlite_insert, unnest_insert
 
 log = logging.getLogger(__name__)
+
+
+def _has_input(driver: Any) -> bool:
+    """True when the server sent something to an idle connection (it does so when it ends the
+    session: a FATAL message, then end of file); one poll of the socket, no round trip."""
+    try:
+        ready, _, _ = select.select([driver.pgconn.socket], [], [], 0)
+    except Exception:  # noqa: BLE001 - no socket (closed connection) or an unusable one: check it
+        return True
+    return bool(ready)
 
 
 class TaskInserter:
@@ -97,7 +110,7 @@ class TaskInserter:
             driver = self._fairy.driver_connection
             if driver.closed or driver.broken:
                 self.close()
-            elif time.monotonic() - self._used_at > self.idle_ping_s:
+            elif time.monotonic() - self._used_at > self.idle_ping_s or _has_input(driver):
                 try:
                     driver.execute("SELECT 1")
                 except self.db.engine.dialect.loaded_dbapi.Error:
