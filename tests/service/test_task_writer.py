@@ -141,7 +141,7 @@ def test_the_kept_connection_survives_a_failed_insert_and_reports_a_store_error(
         assert session.scalar(text("SELECT count(*) FROM review_tasks WHERE project_id = 'no-such-project'")) == 0
 
 
-def test_a_kept_connection_the_server_dropped_is_replaced(ctx, classification_csv):
+def test_a_kept_connection_the_server_dropped_is_replaced(ctx, classification_csv, caplog):
     projects.create_project(ctx, "lfs", name="LFS", classification_csv=classification_csv, actor="t")
     inserter = ctx.task_writer._inserter
     ctx.task_writer.write_now([_row("lfs", "first")])
@@ -164,8 +164,10 @@ def test_a_kept_connection_the_server_dropped_is_replaced(ctx, classification_cs
     with ctx.db.engine.connect() as conn:  # dropped between two writes, too soon for a timed ping:
         conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": kept.info.backend_pid})
     time.sleep(0.2)  # the server's goodbye (FATAL, then end of file) reaches the socket
-    ids = ctx.task_writer.write_now([_row("lfs", "seen dropped")])  # noticed without a round trip
+    with caplog.at_level("INFO", logger="statcoder.store.task_connection"):
+        ids = ctx.task_writer.write_now([_row("lfs", "seen dropped")])  # noticed without a round trip
     assert inserter._fairy.driver_connection is not kept and len(ids) == 1
+    assert "ended the review-task connection (AdminShutdown)" in caplog.text  # operators see why
 
     kept = inserter._fairy.driver_connection
     kept.execute("SET lock_timeout = '100ms'")  # instead of the 30 s STATCODER_DB_BUSY_TIMEOUT_SECONDS

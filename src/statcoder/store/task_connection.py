@@ -109,11 +109,14 @@ class TaskInserter:
         if self._fairy is not None and self._kind == "postgresql":
             driver = self._fairy.driver_connection
             if driver.closed or driver.broken:
+                log.info("the review-task connection was broken; opening a new one")
                 self.close()
             elif time.monotonic() - self._used_at > self.idle_ping_s or _has_input(driver):
                 try:
                     driver.execute("SELECT 1")
-                except self.db.engine.dialect.loaded_dbapi.Error:
+                except self.db.engine.dialect.loaded_dbapi.Error as exc:
+                    log.info("the database ended the review-task connection (%s); opening a new one",
+                             type(exc).__name__)
                     self.close()
         if self._fairy is None:
             self._fairy = self.db.engine.raw_connection()
