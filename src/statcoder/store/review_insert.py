@@ -92,18 +92,22 @@ def _task_columns(rows: Rows) -> list[str]:
     return columns
 
 
+def _row_values(rows: Rows, columns: list[str] | tuple[str, ...]) -> list[tuple]:
+    """Return each row's values in ``columns`` order (None where a row lacks a column); one C
+    call per row when every row has every column (the usual case)."""
+    if all(len(row) == len(columns) for row in rows):
+        get = itemgetter(*columns)
+        return [get(row) for row in rows] if len(columns) > 1 else [(get(row),) for row in rows]
+    return [tuple(row.get(c) for c in columns) for row in rows]
+
+
 def _copy_rows(driver: Any, rows: Rows, ids: list[int]) -> None:
     """``COPY`` ``rows`` with ``ids`` into review_tasks on a psycopg 3 connection."""
     columns = _task_columns(rows)
     names = ", ".join(f'"{c}"' for c in ("id", *columns))
     with driver.cursor() as cursor, cursor.copy(f"COPY review_tasks ({names}) FROM STDIN") as copy:
-        if len(columns) > 1 and all(len(row) == len(columns) for row in rows):
-            get = itemgetter(*columns)  # every row has every column: one C call per row
-            for row, task_id in zip(rows, ids, strict=True):
-                copy.write_row((task_id, *get(row)))
-            return
-        for row, task_id in zip(rows, ids, strict=True):
-            copy.write_row((task_id, *(row.get(c) for c in columns)))
+        for values, task_id in zip(_row_values(rows, columns), ids, strict=True):
+            copy.write_row((task_id, *values))
 
 
 _PROCESSORS: dict[tuple[str, tuple[str, ...]], tuple[str, list]] = {}
@@ -133,12 +137,7 @@ def sqlite_insert(dialect: Any, url: str, rows: Rows, ids: list[int]) -> tuple[s
                             [TASKS.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in columns])
     sql, processors = _PROCESSORS[key]
     convert = [(k + 1, fn) for k, fn in enumerate(processors) if fn is not None]  # +1: after the id
-    if all(len(row) == len(columns) for row in rows):  # every row has every column: one C call per row
-        get = itemgetter(*columns)
-        values = [(task_id, *get(row)) if len(columns) > 1 else (task_id, get(row))
-                  for row, task_id in zip(rows, ids, strict=True)]
-    else:
-        values = [(task_id, *(row.get(c) for c in columns)) for row, task_id in zip(rows, ids, strict=True)]
+    values = [(task_id, *row) for row, task_id in zip(_row_values(rows, columns), ids, strict=True)]
     if convert:
         done: dict[tuple[int, int], Any] = {}  # (column, id of value) -> converted (e.g. one created_at)
         for r, value_row in enumerate(values):
@@ -185,11 +184,7 @@ def unnest_insert(driver: Any, rows: Rows, *, meanwhile: Callable[[], object] | 
     names = ", ".join(f'"{c}"' for c in columns)
     sql = (f"INSERT INTO review_tasks ({names}) SELECT {names} FROM unnest({arrays}) "
            f"WITH ORDINALITY AS t({names}, row_number) ORDER BY row_number RETURNING id")
-    if all(len(row) == len(columns) for row in rows):
-        values = [list(column) for column in zip(*(itemgetter(*columns)(row) if len(columns) > 1
-                                                  else (row[columns[0]],) for row in rows), strict=True)]
-    else:
-        values = [[row.get(c) for row in rows] for c in columns]
+    values = [list(column) for column in zip(*_row_values(rows, columns), strict=True)]
     with driver.cursor() as cursor:
         if meanwhile is None:
             cursor.execute(sql, values)

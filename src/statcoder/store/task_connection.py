@@ -72,7 +72,6 @@ class TaskInserter:
                 meanwhile()
             return []
         driver = self._driver()
-        statement = "INSERT INTO review_tasks"
         try:
             if self._kind == "sqlite":
                 ids = self._sqlite(driver, rows)
@@ -83,7 +82,8 @@ class TaskInserter:
         except self.db.engine.dialect.loaded_dbapi.Error as exc:
             if self._broken(driver):
                 self.close()
-            raise DBAPIError.instance(statement, None, exc, self.db.engine.dialect.loaded_dbapi.Error) from exc
+            raise DBAPIError.instance("INSERT INTO review_tasks", None, exc,
+                                      self.db.engine.dialect.loaded_dbapi.Error) from exc
         finally:
             self._used_at = time.monotonic()
 
@@ -108,7 +108,7 @@ class TaskInserter:
         """Return the kept driver connection: opened on first use, pinged after idling, replaced when broken."""
         if self._fairy is not None and self._kind == "postgresql":
             driver = self._fairy.driver_connection
-            if driver.closed or driver.broken:
+            if self._broken(driver):
                 log.info("the review-task connection was broken; opening a new one")
                 self.close()
             elif time.monotonic() - self._used_at > self.idle_ping_s or _has_input(driver):
