@@ -69,6 +69,43 @@ def test_the_bulk_insert_reads_back_as_the_orm_would_have_written_it(ctx, classi
                     assert stored == value, name
 
 
+def _stored(ctx, project_id: str, ids: list[int], rows: list[dict]) -> None:
+    with ctx.db.read() as session:
+        repo = ReviewRepository(session)
+        for task_id, row in zip(ids, rows, strict=True):
+            task = repo.get(project_id, task_id)
+            for name, value in row.items():
+                stored = getattr(task, name)
+                if name == "created_at":
+                    assert stored.replace(tzinfo=None) == value.replace(tzinfo=None)
+                else:
+                    assert stored == value, name
+
+
+def test_values_shared_by_every_row_and_values_that_vary_read_back_exactly(ctx, classification_csv):
+    """On PostgreSQL a value every row shares goes as one scalar and the rest as binary arrays:
+    NULLs, non-ASCII text, the empty string, signed and fractional numbers read back as sent."""
+    projects.create_project(ctx, "lfs", name="LFS", classification_csv=classification_csv, actor="t")
+    now = utcnow()  # one object for every row: a shared scalar
+    texts = ["Krankenpfleger*in", "", "éàü – 医生 🚑", "a\tb\nc", "x" * 5000]
+    rows = [_row("lfs", f"r{i}") | {"created_at": now, "text": texts[i % len(texts)],
+                                     "record_id": None if i % 4 == 0 else f"r{i}",
+                                     "predicted_level": (i % 4) + 1, "confidence": i / 7 - 1.0,
+                                     "margin": None if i % 3 == 0 else -0.5 * i}
+            for i in range(12)]
+    _stored(ctx, "lfs", ctx.task_writer.write(rows), rows)
+
+
+@pytest.mark.parametrize("n", [1, 2, 5])
+def test_identical_rows_and_a_single_row_are_stored(ctx, classification_csv, n):
+    """Every column shared (the same row object repeated), or one row: nothing varies to unnest."""
+    projects.create_project(ctx, "lfs", name="LFS", classification_csv=classification_csv, actor="t")
+    row = _row("lfs", "same")
+    ids = ctx.task_writer.write([row] * n)
+    assert ids == sorted(ids) and len(set(ids)) == n
+    _stored(ctx, "lfs", ids, [row] * n)
+
+
 def test_write_now_writes_in_the_caller_s_thread_only_when_the_writer_is_idle(ctx, classification_csv):
     projects.create_project(ctx, "lfs", name="LFS", classification_csv=classification_csv, actor="t")
     ids = ctx.task_writer.write_now([_row("lfs", "alone")])

@@ -8,6 +8,7 @@ compilation and per-row parameter handling cost more than the insert itself).
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from operator import itemgetter
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
+from statcoder.store import pg_arrays
 from statcoder.store.tables import ReviewTask
 
 Rows = list[dict[str, Any]]
@@ -153,7 +155,9 @@ def sqlite_insert(dialect: Any, url: str, rows: Rows, ids: list[int]) -> tuple[s
     return sql, values
 
 
-_PG_ARRAY_TYPES = {"INTEGER": "int4[]", "FLOAT": "float8[]", "DATETIME": "timestamptz[]"}
+#: PostgreSQL element type of each column type the review-task table uses (others: text)
+_PG_TYPES = {"INTEGER": "int4", "FLOAT": "float8", "DATETIME": "timestamptz"}
+_ENCODED: weakref.WeakSet = weakref.WeakSet()  # psycopg connections that pass pg_arrays' parameters
 
 
 def _pg_unnest(session: Session, rows: Rows) -> list[int] | None:
@@ -178,13 +182,7 @@ def unnest_insert(driver: Any, rows: Rows, *, meanwhile: Callable[[], object] | 
     ``meanwhile`` (optional) runs while the server executes the statement (sent in pipeline
     mode, its result read afterwards): the caller's own work overlaps the round trip.
     """
-    columns = _task_columns(rows)
-    arrays = ", ".join(f"%b::{_PG_ARRAY_TYPES.get(type(TASKS.c[c].type).__name__.upper(), 'text[]')}"
-                       for c in columns)
-    names = ", ".join(f'"{c}"' for c in columns)
-    sql = (f"INSERT INTO review_tasks ({names}) SELECT {names} FROM unnest({arrays}) "
-           f"WITH ORDINALITY AS t({names}, row_number) ORDER BY row_number RETURNING id")
-    values = [list(column) for column in zip(*_row_values(rows, columns), strict=True)]
+    sql, values = _unnest_statement(driver, rows)
     with driver.cursor() as cursor:
         if meanwhile is None:
             cursor.execute(sql, values)
@@ -194,3 +192,36 @@ def unnest_insert(driver: Any, rows: Rows, *, meanwhile: Callable[[], object] | 
             meanwhile()
             pipeline.sync()
             return sorted(r[0] for r in cursor.fetchall())
+
+
+def _unnest_statement(driver: Any, rows: Rows) -> tuple[str, list]:
+    """Return (INSERT ... unnest statement, parameters) for ``rows``.
+
+    A column holding the same object in every row (the project, the model version, the
+    status, the creation time of one request's tasks) goes as one scalar parameter; the others
+    as binary arrays (:mod:`statcoder.store.pg_arrays`), so neither the driver nor the server
+    handles a value per row that one value would do.
+    """
+    if driver not in _ENCODED:
+        pg_arrays.register(driver)
+        _ENCODED.add(driver)
+    columns = _task_columns(rows)
+    by_column = list(zip(*_row_values(rows, columns), strict=True))
+    shared = [len(rows) > 1 and all(v is col[0] for v in col) for col in by_column]
+    if all(shared):  # identical rows: unnest needs one array
+        shared[0] = False
+    items, arrays, unnested, scalars, encoded = [], [], [], [], []
+    for name, col, one in zip(columns, by_column, shared, strict=True):
+        kind = _PG_TYPES.get(type(TASKS.c[name].type).__name__.upper(), "text")
+        if one:
+            items.append(f"%s::{kind}")
+            scalars.append(col[0])
+            continue
+        items.append(f't."{name}"')
+        unnested.append(f'"{name}"')
+        arrays.append(f"%b::{kind}[]")
+        encoded.append(pg_arrays.encode(kind, col) if kind in pg_arrays.KINDS else list(col))
+    names = ", ".join(f'"{c}"' for c in columns)
+    sql = (f"INSERT INTO review_tasks ({names}) SELECT {', '.join(items)} FROM unnest({', '.join(arrays)}) "
+           f"WITH ORDINALITY AS t({', '.join(unnested)}, row_number) ORDER BY row_number RETURNING id")
+    return sql, scalars + encoded
