@@ -70,8 +70,18 @@ def task_out(t: ReviewTask) -> schemas.TaskOut:
         confidence=t.confidence, decision=t.decision, candidates=json.loads(t.candidates),
         model_version=t.model_version, claimed_by=t.claimed_by, claimed_at=utc(t.claimed_at),
         code=t.code, coder_id=t.coder_id, time_spent_s=t.time_spent_s,
-        submitted_at=utc(t.submitted_at), created_at=utc(t.created_at),
+        submitted_at=utc(t.submitted_at), created_at=utc(t.created_at), margin=t.margin,
+        fields=_fields(t.fields),
     )
+
+
+def _fields(stored: str | None) -> dict[str, str] | None:
+    """The task's auxiliary fields parsed (None when absent or not the JSON object written)."""
+    try:
+        value = json.loads(stored) if stored else None
+    except ValueError:
+        return None
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else None
 
 
 def event_out(e: AuditEvent) -> schemas.AuditEventOut:

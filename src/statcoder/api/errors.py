@@ -85,12 +85,19 @@ def _statcoder(_: Request, exc: Exception) -> JSONResponse:
     return error_response(status, exc.code, message, exc.hint, headers)
 
 
-def _validation(_: Request, exc: Exception) -> JSONResponse:
+JSON_HINT = "send a JSON object (UTF-8) with Content-Type: application/json"
+
+
+def _validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     problems = exc.errors()
     if any(p.get("type") == "json_invalid" for p in problems):
-        return error_response(400, "malformed_json", "the request body is not valid JSON",
-                              "send a JSON object with Content-Type: application/json")
+        return error_response(400, "malformed_json", "the request body is not valid JSON", JSON_HINT)
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type and "json" not in content_type and any(tuple(p.get("loc", ())) == ("body",) for p in problems):
+        # FastAPI reads a body of another content type as bytes and reports a type error
+        return error_response(415, "unsupported_media_type", f"the request body is {content_type}, not JSON",
+                              JSON_HINT)
     shown = []
     for p in problems[:5]:
         where = ".".join(str(part) for part in p.get("loc", ()))
@@ -102,6 +109,8 @@ def _validation(_: Request, exc: Exception) -> JSONResponse:
 
 def _http(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:  # the framework could not parse the body (e.g. not UTF-8)
+        return error_response(400, "malformed_json", "the request body could not be read as JSON", JSON_HINT)
     code = HTTP_CODES.get(exc.status_code, "http_error")
     message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
     hint = "see /docs for the routes" if exc.status_code in (404, 405) else ""

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from statcoder.contract import Decision  # the one spelling of the decisions (auto, partial, review)
 
 Scope = Literal["admin", "code", "review"]
-FieldValue = str | int | float | bool | None
+#: a record's field value; NaN and infinities are refused (a report never shows them)
+FieldValue = str | int | Annotated[float, Field(allow_inf_nan=False)] | bool | None
 
 
 class ErrorDetail(BaseModel):
@@ -124,7 +125,7 @@ class CodeRequest(BaseModel):
     text_columns: list[str] = Field(default=["text"], min_length=1, max_length=20)
     id_field: str | None = Field(default="id", description="field copied to review tasks as record id")
     top_k: int = Field(default=5, ge=1, le=50)
-    queue_review: bool = Field(default=True, description="store review decisions and the audit sample as tasks")
+    queue_review: StrictBool = Field(default=True, description="store review decisions and the audit sample as tasks")
 
 
 class Candidate(BaseModel):
@@ -216,6 +217,8 @@ class TaskOut(BaseModel):
     time_spent_s: float | None
     submitted_at: datetime | None
     created_at: datetime
+    margin: float | None = Field(default=None, description="the model's first minus second candidate probability")
+    fields: dict[str, str] | None = Field(default=None, description="the record's other fields sent with it (text)")
 
 
 class TaskList(BaseModel):

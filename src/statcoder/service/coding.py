@@ -16,7 +16,7 @@ from statcoder.contract import DECISION, DECISIONS, OUTPUT_COLUMNS
 from statcoder.errors import InputError
 from statcoder.service.context import ServiceContext
 from statcoder.service.errors import NoActiveModelError, PayloadTooLargeError
-from statcoder.service.review import select_for_review, task_rows
+from statcoder.service.review import auxiliary_fields, select_for_review, task_rows
 from statcoder.store.tables import Project
 from statcoder.text.normalise import join_fields
 
@@ -47,6 +47,7 @@ def active_coder(ctx: ServiceContext, project: Project):  # -> statcoder.coder.C
 
 
 MAX_FIELD_NAME = 200
+MAX_RECORD_ID = 200  # characters of a record id (the review task's record_id column)
 
 
 def _text_value(value: Any) -> str:
@@ -98,6 +99,10 @@ def check_records(
                 f"the records use more than {max_batch_fields} distinct field names", where=f"records[{i}]",
                 hint="send records with the same few fields, or split the batch",
             )
+        record_id = rec.get(id_field) if id_field is not None else None
+        if isinstance(record_id, str) and len(record_id) > MAX_RECORD_ID:
+            raise InputError(f"a record id is {len(record_id)} characters long; the limit is {MAX_RECORD_ID}",
+                             where=f"records[{i}].{id_field}", hint="send shorter ids (they are stored with the tasks)")
         missing = [c for c in text_columns if c not in rec]
         if missing:
             raise InputError(
@@ -313,7 +318,17 @@ def review_rows(
     texts = {i: join_fields(request.texts[i]) for i, _ in chosen}  # the chosen records' only
     return task_rows(request.project, predicted.rows(), texts, record_ids=request.ids,
                      model_version=request.version, job_id=None, chosen=chosen,
-                     margins=predicted.columns.get("margin"))
+                     margins=predicted.columns.get("margin"), fields=_task_fields(request, chosen))
+
+
+def _task_fields(request: PreparedRequest, chosen: list[tuple[int, str]]) -> list[str | None] | None:
+    """The chosen records' auxiliary fields (all but the text fields and the id) as JSON; None
+    when no record of the request has one (the usual ``{"id", "text"}`` request pays one scan)."""
+    known = {*request.text_columns, request.id_field}
+    records = request.records
+    if all(k in known for rec in records for k in rec):
+        return None
+    return [auxiliary_fields(records[i], known) for i, _ in chosen]
 
 
 def queue_tasks(ctx: ServiceContext, request: PreparedRequest, predicted: Coded) -> list[int | None]:

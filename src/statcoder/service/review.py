@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -87,33 +87,42 @@ def candidate_margin(candidates_json: str) -> float:
     return ps[0] - (ps[1] if len(ps) > 1 else 0.0)
 
 
-def _record_fields(coded: pd.DataFrame, rows: list[int]) -> list[str | None]:
-    """Return, per chosen row, the record's input columns as JSON (bounded) for the coder's screen."""
+def auxiliary_fields(values: Mapping[str, Any], exclude: Collection[str]) -> str | None:
+    """Return a record's fields (``values``) other than ``exclude`` (its text fields and id) as JSON for the
+    coder's screen: at most ``MAX_FIELDS`` fields of ``MAX_FIELD_CHARS`` characters, values as
+    text (missing -> ""); None when it has no other field."""
     import json
 
-    columns = [c for c in coded.columns if c not in OUTPUT_COLUMNS][:MAX_FIELDS]
+    names = [k for k in values if k not in exclude][:MAX_FIELDS]
+    if not names:
+        return None
+    return json.dumps({str(k): _storable("" if values[k] is None else str(values[k]), MAX_FIELD_CHARS)
+                       for k in names}, ensure_ascii=False)
+
+
+def _record_fields(coded: pd.DataFrame, rows: list[int], exclude: Collection[str]) -> list[str | None]:
+    """Return, per chosen row, the record's auxiliary input columns as JSON (:func:`auxiliary_fields`)."""
+    columns = [c for c in coded.columns if c not in OUTPUT_COLUMNS and c not in exclude][:MAX_FIELDS]
     if not columns:
         return [None] * len(rows)
     values = {c: coded[c].tolist() for c in columns}
-    out: list[str | None] = []
-    for i in rows:
-        record = {str(c): _storable("" if values[c][i] is None else str(values[c][i]), MAX_FIELD_CHARS)
-                  for c in columns}
-        out.append(json.dumps(record, ensure_ascii=False))
-    return out
+    return [auxiliary_fields({c: values[c][i] for c in columns}, ()) for i in rows]
 
 
 def build_tasks(
     project: Project, coded: pd.DataFrame, texts: Sequence[str], *, record_ids: Sequence[str | None],
-    model_version: str, job_id: str | None, rng: np.random.Generator,
+    model_version: str, job_id: str | None, rng: np.random.Generator, exclude: Collection[str] = (),
 ) -> tuple[list[int], list[dict[str, Any]]]:
-    """Return (row indexes, task rows ready for a bulk insert) for the rows that go to the queue."""
+    """Return (row indexes, task rows ready for a bulk insert) for the rows that go to the queue.
+
+    ``exclude``: the input columns not kept as the tasks' auxiliary fields (the text columns and
+    the id column, stored as the task's text and record id)."""
     chosen = select_for_review(coded["decision"].tolist(), audit_rate=project.audit_rate, rng=rng)
     if not chosen:
         return [], []
     outputs = list(zip(*(coded[c].tolist() if c in coded.columns else [None] * len(coded) for c in OUTPUT_COLUMNS),
                        strict=True))
-    fields = _record_fields(coded, [i for i, _ in chosen])
+    fields = _record_fields(coded, [i for i, _ in chosen], exclude)
     return task_rows(project, outputs, texts, record_ids=record_ids, model_version=model_version, job_id=job_id,
                      chosen=chosen, fields=fields)
 

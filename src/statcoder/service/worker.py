@@ -155,6 +155,7 @@ class JobWorker:
             _, tasks = build_tasks(
                 project, coded, join_columns(frame, text_columns), record_ids=ids,
                 model_version=job.model_version, job_id=job.id, rng=rng,
+                exclude=[*text_columns, job.id_column],
             )
             with self.ctx.db.write() as session:
                 if not JobRepository(session).commit_chunk(

@@ -143,6 +143,11 @@ class JobChunk(Base):
     data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+#: the largest id an integer primary key holds (PostgreSQL ``integer``: 32 bits); request
+#: parameters naming a row are bounded by it, so a larger one is refused as input on every store
+MAX_ROW_ID = 2**31 - 1
+
+
 class ReviewTask(Base):
     """A record waiting for (or given) a human decision: ``review`` decisions and the audit sample."""
 

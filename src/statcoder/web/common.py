@@ -18,7 +18,7 @@ from statcoder.errors import StatcoderError
 from statcoder.service import accounts
 from statcoder.service.context import ServiceContext
 from statcoder.service.errors import NotFoundError
-from statcoder.store.tables import Project
+from statcoder.store.tables import MAX_ROW_ID, Project
 from statcoder.store.workbench_tables import WebSession
 
 HERE = Path(__file__).parent
@@ -148,4 +148,4 @@ def redirect(path: str) -> RedirectResponse:
 #: route parameters shared by the coder and supervisor pages
 ViewerDep = Annotated[Viewer, Depends(signed_in)]
 ProjectId = Annotated[str, PathParam(min_length=1, max_length=64)]
-TaskId = Annotated[int, PathParam(ge=1, le=2**62)]
+TaskId = Annotated[int, PathParam(ge=1, le=MAX_ROW_ID)]

@@ -16,9 +16,10 @@ from statcoder.api.routers.common import ERRORS
 from statcoder.api.schemas import MonitoringRunList, MonitoringRunOut
 from statcoder.service import monitoring
 from statcoder.service.monitoring import MonitoringOptions
+from statcoder.store.tables import MAX_ROW_ID
 
 router = APIRouter(prefix="/v1/projects/{project_id}/monitoring", tags=["monitoring"], responses=ERRORS)
-RunId = Annotated[int, Path(ge=1, le=2**62)]
+RunId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 Column = Annotated[str, Form(min_length=1, max_length=200)]
 
 

@@ -20,6 +20,7 @@ from statcoder.api.schemas import (
     ProjectSettingsIn,
 )
 from statcoder.service import audit, keys, projects
+from statcoder.store.tables import MAX_ROW_ID
 
 router = APIRouter(prefix="/v1", tags=["projects"], responses=ERRORS)
 
@@ -76,7 +77,7 @@ def revoke_key(
 def read_audit_log(
     project: AdminProject, ctx: ContextDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    before_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    before_id: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
     action: Annotated[str | None, Query(max_length=50)] = None,
 ) -> AuditList:
     """The project's audit log, newest first (admin)."""

@@ -14,9 +14,10 @@ from statcoder.api.schemas import ClaimIn, SubmitIn, TaskList, TaskOut
 from statcoder.service import review
 from statcoder.service.errors import PermissionDeniedError
 from statcoder.service.keys import Principal
+from statcoder.store.tables import MAX_ROW_ID
 
 router = APIRouter(prefix="/v1/projects/{project_id}/review", tags=["review"], responses=ERRORS)
-TaskId = Annotated[int, Path(ge=1, le=2**62)]
+TaskId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 
 def bound_coder(principal: Principal, claimed: str | None) -> str:
@@ -40,7 +41,7 @@ def list_tasks(
                       Query()] = "open",
     reason: Annotated[Literal["review", "audit", "quality"] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    after_id: Annotated[int, Query(ge=0, le=2**62)] = 0,
+    after_id: Annotated[int, Query(ge=0, le=MAX_ROW_ID)] = 0,
 ) -> TaskList:
     """A page of the project's tasks, oldest first."""
     tasks = review.list_tasks(
