@@ -93,6 +93,8 @@ def _validation(request: Request, exc: Exception) -> JSONResponse:
     problems = exc.errors()
     if any(p.get("type") == "json_invalid" for p in problems):
         return error_response(400, "malformed_json", "the request body is not valid JSON", JSON_HINT)
+    if any(p.get("type") == "string_unicode" for p in problems):
+        return _bad_text(request, exc)  # a lone surrogate, caught by the schema: the same answer
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type and "json" not in content_type and any(tuple(p.get("loc", ())) == ("body",) for p in problems):
         # FastAPI reads a body of another content type as bytes and reports a type error
@@ -119,13 +121,13 @@ def _http(_: Request, exc: Exception) -> JSONResponse:
 
 def _unstorable(_: Request, exc: Exception) -> JSONResponse:
     # e.g. a NUL character PostgreSQL cannot store in text: the value is the client's mistake
-    return error_response(422, "invalid_value", "a value in the request cannot be stored",
+    return error_response(422, "invalid_input", "a value in the request cannot be stored",
                           "remove control characters such as NUL from the values")
 
 
 def _bad_text(_: Request, exc: Exception) -> JSONResponse:
     # A lone surrogate (valid as a JSON escape, not in UTF-8) anywhere in the request.
-    return error_response(422, "invalid_value", "a value in the request is not valid Unicode text",
+    return error_response(422, "invalid_input", "a value in the request is not valid Unicode text",
                           "send UTF-8 text; remove unpaired surrogate escapes (\\ud800-\\udfff)")
 
 
