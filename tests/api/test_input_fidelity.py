@@ -106,3 +106,14 @@ def test_a_body_that_is_not_json_says_so(client, tenant, body, content_type, sta
                     headers={**tenant.headers("code"), "Content-Type": content_type})
     assert r.status_code == status and error_code(r) == code, r.text
     assert "application/json" in r.json()["error"]["hint"]
+
+
+def test_a_record_without_an_id_has_a_null_record_id_on_its_task(client, ctx, tenant):
+    projects.update_settings(ctx, tenant.id, audit_rate=1.0, actor="t")
+    r = _code(client, tenant, {"records": [{"text": "baker bread"}, {"id": None, "text": "baker bread"},
+                                           {"id": 7, "text": "baker bread"}]})
+    assert r.status_code == 200
+    base = f"/v1/projects/{tenant.id}/review/tasks"
+    got = [client.get(f"{base}/{rec['review_task_id']}", headers=tenant.headers("review")).json()["record_id"]
+           for rec in r.json()["records"]]
+    assert got == [None, None, "7"]

@@ -212,7 +212,8 @@ def prepare(
         texts = [(_text_value(r[c]),) for r in records]
     else:
         texts = [tuple(_text_value(r[c]) for c in columns) for r in records]
-    ids = [_text_value(r.get(id_field)) for r in records] if id_field else [None] * len(records)
+    # a record without the id field (or with null) has no id: its task's record_id is null, not ""
+    ids = [None if r.get(id_field) is None else str(r[id_field]) for r in records] if id_field else [None] * len(records)
     return PreparedRequest(project, records, texts, ids, list(text_columns), id_field, top_k, queue_review,
                            version, coder)
 
