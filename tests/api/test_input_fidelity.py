@@ -94,6 +94,8 @@ def test_a_record_id_too_long_to_store_is_refused_not_cut(client, tenant):
     error = r.json()["error"]
     assert "records[1].id" in error["message"] and "200" in error["message"] and "x" * 20 not in error["message"]
     assert _code(client, tenant, {"records": [{"id": "x" * 200, "text": "baker"}]}).status_code == 200
+    r = _code(client, tenant, {"records": [{"id": 10**210, "text": "baker"}]})  # a number as long
+    assert r.status_code == 422 and error_code(r) == "invalid_input"
 
 
 @pytest.mark.parametrize(("body", "content_type", "status", "code"), [

@@ -100,7 +100,9 @@ def check_records(
                 hint="send records with the same few fields, or split the batch",
             )
         record_id = rec.get(id_field) if id_field is not None else None
-        if isinstance(record_id, str) and len(record_id) > MAX_RECORD_ID:
+        if record_id is not None and not isinstance(record_id, str):
+            record_id = str(record_id)  # a number: as stored
+        if record_id is not None and len(record_id) > MAX_RECORD_ID:
             raise InputError(f"a record id is {len(record_id)} characters long; the limit is {MAX_RECORD_ID}",
                              where=f"records[{i}].{id_field}", hint="send shorter ids (they are stored with the tasks)")
         missing = [c for c in text_columns if c not in rec]
