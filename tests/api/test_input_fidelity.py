@@ -119,3 +119,11 @@ def test_a_record_without_an_id_has_a_null_record_id_on_its_task(client, ctx, te
     got = [client.get(f"{base}/{rec['review_task_id']}", headers=tenant.headers("review")).json()["record_id"]
            for rec in r.json()["records"]]
     assert got == [None, None, "7"]
+
+
+def test_a_malformed_upload_is_a_400_that_does_not_speak_of_json(client, tenant):
+    r = client.post(f"/v1/projects/{tenant.id}/jobs", content=b"garbage without a boundary",
+                    headers={**tenant.headers("code"), "Content-Type": "multipart/form-data; boundary=x"})
+    assert r.status_code == 400 and error_code(r) == "bad_request", r.text
+    error = r.json()["error"]
+    assert "JSON" not in error["message"] + error["hint"] and "multipart/form-data" in error["hint"]

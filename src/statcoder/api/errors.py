@@ -109,10 +109,14 @@ def _validation(request: Request, exc: Exception) -> JSONResponse:
                           "check the request against the OpenAPI schema at /openapi.json")
 
 
-def _http(_: Request, exc: Exception) -> JSONResponse:
+def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    if exc.status_code == 400:  # the framework could not parse the body (e.g. not UTF-8)
-        return error_response(400, "malformed_json", "the request body could not be read as JSON", JSON_HINT)
+    if exc.status_code == 400:  # the framework could not parse the body
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if "json" in content_type:  # e.g. not UTF-8
+            return error_response(400, "malformed_json", "the request body could not be read as JSON", JSON_HINT)
+        return error_response(400, "bad_request", "the request body could not be parsed",
+                              f"send a well-formed {content_type or 'request'} body")
     code = HTTP_CODES.get(exc.status_code, "http_error")
     message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
     hint = "see /docs for the routes" if exc.status_code in (404, 405) else ""
