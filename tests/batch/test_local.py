@@ -51,6 +51,20 @@ def test_csv_output_matches_parquet_output(model_dir, records, tmp_path):
     pd.testing.assert_frame_equal(from_csv.drop(columns="confidence"), from_parquet.drop(columns="confidence"))
 
 
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16"])
+def test_a_csv_with_a_byte_order_mark_is_read_as_its_mark_says(model_dir, records, tmp_path, encoding):
+    """Without --encoding, a BOM names the encoding, as train and every other command read it."""
+    small = records.iloc[:50]
+    small.to_csv(tmp_path / "in.csv", index=False, encoding=encoding)
+    small.to_csv(tmp_path / "plain.csv", index=False)
+    code_files(model_dir, tmp_path / "in.csv", tmp_path / "out.csv", workers=1, chunk_size=1000)
+    code_files(model_dir, tmp_path / "plain.csv", tmp_path / "plain-out.csv", workers=1, chunk_size=1000)
+    got = pd.read_csv(tmp_path / "out.csv", dtype=str, keep_default_na=False)
+    want = pd.read_csv(tmp_path / "plain-out.csv", dtype=str, keep_default_na=False)
+    assert list(got.columns) == list(want.columns) and got.columns[0] == small.columns[0]
+    pd.testing.assert_frame_equal(got.drop(columns="confidence"), want.drop(columns="confidence"))
+
+
 def test_partitioned_input_and_output(model_dir, records, tmp_path):
     records.to_parquet(tmp_path / "in", partition_cols=["survey", "period"], index=False)
     assert (tmp_path / "in" / "survey=LFS" / "period=2026Q3").is_dir()

@@ -54,6 +54,7 @@ class Source:
 
     def __init__(self, path: str | Path, *, text_columns: Sequence[str], encoding: str | None = None) -> None:
         self.path = Path(path)
+        self._encoding_given = encoding
         self.encoding = encoding or "utf-8"
         self.where = str(self.path)
         if not self.path.exists():
@@ -107,6 +108,10 @@ class Source:
     def _open_csv(self, suffix: str) -> str:
         import gzip
 
+        from statcoder.io.tables import detect_text_encoding
+
+        if self._encoding_given is None:  # as every other command reads text tables: a BOM names the encoding
+            self.encoding = detect_text_encoding(self.path)
         opener = gzip.open if suffix.endswith(".gz") else open
         try:
             with opener(self.path, "rt", encoding=self.encoding, errors="replace", newline="") as handle:

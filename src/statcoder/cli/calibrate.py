@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from statcoder.cli import app
-from statcoder.cli._common import console, report_errors
+from statcoder.cli._common import EncodingOpt, console, read_input, report_errors, warn
 
 
 @app.command()
@@ -20,6 +20,7 @@ def calibrate(
     out: Annotated[Path, typer.Option("--out", help="New model directory to write.")],
     text: Annotated[list[str] | None, typer.Option("--text", help="Text column(s); default: those the model was trained on.")] = None,
     source: Annotated[str | None, typer.Option(help="What the sample is, for the model card (default: the file name).")] = None,
+    encoding: EncodingOpt = None,
 ) -> None:
     """Recalibrate MODEL on a labelled sample of the target population and write OUT.
 
@@ -29,14 +30,15 @@ def calibrate(
     """
     from statcoder.coder import Coder
     from statcoder.errors import InputError
-    from statcoder.io import read_table
+    from statcoder.models.persistence import check_model_target
     from statcoder.text import join_columns
 
     if out.resolve() == model.resolve():
         raise InputError("--out must be a new directory, not the model being recalibrated", where=str(out),
                          hint="write the recalibrated model next to the original, e.g. MODEL-calibrated")
+    check_model_target(out)
     coder = Coder.load(model)
-    frame = read_table(data)
+    frame = read_input(data, encoding=encoding)
     if code not in frame.columns:
         raise InputError(f"code column {code!r} not found", where=str(data),
                          hint=f"the columns are: {', '.join(map(str, list(frame.columns)[:30]))}")
@@ -44,6 +46,8 @@ def calibrate(
     texts = join_columns(frame, columns, where=str(data))
     codes = frame[code].fillna("").astype(str).str.strip().tolist()
     keep = [i for i, c in enumerate(codes) if c]
+    if len(keep) < len(codes):
+        warn(f"{len(codes) - len(keep):,} record(s) of {data} without a code ({code!r}) left out")
     new = coder.recalibrate([texts[i] for i in keep], [codes[i] for i in keep], source=source or data.name)
     new.save(out)
     held = new.card.heldout

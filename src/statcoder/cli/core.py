@@ -129,6 +129,9 @@ def train(
     check_target_accuracy(target_accuracy)
     limit = check_max_text_length(max_text_length)
     columns = text_columns(text)
+    from statcoder.models.persistence import check_model_target
+
+    check_model_target(out)  # before the work: --out must not be a file or a directory of other files
     with progress() as bar:
         bar.stage(f"reading {data.name}")
         frame = read_input(data, encoding=encoding)

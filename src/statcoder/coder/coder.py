@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -45,6 +46,10 @@ if TYPE_CHECKING:
 
 ProgressFn = Callable[[int, int, str], None]
 CHUNK = 2000
+
+
+class SameDataCalibrationWarning(UserWarning):
+    """A model is recalibrated on the records it was trained on (its promise would be optimistic)."""
 log = logging.getLogger(__name__)
 __all__ = ["CHUNK", "OUTPUT_COLUMNS", "Coder", "ProgressFn"]
 
@@ -314,11 +319,19 @@ class Coder:
         if len(texts) != len(codes):
             raise InputError(f"{len(texts)} texts for {len(codes)} codes", where="calibration data",
                              hint="pass one true code per text")
-        unknown = sorted({c for c in codes if c not in self.classification})
-        if unknown:
-            raise InputError(f"{len(unknown)} code(s) not in {self.classification.name}: {', '.join(unknown[:5])}",
-                             where="calibration data", hint="fix the codes or leave those rows out")
+        unknown_rows = [i for i, c in enumerate(codes) if c not in self.classification]
+        if unknown_rows:
+            unknown = sorted({codes[i] for i in unknown_rows})
+            raise InputError(
+                f"{len(unknown_rows):,} of {len(codes):,} record(s) have codes not in {self.classification.name} "
+                f"({len(unknown)} distinct: {', '.join(unknown[:5])}{', ...' if len(unknown) > 5 else ''}; "
+                f"first at record {unknown_rows[0] + 1})", where=f"calibration data ({source})",
+                hint=f"check that the sample is coded in {self.classification.name}, the model's classification "
+                "(codes read as numbers lose leading zeros: read them as text); fix or leave out those records")
         keep = [i for i, t in enumerate(texts) if t.strip()]
+        if len(keep) < len(texts):
+            warnings.warn(f"{len(texts) - len(keep):,} calibration record(s) with an empty text left out",
+                          stacklevel=2)
         if len(keep) < min_records:
             raise InputError(f"the calibration sample has {len(keep)} usable record(s); at least {min_records} are needed",
                              where="calibration data",
@@ -326,8 +339,12 @@ class Coder:
         texts, _ = truncate_texts([texts[i] for i in keep], max_length=self.card.limits.max_text_length)
         codes = [codes[i] for i in keep]
         model = self.model.recalibrated(texts, codes)
-        card = calibration_card(self.card, model, source=source,
-                                fingerprint=data_fingerprint(texts, codes), n=len(codes))
+        fingerprint = data_fingerprint(texts, codes)
+        if fingerprint == self.card.training_data.fingerprint:
+            warnings.warn("the calibration sample is the model's training data: the promise would refer to records "
+                          "the model has seen; use a labelled sample it was not trained on", SameDataCalibrationWarning,
+                          stacklevel=2)
+        card = calibration_card(self.card, model, source=source, fingerprint=fingerprint, n=len(codes))
         return Coder(model=model, classification=self.classification, thresholds=model.thresholds_, card=card,
                      index=self.index)
 

@@ -56,7 +56,7 @@ def read_table(path: str | Path, *, sheet: str | int | None = None, encoding: st
         _check_encoding(encoding)
     text_encoding = encoding
     if suffix in TEXT_SUFFIXES:
-        text_encoding = encoding or _detect_text_encoding(path)
+        text_encoding = encoding or detect_text_encoding(path)
     try:
         if suffix in (".csv", ".txt", ".csv.gz", ".txt.gz"):
             frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=text_encoding,
@@ -128,8 +128,9 @@ def _head(path: Path, size: int = 8192) -> bytes:
                          hint="check that the file is not damaged and matches its extension") from None
 
 
-def _detect_text_encoding(path: Path) -> str:
-    """UTF-8 unless the file starts with a byte-order mark; refuses files that look binary."""
+def detect_text_encoding(path: Path) -> str:
+    """The encoding of a text table given without ``--encoding``: UTF-8, or the one its
+    byte-order mark names (``utf-8-sig``, ``utf-16``); InputError for a file that looks binary."""
     head = _head(path)
     for bom, name in _BOMS:
         if head.startswith(bom):

@@ -25,8 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from statcoder.errors import ModelFileError
+from statcoder.errors import InputError, ModelFileError
 from statcoder.io.archive_limits import check_npz
+from statcoder.io.atomic import current_umask
 
 FORMAT = "statcoder-model"
 FORMAT_VERSION = 2  # 2: typed card, calibrated meta-estimator (1 is read and converted)
@@ -82,8 +83,10 @@ def write_model_dir(
     renames, so a crash leaves either the old model or the new one.
     """
     target = Path(directory)
+    check_model_target(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes 0700; a model directory gets the umask's mode
     try:
         np.savez(tmp / "weights.npz", **arrays)
         for name, value in json_files.items():
@@ -111,6 +114,20 @@ def write_model_dir(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return final
+
+
+def check_model_target(directory: str | Path) -> None:
+    """Raise InputError unless ``directory`` may receive a model: absent, an empty directory, or
+    a model directory (which is replaced). Anything else - a file, a directory holding other
+    files - would be deleted by the swap, so it is refused before any work."""
+    target = Path(directory)
+    if not target.exists() and not target.is_symlink():
+        return
+    if target.is_dir() and not target.is_symlink() and ((target / CARD).is_file() or not any(target.iterdir())):
+        return
+    kind = "a file" if target.is_file() else "a directory that is not a statcoder model"
+    raise InputError(f"the output path is {kind}; writing the model there would delete it", where=str(target),
+                     hint="give a new directory (or an existing model directory, which is replaced)")
 
 
 def read_model_dir(directory: str | Path) -> tuple[dict[str, Any], Path]:
