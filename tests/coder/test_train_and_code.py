@@ -207,3 +207,23 @@ def test_flat_model_option(ilo_slice, isco):
     assert coder.card.hierarchical_model is False
     assert all(len(m.group_names_) == 1 for m in coder.model.estimators_)
     np.testing.assert_allclose(coder.predict_proba(["welder"]).sum(), 1.0)
+
+
+def test_training_data_that_repeats_its_texts_is_warned_about(ilo_slice, isco):
+    """A file concatenated twice makes every record's twin a training record of the member that
+    scores it out of fold: the promise would be optimistic for new texts, so train says so."""
+    import warnings
+
+    from statcoder.coder.train import RepeatedTextsWarning, warn_repeated_texts
+
+    part = ilo_slice.iloc[:300]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        train(pd.concat([part, part]), text_columns=["text"], code_column="code", classification=isco, cv_folds=3)
+    repeated = [w for w in caught if issubclass(w.category, RepeatedTextsWarning)]
+    assert len(repeated) == 1 and "300 of 600 training records (50%)" in str(repeated[0].message)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        share = warn_repeated_texts(part["text"].drop_duplicates().tolist())
+    assert share == 0.0 and not caught
+    assert warn_repeated_texts(["Nurse", " nurse ", "welder", "cook"] * 1, where="t") == 0.25

@@ -48,6 +48,39 @@ class NoTargetCalibrationWarning(UserWarning):
     """The promise refers to the training data's source, not to the records that will be coded."""
 
 
+class RepeatedTextsWarning(UserWarning):
+    """Many training records repeat another's text: the out-of-fold accuracy counts their twins as seen."""
+
+
+#: share of training records repeating another record's text from which ``train`` warns
+REPEATED_TEXTS_WARN = 0.05
+
+
+def warn_repeated_texts(texts: Sequence[str], *, where: str = "training data") -> float:
+    """Warn (``RepeatedTextsWarning``) when at least ``REPEATED_TEXTS_WARN`` of the records repeat
+    an earlier record's text (case and surrounding blanks ignored); returns that share (0-1).
+
+    Folds are drawn per record, so a record and its twin usually fall in different folds: the
+    twin's out-of-fold score comes from a member that saw the same text. That is right when the
+    texts to code repeat training texts at the same rate (common answers recur), and optimistic
+    when they do not (a file concatenated twice, copies from another source)."""
+    seen: set[str] = set()
+    repeats = 0
+    for text in texts:
+        key = text.strip().lower()
+        repeats += key in seen
+        seen.add(key)
+    share = repeats / len(texts) if len(texts) else 0.0
+    if share >= REPEATED_TEXTS_WARN:
+        warnings.warn(
+            f"{repeats:,} of {len(texts):,} training records ({share:.0%}) repeat another record's text ({where}); "
+            "the out-of-fold accuracy, and so the promise, counts them as seen: it holds for texts to code "
+            "that repeat training texts as often. If they will not, remove the repeats (`statcoder quality` "
+            "lists them) or run `statcoder calibrate` on a labelled sample of the texts to code",
+            RepeatedTextsWarning, stacklevel=3)
+    return share
+
+
 def data_fingerprint(texts: Sequence[str], codes: Sequence[str]) -> str:
     """SHA-256 of the sorted (text, code) pairs: same training data, same fingerprint."""
     digest = hashlib.sha256()
@@ -174,6 +207,7 @@ def train(
         data, text_columns=text_columns, code_column=code_column, classification=classification,
         on_unknown_code=on_unknown_code, max_text_length=max_text_length, where=where,
     )
+    warn_repeated_texts(texts, where=where)
     if index is not None:
         index.validate(classification)
     params = dict(model_params or {})
