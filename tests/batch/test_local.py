@@ -246,3 +246,22 @@ def test_reading_one_large_parquet_file_holds_one_chunk(tmp_path):
         peak = max(peak, pa.total_allocated_bytes() - before)
     assert rows == 200_000
     assert peak < 8 * 2**20, f"{peak / 2**20:.0f} MB of Arrow memory held while reading chunks of 0.2 MB"
+
+
+def test_a_run_limit_above_the_models_is_the_limit_the_texts_are_coded_with(titles, shared_data, tmp_path):
+    """--max-text-length above the card's limit: the text is coded whole, not cut again to the card's."""
+    from statcoder import Classification, train
+
+    isco = Classification.from_csv(shared_data / "classifications" / "isco08.csv")
+    model = train(titles.iloc[:600], text_columns=["text"], code_column="code", classification=isco, seed=0,
+                  cv_folds=2, max_text_length=40).save(tmp_path / "model")
+    long_text = "x" * 45 + " " + titles["text"].iloc[0]  # what it is about comes after the card's 40 characters
+    pd.DataFrame({"text": [long_text]}).to_csv(tmp_path / "in.csv", index=False)
+    code_files(model, tmp_path / "in.csv", tmp_path / "cut.csv", workers=1)  # default: the card's limit
+    code_files(model, tmp_path / "in.csv", tmp_path / "whole.csv", workers=1, max_text_length=400)
+    cut = pd.read_csv(tmp_path / "cut.csv", dtype=str, keep_default_na=False).iloc[0]
+    whole = pd.read_csv(tmp_path / "whole.csv", dtype=str, keep_default_na=False).iloc[0]
+    assert cut["problem"] == "too_long" and cut["decision"] == "review"
+    assert whole["problem"] == ""
+    expected = Coder.load(model).code([long_text], max_text_length=400).iloc[0]
+    assert whole["predicted_code"] == expected["predicted_code"] != cut["predicted_code"]

@@ -11,7 +11,7 @@ truncated and coded) or had bytes that are not valid UTF-8 is coded ``review`` a
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -31,6 +31,17 @@ PROBLEMS = ("invalid_encoding", "missing", "not_text", "too_long")
 #: Columns the batch engines add to the input columns, in this order.
 BATCH_COLUMNS = (*OUTPUT_COLUMNS, "problem", "model_version")
 REPLACEMENT = "\ufffd"
+
+
+def card_max_text_length(card: Mapping) -> int:
+    """The longest text (characters) a model directory's card says it was trained with; the
+    ``STATCODER_MAX_TEXT_LENGTH`` setting for a card without limits. A run's default limit."""
+    limit = (card.get("limits") or {}).get("max_text_length")
+    if limit:
+        return int(limit)
+    from statcoder.settings import get_settings
+
+    return int(get_settings().max_text_length)
 
 
 def check_text_columns(columns: Sequence[str], text_columns: Sequence[str], *, where: str) -> None:
@@ -203,7 +214,9 @@ def _code_rows(coder: Coder, rows: pd.DataFrame, text_columns: Sequence[str], *,
                where: str) -> dict[str, np.ndarray]:
     """Code ``rows`` (text columns only); returns the :data:`CODED` columns, decision forced for problems."""
     texts, problem = prepare_texts(rows, text_columns, max_text_length=max_text_length, where=where)
-    coded = coder.code(texts, text_columns=list(text_columns), top_k=top_k, where=where)
+    # the texts are cut to the run's limit above (and flagged); the model must not cut them again
+    # to its card's limit when the run's is larger (the user raised it on purpose)
+    coded = coder.code(texts, text_columns=list(text_columns), top_k=top_k, where=where, max_text_length=max_text_length)
     out = {column: coded[column].to_numpy() for column in BATCH_COLUMNS[:6]}
     flagged = problem != ""
     if flagged.any():

@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from statcoder.batch.cache import DEFAULT_CACHE_SIZE
-from statcoder.batch.chunks import cache_for, code_chunk, code_table
+from statcoder.batch.chunks import cache_for, card_max_text_length, code_chunk, code_table
 from statcoder.batch.sinks import (
     Assembler,
     PartWriter,
@@ -116,7 +116,7 @@ def _input_state(source: Source) -> dict:
 # ---- main side -----------------------------------------------------------------------------------
 def code_files(
     model_dir: str | Path, input_path: str | Path, output_path: str | Path, *,
-    text_columns: Sequence[str] | None = None, top_k: int = 5, max_text_length: int = 10_000,
+    text_columns: Sequence[str] | None = None, top_k: int = 5, max_text_length: int | None = None,
     workers: int | None = None, chunk_size: int = DEFAULT_CHUNK_SIZE, resume: bool = False,
     encoding: str | None = None, on_progress: ProgressFn | None = None, cache_size: int = DEFAULT_CACHE_SIZE,
 ) -> BatchResult:
@@ -138,6 +138,8 @@ def code_files(
         raise InputError(f"chunk size must be at least 1, got {chunk_size}", hint="e.g. 20000")
     card, _ = read_model_dir(model_dir)
     columns = list(text_columns or card.get("training_data", {}).get("text_columns", ["text"]))
+    if max_text_length is None:  # the limit the model was trained with travels in its card
+        max_text_length = card_max_text_length(card)
     source = Source(input_path, text_columns=columns, encoding=encoding)
     output = Path(output_path)
     kind = output_kind(output)

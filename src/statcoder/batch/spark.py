@@ -26,7 +26,13 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from statcoder.batch.cache import DEFAULT_CACHE_SIZE
-from statcoder.batch.chunks import BATCH_COLUMNS, cache_for, check_text_columns, code_chunk
+from statcoder.batch.chunks import (
+    BATCH_COLUMNS,
+    cache_for,
+    card_max_text_length,
+    check_text_columns,
+    code_chunk,
+)
 from statcoder.errors import ConfigurationError, InputError
 
 if TYPE_CHECKING:
@@ -128,7 +134,7 @@ def _partition_columns(df: DataFrame, base: str) -> list[str]:
 
 def code_path(
     model_dir: str | Path, input_path: str | Path, output_path: str | Path, *,
-    text_columns: Sequence[str] | None = None, top_k: int = 5, max_text_length: int = 10_000,
+    text_columns: Sequence[str] | None = None, top_k: int = 5, max_text_length: int | None = None,
     master: str | None = None, spark: SparkSession | None = None,
 ) -> int:
     """Read Parquet (file, directory or hive dataset) or CSV, code it, write a Parquet dataset.
@@ -144,6 +150,8 @@ def code_path(
 
     card, _ = read_model_dir(model_dir)  # hash check on the driver, before any job starts
     columns = list(text_columns or card.get("training_data", {}).get("text_columns", ["text"]))
+    if max_text_length is None:  # the limit the model was trained with travels in its card
+        max_text_length = card_max_text_length(card)
     if spark is None:
         builder = SparkSession.builder.appName("statcoder code")
         if master:
