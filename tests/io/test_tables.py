@@ -79,3 +79,14 @@ def test_semicolon_csv(tmp_path):
     path.write_text("text;code\nnurse, registered;2221\nwelder;7212\n", encoding="utf-8")
     frame = read_table(path)
     assert frame["code"].tolist() == ["2221", "7212"] and frame["text"][0] == "nurse, registered"
+
+
+@pytest.mark.parametrize("rows_before", [0, 3, 50_000])  # the last: past the reader's first buffer
+def test_a_decoding_error_points_at_the_byte_and_line(tmp_path, rows_before):
+    head = "text,code\n" + "".join(f"text {i},1\n" for i in range(rows_before))
+    path = tmp_path / "latin.csv"
+    path.write_bytes((head + "caf\xe9 cr\xe8me,1\n").encode("latin-1"))
+    with pytest.raises(InputError) as caught:
+        read_table(path)
+    where = len(head.encode()) + 3  # the é of "café"
+    assert f"at byte {where:,}, line {rows_before + 2:,}" in caught.value.message

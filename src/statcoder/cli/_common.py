@@ -96,6 +96,9 @@ TEXT_HELP = "Text column(s); repeat or comma-separate for several (joined with \
 DataOpt = Annotated[Path, typer.Option("--data", help="Input records (csv, tsv, parquet, xlsx, sav, dta).")]
 CodeOpt = Annotated[str, typer.Option("--code", help="Column holding the true (given) codes.")]
 TextOpt = Annotated[list[str] | None, typer.Option("--text", help=TEXT_HELP + " Default: text.")]
+#: --text of a command that takes a --model: the same option, defaulting to the model's text columns
+ModelTextOpt = Annotated[list[str] | None, typer.Option(
+    "--text", help=TEXT_HELP + " Default: the model's text columns (from its card), else text.")]
 ModelOpt = Annotated[Path, typer.Option("--model", help="Model directory written by `statcoder train`.")]
 OutOpt = Annotated[Path, typer.Option("--out", help="Where to write the output.")]
 EncodingOpt = Annotated[

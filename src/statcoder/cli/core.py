@@ -11,13 +11,13 @@ from rich.table import Table
 
 from statcoder.cli import app
 from statcoder.cli._common import (
-    TEXT_HELP,
     CodeOpt,
     CvFoldsOpt,
     DataOpt,
     EncodingOpt,
     MaxTextLengthOpt,
     ModelOpt,
+    ModelTextOpt,
     SeedOpt,
     TargetAccuracyOpt,
     TextOpt,
@@ -213,7 +213,7 @@ def code(
     model: ModelOpt,
     data: Annotated[Path | None, typer.Option("--data", help="Records to code: csv, tsv, parquet, a directory of Parquet files or a hive-partitioned dataset (also xlsx, sav, dta).")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Output: .csv, .tsv, .parquet, .xlsx, or a directory (Parquet dataset, input partitioning kept).")] = None,
-    text: Annotated[list[str] | None, typer.Option("--text", help=TEXT_HELP + " Default: those the model was trained on.")] = None,
+    text: ModelTextOpt = None,
     top_k: TopKOpt = 5,
     max_text_length: MaxTextLengthOpt = None,
     encoding: EncodingOpt = None,

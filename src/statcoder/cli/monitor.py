@@ -13,8 +13,8 @@ from statcoder.cli._common import (
     EncodingOpt,
     MaxTextLengthOpt,
     ModelOpt,
+    ModelTextOpt,
     SeedOpt,
-    TextOpt,
     check_max_text_length,
     console,
     hidden_alias,
@@ -59,7 +59,7 @@ def monitor(
     period_col: Annotated[str | None, typer.Option("--period-col", help="Column naming the period of each record.")] = None,
     period_size: Annotated[int | None, typer.Option("--period-size", help="Split into periods of N consecutive records instead.")] = None,
     audit_col: Annotated[str | None, typer.Option("--audit-col", help="Column with auditors' codes for sampled auto records (empty elsewhere).")] = None,
-    text: TextOpt = None,
+    text: ModelTextOpt = None,
     code: Annotated[str | None, typer.Option("--code", help="Column holding the true codes of the reference (default: the model's code column, else code).")] = None,
     column: Annotated[list[str], typer.Option("--column", help="Auxiliary column to test for drift; repeatable.")] = [],  # noqa: B006
     estimator: Annotated[str, typer.Option("--estimator", help="Label-free estimator that can raise alerts: cbpe, atc, average_confidence, label_shift (with --label-shift).")] = "cbpe",

@@ -114,7 +114,9 @@ def prepare_training_data(
 
         max_text_length = get_settings().max_text_length
     if on_unknown_code not in ("error", "drop"):
-        raise ConfigurationError(f"on_unknown_code must be 'error' or 'drop', got {on_unknown_code!r}")
+        raise ConfigurationError(f"unknown-code handling must be 'error' or 'drop', not {on_unknown_code!r}",
+                                 where="--on-unknown-code / on_unknown_code",
+                                 hint="use error (stop) or drop (leave the rows out)")
     if code_column not in data.columns:
         raise InputError(f"code column {code_column!r} not found", where=where,
                          hint=f"the columns are: {', '.join(map(str, list(data.columns)[:30]))}")

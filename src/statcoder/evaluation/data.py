@@ -66,7 +66,8 @@ class EvaluationData:
                 hint=f"available columns: {', '.join(map(str, frame.columns))}",
             )
         if on_unknown_code not in ("error", "drop"):
-            raise InputError(f"on_unknown_code must be 'error' or 'drop', not {on_unknown_code!r}")
+            raise InputError(f"unknown-code handling must be 'error' or 'drop', not {on_unknown_code!r}",
+                             where="--on-unknown-code / on_unknown_code", hint="use error (stop) or drop (leave the rows out)")
         codes = frame[code_column].fillna("").astype(str).str.strip()
         unknown = ~codes.map(lambda c: bool(c) and c in classification)
         dropped = int(unknown.sum())

@@ -87,8 +87,10 @@ def read_table(path: str | Path, *, sheet: str | int | None = None, encoding: st
         raise
     except UnicodeDecodeError as exc:
         name = text_encoding or "UTF-8"
+        offset, line = first_undecodable(path, text_encoding or "utf-8")
+        place = f"at byte {offset:,}, line {line:,}" if offset is not None else "somewhere"
         raise InputError(
-            f"the file is not {name} text ({exc.reason} at byte {exc.start})",
+            f"the file is not {name} text ({exc.reason} {place})",
             where=str(path),
             hint="pass its encoding, e.g. --encoding cp1250 or --encoding latin-1, or save it as UTF-8 "
             "(in Excel: 'CSV UTF-8')",
@@ -126,6 +128,34 @@ def _head(path: Path, size: int = 8192) -> bytes:
     except (OSError, EOFError) as exc:
         raise InputError(f"cannot read the file: {exc}", where=str(path),
                          hint="check that the file is not damaged and matches its extension") from None
+
+
+def first_undecodable(path: Path, encoding: str, *, block: int = 1 << 20) -> tuple[int | None, int]:
+    """Return (byte offset counted from 0, line number counted from 1) of the first byte
+    ``path`` cannot be decoded at in ``encoding``; (None, 0) when it decodes (or is unreadable).
+
+    The reader's own error counts within its buffer; this reads the file again, a block at a
+    time (only on the error path), so a message can point at the place."""
+    import codecs
+    import gzip
+
+    decoder = codecs.getincrementaldecoder(encoding)()
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    offset, lines = 0, 1
+    try:
+        with opener(path, "rb") as handle:
+            while chunk := handle.read(block):
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError as exc:
+                    before = decoder.getstate()[0] if hasattr(decoder, "getstate") else b""
+                    start = offset + max(0, exc.start - len(before))
+                    return start, lines + chunk[: max(0, exc.start - len(before))].count(b"\n")
+                offset += len(chunk)
+                lines += chunk.count(b"\n")
+    except (OSError, EOFError, LookupError):
+        pass
+    return None, 0
 
 
 def detect_text_encoding(path: Path) -> str:
