@@ -39,3 +39,9 @@ def test_quiet_and_clear_errors(model_dir, records, tmp_path):
     assert not (tmp_path / "o2.csv").exists()
     result = runner.invoke(app, [*base, "--out", str(tmp_path / "o3.csv"), "--engine", "dask"])
     assert result.exit_code == 2 and "unknown engine 'dask'" in result.stderr
+    result = runner.invoke(app, [*base, "--out", str(tmp_path / "o4.csv"), "--chunk-size", "0"])
+    assert result.exit_code == 2 and "--chunk-size must be at least 1" in result.stderr
+    # coding other text columns than the model's: done, with a warning naming both
+    result = runner.invoke(app, [*base, "--out", str(tmp_path / "o5.csv"), "--text", "survey", "--workers", "1"])
+    assert result.exit_code == 0 and "trained on the text column(s) text; coding with survey" in " ".join(
+        result.stderr.split())

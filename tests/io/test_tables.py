@@ -90,3 +90,11 @@ def test_a_decoding_error_points_at_the_byte_and_line(tmp_path, rows_before):
         read_table(path)
     where = len(head.encode()) + 3  # the é of "café"
     assert f"at byte {where:,}, line {rows_before + 2:,}" in caught.value.message
+
+
+def test_an_empty_file_says_so(tmp_path):
+    path = tmp_path / "empty.csv"
+    path.write_bytes(b"")
+    with pytest.raises(InputError) as caught:
+        read_table(path)
+    assert caught.value.message == "the file is empty" and "header" in caught.value.hint

@@ -239,9 +239,16 @@ def code(
         raise InputError(f"unknown engine {engine!r}", where="--engine", hint="use local or spark")
     if workers is not None and workers < 1:
         raise InputError(f"--workers must be at least 1, got {workers}", where="--workers", hint="e.g. --workers 2")
+    if chunk_size < 1:
+        raise InputError(f"--chunk-size must be at least 1, got {chunk_size}", where="--chunk-size",
+                         hint="e.g. --chunk-size 20000")
     card, _ = read_model_dir(model)  # hash-checked; the workers load the model themselves
     limits = model_limits(SimpleNamespace(card=card))
     columns = text_columns(text, limits["text_columns"])
+    trained_on = list(limits["text_columns"] or [])
+    if text and trained_on and columns != trained_on:
+        warn(f"the model was trained on the text column(s) {', '.join(trained_on)}; coding with "
+             f"{', '.join(columns)}: its accuracy promise refers to texts built like the training texts")
     limit = check_max_text_length(max_text_length, SimpleNamespace(card=card))
     if engine == "spark":
         from statcoder.batch.spark import code_path

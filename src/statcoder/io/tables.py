@@ -95,7 +95,9 @@ def read_table(path: str | Path, *, sheet: str | int | None = None, encoding: st
             hint="pass its encoding, e.g. --encoding cp1250 or --encoding latin-1, or save it as UTF-8 "
             "(in Excel: 'CSV UTF-8')",
         ) from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, OSError) as exc:
+    except pd.errors.EmptyDataError:
+        raise InputError("the file is empty", where=str(path), hint="give a file with a header row") from None
+    except (pd.errors.ParserError, ValueError, OSError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(f"cannot read the file: {first}", where=str(path), hint="check that the file is a valid " + suffix.lstrip(".") + " file") from None
     except Exception as exc:  # noqa: BLE001 - readers of binary formats raise their own exception types
