@@ -300,3 +300,17 @@ def test_flags_are_shown_without_a_value_type(command):
     assert result.exit_code == 0, result.output
     assert "--help" in result.output and "<bool>" not in result.output
     assert "<int>" in result.output or "<path>" in result.output or "<text>" in result.output  # other types stay
+
+
+def test_quality_cuts_over_long_texts_as_train_does(small_training, shared_data, tmp_path):
+    frame = pd.read_csv(small_training / "train.csv", dtype=str, keep_default_na=False)
+    frame.loc[frame.index[:2], "text"] = frame["text"].iloc[:2] + " and more" * 20
+    frame.to_csv(tmp_path / "long.csv", index=False)
+    isco = str(shared_data / "classifications" / "isco08.csv")
+    common = ["--data", str(tmp_path / "long.csv"), "--code", "code", "--classification", isco,
+              "--max-text-length", "100", "--cv-folds", "2"]
+    checked = runner.invoke(app, ["quality", *common, "--out", str(tmp_path / "q")])
+    trained = runner.invoke(app, ["train", *common, "--out", str(tmp_path / "m")])
+    assert checked.exit_code == trained.exit_code == 0, checked.output + trained.output
+    assert "2 text(s) longer than 100 characters cut" in " ".join(checked.output.split())
+    assert (tmp_path / "q" / "report.html").exists()

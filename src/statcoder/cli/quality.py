@@ -25,6 +25,7 @@ from statcoder.cli._common import (
     report_errors,
     text_columns,
     use_alias,
+    warn,
 )
 from statcoder.errors import ConfigurationError, InputError
 
@@ -145,16 +146,18 @@ def quality(
         bar.stage(f"reading {data.name}")
         frame = read_input(data, encoding=encoding)
         shares = read_expected_shares(expected_shares, encoding=encoding) if expected_shares else None
-        from statcoder.text import check_lengths, join_columns
+        from statcoder.text import join_columns
 
-        # the same length rule as `statcoder train` on the same data
-        check_lengths(join_columns(frame, text, where=str(data)), max_length=limit, where=str(data))
+        # the same length rule as `statcoder train` on the same data: over-long texts are cut and counted
+        n_long = sum(len(t) > limit for t in join_columns(frame, text, where=str(data)))
+        if n_long:
+            warn(f"{n_long:,} text(s) longer than {limit:,} characters cut to that length ({data}), as train cuts them")
         bar.stage(f"checking {len(frame):,} records (personal data, coverage, duplicates)")
         result = check_training_data(
             frame, text_columns=text, code_column=code, classification=tree, redact=redact,
             coder_columns=coders or None, expected_shares=shares, min_examples=min_examples,
             filter_by=filter_by, score=score, group_level=group_level, backend=backend,
-            n_splits=cv_folds or 5, seed=seed, on_progress=bar,
+            n_splits=cv_folds or 5, seed=seed, on_progress=bar, max_text_length=limit,
         )
         bar.stage(f"writing {out}")
         suspicious = result.suspicious_records()

@@ -119,14 +119,17 @@ def check_training_data(
     proba: np.ndarray | None = None,
     classes: Sequence[str] | None = None,
     on_progress: Callable[[int, int, str], None] | None = None,
+    max_text_length: int | None = None,
 ) -> QualityResult:
     """Run all training-data checks on ``data`` and return a ``QualityResult``.
+
+    ``max_text_length``: texts are cut to it (characters) as ``train`` cuts them; None: kept whole.
 
     Records with an empty code are left out of label-issue detection (and counted). When
     ``proba``/``classes`` are given (out-of-fold probabilities for the records with a code, in
     order; e.g. a trained coder's ``model.oof_proba_``) they are used instead of fitting one.
     """
-    from statcoder.text import join_columns
+    from statcoder.text import join_columns, truncate_texts
 
     text_columns = list(text_columns)
     needed = [*text_columns, code_column, *(coder_columns or [])]
@@ -149,6 +152,8 @@ def check_training_data(
     step("personal data")
 
     texts = join_columns(data, text_columns)
+    if max_text_length is not None:  # cut as `train` cuts them (the model checked is the one train fits)
+        texts, _ = truncate_texts(texts, max_length=max_text_length)
     codes = data[code_column].fillna("").astype(str).str.strip().tolist()
     has_code = np.array([bool(c) for c in codes])
     coded_rows = np.flatnonzero(has_code)
