@@ -88,6 +88,11 @@ def _statcoder(_: Request, exc: Exception) -> JSONResponse:
 JSON_HINT = "send a JSON object (UTF-8) with Content-Type: application/json"
 
 
+def _content_type(request: Request) -> str:
+    """The request's media type, lower case, without parameters ("" when none was sent)."""
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
 def _validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     problems = exc.errors()
@@ -95,7 +100,7 @@ def _validation(request: Request, exc: Exception) -> JSONResponse:
         return error_response(400, "malformed_json", "the request body is not valid JSON", JSON_HINT)
     if any(p.get("type") == "string_unicode" for p in problems):
         return _bad_text(request, exc)  # a lone surrogate, caught by the schema: the same answer
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    content_type = _content_type(request)
     if content_type and "json" not in content_type and any(tuple(p.get("loc", ())) == ("body",) for p in problems):
         # FastAPI reads a body of another content type as bytes and reports a type error
         return error_response(415, "unsupported_media_type", f"the request body is {content_type}, not JSON",
@@ -112,7 +117,7 @@ def _validation(request: Request, exc: Exception) -> JSONResponse:
 def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 400:  # the framework could not parse the body
-        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        content_type = _content_type(request)
         if "json" in content_type:  # e.g. not UTF-8
             return error_response(400, "malformed_json", "the request body could not be read as JSON", JSON_HINT)
         return error_response(400, "bad_request", "the request body could not be parsed",

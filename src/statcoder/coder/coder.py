@@ -46,12 +46,12 @@ if TYPE_CHECKING:
 
 ProgressFn = Callable[[int, int, str], None]
 CHUNK = 2000
+log = logging.getLogger(__name__)
+__all__ = ["CHUNK", "OUTPUT_COLUMNS", "Coder", "ProgressFn", "SameDataCalibrationWarning"]
 
 
 class SameDataCalibrationWarning(UserWarning):
     """A model is recalibrated on the records it was trained on (its promise would be optimistic)."""
-log = logging.getLogger(__name__)
-__all__ = ["CHUNK", "OUTPUT_COLUMNS", "Coder", "ProgressFn"]
 
 
 class Coder:

@@ -16,7 +16,7 @@ from statcoder.contract import DECISION, DECISIONS, OUTPUT_COLUMNS
 from statcoder.errors import InputError
 from statcoder.service.context import ServiceContext
 from statcoder.service.errors import NoActiveModelError, PayloadTooLargeError
-from statcoder.service.review import auxiliary_fields, select_for_review, task_rows
+from statcoder.service.review import MAX_RECORD_ID, auxiliary_fields, select_for_review, task_rows
 from statcoder.store.tables import Project
 from statcoder.text.normalise import join_fields
 
@@ -47,7 +47,6 @@ def active_coder(ctx: ServiceContext, project: Project):  # -> statcoder.coder.C
 
 
 MAX_FIELD_NAME = 200
-MAX_RECORD_ID = 200  # characters of a record id (the review task's record_id column)
 
 
 def _text_value(value: Any) -> str:
@@ -99,9 +98,7 @@ def check_records(
                 f"the records use more than {max_batch_fields} distinct field names", where=f"records[{i}]",
                 hint="send records with the same few fields, or split the batch",
             )
-        record_id = rec.get(id_field) if id_field is not None else None
-        if record_id is not None and not isinstance(record_id, str):
-            record_id = str(record_id)  # a number: as stored
+        record_id = None if id_field is None or rec.get(id_field) is None else str(rec[id_field])  # as stored
         if record_id is not None and len(record_id) > MAX_RECORD_ID:
             raise InputError(f"a record id is {len(record_id)} characters long; the limit is {MAX_RECORD_ID}",
                              where=f"records[{i}].{id_field}", hint="send shorter ids (they are stored with the tasks)")

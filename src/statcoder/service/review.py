@@ -61,6 +61,7 @@ def _storable(value: str | None, limit: int | None = None) -> str | None:
 
 
 MAX_FIELDS = 30
+MAX_RECORD_ID = 200  # characters of a record id (the review_tasks.record_id column)
 MAX_FIELD_CHARS = 500
 OUTPUT_COLUMNS = ("predicted_code", "predicted_level", "confidence", "decision", "source", "candidates")
 
@@ -147,7 +148,7 @@ def task_rows(
     for n, (i, reason) in enumerate(chosen):
         code, level, confidence, decision, _source, candidates = outputs[i]
         tasks.append({
-            "project_id": project.id, "job_id": job_id, "record_id": _storable(record_ids[i], 200),
+            "project_id": project.id, "job_id": job_id, "record_id": _storable(record_ids[i], MAX_RECORD_ID),
             "text": _storable(texts[i]), "reason": reason, "predicted_code": str(code),
             "predicted_level": int(level), "confidence": float(confidence),
             "decision": str(decision), "candidates": str(candidates),
@@ -288,7 +289,7 @@ def add_quality_tasks(
     now = utcnow()
     rows = [
         {
-            "project_id": project.id, "job_id": None, "record_id": _storable(None if rid is None else str(rid), 200),
+            "project_id": project.id, "job_id": None, "record_id": _storable(None if rid is None else str(rid), MAX_RECORD_ID),
             "text": _storable(text), "reason": "quality", "predicted_code": code,
             "predicted_level": classification.level(code), "confidence": float(p), "decision": "review",
             "candidates": json.dumps([{"code": code, "title": classification.title(code), "p": float(p)}]),

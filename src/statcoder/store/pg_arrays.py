@@ -31,7 +31,6 @@ class BinaryArray:
     """A column's values already in PostgreSQL's binary array format (``data``)."""
 
     __slots__ = ("data",)
-    kind = ""
 
     def __init__(self, data: bytes) -> None:
         self.data = data
@@ -40,19 +39,13 @@ class BinaryArray:
 class TextArray(BinaryArray):
     """A ``text[]`` parameter."""
 
-    kind = "text"
-
 
 class Int4Array(BinaryArray):
     """An ``int4[]`` parameter."""
 
-    kind = "int4"
-
 
 class Float8Array(BinaryArray):
     """A ``float8[]`` parameter."""
-
-    kind = "float8"
 
 
 _CLASSES: dict[str, type[BinaryArray]] = {"text": TextArray, "int4": Int4Array, "float8": Float8Array}
