@@ -87,10 +87,10 @@ def read_table(path: str | Path, *, sheet: str | int | None = None, encoding: st
         raise
     except UnicodeDecodeError as exc:
         name = text_encoding or "UTF-8"
-        offset, line = first_undecodable(path, text_encoding or "utf-8")
-        place = f"at byte {offset:,}, line {line:,}" if offset is not None else "somewhere"
+        offset, line, reason = first_undecodable(path, text_encoding or "utf-8")
+        place = f"{reason} at byte {offset:,}, line {line:,}" if offset is not None else exc.reason
         raise InputError(
-            f"the file is not {name} text ({exc.reason} {place})",
+            f"the file is not {name} text ({place})",
             where=str(path),
             hint="pass its encoding, e.g. --encoding cp1250 or --encoding latin-1, or save it as UTF-8 "
             "(in Excel: 'CSV UTF-8')",
@@ -132,9 +132,10 @@ def _head(path: Path, size: int = 8192) -> bytes:
                          hint="check that the file is not damaged and matches its extension") from None
 
 
-def first_undecodable(path: Path, encoding: str, *, block: int = 1 << 20) -> tuple[int | None, int]:
-    """Return (byte offset counted from 0, line number counted from 1) of the first byte
-    ``path`` cannot be decoded at in ``encoding``; (None, 0) when it decodes (or is unreadable).
+def first_undecodable(path: Path, encoding: str, *, block: int = 1 << 20) -> tuple[int | None, int, str]:
+    """Return (byte offset counted from 0, line number counted from 1, the decoder's reason) of
+    the first byte ``path`` cannot be decoded at in ``encoding``; (None, 0, "") when it decodes
+    (or is unreadable).
 
     The reader's own error counts within its buffer; this reads the file again, a block at a
     time (only on the error path), so a message can point at the place."""
@@ -152,12 +153,12 @@ def first_undecodable(path: Path, encoding: str, *, block: int = 1 << 20) -> tup
                 except UnicodeDecodeError as exc:
                     before = decoder.getstate()[0] if hasattr(decoder, "getstate") else b""
                     start = offset + max(0, exc.start - len(before))
-                    return start, lines + chunk[: max(0, exc.start - len(before))].count(b"\n")
+                    return start, lines + chunk[: max(0, exc.start - len(before))].count(b"\n"), exc.reason
                 offset += len(chunk)
                 lines += chunk.count(b"\n")
     except (OSError, EOFError, LookupError):
         pass
-    return None, 0
+    return None, 0, ""
 
 
 def detect_text_encoding(path: Path) -> str:
