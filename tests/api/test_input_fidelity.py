@@ -80,7 +80,17 @@ def test_non_finite_numbers_are_refused(client, tenant, token):
     r = client.post(f"/v1/projects/{tenant.id}/code", content=body,
                     headers={**tenant.headers("code"), "Content-Type": "application/json"})
     assert r.status_code == 422 and error_code(r) == "invalid_request", r.text
-    assert "finite" in r.json()["error"]["message"]
+    message = r.json()["error"]["message"]
+    # one problem for the one value, not its failure against each type a value may have
+    assert message.endswith("records.0.x: must be a finite number (NaN and infinities are not accepted)"), message
+    assert ";" not in message
+
+
+@pytest.mark.parametrize("value", [[1], {"a": 1}])
+def test_a_field_value_that_is_no_scalar_gets_one_message(client, tenant, value):
+    r = _code(client, tenant, {"records": [{"id": "1", "text": "baker"}, {"id": "2", "text": "cook", "x": value}]})
+    assert r.status_code == 422 and error_code(r) == "invalid_request", r.text
+    assert r.json()["error"]["message"] == "body.records.1.x: must be text, a number, true/false or null"
 
 
 def test_a_boolean_option_takes_a_boolean_only(client, tenant):

@@ -105,6 +105,7 @@ def _validation(request: Request, exc: Exception) -> JSONResponse:
         # FastAPI reads a body of another content type as bytes and reports a type error
         return error_response(415, "unsupported_media_type", f"the request body is {content_type}, not JSON",
                               JSON_HINT)
+    problems = _one_per_field_value(problems)
     shown = []
     for p in problems[:5]:
         where = ".".join(str(part) for part in p.get("loc", ()))
@@ -112,6 +113,33 @@ def _validation(request: Request, exc: Exception) -> JSONResponse:
     more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
     return error_response(422, "invalid_request", "; ".join(shown) + more,
                           "check the request against the OpenAPI schema at /openapi.json")
+
+
+#: the members of a record's field value (``schemas.FieldValue``) as pydantic names them in a location
+_FIELD_VALUE_MEMBERS = {"str", "int", "float", "bool"}
+
+
+def _one_per_field_value(problems: list[dict]) -> list[dict]:
+    """Return the problems with the failures of one field value against every member of its
+    union (text, integer, number, boolean) folded into one: what the value must be."""
+    folded: list[dict] = []
+    seen: dict[tuple, dict] = {}
+    for p in problems:
+        loc = tuple(p.get("loc", ()))
+        if len(loc) < 2 or loc[-1] not in _FIELD_VALUE_MEMBERS:
+            folded.append(p)
+            continue
+        where = loc[:-1]
+        finite = p.get("type") == "finite_number"
+        if where in seen:
+            seen[where]["finite"] = seen[where]["finite"] or finite
+            continue
+        seen[where] = {"loc": where, "finite": finite}
+        folded.append(seen[where])
+    for p in seen.values():
+        p["msg"] = ("must be a finite number (NaN and infinities are not accepted)" if p.pop("finite")
+                    else "must be text, a number, true/false or null")
+    return folded
 
 
 def _http(request: Request, exc: Exception) -> JSONResponse:
