@@ -99,6 +99,14 @@ def test_train_options_for_extra_text_and_model_choice_reach_the_card(small_trai
         result = runner.invoke(app, [*base, *extra, "--out", str(folder / name)])
         assert result.exit_code == 0, result.output
         cards[name] = json.loads((folder / name / "model.json").read_text())
+        output = " ".join(result.output.split())
+        if name == "notes":  # the summary says what was chosen, with each candidate's validation figure
+            chosen = cards[name]["model_selection"]
+            assert "--select-model: chose " in output and "the default model" in output and "C = " in output
+            top = chosen["validation_top1"][chosen["chosen"]]
+            assert f"{top:.3f}" in output
+        else:
+            assert "--select-model" not in output
     plain, notes = cards["plain"]["model_selection"], cards["notes"]["model_selection"]
     assert "title_examples" not in plain and "extra_examples" not in plain and "candidates" not in plain
     n_codes = frame["code"].nunique()

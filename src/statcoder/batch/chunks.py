@@ -47,7 +47,7 @@ def card_max_text_length(card: Mapping) -> int:
 def check_text_columns(columns: Sequence[str], text_columns: Sequence[str], *, where: str) -> None:
     """Raise InputError (before any output is written) when a text column is not in ``columns``."""
     if not text_columns:
-        raise InputError("no text column given", where=where, hint="name at least one column with --text")
+        raise InputError("no text column given", where=where, hint="name at least one text column (text_columns; CLI: --text)")
     missing = [c for c in text_columns if c not in columns]
     if missing:
         raise InputError(

@@ -133,7 +133,7 @@ def code_files(
     from statcoder.models.persistence import read_model_dir
 
     if top_k < 1:
-        raise InputError(f"top_k must be at least 1, got {top_k}", hint="use e.g. --top-k 5")
+        raise InputError(f"top_k must be at least 1, got {top_k}", hint="pass top_k >= 1, e.g. 5 (CLI: --top-k)")
     if chunk_size < 1:
         raise InputError(f"chunk size must be at least 1, got {chunk_size}", hint="e.g. 20000")
     card, _ = read_model_dir(model_dir)

@@ -96,7 +96,7 @@ class Source:
             raise InputError(f"cannot read the Parquet input: {first}", where=self.where,
                              hint="check that every file is valid Parquet") from None
         if not fragments:
-            raise InputError("no Parquet files found", where=self.where, hint="point --input at .parquet files")
+            raise InputError("no Parquet files found", where=self.where, hint="point the input (CLI: --input) at .parquet files")
         self._fragments = fragments
         self._schema = dataset.schema
         file_columns = set(fragments[0].physical_schema.names)

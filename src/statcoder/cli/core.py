@@ -190,6 +190,9 @@ def _print_training_summary(coder, out: Path) -> None:
                  "by more text), so the head block is empty and the model is the one without it")
         else:
             console.print(f"head block: weight {card.head_weight:g}", highlight=False)
+    selection = card.model_selection or {}
+    if selection.get("candidates"):
+        console.print(f"--select-model: {_model_choice(selection)}", highlight=False, soft_wrap=True)
     table = Table(title=f"held-out ({held.cv_folds}-fold) figures, target accuracy {card.target_accuracy}")
     for column in ("level", "top-1 accuracy", "threshold", "coded at this level", "their accuracy"):
         table.add_column(column, justify="right")
@@ -205,6 +208,24 @@ def _print_training_summary(coder, out: Path) -> None:
     console.print(f"decisions: {shares}; ECE {fmt.number(held.ece, 3)} "
                   f"(before calibration {fmt.number(held.ece_before_calibration, 3)})",
                   highlight=False)
+
+
+def _model_choice(selection: dict) -> str:
+    """Return which candidate ``--select-model`` chose and each one's validation top-1, in words."""
+    from statcoder.report import format as fmt
+
+    def name(change: dict) -> str:
+        if not change:
+            return "the default model"
+        return ", ".join("flat (no hierarchy)" if k == "groups" and v is None else f"{k} = {v:g}"
+                         if isinstance(v, float) else f"{k} = {v}" for k, v in change.items())
+
+    candidates, tops = selection["candidates"], selection.get("validation_top1", [])
+    chosen = selection.get("chosen", 0)
+    scores = "; ".join(f"{name(c)}: {fmt.number(t, 3)}" for c, t in zip(candidates, tops, strict=False))
+    n = selection.get("validation_n")
+    on = f" on {fmt.integer(n)} held-out records of the first fold" if n else ""
+    return f"chose {name(candidates[chosen])} (validation top-1{on}: {scores})"
 
 
 @app.command()

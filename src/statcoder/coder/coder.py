@@ -160,7 +160,7 @@ class Coder:
         Empty texts get decision ``review`` with no code. ``top_k`` candidates are listed.
         """
         if top_k < 1:
-            raise InputError(f"top_k must be at least 1, got {top_k}", hint="use e.g. --top-k 5")
+            raise InputError(f"top_k must be at least 1, got {top_k}", hint="pass top_k >= 1, e.g. 5 (CLI: --top-k)")
         frame = data if isinstance(data, pd.DataFrame) else pd.DataFrame({"text": list(data)})
         if not isinstance(data, pd.DataFrame):
             text_columns = ("text",)
@@ -200,7 +200,7 @@ class Coder:
         the order the review queue works in.
         """
         if top_k < 1:
-            raise InputError(f"top_k must be at least 1, got {top_k}", hint="use e.g. --top-k 5")
+            raise InputError(f"top_k must be at least 1, got {top_k}", hint="pass top_k >= 1, e.g. 5 (CLI: --top-k)")
         joined = [as_text(t).strip() for t in texts]
         first = joined if index_texts is None else [as_text(t).strip() for t in index_texts]
         if len(first) != len(joined):

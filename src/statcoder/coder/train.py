@@ -220,7 +220,7 @@ def train(
         params["groups"] = top_level_groups(classification, codes)
     folds = cv_folds or (5 if len(texts) < 20_000 else 3)
     if folds < 2:
-        raise ConfigurationError(f"cv_folds must be at least 2, got {folds}", hint="e.g. --cv-folds 5")
+        raise ConfigurationError(f"cv_folds must be at least 2, got {folds}", hint="e.g. cv_folds=5 (CLI: --cv-folds 5)")
     base = make_model(backend, seed=seed, **params)
     if deploy is None:
         deploy = "mean" if callable(getattr(base, "plan_fit", None)) else "members"

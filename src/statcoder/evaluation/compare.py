@@ -56,7 +56,7 @@ def compare(evaluations: list[Evaluation], *, n_boot: int = 1000, seed: int = 0)
     ``churn`` (rows ``model, code_churn, decision_churn`` against the first model).
     """
     if len(evaluations) < 2:
-        raise InputError("comparison needs at least two models", hint="pass --model twice")
+        raise InputError("comparison needs at least two models", hint="pass two or more evaluations (CLI: --model twice)")
     base = evaluations[0]
     for other in evaluations[1:]:
         if other.data.fingerprint != base.data.fingerprint:

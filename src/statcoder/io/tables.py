@@ -92,7 +92,7 @@ def read_table(path: str | Path, *, sheet: str | int | None = None, encoding: st
         raise InputError(
             f"the file is not {name} text ({place})",
             where=str(path),
-            hint="pass its encoding, e.g. --encoding cp1250 or --encoding latin-1, or save it as UTF-8 "
+            hint="pass its encoding, e.g. cp1250 or latin-1 (CLI: --encoding), or save it as UTF-8 "
             "(in Excel: 'CSV UTF-8')",
         ) from None
     except pd.errors.EmptyDataError:

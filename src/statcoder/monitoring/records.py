@@ -160,7 +160,7 @@ def score_frame(
     for name in columns:
         if name not in frame.columns:
             raise InputError(f"auxiliary column {name!r} not found", where=where,
-                             hint="drop it from --column, or check the file")
+                             hint="drop it from columns (CLI: --column), or check the file")
     if all(c in frame.columns for c in CODED_COLUMNS):
         coded = frame
     else:
@@ -203,7 +203,8 @@ def split_periods(
     if period_column is not None:
         if period_column not in frame.columns:
             raise InputError(f"period column {period_column!r} not found", where=where,
-                             hint="pass --period-col with a column of the current file, or use --period-size N")
+                             hint="pass period_column with a column of the current file, or chunk_size N "
+                                  "(CLI: --period-col C or --period-size N)")
         keys = frame[period_column].fillna("").astype(str)
         if (keys == "").any():
             raise InputError(f"{int((keys == '').sum())} rows have no period", where=f"{where}: column {period_column}",
@@ -211,7 +212,7 @@ def split_periods(
         return [(k, frame[keys == k].reset_index(drop=True)) for k in _period_sort_key(keys.unique().tolist())]
     if chunk_size is None or chunk_size < 1:
         raise InputError("no way to split the current data into periods", where=where,
-                         hint="pass --period-col C or --period-size N (N >= 1)")
+                         hint="pass period_column, or chunk_size N >= 1 (CLI: --period-col C or --period-size N)")
     starts = list(range(0, len(frame), chunk_size))
     if len(starts) > 1 and len(frame) - starts[-1] < chunk_size / 2:
         starts.pop()

@@ -121,7 +121,7 @@ def coder_agreement(
     if arr.ndim != 2 or arr.shape[1] < 2:
         raise InputError(
             "coder agreement needs at least two code columns",
-            hint="pass one column per coder, e.g. --coder-columns code_a code_b",
+            hint="pass one column per coder (CLI: e.g. --coder-columns code_a code_b)",
         )
     complete = np.all((arr != "") & pd.notna(arr), axis=1) if arr.size else np.zeros(0, dtype=bool)
     arr = arr[complete].astype(str)

@@ -78,7 +78,7 @@ def check_head_weight(value: Any, *, where: str = "head_weight") -> float:
         weight = float("nan")
     if not np.isfinite(weight) or weight < 0:
         raise ConfigurationError(f"head weight must be a number of at least 0, got {value!r}", where=where,
-                                 hint="e.g. --head-weight 1 (0 = no head block)")
+                                 hint="e.g. head_weight=1, 0 = no head block (CLI: --head-weight 1)")
     return weight
 
 

@@ -67,7 +67,7 @@ def join_columns(frame: pd.DataFrame, columns: Sequence[str], *, where: str = "i
     Raises InputError when a column is missing. Missing values count as empty text.
     """
     if not columns:
-        raise InputError("no text column given", where=where, hint="name at least one column with --text")
+        raise InputError("no text column given", where=where, hint="name at least one text column (text_columns; CLI: --text)")
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise InputError(
@@ -92,7 +92,8 @@ def check_lengths(texts: Sequence[str], *, max_length: int, where: str = "input"
         raise InputError(
             f"{len(long_rows)} text(s) are longer than {max_length} characters",
             where=f"{where}: row(s) {shown}{' ...' if len(long_rows) > 5 else ''}",
-            hint="shorten them, or raise the limit (--max-text-length / STATCODER_MAX_TEXT_LENGTH)",
+            hint="shorten them, or raise the limit (max_text_length; CLI: --max-text-length; service: "
+            "STATCODER_MAX_TEXT_LENGTH)",
         )
 
 
@@ -104,7 +105,8 @@ def truncate_texts(texts: Sequence[str], *, max_length: int) -> tuple[list[str],
     """
     if max_length < 1:
         raise InputError(f"the text length limit must be at least 1, got {max_length}",
-                         hint="set --max-text-length / STATCODER_MAX_TEXT_LENGTH to a positive number")
+                         hint="pass a positive max_text_length (CLI: --max-text-length; service: "
+                         "STATCODER_MAX_TEXT_LENGTH)")
     cut = [i for i, t in enumerate(texts) if len(t) > max_length]
     if not cut:
         return list(texts), []
