@@ -174,8 +174,11 @@ def single(args: argparse.Namespace, texts: list[str]) -> dict:
         for k, v in p["errors"].items():
             errors[k] = errors.get(k, 0) + v
     elapsed = max(p["elapsed_s"] for p in parts)
-    return {"requests": len(latencies) + sum(errors.values()), "ok": len(latencies), "errors": errors,
-            "elapsed_s": elapsed, "requests_per_s": len(latencies) / elapsed, **percentiles(latencies)}
+    out = {"requests": len(latencies) + sum(errors.values()), "ok": len(latencies), "errors": errors,
+           "elapsed_s": elapsed, "requests_per_s": len(latencies) / elapsed, **percentiles(latencies)}
+    if args.latencies:  # every answered request's latency (ms), for percentiles over several runs
+        out["latencies_ms"] = [round(x * 1000, 4) for x in latencies]
+    return out
 
 
 def batch_bodies(texts: list[str], batch: int, requests: int, seed: int) -> list[bytes]:
@@ -233,6 +236,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--requests", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--latencies", action="store_true", help="also print every latency (single mode, ms)")
     args = parser.parse_args()
     with open(args.texts, encoding="utf-8") as handle:
         texts = [line.rstrip("\n") for line in handle if line.strip()]
