@@ -219,8 +219,11 @@ def batch(args: argparse.Namespace, texts: list[str]) -> dict:
         if answer.status == 200 and [r["id"] for r in json.loads(answer.body)["records"]] == sent:
             ok.append(latency)
     errors = args.requests - len(ok)
-    return {"requests": args.requests, "errors": errors, "records_per_s": len(ok) * args.batch / elapsed,
-            **percentiles(ok)}
+    out = {"requests": args.requests, "errors": errors, "elapsed_s": elapsed,
+           "records_per_s": len(ok) * args.batch / elapsed, **percentiles(ok)}
+    if args.latencies:
+        out["latencies_ms"] = [round(x * 1000, 4) for x in ok]
+    return out
 
 
 def main() -> None:
@@ -236,7 +239,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--requests", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--latencies", action="store_true", help="also print every latency (single mode, ms)")
+    parser.add_argument("--latencies", action="store_true", help="also print every latency (ms)")
     args = parser.parse_args()
     with open(args.texts, encoding="utf-8") as handle:
         texts = [line.rstrip("\n") for line in handle if line.strip()]
