@@ -265,3 +265,46 @@ def test_a_run_limit_above_the_models_is_the_limit_the_texts_are_coded_with(titl
     assert whole["problem"] == ""
     expected = Coder.load(model).code([long_text], max_text_length=400).iloc[0]
     assert whole["predicted_code"] == expected["predicted_code"] != cut["predicted_code"]
+
+
+def test_the_output_may_not_replace_the_input_or_land_inside_it(model_dir, records, tmp_path):
+    records.to_csv(tmp_path / "in.csv", index=False)
+    before = (tmp_path / "in.csv").read_bytes()
+    with pytest.raises(InputError, match="would replace the input file"):
+        code_files(model_dir, tmp_path / "in.csv", tmp_path / "." / "in.csv")
+    assert (tmp_path / "in.csv").read_bytes() == before
+    folder = tmp_path / "dataset"
+    folder.mkdir()
+    records.to_parquet(folder / "part-0.parquet", index=False)
+    with pytest.raises(InputError, match="inside the input directory"):
+        code_files(model_dir, folder, folder / "coded.parquet")
+    assert sorted(p.name for p in folder.iterdir()) == ["part-0.parquet"]
+
+
+def test_starting_over_says_how_many_finished_chunks_it_discards(model_dir, records, tmp_path):
+    records.to_parquet(tmp_path / "in.parquet", index=False)
+    out = tmp_path / "out.csv"
+    parts = work_dir(out) / "parts"
+    parts.mkdir(parents=True)
+    for index in (0, 1):  # an interrupted run's finished chunks
+        (parts / f"part-{index:06d}.csv").write_text("x\n")
+    (parts / "part-000002.csv.tmp").write_text("x\n")  # one being written: not finished
+    with pytest.warns(UserWarning, match=r"had finished 2 chunk\(s\); they are discarded .*--resume"):
+        code_files(model_dir, tmp_path / "in.parquet", out, workers=1)
+    assert len(pd.read_csv(out)) == len(records)
+
+
+def test_ctrl_c_says_what_is_kept_and_how_to_continue(model_dir, records, tmp_path):
+    big = pd.concat([records] * 4, ignore_index=True)
+    big.to_parquet(tmp_path / "in.parquet", index=False)
+    run = _run_cli("--model", str(model_dir), "--data", str(tmp_path / "in.parquet"), "--chunk-size", "300",
+                   "--workers", "1", "--quiet", "--out", str(tmp_path / "out.csv"))
+    parts = work_dir(tmp_path / "out.csv") / "parts"
+    while run.poll() is None and not list(parts.glob("part-*.csv")):
+        time.sleep(0.05)
+    assert run.poll() is None, "the run finished before it could be interrupted"
+    run.send_signal(signal.SIGINT)
+    assert run.wait(timeout=120) == 130
+    said = " ".join(run.stderr.read().split())
+    assert "interrupted: nothing written at" in said and "run the same command with --resume to continue" in said
+    assert "Traceback" not in said and not (tmp_path / "out.csv").exists()

@@ -36,6 +36,10 @@ def test_calibrate_writes_a_new_model(shared_data, tmp_path):
     bad = runner.invoke(app, ["calibrate", "--model", str(tmp_path / "m"), "--data", str(tmp_path / "sample.csv"),
                               "--text", "answer", "--code", "nope", "--out", str(tmp_path / "m3")])
     assert bad.exit_code == 2 and "code column 'nope' not found" in bad.output
+    # --text is comma-separated as in every command: each column is looked up on its own
+    listed = runner.invoke(app, ["calibrate", "--model", str(tmp_path / "m"), "--data", str(tmp_path / "sample.csv"),
+                                 "--text", "answer,sector", "--code", "truth", "--out", str(tmp_path / "m3")])
+    assert listed.exit_code == 2 and "text column(s) 'sector' not found" in " ".join(listed.output.split())
     same = runner.invoke(app, ["calibrate", "--model", str(tmp_path / "m"), "--data", str(tmp_path / "sample.csv"),
                                "--text", "answer", "--code", "truth", "--out", str(tmp_path / "m")])
     assert same.exit_code == 2 and "new directory" in same.output

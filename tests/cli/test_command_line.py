@@ -61,6 +61,16 @@ def test_cv_folds_below_two_refused_with_the_same_message(command, folds, tmp_pa
     assert f"--cv-folds must be at least 2, got {folds}" in " ".join(result.output.split())
 
 
+@pytest.mark.parametrize(("command", "option"), [
+    ("train", "--seed"), ("quality", "--seed"), ("monitor", "--seed"), ("evaluate", "--seed"),
+    ("evaluate", "--retrain-seed"), ("demo", "--seed")])
+def test_a_negative_seed_is_refused_before_any_work(command, option):
+    result = runner.invoke(app, [command, option, "-1"])
+    assert result.exit_code == 2, result.output
+    said = " ".join(result.output.replace("│", " ").split())  # the message is boxed and wrapped
+    assert f"Invalid value for '{option}'" in said and "greater than or equal to 0" in said
+
+
 def test_old_spellings_are_hidden_and_warn(tmp_path):
     help_text = runner.invoke(app, ["monitor", "--help"]).output
     assert "--code" in help_text and "--label-col" not in help_text
@@ -127,6 +137,27 @@ def test_header_only_input_warning_in_code(small_model, tmp_path):
     result = runner.invoke(app, ["code", "--model", str(small_model), "--data", str(path),
                                  "--out", str(tmp_path / "o.csv")])
     assert "has 0 records" in " ".join(result.output.split())
+
+
+def test_code_says_to_pass_the_encoding_when_texts_are_not_utf8(small_model, tmp_path):
+    path = tmp_path / "pl.csv"
+    path.write_bytes(CP1250.encode("cp1250"))
+    args = ["code", "--model", str(small_model), "--data", str(path), "--workers", "1", "--quiet"]
+    result = runner.invoke(app, [*args, "--out", str(tmp_path / "o.csv")])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert "2 record(s) have text that is not valid UTF-8" in said and "--encoding (e.g. cp1250" in said
+    again = runner.invoke(app, [*args, "--encoding", "cp1250", "--out", str(tmp_path / "o2.csv")])
+    assert again.exit_code == 0 and "not valid UTF-8" not in again.output
+    assert pd.read_csv(tmp_path / "o2.csv")["text"].tolist() == ["Kierowca wózka widłowego", "Księgowa"]
+
+
+def test_code_refuses_to_write_over_its_input(small_model, tmp_path):
+    path = tmp_path / "in.csv"
+    path.write_text("text\nnurse\n")
+    result = runner.invoke(app, ["code", "--model", str(small_model), "--data", str(path), "--out", str(path)])
+    assert result.exit_code == 2 and "would replace the input file" in " ".join(result.output.split())
+    assert path.read_text() == "text\nnurse\n"
 
 
 @pytest.fixture(scope="module")

@@ -114,6 +114,17 @@ def _input_state(source: Source) -> dict:
 
 
 # ---- main side -----------------------------------------------------------------------------------
+def check_not_input(input_path: Path, output: Path) -> None:
+    """Raise InputError when writing ``output`` would replace or write into the input."""
+    source, target = input_path.resolve(), output.resolve()
+    if target == source:
+        raise InputError("the output would replace the input file", where=str(output),
+                         hint="write the coded records to another file (--out)")
+    if source.is_dir() and target.is_relative_to(source):
+        raise InputError("the output would be written inside the input directory (and read as input next time)",
+                         where=str(output), hint="write the coded records outside the input directory (--out)")
+
+
 def code_files(
     model_dir: str | Path, input_path: str | Path, output_path: str | Path, *,
     text_columns: Sequence[str] | None = None, top_k: int = 5, max_text_length: int | None = None,
@@ -140,8 +151,9 @@ def code_files(
     columns = list(text_columns or card.get("training_data", {}).get("text_columns", ["text"]))
     if max_text_length is None:  # the limit the model was trained with travels in its card
         max_text_length = card_max_text_length(card)
-    source = Source(input_path, text_columns=columns, encoding=encoding)
     output = Path(output_path)
+    check_not_input(Path(input_path), output)
+    source = Source(input_path, text_columns=columns, encoding=encoding)
     kind = output_kind(output)
     partitions = tuple(source.partition_columns) if kind == "dataset" else ()
     schema = _input_schema(source)

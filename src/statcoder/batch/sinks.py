@@ -106,6 +106,14 @@ def work_dir(output: Path) -> Path:
     return output.parent / f".{output.name}.statcoder-work"
 
 
+def finished_chunks(output: Path) -> int:
+    """Return how many chunks an earlier (interrupted) run writing ``output`` completed (0: none)."""
+    work = work_dir(output)
+    if not work.is_dir():
+        return 0
+    return sum(1 for p in work.rglob("part-*.*") if not p.name.endswith(".tmp") and p.name[5:11].isdigit())
+
+
 def start_work(output: Path, state: dict, *, resume: bool) -> tuple[Path, bool]:
     """Prepare the work directory; returns (its path, whether an earlier run is resumed).
 
@@ -130,6 +138,13 @@ def start_work(output: Path, state: dict, *, resume: bool) -> tuple[Path, bool]:
         warnings.warn(f"nothing to resume for {output.name}: {finished}; coding the whole input again",
                       stacklevel=2)
     if work.is_dir():
+        kept = finished_chunks(output)
+        if kept and not resume:
+            import warnings
+
+            warnings.warn(f"an interrupted run writing {output.name} had finished {kept} chunk(s); they are "
+                          "discarded and the whole input is coded again (resume=True, CLI: --resume, continues "
+                          "an interrupted run instead)", stacklevel=2)
         shutil.rmtree(work)
     work.mkdir(parents=True)
     atomic_write_with(state_file, lambda tmp: tmp.write_text(json.dumps(state, sort_keys=True), encoding="utf-8"))

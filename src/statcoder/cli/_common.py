@@ -109,7 +109,10 @@ EncodingOpt = Annotated[
 CvFoldsOpt = Annotated[
     int | None, typer.Option("--cv-folds", help="Cross-validation folds, at least 2 (default 5, or 3 above 20,000 records).")
 ]
-SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed (folds, solvers, sampling).")]
+#: seeds go to numpy's generators, which take 0 ... 2**32 - 1
+SEED_MIN, SEED_MAX = 0, 2**32 - 1
+SeedOpt = Annotated[int, typer.Option("--seed", min=SEED_MIN, max=SEED_MAX,
+                                      help="Random seed (folds, solvers, sampling), 0 or more.")]
 TargetAccuracyOpt = Annotated[
     float, typer.Option("--target-accuracy", help="Accuracy that auto-coded records must reach (between 0 and 1).")
 ]

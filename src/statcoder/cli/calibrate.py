@@ -8,7 +8,15 @@ from typing import Annotated
 import typer
 
 from statcoder.cli import app
-from statcoder.cli._common import EncodingOpt, console, read_input, report_errors, warn
+from statcoder.cli._common import (
+    EncodingOpt,
+    ModelTextOpt,
+    console,
+    read_input,
+    report_errors,
+    text_columns,
+    warn,
+)
 
 
 @app.command()
@@ -18,7 +26,7 @@ def calibrate(
     data: Annotated[Path, typer.Option("--data", help="Labelled sample of the records to code (csv, parquet, xlsx...).")],
     code: Annotated[str, typer.Option("--code", help="Column holding the true codes.")],
     out: Annotated[Path, typer.Option("--out", help="New model directory to write.")],
-    text: Annotated[list[str] | None, typer.Option("--text", help="Text column(s); default: those the model was trained on.")] = None,
+    text: ModelTextOpt = None,
     source: Annotated[str | None, typer.Option(help="What the sample is, for the model card (default: the file name).")] = None,
     encoding: EncodingOpt = None,
 ) -> None:
@@ -42,7 +50,7 @@ def calibrate(
     if code not in frame.columns:
         raise InputError(f"code column {code!r} not found", where=str(data),
                          hint=f"the columns are: {', '.join(map(str, list(frame.columns)[:30]))}")
-    columns = list(text or coder.card.limits.text_columns)
+    columns = text_columns(text, coder.card.limits.text_columns)
     texts = join_columns(frame, columns, where=str(data))
     codes = frame[code].fillna("").astype(str).str.strip().tolist()
     keep = [i for i, c in enumerate(codes) if c]

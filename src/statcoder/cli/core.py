@@ -11,6 +11,8 @@ from rich.table import Table
 
 from statcoder.cli import app
 from statcoder.cli._common import (
+    SEED_MAX,
+    SEED_MIN,
     CodeOpt,
     CvFoldsOpt,
     DataOpt,
@@ -28,6 +30,7 @@ from statcoder.cli._common import (
     check_target_accuracy,
     check_top_k,
     console,
+    err_console,
     hidden_alias,
     model_limits,
     progress,
@@ -271,6 +274,9 @@ def code(
         warn(f"the model was trained on the text column(s) {', '.join(trained_on)}; coding with "
              f"{', '.join(columns)}: its accuracy promise refers to texts built like the training texts")
     limit = check_max_text_length(max_text_length, SimpleNamespace(card=card))
+    from statcoder.batch.local import check_not_input
+
+    check_not_input(data, out)
     if engine == "spark":
         from statcoder.batch.spark import code_path
 
@@ -283,10 +289,19 @@ def code(
         return
     from statcoder.batch import code_files
 
-    with batch_progress(quiet=quiet) as on_progress:
-        result = code_files(model, data, out, text_columns=columns, top_k=top_k, max_text_length=limit,
-                            workers=workers, chunk_size=chunk_size, resume=resume, encoding=encoding,
-                            on_progress=on_progress)
+    try:
+        with batch_progress(quiet=quiet) as on_progress:
+            result = code_files(model, data, out, text_columns=columns, top_k=top_k, max_text_length=limit,
+                                workers=workers, chunk_size=chunk_size, resume=resume, encoding=encoding,
+                                on_progress=on_progress)
+    except KeyboardInterrupt:
+        from statcoder.batch.sinks import finished_chunks
+
+        kept = finished_chunks(out)
+        err_console.print(f"interrupted: nothing written at {out}; "
+                          + (f"{kept} finished chunk(s) kept: run the same command with --resume to continue"
+                             if kept else "no chunk had finished"), highlight=False, soft_wrap=True)
+        raise typer.Exit(code=130) from None
     if result.rows == 0 and not result.resumed_chunks:
         warn(f"{data} (--data) has 0 records (a header only); the results below describe no data")
     total = sum(result.decisions.values()) or 1
@@ -299,13 +314,17 @@ def code(
     if result.problems:
         console.print("rows with problems (coded review): " + ", ".join(
             f"{kind} {n:,}" for kind, n in sorted(result.problems.items())), highlight=False, soft_wrap=True)
+    if result.problems.get("invalid_encoding") and encoding is None:
+        warn(f"{result.problems['invalid_encoding']:,} record(s) have text that is not valid UTF-8 (coded review, "
+             "text replaced): if the file is in another encoding, code it again with --encoding (e.g. cp1250, "
+             "latin-1)")
 
 
 @app.command()
 @report_errors
 def demo(
     workdir: Annotated[Path | None, typer.Option(help="Where to cache the download and write outputs (default .demo).")] = None,
-    seed: Annotated[int, typer.Option(help="Random seed of the 80/20 split and training.")] = 0,
+    seed: Annotated[int, typer.Option(min=SEED_MIN, max=SEED_MAX, help="Random seed of the 80/20 split and training.")] = 0,
 ) -> None:
     """Train and evaluate a coder on the ONS UK SOC 2010 coding index, end to end."""
     from statcoder.demo import run_demo

@@ -12,6 +12,8 @@ from rich.table import Table
 
 from statcoder.cli import app
 from statcoder.cli._common import (
+    SEED_MAX,
+    SEED_MIN,
     CodeOpt,
     DataOpt,
     EncodingOpt,
@@ -100,7 +102,7 @@ def evaluate(
     cost_per_error: Annotated[float | None, typer.Option("--cost-per-error", min=0, help="Cost of one wrong automatic code (none by default).")] = None,
     volume: Annotated[int | None, typer.Option("--volume", min=1, help="Records per production run for the cost model.")] = None,
     train_data: Annotated[Path | None, typer.Option("--train-data", help="Training data: retrain with other seeds and report churn.")] = None,
-    retrain_seed: Annotated[list[int], typer.Option("--retrain-seed", help="Seeds for the churn check; repeatable.")] = [1, 2],  # noqa: B006
+    retrain_seed: Annotated[list[int], typer.Option("--retrain-seed", min=SEED_MIN, max=SEED_MAX, help="Seeds for the churn check (0 or more); repeatable.")] = [1, 2],  # noqa: B006
     on_unknown_code: Annotated[str, typer.Option("--on-unknown-code", help="error or drop rows with codes not in the classification.")] = "error",
     show_texts: ShowTextsOpt = False,
     max_text_length: MaxTextLengthOpt = None,
