@@ -82,6 +82,9 @@ def test_nip_and_ssn():
         ("Preguntar por la Sra. María García López", "name", "María García López"),
         ("persona de contacto: José Martínez", "name", "José Martínez"),
         ("Please contact Mr. John Smith", "name", "John Smith"),
+        ("Call the shop and ask for Jan Nowak", "name", "Jan Nowak"),
+        ("speak to Maria Lopez at reception", "name", "Maria Lopez"),
+        ("you will report to Sarah Connor", "name", "Sarah Connor"),
     ],
 )
 def test_positive_examples(text, kind, value):
@@ -111,6 +114,9 @@ def test_positive_examples(text, kind, value):
         "Steel Pan Form Placing Supervisor",
         "Pan Tank Worker",
         "Contact Lens Fitter",
+        "Apply to Sales Manager position",  # job words after a contact phrase are no name
+        "report to the Operations Director",
+        "Ask for Excel skills",
     ],
 )
 def test_negative_examples(text):

@@ -74,11 +74,13 @@ _TITLE_NAME = re.compile(
 )
 _CONTACT_NAME = re.compile(
     r"(?i:contact person|contact\s*:|osoba kontaktowa|osoba do kontaktu|kontakt\s*:|kontakt z"
-    r"|persona de contacto|contactar con|preguntar por)\s*[:\-–]?\s*"
+    r"|persona de contacto|contactar con|preguntar por"
+    r"|ask for|asking for|speak to|speak with|talk to|write to|apply to|report to)\s*[:\-–]?\s*"
     rf"(?:{_TITLE}\.?\s+)*"
     r"(?P<name>(?:[^\W\d_][\w'’-]*[ \t]*){2,3})"
 )
-_CONTACT_CUES = ("contact", "kontakt", "contactar", "preguntar")
+_CONTACT_CUES = ("contact", "kontakt", "contactar", "preguntar", "ask", "speak", "talk to", "write to", "apply to",
+                 "report to")
 # Titles that are also ordinary words in English job titles ("Pan Washer", "Steel Pan Operator").
 _AMBIGUOUS_TITLES = frozenset({"Pan", "Pani", "Don", "Miss", "Sir", "Dame", "Madam"})
 _AGENT_SUFFIX = re.compile(r"(?:er|or|ers|ors|ing)$")
