@@ -40,8 +40,17 @@ def _width(stream: Any) -> int | None:
     return None if terminal or os.environ.get("COLUMNS") else 120
 
 
-console = Console(width=_width(sys.stdout))
-err_console = Console(stderr=True, width=_width(sys.stderr))
+def _soft_wrap(stream: Any) -> bool:
+    """True when output is captured: lines are written whole (a log reader or grep gets one line per
+    message); a terminal gets rich's word wrap."""
+    try:
+        return not stream.isatty()
+    except (AttributeError, ValueError):
+        return True
+
+
+console = Console(width=_width(sys.stdout), soft_wrap=_soft_wrap(sys.stdout))
+err_console = Console(stderr=True, width=_width(sys.stderr), soft_wrap=_soft_wrap(sys.stderr))
 
 F = TypeVar("F", bound=Callable[..., Any])
 
