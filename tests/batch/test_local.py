@@ -308,3 +308,14 @@ def test_ctrl_c_says_what_is_kept_and_how_to_continue(model_dir, records, tmp_pa
     said = " ".join(run.stderr.read().split())
     assert "interrupted: nothing written at" in said and "run the same command with --resume to continue" in said
     assert "Traceback" not in said and not (tmp_path / "out.csv").exists()
+
+
+def test_progress_says_when_its_total_is_an_estimate(model_dir, records, tmp_path):
+    records.to_csv(tmp_path / "in.csv", index=False)  # a CSV's row count is estimated from its size
+    records.to_parquet(tmp_path / "in.parquet", index=False)  # Parquet's is in its footer
+    said: dict[str, set[str]] = {"csv": set(), "parquet": set()}
+    for kind, descriptions in said.items():
+        code_files(model_dir, tmp_path / f"in.{kind}", tmp_path / f"out-{kind}.csv", workers=1, chunk_size=200,
+                   on_progress=lambda done, total, description, seen=descriptions: seen.add(description))
+    assert "coding (total estimated)" in said["csv"]
+    assert said["parquet"] == {"coding"}

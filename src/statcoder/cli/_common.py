@@ -313,7 +313,7 @@ class ProgressLog:
             self._write(f"{description}: {done:,}/{total:,} done in {elapsed:.1f} s{rate}")
             return
         if done == 0:
-            self._write(f"{description}: started ({total:,} steps)")
+            self._write(f"{description}: started ({total:,} step{'' if total == 1 else 's'})")
             st.last_print = now
             return
         if not new and now - st.last_print < self._every:
