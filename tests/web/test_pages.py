@@ -175,6 +175,50 @@ def test_admin_key_creates_accounts_through_the_api(app_client):
     assert client.get("/ui/p/alpha/supervise").status_code == 200
 
 
+def test_one_projects_admin_cannot_take_over_or_pull_in_another_projects_user(app_client):
+    """User names are shared by all projects: creating an existing name never ignores the password given
+    (the first creator would keep the sign-in) and never adds another project's user."""
+    client, ctx = app_client
+    from statcoder.service import keys
+
+    alpha = {"Authorization": f"Bearer {keys.issue_key(ctx, 'alpha', scopes=['admin'], actor='t').secret}"}
+    beta = {"Authorization": f"Bearer {keys.issue_key(ctx, 'beta', scopes=['admin'], actor='t').secret}"}
+    squatted = client.post("/v1/projects/beta/accounts", headers=beta,
+                           json={"username": "m.dupont", "password": "attacker-pass-123", "role": "coder"})
+    assert squatted.status_code == 201
+    for body in ({"username": "m.dupont", "password": "victim-pass-456", "role": "supervisor"},
+                 {"username": "m.dupont", "role": "supervisor"}):
+        taken = client.post("/v1/projects/alpha/accounts", headers=alpha, json=body)
+        assert taken.status_code == 409 and "taken" in taken.json()["error"]["message"], taken.text
+    assert [a["username"] for a in client.get("/v1/projects/alpha/accounts", headers=alpha).json()] == []
+    assert sign_in(client, "m.dupont", "attacker-pass-123").status_code == 303
+    assert client.get("/ui/p/alpha/next").status_code == 404  # still no way into alpha
+    # within its own project an existing member changes role, but a password given is refused, not ignored
+    again = client.post("/v1/projects/beta/accounts", headers=beta,
+                        json={"username": "m.dupont", "password": "another-pass-789", "role": "supervisor"})
+    assert again.status_code == 409 and "password is not changed" in again.json()["error"]["message"]
+    promoted = client.post("/v1/projects/beta/accounts", headers=beta, json={"username": "m.dupont", "role": "supervisor"})
+    assert promoted.status_code == 201
+
+
+def test_a_supervisor_adds_a_colleague_from_a_project_they_supervise(app_client, tmp_path, model_dir):
+    client, ctx = app_client
+    make_project(ctx, "gamma", tmp_path / "cls-c", model_dir)
+    accounts.create_account(ctx, "alpha", username="boss", password=PASSWORD, role="supervisor", actor="t")
+    accounts.create_account(ctx, "beta", username="boss", password=None, role="supervisor", actor="t",
+                            colleagues_of=["alpha"])
+    accounts.create_account(ctx, "alpha", username="ann", password=PASSWORD, role="coder", actor="t")
+    accounts.create_account(ctx, "gamma", username="stranger", password=PASSWORD, role="coder", actor="t")
+    sign_in(client, "boss")
+    page = client.get("/ui/p/beta/supervise")
+    added = client.post("/ui/p/beta/accounts", data={"csrf": _csrf(page.text), "username": "ann", "role": "coder"})
+    assert added.status_code == 303
+    refused = client.post("/ui/p/beta/accounts", data={"csrf": _csrf(page.text), "username": "stranger",
+                                                       "role": "coder"})
+    assert refused.status_code == 422 and "is taken" in refused.text
+    assert {u.username for u, _ in accounts.members(ctx, "beta")} == {"boss", "ann"}
+
+
 def test_the_retrain_button_records_the_run_and_its_reason_in_the_history(app_client):
     client, ctx = app_client
     accounts.create_account(ctx, "alpha", username="boss", password=PASSWORD, role="supervisor", actor="t")

@@ -59,14 +59,17 @@ def queue(ctx, project, texts: list[str], *, reason: str = "review", decision: s
 
 
 def account(ctx, project_id: str, username: str, role: str = "coder") -> accounts.Account:
-    """Create (or extend) an account and return it as signed in."""
-    accounts.create_account(ctx, project_id, username=username, password=PASSWORD, role=role, actor="t")
+    """Create (or extend: as a supervisor of the user's other projects would) an account and return it as signed in."""
+    from sqlalchemy import select
+
+    from statcoder.store.workbench_tables import User
+
+    with ctx.db.read() as session:
+        known = session.scalars(select(User).where(User.username == username)).one_or_none()
+    accounts.create_account(ctx, project_id, username=username, password=None if known else PASSWORD, role=role,
+                            actor="t", colleagues_of=list(_roles(ctx, known.id)) if known else ())
     accounts.sign_in(ctx, username, PASSWORD)
     with ctx.db.read() as session:
-        from sqlalchemy import select
-
-        from statcoder.store.workbench_tables import User
-
         user = session.scalars(select(User).where(User.username == username)).one()
     roles = {m: r for m, r in _roles(ctx, user.id).items()}
     return accounts.Account(user.id, username, username, roles)

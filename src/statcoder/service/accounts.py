@@ -14,8 +14,10 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import delete, select
 
@@ -116,12 +118,17 @@ class Account:
 
 def create_account(
     ctx: ServiceContext, project_id: str, *, username: str, password: str | None, role: str,
-    display_name: str = "", actor: str,
+    display_name: str = "", actor: str, colleagues_of: Collection[str] = (),
 ) -> User:
     """Give ``username`` the ``role`` in the project, creating the user when new.
 
-    A new user needs a password (InputError otherwise); an existing user keeps theirs (a
-    supervisor can add a colleague to another project without knowing it). Audited.
+    A new user needs a password (InputError otherwise). User names are shared by all projects,
+    so an existing user is only ever *added*, never re-created: a password given for one is
+    refused (ConflictError; it would be silently ignored and whoever created the name first
+    would hold the account), and only a member of this project (a role change) or of one of
+    ``colleagues_of`` (projects the caller supervises: a supervisor adds a colleague) may be
+    added; any other existing name is "taken" (ConflictError), so one project's admin cannot
+    pull another project's user - and their sign-in - into their project. Audited.
     """
     username = check_username(username)
     if role not in ROLES:
@@ -130,6 +137,8 @@ def create_account(
         if ProjectRepository(session).get(project_id) is None:
             raise NotFoundError(f"project {project_id!r} not found", hint="check the project id")
         user = session.scalars(select(User).where(User.username == username)).one_or_none()
+        if user is not None:
+            _check_existing_user(session, user, project_id, password=password, colleagues_of=colleagues_of)
         if user is None:
             if not password:
                 raise InputError("a new account needs a password", where="password",
@@ -150,6 +159,18 @@ def create_account(
         record(session, project_id, actor=actor, action="account.grant", target=username,
                details={"role": role})
     return user
+
+
+def _check_existing_user(session: Any, user: User, project_id: str, *, password: str | None,
+                         colleagues_of: Collection[str]) -> None:
+    """ConflictError unless an existing user may be added to the project without a password."""
+    projects = set(session.scalars(select(Membership.project_id).where(Membership.user_id == user.id)))
+    if project_id not in projects and not projects & set(colleagues_of):
+        raise ConflictError(f"the user name {user.username} is taken", where="username",
+                            hint="choose another user name (user names are shared by all projects)")
+    if password:
+        raise ConflictError(f"{user.username} already has an account: its password is not changed here",
+                            where="password", hint="leave the password empty to add the existing user")
 
 
 def set_password(ctx: ServiceContext, username: str, password: str) -> None:

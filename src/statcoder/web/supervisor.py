@@ -86,7 +86,8 @@ async def create_account(request: Request, project_id: ProjectId, viewer: Viewer
             lambda: accounts.create_account(
                 viewer.ctx, project.id, username=form.get("username", ""), password=form.get("password") or None,
                 role=form.get("role", "coder"), display_name=form.get("display_name", ""),
-                actor=viewer.account.actor))
+                actor=viewer.account.actor,
+                colleagues_of=[p for p, r in viewer.account.roles.items() if r == "supervisor"]))
     except StatcoderError as exc:
         if exc.code == "not_found":
             return error_page(request, viewer, exc, back="/ui/projects")
