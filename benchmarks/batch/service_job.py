@@ -38,7 +38,8 @@ import run as service
 work, model, job = Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4])
 csv = service.DATA / "classifications" / "isco08.csv"
 key = service.bootstrap(work / "data", f"sqlite:///{work / 'store.db'}", csv, model)
-server = service.Server(work / "data", f"sqlite:///{work / 'store.db'}", job.parent, work / "server.log").start()
+# the job file lies in <inbox>/bench/: the project's own directory (older versions read any file of the inbox)
+server = service.Server(work / "data", f"sqlite:///{work / 'store.db'}", job.parent.parent, work / "server.log").start()
 try:
     status = service.wait_job(server, key, service.submit_job(server, key, job))
 finally:
@@ -62,8 +63,8 @@ def prepare(records: int) -> tuple[Path, Path]:
         labelled = pd.read_csv(service.DATA / "coding" / "ilo_isco08_index.csv", dtype=str, keep_default_na=False)
         train(labelled, text_columns=["text"], code_column="code", classification=tree, seed=0).save(model)
     inputs = CACHE / "service-inputs"
-    inputs.mkdir(parents=True, exist_ok=True)
-    job = inputs / f"job-{records}.parquet"
+    (inputs / "bench").mkdir(parents=True, exist_ok=True)
+    job = inputs / "bench" / f"job-{records}.parquet"
     if not job.is_file():
         texts = pd.read_csv(service.DATA / "coding" / "esco_isco08_labels.csv", dtype=str, keep_default_na=False)["text"]
         texts_file = inputs / "texts.txt"

@@ -241,7 +241,8 @@ def measure_database(name: str, db_url: str, work: Path, inputs: tuple, args: ar
         batches = loadgen("batch", "--url", base, "--key", key, "--texts", str(texts_file), "--batch", "1000",
                           "--requests", str(args.batches))
         log(f"{name}: {batches}")
-        job_file = allowed / f"job-{args.job_records}.parquet"
+        job_file = allowed / "bench" / f"job-{args.job_records}.parquet"  # the project's own directory
+        job_file.parent.mkdir(exist_ok=True)
         if not job_file.exists():
             make_job_file(job_file, texts_file, args.job_records)
         log(f"{name}: job of {args.job_records} records")
@@ -262,7 +263,8 @@ def crash_job(db_url: str, work: Path, inputs: tuple, n: int) -> dict:
     data_dir = work / "data-crash"
     allowed = work / "inputs"
     key = bootstrap(data_dir, db_url, classification_csv, model_dir)
-    job_file = allowed / f"crash-{n}.parquet"
+    job_file = allowed / "bench" / f"crash-{n}.parquet"  # the project's own directory
+    job_file.parent.mkdir(exist_ok=True)
     make_job_file(job_file, texts_file, n)
     log_file = work / "server-crash.log"
     server = Server(data_dir, db_url, allowed, log_file, STATCODER_JOB_LEASE_SECONDS="10").start()

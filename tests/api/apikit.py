@@ -58,3 +58,10 @@ def error_code(response) -> str:
     body = response.json()
     assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "hint"}, body
     return body["error"]["code"]
+
+
+def inbox(settings, project_id: str) -> Path:
+    """The project's own directory in the first allowed job directory (created): the only one it may read."""
+    folder = settings.allowed_job_dirs[0] / project_id
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

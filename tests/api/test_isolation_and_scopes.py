@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from apikit import Tenant, error_code, make_tenant
+from apikit import Tenant, error_code, inbox, make_tenant
 from kit import WORDS, labelled_frame
 
 from statcoder.service import projects
@@ -40,7 +40,7 @@ def seed(client, ctx, tenant: Tenant, model_dir: Path) -> Resources:
                       files={"file": ("a.csv", b"text\nbaker\n")}).json()
     version = client.get(f"/v1/projects/{tenant.id}", headers=tenant.headers()).json()["active_model_version"]
     task_id = list_tasks(ctx, tenant.id, status=None)[0].id
-    allowed_csv = ctx.settings.allowed_job_dirs[0] / f"{tenant.id}.csv"
+    allowed_csv = inbox(ctx.settings, tenant.id) / "in.csv"
     allowed_csv.write_text("text\nbaker\n", encoding="utf-8")
     run = client.post(f"/v1/projects/{tenant.id}/monitoring", headers=tenant.headers("admin"),
                       **monitoring_request(None, None))

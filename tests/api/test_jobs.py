@@ -6,7 +6,7 @@ import io
 import os
 
 import pandas as pd
-from apikit import error_code, run_jobs
+from apikit import error_code, inbox, run_jobs
 
 from statcoder.store import utcnow
 
@@ -63,7 +63,7 @@ def test_review_tasks_of_a_job_carry_the_job_and_record_id(client, ctx, tenant):
 
 
 def test_parquet_job_from_an_allowed_path(client, ctx, tenant, settings, tmp_path):
-    path = settings.allowed_job_dirs[0] / "in.parquet"
+    path = inbox(settings, tenant.id) / "in.parquet"
     records(60).to_parquet(path)
     r = client.post(f"/v1/projects/{tenant.id}/jobs/from-path", headers=tenant.headers("code"),
                     json={"path": str(path), "id_column": "rid"})
@@ -77,15 +77,15 @@ def test_parquet_job_from_an_allowed_path(client, ctx, tenant, settings, tmp_pat
 def test_paths_outside_the_allowed_directories_are_refused(client, tenant, settings, tmp_path):
     outside = tmp_path / "secret.csv"
     records(3).to_csv(outside, index=False)
-    link = settings.allowed_job_dirs[0] / "link.csv"
+    link = inbox(settings, tenant.id) / "link.csv"
     os.symlink(outside, link)
     url = f"/v1/projects/{tenant.id}/jobs/from-path"
-    for path in (str(outside), str(link), str(settings.allowed_job_dirs[0] / ".." / "secret.csv")):
+    for path in (str(outside), str(link), str(inbox(settings, tenant.id) / ".." / ".." / "secret.csv")):
         r = client.post(url, headers=tenant.headers("code"), json={"path": path})
         assert r.status_code == 403 and error_code(r) == "path_not_allowed", path
     r = client.post(url, headers=tenant.headers("code"), json={"path": "relative.csv"})
     assert r.status_code == 422
-    r = client.post(url, headers=tenant.headers("code"), json={"path": str(settings.allowed_job_dirs[0] / "none.csv")})
+    r = client.post(url, headers=tenant.headers("code"), json={"path": str(inbox(settings, tenant.id) / "none.csv")})
     assert r.status_code == 422
 
 

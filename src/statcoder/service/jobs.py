@@ -61,13 +61,16 @@ MAX_NAME_BYTES = 255
 MAX_PATH_BYTES = 4096
 
 
-def allowed_path(ctx: ServiceContext, path: str) -> Path:
-    """Return the resolved path if it is a file inside an allowed job directory.
+def allowed_path(ctx: ServiceContext, path: str, project_id: str) -> Path:
+    """Return the resolved path if it is a file inside the project's job directory.
 
-    Symlinks and ``..`` are resolved first, so a link cannot lead out of the directory; the
-    service's own data directory (other projects' staged inputs) is never allowed. Names
-    longer than the file system takes are an InputError, never an OS error. Use
-    :func:`snapshot_from_path` to read the file: it re-checks what it opens.
+    A project reads only ``<allowed dir>/<project id>/`` of each directory in
+    ``STATCODER_ALLOWED_JOB_DIRS``: an inbox shared by all projects would let any tenant read
+    (or probe for) the files placed for another. Symlinks and ``..`` are resolved first, so a
+    link cannot lead out of the directory; the service's own data directory (other projects'
+    staged inputs) is never allowed. Names longer than the file system takes are an
+    InputError, never an OS error. Use :func:`snapshot_from_path` to read the file: it
+    re-checks what it opens (and refuses hard links).
     """
     roots = [d.resolve() for d in ctx.settings.allowed_job_dirs]
     if not roots:
@@ -91,36 +94,39 @@ def allowed_path(ctx: ServiceContext, path: str) -> Path:
         is_file = resolved.is_file()
     except (OSError, RuntimeError):
         raise InputError("the path cannot be resolved", where="path", hint="check the path") from None
-    if not _is_allowed(ctx, resolved):
+    if not _is_allowed(ctx, resolved, project_id):
         raise PathNotAllowedError(
-            "the path is outside the allowed job directories", where="path",
-            hint="place the file in one of the directories set in STATCODER_ALLOWED_JOB_DIRS",
+            "the path is outside this project's job directories", where="path",
+            hint=f"place the file in the project's own directory, <dir>/{project_id}/, of a directory set in "
+            "STATCODER_ALLOWED_JOB_DIRS",
         )
     if not is_file:
         raise InputError("no such file", where="path", hint="check the path")
     return resolved
 
 
-def _is_allowed(ctx: ServiceContext, resolved: Path) -> bool:
-    """True if ``resolved`` lies in an allowed job directory and outside the data directory."""
+def _is_allowed(ctx: ServiceContext, resolved: Path, project_id: str) -> bool:
+    """True if ``resolved`` lies in the project's directory of an allowed job directory and
+    outside the data directory."""
     if resolved.is_relative_to(ctx.data_dir):
         return False
-    return any(resolved.is_relative_to(d.resolve()) for d in ctx.settings.allowed_job_dirs)
+    return any(resolved.is_relative_to(d.resolve() / project_id) for d in ctx.settings.allowed_job_dirs)
 
 
-def snapshot_from_path(ctx: ServiceContext, path: str, job_id: str) -> tuple[Path, str]:
+def snapshot_from_path(ctx: ServiceContext, path: str, job_id: str, project_id: str) -> tuple[Path, str]:
     """Check ``path`` and copy the file it names into the job's directory; returns (copy, format).
 
     The file is opened once, after the check, without following links, and the copy is made
     from that descriptor at submission: the worker later reads the copy, so swapping the
     path for a link after the ``202`` cannot make a job read another file.
     """
-    resolved = allowed_path(ctx, path)
+    resolved = allowed_path(ctx, path, project_id)
     fmt = input_format(resolved.name)
     target = job_dir(ctx, job_id) / f"source.{fmt}"
     try:
         snapshot_checked_file(
-            resolved, target, allowed=lambda p: _is_allowed(ctx, p), max_bytes=ctx.settings.max_upload_bytes,
+            resolved, target, allowed=lambda p: _is_allowed(ctx, p, project_id),
+            max_bytes=ctx.settings.max_upload_bytes,
         )
     except BaseException:
         shutil.rmtree(target.parent, ignore_errors=True)

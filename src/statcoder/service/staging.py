@@ -111,7 +111,8 @@ def snapshot_checked_file(
     checked again with ``allowed`` (a directory swapped for a link after the caller resolved
     the path is caught here). What is copied is therefore exactly the file that was checked:
     replacing the path by a link after submission changes nothing for the job. InputError
-    for anything but a regular file, PayloadTooLargeError past ``max_bytes``.
+    for anything but a regular file, PathNotAllowedError for a file with hard links (its other
+    name may lie anywhere), PayloadTooLargeError past ``max_bytes``.
     """
     from statcoder.service.errors import PathNotAllowedError, PayloadTooLargeError
 
@@ -125,6 +126,9 @@ def snapshot_checked_file(
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise InputError("the path is not a regular file", where="path", hint="give the path of a file")
+        if info.st_nlink > 1:  # a hard link made elsewhere (another project's file) passes every path check
+            raise PathNotAllowedError("the file has other names (hard links)", where="path",
+                                      hint="copy the file into the directory instead of linking it")
         proc_link = Path(f"/proc/self/fd/{fd}")
         opened = Path(os.readlink(proc_link)) if proc_link.is_symlink() else resolved
         if opened != resolved or not allowed(opened):

@@ -53,10 +53,11 @@ def create_job_upload(
 def create_job_from_path(
     body: JobFromPath, project: CodeProject, principal: PrincipalDep, ctx: ContextDep
 ) -> JobOut:
-    """Code a file already on the server, inside a directory of STATCODER_ALLOWED_JOB_DIRS."""
+    """Code a file already on the server, in the project's directory (``<dir>/<project id>/``) of a
+    directory of STATCODER_ALLOWED_JOB_DIRS."""
     job_id = jobs.new_job_id()
     # Checked, opened once and copied now: the worker reads the copy, never the path again.
-    copy, fmt = jobs.snapshot_from_path(ctx, body.path, job_id)
+    copy, fmt = jobs.snapshot_from_path(ctx, body.path, job_id, project.id)
     try:
         job = jobs.create_job(
             ctx, project, input_path=copy, source="path", fmt=fmt, text_columns=body.text_columns,
