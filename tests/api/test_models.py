@@ -109,3 +109,67 @@ def test_train_a_model_through_the_api(client, tenant):
                       files={"file": ("train.csv", b"text,code\nbaker,99\n")},
                       data={"text_columns": "text", "code_column": "code"})
     assert 400 <= bad.status_code < 500
+
+
+def _recrafted(directory: Path, **changes) -> None:
+    """Rewrite a model card with ``changes`` and a matching content hash (the hash is no signature)."""
+    from statcoder.models.persistence import card_hash
+
+    card = json.loads((directory / "model.json").read_text())
+    card.update(changes)
+    card["content_hash"] = card_hash(card)
+    (directory / "model.json").write_text(json.dumps(card))
+
+
+def test_a_card_naming_files_outside_the_model_cannot_probe_the_server(client, tenant, second_model_dir, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("server file")
+    for name in (str(secret), "../secret.txt", "sub/../../secret.txt"):
+        crafted = tmp_path / f"crafted-{abs(hash(name))}"
+        shutil.copytree(second_model_dir, crafted)
+        files = json.loads((crafted / "model.json").read_text())["files"]
+        _recrafted(crafted, files={**files, name: "0" * 64})
+        r = upload(client, tenant, zipped(crafted))
+        assert r.status_code == 422 and error_code(r) == "invalid_model", r.text
+        assert "not plain names" in r.json()["error"]["message"] and "secret" not in r.text
+
+
+def test_an_over_large_json_file_is_refused_before_it_is_parsed(client, tenant, second_model_dir, tmp_path, monkeypatch):
+    from statcoder.models import persistence
+
+    monkeypatch.setattr(persistence, "MAX_JSON_BYTES", 1_000)  # the real limit is 64 MB; the card alone is ~3 kB
+    r = upload(client, tenant, zipped(second_model_dir))
+    assert r.status_code == 422 and "limited to 1,000 bytes" in r.json()["error"]["message"], r.text
+
+
+def test_a_zip_member_longer_than_its_header_says_is_a_clear_4xx(client, tenant, tmp_path):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("model/model.json", b"x" * 200_000)
+    data = bytearray(buffer.getvalue())
+    # the local header and the central directory both say 1,000 bytes uncompressed
+    with zipfile.ZipFile(io.BytesIO(bytes(data))) as zf:
+        info = zf.infolist()[0]
+    import struct
+
+    central = data.rfind(b"PK\x01\x02")
+    struct.pack_into("<I", data, central + 24, 1000)
+    struct.pack_into("<I", data, info.header_offset + 22, 1000)
+    r = upload(client, tenant, bytes(data))
+    assert r.status_code == 422 and error_code(r) == "invalid_model", r.text
+    assert "does not match its header" in r.json()["error"]["message"]
+
+
+def test_hash_checked_files_that_hold_no_model_are_a_clear_4xx(client, tenant, second_model_dir, tmp_path):
+    from statcoder.models.persistence import sha256_file
+
+    crafted = tmp_path / "crafted"
+    shutil.copytree(second_model_dir, crafted)
+    state = json.loads((crafted / "model_state.json").read_text())
+    state["classes"] = "SECRETX"
+    (crafted / "model_state.json").write_text(json.dumps(state))
+    files = json.loads((crafted / "model.json").read_text())["files"]
+    _recrafted(crafted, files={**files, "model_state.json": sha256_file(crafted / "model_state.json")})
+    r = upload(client, tenant, zipped(crafted))
+    assert r.status_code == 422 and error_code(r) == "invalid_model", r.text
+    assert "SECRETX" not in r.text

@@ -146,6 +146,8 @@ def read_model_dir(directory: str | Path) -> tuple[dict[str, Any], Path]:
         raise ModelFileError("model directory not found", where=where,
                              hint="pass the directory written by `statcoder train --out`")
     card_path = path / CARD
+    if card_path.is_file():
+        check_json_size(card_path)
     if not card_path.is_file():
         unsafe = [p.name for p in path.iterdir() if p.suffix.lower() in _UNSAFE_SUFFIXES]
         extra = f"; found {', '.join(unsafe)}, which statcoder never loads (pickle-like formats can run code)" if unsafe else ""
@@ -168,6 +170,10 @@ def read_model_dir(directory: str | Path) -> tuple[dict[str, Any], Path]:
         raise ModelFileError("the model card was modified after the model was written (content hash mismatch)",
                              where=str(card_path), hint="restore the original model directory or retrain")
     files = card.get("files", {})
+    if not isinstance(files, dict) or not all(_plain_name(n) and isinstance(h, str) for n, h in files.items()):
+        # names with '/' or '..' would make the hash check read (and so probe) files outside the model
+        raise ModelFileError(f"{CARD} lists files that are not plain names in the model directory", where=where,
+                             hint="restore the original model directory or retrain")
     present = {p.name for p in path.iterdir() if p.is_file() and not p.name.startswith(".")} - {CARD}
     unexpected = sorted(present - set(files))
     if unexpected:
@@ -177,10 +183,31 @@ def read_model_dir(directory: str | Path) -> tuple[dict[str, Any], Path]:
         file_path = path / name
         if not file_path.is_file():
             raise ModelFileError(f"model file {name} is missing", where=where, hint="restore it or retrain")
+        if name.endswith(".json"):
+            check_json_size(file_path)
         if sha256_file(file_path) != expected:
             raise ModelFileError(f"model file {name} does not match its hash in {CARD} (tampered or damaged)",
                                  where=str(file_path), hint="restore the original model directory or retrain")
     return card, path
+
+
+#: largest JSON file of a model directory (bytes): parsed JSON takes ~15x its size in memory
+MAX_JSON_BYTES = 64 * 2**20
+
+
+def _plain_name(name: object) -> bool:
+    """True for a file name without a directory part (no '/', '\\', '..', NUL or leading dot)."""
+    return (isinstance(name, str) and 0 < len(name) <= 255 and not name.startswith(".")
+            and not any(c in name for c in "/\\\x00"))
+
+
+def check_json_size(path: Path) -> None:
+    """ModelFileError when a model JSON file is larger than ``MAX_JSON_BYTES`` (checked before it is parsed)."""
+    size = path.stat().st_size
+    if size > MAX_JSON_BYTES:
+        raise ModelFileError(f"{path.name} is {size:,} bytes; a model's JSON files are limited to "
+                             f"{MAX_JSON_BYTES:,} bytes", where=path.name,
+                             hint="this is not a model statcoder wrote; retrain it")
 
 
 def load_arrays(directory: Path) -> dict[str, np.ndarray]:
@@ -195,5 +222,6 @@ def load_arrays(directory: Path) -> dict[str, np.ndarray]:
 
 
 def load_json(directory: Path, name: str) -> Any:
-    """Load one of the model directory's JSON files."""
+    """Load one of the model directory's JSON files (size-checked before parsing)."""
+    check_json_size(directory / name)
     return json.loads((directory / name).read_text(encoding="utf-8"))

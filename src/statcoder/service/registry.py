@@ -134,7 +134,11 @@ def _safe_extract(archive: Path, into: Path, *, limits: ArchiveLimits) -> None:
                 raise PayloadTooLargeError(exc.message, where=exc.where, hint=exc.hint) from None
             for info in zf.infolist():
                 total = check(info.filename, info.file_size, total)
-            zf.extractall(into)
+            try:
+                zf.extractall(into)  # stops at a member's declared size (its CRC then fails)
+            except (zipfile.BadZipFile, EOFError):
+                raise ModelFileError("the archive is damaged: a file's content does not match its header",
+                                     hint="archive the model directory again") from None
         return
     try:
         with tarfile.open(archive) as tf:
@@ -174,7 +178,12 @@ def add_archive(ctx: ServiceContext, project: Project, archive: Path, *, actor: 
             size = ctx.settings.max_model_bytes
             check_npz(root / "weights.npz", max_array_bytes=size, max_total_bytes=size,
                       max_ratio=ctx.settings.max_archive_ratio)
-        coder = Coder.load(root)
+        try:
+            coder = Coder.load(root)
+        except (TypeError, KeyError, ValueError, AttributeError, IndexError) as exc:
+            # hash-checked files that do not hold what statcoder writes (a crafted upload)
+            raise ModelFileError(f"the model's files do not hold a statcoder model ({type(exc).__name__})",
+                                 hint="upload a directory written by `statcoder train`, or retrain") from None
         return add_coder(ctx, project, coder, source="upload", actor=actor)
 
 
