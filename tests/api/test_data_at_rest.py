@@ -132,3 +132,30 @@ def test_partial_decisions_are_sampled_for_audit_at_every_level():
         by[(decisions[i], reason)] += 1
     assert by[("review", "review")] == 2000
     assert 140 <= by[("partial", "audit")] <= 260 and 140 <= by[("auto", "audit")] <= 260
+
+
+def test_a_carriage_return_inside_a_cell_cannot_start_a_row_of_a_csv_export(client, ctx, tenant):
+    """A bare CR was written unquoted: pandas and spreadsheets started a new row there, whose first
+    cell (=1+2) no apostrophe guarded."""
+    base = f"/v1/projects/{tenant.id}"
+    projects.update_settings(ctx, tenant.id, audit_rate=1.0, actor="t")
+    texts = ["nurse\r=1+2", "baker\r\n@SUM(A1)", "carpenter"]
+    frame = pd.DataFrame({"rid": ["a", "b", "c"], "text": texts})
+    job_id = client.post(f"{base}/jobs", headers=tenant.headers("code"),
+                         files={"file": ("in.parquet", _parquet(frame))}, data={"id_column": "rid"}).json()["id"]
+    run_jobs(ctx)
+    out = client.get(f"{base}/jobs/{job_id}/result", headers=tenant.headers("code")).content
+    read = pd.read_csv(io.BytesIO(out), dtype=str, keep_default_na=False)
+    assert read["rid"].tolist() == ["a", "b", "c"] and read["text"].tolist() == texts  # one row per record
+    for task in client.get(f"{base}/review/tasks", params={"limit": 500}, headers=tenant.headers("review")).json()["tasks"]:
+        client.post(f"{base}/review/tasks/{task['id']}/submit", json={"code": "11"}, headers=tenant.headers("review"))
+    export = pd.read_csv(io.BytesIO(client.get(f"{base}/review/export", headers=tenant.headers("review")).content),
+                         dtype=str, keep_default_na=False)
+    assert sorted(export["record_id"]) == ["a", "b", "c"]
+    assert not export.map(lambda c: c.startswith(("=", "+", "-", "@"))).any().any()
+
+
+def _parquet(frame: pd.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    return buffer.getvalue()

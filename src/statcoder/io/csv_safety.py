@@ -12,6 +12,10 @@ from typing import Any
 import pandas as pd
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: exports end rows with CRLF (RFC 4180): a CSV writer quotes a cell holding a character of its
+#: line end, so a cell with a bare carriage return is quoted too; with "\n" alone it was written
+#: bare, and a spreadsheet (or pandas) started a new row - a formula no apostrophe guarded - there
+CSV_LINE_END = "\r\n"
 
 
 def neutralise_cell(value: Any) -> Any:

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 
 from statcoder.errors import InputError
 from statcoder.io import atomic_write_with
-from statcoder.io.csv_safety import neutralise_frame
+from statcoder.io.csv_safety import CSV_LINE_END, neutralise_frame
 from statcoder.service.audit import record
 from statcoder.service.context import ServiceContext
 from statcoder.service.errors import (
@@ -206,7 +206,7 @@ def result_csv(ctx: ServiceContext, job: Job) -> Iterator[bytes]:
     with ctx.db.read() as session:
         for i, data in enumerate(JobRepository(session).iter_chunks(job.id)):
             frame = neutralise_frame(pq.read_table(io.BytesIO(data)).to_pandas())  # no formulas
-            yield frame.to_csv(index=False, header=i == 0).encode()
+            yield frame.to_csv(index=False, header=i == 0, lineterminator=CSV_LINE_END).encode()
 
 
 def result_parquet(ctx: ServiceContext, job: Job) -> Path:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from statcoder.errors import UnknownCodeError
-from statcoder.io.csv_safety import neutralise_cell
+from statcoder.io.csv_safety import CSV_LINE_END, neutralise_cell
 from statcoder.service.audit import record
 from statcoder.service.context import ServiceContext
 from statcoder.service.errors import ConflictError, NotFoundError
@@ -234,7 +234,7 @@ def queue_counts(ctx: ServiceContext, project_id: str) -> dict[str, int]:
 def export_labelled_csv(ctx: ServiceContext, project_id: str) -> Iterator[str]:
     """Yield the decided tasks as CSV text (header first): text + human code + provenance."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv.writer(buffer, lineterminator=CSV_LINE_END)
     writer.writerow(EXPORT_COLUMNS)
     with ctx.db.read() as session:
         for n, task in enumerate(ReviewRepository(session).iter_done(project_id), start=1):
