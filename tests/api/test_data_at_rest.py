@@ -56,12 +56,14 @@ def test_data_directory_is_0700_and_sqlite_files_0600(tmp_path):
 def test_retention_purges_old_job_data_and_review_texts_with_an_audit_event(client, ctx, tenant, settings, db_url):
     base = f"/v1/projects/{tenant.id}"
     projects.update_settings(ctx, tenant.id, audit_rate=1.0, actor="t")
-    frame = pd.DataFrame({"rid": ["a", "b"], "text": ["baker bread", "carpenter wood"]})
+    frame = pd.DataFrame({"rid": ["a", "b"], "text": ["baker bread", "carpenter wood"],
+                          "note": ["told us her name is Ann", "lives in Leeds"]})  # other fields: free text too
     job_id = client.post(f"{base}/jobs", headers=tenant.headers("code"),
                          files={"file": ("in.csv", frame.to_csv(index=False).encode())},
                          data={"id_column": "rid"}).json()["id"]
     run_jobs(ctx)
     tasks = client.get(f"{base}/review/tasks", headers=tenant.headers("review")).json()["tasks"]
+    assert all(t["fields"] and "note" in t["fields"] for t in tasks)
     decided = tasks[0]["id"]
     assert client.post(f"{base}/review/tasks/{decided}/submit", json={"code": "11"},
                        headers=tenant.headers("review")).status_code == 200
@@ -86,9 +88,9 @@ def test_retention_purges_old_job_data_and_review_texts_with_an_audit_event(clie
     assert job["status"] == "succeeded" and job["purged_at"] is not None and job["n_done"] == 2
     assert not (ctx.data_dir / "jobs" / job_id).exists()
     task = client.get(f"{base}/review/tasks/{decided}", headers=tenant.headers("review")).json()
-    assert task["text"] == "" and task["code"] == "11"  # decision kept, text gone
+    assert task["text"] == "" and not task["fields"] and task["code"] == "11"  # decision kept, text and fields gone
     still_open = client.get(f"{base}/review/tasks/{tasks[1]['id']}", headers=tenant.headers("review")).json()
-    assert still_open["text"] != ""  # open tasks keep their text (coders need it)
+    assert still_open["text"] != "" and still_open["fields"]  # open tasks keep them (coders need them)
     events = client.get(f"{base}/audit", params={"action": "retention.purge"},
                         headers=tenant.headers("admin")).json()["events"]
     assert events[0]["details"]["jobs"] == 1 and events[0]["details"]["task_texts"] == 1

@@ -53,7 +53,7 @@ class RetentionRepository:
             update(ReviewTask)
             .where(ReviewTask.project_id == project_id, ReviewTask.status == "done",
                    ReviewTask.purged_at.is_(None), ReviewTask.submitted_at < cutoff)
-            .values(text="", purged_at=when)
+            .values(text="", fields=None, purged_at=when)  # the record's other fields can hold free text too
             .execution_options(synchronize_session=False)
         )
         return int(result.rowcount or 0)
