@@ -76,3 +76,39 @@ def test_metrics_are_summed_over_worker_processes(tmp_path):
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait(10)
+
+
+def test_a_killed_job_worker_process_is_replaced(tmp_path):
+    port = _free_port()
+    log_file = tmp_path / "server.log"
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path), "STATCODER_PRELOAD_MODELS": "false"}
+    command = [str(Path(sys.executable).parent / "statcoder"), "serve", "--workers", "2", "--port", str(port),
+               "--data-dir", str(tmp_path / "data")]
+    with open(log_file, "wb") as out:
+        server = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def started() -> list[int]:
+        return [int(p) for p in re.findall(r"job worker process (\d+) started", log_file.read_text(errors="replace"))]
+
+    try:
+        deadline = time.monotonic() + 240
+        while not started():
+            assert time.monotonic() < deadline and server.poll() is None, log_file.read_text(errors="replace")
+            time.sleep(0.3)
+        first = started()[0]
+        os.kill(first, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while len(started()) < 2:
+            assert time.monotonic() < deadline, log_file.read_text(errors="replace")
+            time.sleep(0.3)
+        second = started()[1]
+        assert second != first and "ended (exit code -9)" in log_file.read_text(errors="replace")
+        time.sleep(3)
+        os.kill(second, 0)  # the replacement runs (raises if it ended)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(10)

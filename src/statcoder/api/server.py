@@ -16,6 +16,8 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,21 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 #: writer; with 5 ms, each hand-over of a request between them could wait 5 ms behind another
 #: project's work (a model call's Python parts, answers being assembled).
 SWITCH_INTERVAL_S = 0.001
+
+
+def configure_logging(level: str = "info") -> None:
+    """Send the ``statcoder`` loggers' records to stderr in uvicorn's format (``INFO:     ...``),
+    at ``level``; once per process (a server process, the supervisor, the job worker). Without
+    it only warnings reached stderr, bare (Python's last-resort handler). Records never hold
+    free text or keys (see the modules' log calls)."""
+    logger = logging.getLogger("statcoder")
+    if logger.handlers:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s:     %(message)s [%(name)s]"))
+    logger.addHandler(handler)
+    logger.setLevel(level.upper())
+    logger.propagate = False
 
 
 def quick_thread_switches() -> None:
@@ -55,6 +72,7 @@ def app_from_environment() -> Any:
     from statcoder.api.protocol import HeaderTimeoutProtocol
 
     settings = ServiceSettings()
+    configure_logging(settings.log_level)
     quick_thread_switches()
     HeaderTimeoutProtocol.header_timeout = settings.header_timeout_seconds
     return create_app(settings, start_worker=False)
@@ -65,7 +83,9 @@ def _job_worker_process() -> None:
     from statcoder.service.context import ServiceContext
     from statcoder.service.worker import JobWorker
 
-    ctx = ServiceContext(ServiceSettings())
+    settings = ServiceSettings()
+    configure_logging(settings.log_level)
+    ctx = ServiceContext(settings)
     ctx.start()
     worker = JobWorker(ctx)
     signal.signal(signal.SIGTERM, lambda *_: worker._stop.set())
@@ -74,6 +94,55 @@ def _job_worker_process() -> None:
         worker.run()
     finally:
         ctx.close()
+
+
+class JobWorkerSupervisor:
+    """Keeps one job-worker process running beside the HTTP workers: one that ends (killed, out
+    of memory) is replaced, after a pause that doubles while replacements keep ending within a
+    minute (up to ``MAX_RESTART_DELAY_S``), so a worker that cannot start does not spin."""
+
+    MAX_RESTART_DELAY_S = 60.0
+
+    def __init__(self) -> None:
+        self.process: multiprocessing.process.BaseProcess | None = None
+        self.restarts = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start the job worker and the thread that watches it."""
+        self._spawn()
+        self._thread = threading.Thread(target=self._watch, name="statcoder-jobs-watch", daemon=True)
+        self._thread.start()
+
+    def _spawn(self) -> None:
+        self.process = multiprocessing.get_context("spawn").Process(target=_job_worker_process, name="statcoder-jobs")
+        self.process.start()
+        self._started = time.monotonic()
+        log.info("job worker process %s started", self.process.pid)
+
+    def _watch(self) -> None:
+        delay = 1.0
+        while not self._stop.wait(0.5):
+            process = self.process
+            if process is None or process.is_alive():
+                continue
+            delay = 1.0 if time.monotonic() - self._started > 60 else min(delay * 2, self.MAX_RESTART_DELAY_S)
+            log.warning("job worker process %s ended (exit code %s); starting another in %.0f s",
+                        process.pid, process.exitcode, delay)
+            if self._stop.wait(delay):
+                return
+            self.restarts += 1
+            self._spawn()
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Stop watching, then end the job worker (SIGTERM: it finishes its chunk and releases its lease)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+        if self.process is not None:
+            self.process.terminate()
+            self.process.join(timeout)
 
 
 def _uvicorn_options(settings: ServiceSettings) -> dict[str, Any]:
@@ -89,6 +158,7 @@ def serve(settings: ServiceSettings | None = None) -> None:
     import uvicorn
 
     settings = settings or ServiceSettings()
+    configure_logging(settings.log_level)
     if settings.workers == 1:
         from statcoder.api.app import create_app
         from statcoder.api.protocol import HeaderTimeoutProtocol
@@ -115,11 +185,9 @@ def serve_many(settings: ServiceSettings) -> None:
         stale.unlink()
     os.environ.update(settings_environment(settings.model_copy(update={"job_worker": False})))
     os.environ[MULTIPROC_ENV] = str(metrics_dir)
-    jobs = None
-    if settings.job_worker:
-        jobs = multiprocessing.get_context("spawn").Process(target=_job_worker_process, name="statcoder-jobs")
+    jobs = JobWorkerSupervisor() if settings.job_worker else None
+    if jobs is not None:
         jobs.start()
-        log.info("job worker process %s started", jobs.pid)
     try:
         # A worker imports the scientific stack and loads models before it answers the
         # supervisor's health pings: give it time on a busy machine.
@@ -128,7 +196,6 @@ def serve_many(settings: ServiceSettings) -> None:
                     **_uvicorn_options(settings))
     finally:
         if jobs is not None:
-            jobs.terminate()
-            jobs.join(15)
+            jobs.stop()
         if own_dir:
             shutil.rmtree(metrics_dir, ignore_errors=True)
