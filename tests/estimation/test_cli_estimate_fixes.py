@@ -168,6 +168,19 @@ def test_level_deeper_than_the_classification_is_refused(tmp_path) -> None:
     assert "level 5 does not exist" in result.output and "4 level(s)" in result.output
     assert "--level" in result.output
     assert not (tmp_path / "s.csv").exists()
+    listed = runner.invoke(
+        app,
+        ["estimate", "coding-correction", "--data", str(path), "--classification", str(tree),
+         "--level", "1,2", "--level", "4", "--out", str(tmp_path / "s.csv")],
+    )  # fmt: skip
+    assert listed.exit_code == 0, listed.output
+    assert sorted(set(pd.read_csv(tmp_path / "s.csv")["level"])) == [1, 2, 4]
+    bad = runner.invoke(
+        app,
+        ["estimate", "coding-correction", "--data", str(path), "--classification", str(tree),
+         "--level", "top", "--out", str(tmp_path / "s.csv")],
+    )  # fmt: skip
+    assert bad.exit_code == 2 and "cannot read --level 'top'" in bad.output
 
 
 # ---- 4. method names in any case ------------------------------------------------------------

@@ -43,7 +43,8 @@ def coding_correction(
         Path | None, typer.Option(help="Classification CSV, for --level.")
     ] = None,
     level: Annotated[
-        list[int] | None, typer.Option(help="Level(s) of the classification; repeatable.")
+        list[str] | None,
+        typer.Option(help="Level(s) of the classification, 1 = top; repeat or comma-separate."),
     ] = None,
     quantity: Annotated[str, typer.Option(help="share | total")] = "share",
     method: Annotated[str, typer.Option(help="difference | PPI | PPI++ (any case)")] = "difference",
@@ -55,7 +56,8 @@ def coding_correction(
     from statcoder.estimation.coding_error import canonical_method, corrected_shares_from_frame
 
     method = canonical_method(method)
-    if level and classification is None:
+    levels = _levels(level)
+    if levels and classification is None:
         raise InputError(
             "--level needs a classification",
             where="--level",
@@ -91,7 +93,7 @@ def coding_correction(
 
         scheme = Classification.from_csv(classification)
         options["classification"] = scheme
-        options["levels"] = level or None
+        options["levels"] = levels or None
     table = corrected_shares_from_frame(frame, **options)
     built = None
     if report:
@@ -118,3 +120,18 @@ def coding_correction(
             "distinguishable from 0 (the output keeps the unbiased estimate; publish 0 or suppress)"
         )
     console.print(f"wrote {out}" + (f" and {report}" if report else ""))
+
+
+def _levels(values: list[str] | None) -> list[int]:
+    """``["1", "2,3"]`` -> ``[1, 2, 3]``; anything but whole numbers is refused."""
+    out = []
+    for part in _names(values):
+        try:
+            out.append(int(part))
+        except ValueError:
+            raise InputError(
+                f"cannot read --level {part!r}",
+                where="--level",
+                hint="give levels as whole numbers, 1 = top: --level 1 --level 2 or --level 1,2",
+            ) from None
+    return out
