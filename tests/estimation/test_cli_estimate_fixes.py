@@ -192,9 +192,11 @@ def test_method_names_in_any_case_and_one_wording_for_unknown_ones(tmp_path) -> 
     ok = runner.invoke(
         app,
         ["estimate", "coding-correction", "--data", str(path), "--method", "PPI",
-         "--out", str(tmp_path / "s.csv")],
+         "--out", str(tmp_path / "s.csv"), "--report", str(tmp_path / "s.html")],
     )  # fmt: skip
     assert ok.exit_code == 0, ok.output
+    assert "Corrected code shares (ppi)" in ok.output
+    assert "(ppi estimator)" in (tmp_path / "s.html").read_text(encoding="utf-8")
     areas = tmp_path / "areas.csv"
     pd.DataFrame(
         {"area": list("abcdefgh"), "y": [1.0, 1.4, 0.8, 1.1, 1.9, 1.2, 0.7, 1.5],

@@ -101,7 +101,7 @@ def coding_correction(
 
         n_audit = int((frame[audit].astype("string").fillna("").str.strip() != "").sum())
         built = coding_correction_report(
-            table, audit_size=n_audit, classification=scheme, quantity=quantity
+            table, audit_size=n_audit, classification=scheme, quantity=quantity, method=method
         )
     _write_outputs(table, out, built, report)
     _show(
@@ -112,7 +112,8 @@ def coding_correction(
                 if c in table.columns
             ]
         ],
-        "Corrected code shares" if quantity == "share" else "Corrected code totals",
+        ("Corrected code shares" if quantity == "share" else "Corrected code totals")
+        + f" ({method})",
     )
     if quantity == "share" and (table["estimate"] < 0).any():
         console.print(

@@ -223,13 +223,15 @@ def coding_correction_report(
     audit_size: int | None = None,
     classification: Any = None,
     quantity: str = "share",
+    method: str = "difference",
 ) -> HtmlReport:
     """Report of corrected vs naive code shares (from ``corrected_shares``).
 
     With a ``classification`` codes carry their titles in the table and the chart. For
     ``quantity="share"`` interval limits are clipped to [0, 1].
     """
-    report = HtmlReport(title, subtitle="prediction + audit correction (difference estimator)")
+    estimator = "difference estimator" if method == "difference" else f"{method} estimator"
+    report = HtmlReport(title, subtitle=f"prediction + audit correction ({estimator})")
     if quantity == "share":
         frame = _clip_shares(frame)
     frame = _titles(frame, classification)
