@@ -123,7 +123,8 @@ NEGATIVE_SHARES_NOTE = (
     "Interval limits of shares are clipped to [0, 1]; the corrected shares themselves are the "
     "unbiased estimates and are not clipped. A corrected share below 0 (possible when the audit "
     "finds the machine over-codes a rare code) means the share is not distinguishable from 0: "
-    "publish it as 0 or suppress it, do not publish a negative share."
+    "publish it as 0 or suppress it, do not publish a negative share. Likewise a share above 1 "
+    "is not distinguishable from 1."
 )
 
 RESULT_COLUMNS = ("estimate", "se", "ci_low", "ci_high", "cv", "deff", "n", "flag", "estimator")
