@@ -172,7 +172,7 @@ def test_from_frame_and_bad_inputs() -> None:
         corrected_shares(["A", "B"], [0], ["A"])
     with pytest.raises(InputError, match="out of range"):
         corrected_shares(["A", "B", "A"], [0, 5], ["A", "B"])
-    with pytest.raises(EstimationError, match="unknown method"):
+    with pytest.raises(EstimationError, match="unknown coding-correction method"):
         corrected_shares(["A", "B", "A"], [0, 1], ["A", "B"], method="magic")
     with pytest.raises(InputError, match="not found"):
         corrected_shares_from_frame(frame, predicted="code")

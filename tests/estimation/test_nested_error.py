@@ -171,7 +171,7 @@ def test_bad_inputs_are_clear_errors(corn) -> None:
     holes.loc[4, "CornPix"] = np.nan
     with pytest.raises(EstimationError) as info:
         _fit((holes, means))
-    assert "'CornPix'" in info.value.message and "data rows [5]" in info.value.where
+    assert "'CornPix'" in info.value.message and "row 6" in info.value.where
     bad_means = means.astype({"SoyBeansPix": float}).copy()
     bad_means.loc[0, "SoyBeansPix"] = np.nan
     with pytest.raises(EstimationError, match="area means"):

@@ -7,12 +7,13 @@ writes a tidy CSV/Parquet (``--out``) and optionally an HTML report (``--report`
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from statcoder.cli import app
 from statcoder.cli._common import (
+    EncodingOpt,
     check_cv_folds,
     console,
     hidden_alias,
@@ -39,10 +40,11 @@ def _names(values: list[str] | None) -> list[str]:
     return [part.strip() for value in values or [] for part in value.split(",") if part.strip()]
 
 
-def _read(path: Path) -> pd.DataFrame:
-    from statcoder.io import read_table
+def _read(path: Path, encoding: str | None = None, option: str = "--data") -> pd.DataFrame:
+    """Read an input table (text files in ``encoding``, see --encoding) like every command does."""
+    from statcoder.cli._common import read_input
 
-    return read_table(path)
+    return read_input(path, encoding=encoding, option=option)
 
 
 def _write(frame: pd.DataFrame, path: Path) -> None:
@@ -51,20 +53,48 @@ def _write(frame: pd.DataFrame, path: Path) -> None:
     write_table_atomic(frame, path)
 
 
+def _write_outputs(frame: pd.DataFrame, out: Path, report: Any = None, path: Path | None = None) -> None:
+    """Write the table and the report, the report rendered first: the figures are drawn before
+    anything is written, so a report that fails leaves no new table behind (each file is
+    written atomically: a crash leaves the old file or the new one)."""
+    html = report.render() if report is not None else None
+    _write(frame, out)
+    if html is not None and path is not None:
+        from statcoder.io.atomic import atomic_write_text
+
+        atomic_write_text(path, html)
+
+
+#: columns shown the same way in every row (and as in the HTML reports): CVs in percent,
+#: design effects and shrinkage factors with fixed decimals
+FIXED_FORMATS: dict[str, str | int] = {"cv": "pct", "direct_cv": "pct", "deff": 2, "gamma": 3}
+CV_HEADERS = {"cv": "CV", "direct_cv": "direct CV"}
+
+
 def _show(frame: pd.DataFrame, title: str, max_rows: int = 30) -> None:
     from rich.table import Table
 
-    from statcoder.report.format import header, is_numeric_column, text_cell
+    from statcoder.report.format import column_formatter, header, is_numeric_column, text_cell
 
-    # rows mix statistics of different sizes (a mean next to a total): each cell gets about
-    # three significant figures of its own, with thousands separators
+    # rows mix statistics of different sizes (a mean next to a total): each estimate cell gets
+    # about three significant figures of its own, with thousands separators; CVs are percentages
+    # and design effects have two decimals in every row, as in the HTML reports
     table = Table(title=title, show_lines=False)
     shown = frame.head(max_rows)
+    cells = []
     for column in frame.columns:
-        numeric = is_numeric_column(shown[column].tolist())
-        table.add_column(header(column), justify="right" if numeric else "left")
+        values = shown[column].tolist()
+        numeric = is_numeric_column(values)
+        name = CV_HEADERS.get(str(column), header(column))
+        table.add_column(name, justify="right" if numeric else "left")
+        spec = FIXED_FORMATS.get(str(column))
+        if numeric and spec is not None:
+            kind, decimals = (spec, None) if isinstance(spec, str) else (None, spec)
+            cells.append(column_formatter(column, values, kind=kind, decimals=decimals))
+        else:
+            cells.append(text_cell)
     for row in shown.itertuples(index=False):
-        table.add_row(*[text_cell(v) for v in row])
+        table.add_row(*[cell(v) for cell, v in zip(cells, row, strict=True)])
     console.print(table)
     if len(frame) > max_rows:
         console.print(f"... {len(frame) - max_rows} more rows in the output file")
@@ -184,6 +214,7 @@ def survey(
     replicates: Annotated[int, typer.Option(help="Bootstrap replicates.")] = 50,
     confidence: Annotated[float, typer.Option(help="Confidence level of the intervals.")] = 0.95,
     report: Annotated[Path | None, typer.Option(help="Also write an HTML report here.")] = None,
+    encoding: EncodingOpt = None,
 ) -> None:
     """Totals, means, ratios and proportions by domain for a survey design (R survey's svymean...)."""
     from statcoder.estimation import SurveyDesign
@@ -199,7 +230,7 @@ def survey(
     totals = parse_calibration(calibrate)
     post = parse_margin(post_stratify, "--post-stratify") if post_stratify else None
     margins = dict(parse_margin(v, "--rake") for v in rake or [])
-    frame = _read(data)
+    frame = _read(data, encoding)
     ratio_columns = [c.strip() for spec in ratio or [] for c in spec.split("/", 1)]
     check_columns(
         frame,
@@ -275,15 +306,16 @@ def survey(
     import pandas as pd
 
     table = pd.concat(results, ignore_index=True)
-    _write(table, out)
-    _show(table, "Survey estimates")
+    built = None
     if report:
         from statcoder.estimation.report import survey_report
 
         described = (
             f"{data.name}: weights={weights}, strata={strata}, psu={_names(psu)}, fpc={_names(fpc)}"
         )
-        survey_report(table, design=described, confidence=confidence).write(report)
+        built = survey_report(table, design=described, confidence=confidence)
+    _write_outputs(table, out, built, report)
+    _show(table, "Survey estimates")
     console.print(f"wrote {out}" + (f" and {report}" if report else ""))
 
 
@@ -309,13 +341,27 @@ def model_assisted(
     variance: Annotated[str, typer.Option(help="linearisation | replicate")] = "linearisation",
     seed: Annotated[int, typer.Option(help="Seed for folds and model.")] = 0,
     report: Annotated[Path | None, typer.Option(help="Also write an HTML report here.")] = None,
+    encoding: EncodingOpt = None,
 ) -> None:
     """Cross-fitted GREG total and mean with a machine-learning working model."""
     from statcoder.estimation import SurveyDesign
     from statcoder.estimation.model_assisted import CrossFittedGREG, make_working_model
 
+    sample = _read(data, encoding)
+    frame = _read(population, encoding, option="--population")
+    check_columns(
+        sample,
+        {
+            "--response": [response],
+            "--features": _names(features),
+            "--weights": [weights] if weights else [],
+            "--strata": [strata] if strata else [],
+            "--psu": _names(psu),
+            "--fpc": _names(fpc),
+        },
+    )
     design = SurveyDesign(
-        _read(data),
+        sample,
         weights=weights,
         strata=strata,
         psu=_names(psu) or None,
@@ -327,85 +373,21 @@ def model_assisted(
     )
     with progress() as bar:
         bar(0, 1, "fitting the working model")
-        estimator.fit(design, response, _names(features), _read(population))
+        estimator.fit(design, response, _names(features), frame)
         bar(1, 1, "fitting the working model")
     table = estimator.result_.frame
-    _write(table, out)
-    _show(table, f"Cross-fitted GREG ({model})")
+    built = None
     if report:
         from statcoder.estimation.report import survey_report
 
-        survey_report(
+        built = survey_report(
             table, title="Model-assisted estimates", design=f"{data.name}, working model {model}"
-        ).write(report)
+        )
+    _write_outputs(table, out, built, report)
+    _show(table, f"Cross-fitted GREG ({model})")
 
 
-@estimate_app.command("coding-correction")
-@report_errors
-def coding_correction(
-    data: Annotated[Path, typer.Option(help="Coded records with an audit column.")],
-    out: Annotated[Path, typer.Option(help="Output table (.csv or .parquet).")],
-    predicted: Annotated[str, typer.Option(help="Machine-code column.")] = "predicted_code",
-    audit: Annotated[
-        str, typer.Option(help="Human code of audited records (empty elsewhere).")
-    ] = "audit_code",
-    weights: Annotated[
-        str | None, typer.Option(help="Survey weights, if the records are a sample.")
-    ] = None,
-    strata: Annotated[str | None, typer.Option(help="Survey strata.")] = None,
-    psu: Annotated[str | None, typer.Option(help="Survey PSUs.")] = None,
-    audit_strata: Annotated[
-        str | None, typer.Option(help="Stratum of the audit (e.g. decision).")
-    ] = None,
-    classification: Annotated[
-        Path | None, typer.Option(help="Classification CSV, for --level.")
-    ] = None,
-    level: Annotated[
-        list[int] | None, typer.Option(help="Level(s) of the classification; repeatable.")
-    ] = None,
-    quantity: Annotated[str, typer.Option(help="share | total")] = "share",
-    method: Annotated[str, typer.Option(help="difference | ppi | ppi++")] = "difference",
-    confidence: Annotated[float, typer.Option(help="Confidence level.")] = 0.95,
-    report: Annotated[Path | None, typer.Option(help="Also write an HTML report here.")] = None,
-) -> None:
-    """Code shares/totals corrected for coding error with an audit sample, next to the naive ones."""
-    from statcoder.estimation.coding_error import corrected_shares_from_frame
-
-    frame = _read(data)
-    options = {
-        "predicted": predicted,
-        "audit": audit,
-        "weights": weights,
-        "strata": strata,
-        "psu": psu,
-        "audit_strata": audit_strata,
-        "quantity": quantity,
-        "method": method,
-        "confidence": confidence,
-    }
-    if classification is not None:
-        from statcoder.classifications import Classification
-
-        options["classification"] = Classification.from_csv(classification)
-        options["levels"] = level or None
-    table = corrected_shares_from_frame(frame, **options)
-    _write(table, out)
-    _show(
-        table[
-            [
-                c
-                for c in ("level", "code", "naive", "estimate", "se", "ci_low", "ci_high", "flag")
-                if c in table.columns
-            ]
-        ],
-        "Corrected code shares" if quantity == "share" else "Corrected code totals",
-    )
-    if report:
-        from statcoder.estimation.report import coding_correction_report
-
-        n_audit = int((frame[audit].astype(str).str.strip() != "").sum())
-        coding_correction_report(table, audit_size=n_audit).write(report)
-
-
-# the small-area subcommands live in their own module; importing it registers them
+# the small-area and coding-correction subcommands live in their own modules; importing them
+# registers them
+from statcoder.cli import estimate_coding as _coding  # noqa: F401
 from statcoder.cli import estimate_small_area as _small_area  # noqa: F401

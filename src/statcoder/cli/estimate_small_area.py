@@ -11,13 +11,15 @@ from typing import Annotated
 
 import typer
 
-from statcoder.cli._common import console, progress, report_errors
+from statcoder.cli._common import EncodingOpt, console, progress, report_errors
 from statcoder.cli.estimate import (
     Columns,
     _names,
     _read,
     _show,
     _write,
+    _write_outputs,
+    check_columns,
     estimate_app,
 )
 from statcoder.errors import InputError
@@ -36,7 +38,7 @@ def fay_herriot(
     covariates: Columns = None,
     categorical: Columns = None,
     area: Annotated[str | None, typer.Option(help="Area identifier column.")] = None,
-    method: Annotated[str, typer.Option(help="REML | ML | FH")] = "REML",
+    method: Annotated[str, typer.Option(help="REML | ML | FH (any case)")] = "REML",
     transform: Annotated[str | None, typer.Option(help="log (fit on the log scale)")] = None,
     on_zero_variance: Annotated[str, typer.Option(help="error | drop")] = "error",
     benchmark_total: Annotated[
@@ -47,12 +49,28 @@ def fay_herriot(
     ] = None,
     map_csv: Annotated[Path | None, typer.Option(help="Also write a map-ready CSV here.")] = None,
     report: Annotated[Path | None, typer.Option(help="Also write an HTML report here.")] = None,
+    encoding: EncodingOpt = None,
 ) -> None:
     """Fay-Herriot small-area estimates (EBLUP, MSE, synthetic for non-sampled areas)."""
+    from statcoder.estimation.fay_herriot import fay_herriot_method
     from statcoder.estimation.small_area import fay_herriot_table
 
+    method = fay_herriot_method(method)
+    frame = _read(data, encoding)
+    check_columns(
+        frame,
+        {
+            "--direct": [direct],
+            "--variance": [variance] if variance else [],
+            "--se": [se] if se else [],
+            "--covariates": _names(covariates),
+            "--categorical": _names(categorical),
+            "--area": [area] if area else [],
+            "--benchmark-weights": [benchmark_weights] if benchmark_weights else [],
+        },
+    )
     result = fay_herriot_table(
-        _read(data),
+        frame,
         direct=direct,
         variance=variance,
         se=se,
@@ -65,19 +83,20 @@ def fay_herriot(
         benchmark_target=benchmark_total,
         benchmark_weights=benchmark_weights,
     )
-    _write(result.frame, out)
+    built = None
+    if report:
+        from statcoder.estimation.report import small_area_report
+
+        built = small_area_report(
+            result.frame, result.coefficients(), method=method, variance=result.model.variance_
+        )
+    _write_outputs(result.frame, out, built, report)
     _show(
         result.coefficients(),
         f"Fay-Herriot ({method}) coefficients; A = {result.model.variance_:.6g}",
     )
     if map_csv:
         result.write_map_csv(map_csv)
-    if report:
-        from statcoder.estimation.report import small_area_report
-
-        small_area_report(
-            result.frame, result.coefficients(), method=method, variance=result.model.variance_
-        ).write(report)
     console.print(f"wrote {out} ({len(result.frame)} areas)")
 
 
@@ -100,16 +119,25 @@ def nested_error(
         str | None,
         typer.Option(help="Population-size column of --area-means (finite-population means)."),
     ] = None,
-    method: Annotated[str, typer.Option(help="REML | ML (variance components).")] = "REML",
+    method: Annotated[
+        str, typer.Option(help="REML | ML (variance components; any case).")
+    ] = "REML",
     mse: Annotated[str, typer.Option(help="analytic | bootstrap")] = "analytic",
     bootstrap: Annotated[int, typer.Option(help="Bootstrap replicates for --mse bootstrap.")] = 200,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
     confidence: Annotated[float, typer.Option(help="Confidence level of the intervals.")] = 0.95,
+    encoding: EncodingOpt = None,
 ) -> None:
     """Unit-level small-area means: nested-error (Battese-Harter-Fuller) EBLUP with MSE."""
+    from statcoder.estimation.nested_error import nested_error_method
     from statcoder.estimation.unit_level import nested_error_table
 
-    sample, means = _read(data), _read(area_means)
+    method = nested_error_method(method)
+    sample = _read(data, encoding)
+    means = _read(area_means, encoding, option="--area-means")
+    check_columns(
+        sample, {"--response": [response], "--area": [area], "--covariates": _names(covariates)}
+    )
     with progress() as bar:
         bar(
             0,
@@ -123,7 +151,7 @@ def nested_error(
             covariates=_names(covariates),
             area=area,
             population_size=population_size,
-            method=method.upper(),
+            method=method,
             mse=mse,
             bootstrap=bootstrap,
             seed=seed,
@@ -131,7 +159,7 @@ def nested_error(
         )
         bar(1, 1, "fitting the nested-error model")
     _write(result.frame, out)
-    _show(result.coefficients(), f"Nested-error model ({method.upper()})")
+    _show(result.coefficients(), f"Nested-error model ({method})")
     console.print(f"wrote {out} ({len(result.frame)} areas)")
 
 
@@ -205,32 +233,54 @@ def coded_shares(
         Path | None, typer.Option(help="One row per area with extra covariates.")
     ] = None,
     covariates: Columns = None,
-    method: Annotated[str, typer.Option(help="REML | ML | FH")] = "REML",
+    method: Annotated[str, typer.Option(help="REML | ML | FH (any case)")] = "REML",
     min_audit: Annotated[
         int, typer.Option(help="Flag areas with fewer audited records than this.")
     ] = 30,
     confidence: Annotated[float, typer.Option(help="Confidence level.")] = 0.95,
+    encoding: EncodingOpt = None,
 ) -> None:
     """Small-area code shares: coding-error-corrected direct shares per area, Fay-Herriot EBLUP
     with the machine share as covariate, MSE and a flag for small audits."""
     from statcoder.estimation.coded_shares import coded_share_areas
+    from statcoder.estimation.fay_herriot import fay_herriot_method
 
+    method = fay_herriot_method(method)
+    frame = _read(data, encoding)
+    check_columns(frame, {"--predicted": [predicted], "--audit": [audit], "--area": [area]})
+    areas = _read(area_table, encoding, option="--area-table") if area_table else None
+    if areas is not None:
+        check_columns(areas, {"--area": [area], "--covariates": _names(covariates)})
     table = coded_share_areas(
-        _read(data),
+        frame,
         predicted=predicted,
         audit=audit,
         area=area,
-        area_table=_read(area_table) if area_table else None,
+        area_table=areas,
         covariates=_names(covariates),
-        method=method.upper(),
+        method=method,
         min_audit=min_audit,
         confidence=confidence,
     )
     _write(table, out)
     _show(
-        table[["area", "code", "n_audit", "naive", "direct", "estimate", "rmse", "audit_flag"]],
-        "Small-area code shares (corrected, Fay-Herriot EBLUP)",
+        table[
+            ["area", "code", "n_audit", "naive", "direct", "estimate", "rmse", "kind", "audit_flag"]
+        ],
+        f"Small-area code shares (corrected, Fay-Herriot EBLUP, {method})",
     )
+    fallback = table.loc[table["kind"].isin(["direct", "none"]), "code"].nunique()
+    reduced = table.loc[table["note"].str.contains("left out", regex=False), "code"].nunique()
+    if fallback:
+        console.print(
+            f"{fallback} code(s) without a Fay-Herriot model: corrected direct shares (kind "
+            "direct; none where the area has no audit), reason in the note column"
+        )
+    if reduced:
+        console.print(
+            f"{reduced} code(s) fitted without the machine share or a covariate that does not "
+            "vary over the audited areas (see the note column)"
+        )
     console.print(
         f"wrote {out} ({table['area'].nunique()} areas x {table['code'].nunique()} codes)"
     )

@@ -24,7 +24,12 @@ machine; in each area a random audit subsample is re-coded by humans. Per area `
    (``area_table``).
 
 Areas with fewer than two audited records get the synthetic estimate; an area audited in full
-keeps its exact direct share (MSE 0). Shares and interval limits are clipped to [0, 1].
+keeps its exact direct share (MSE 0). Covariates the audited areas cannot identify (the machine
+share of a rare code that is 0 in every audited area, a covariate repeating another) are left
+out of that code's model; a code whose model still cannot be fitted (fewer audited areas than
+coefficients, no convergence) keeps its corrected direct shares (``kind`` ``direct``) and gets
+no estimate in areas without an audit (``kind`` ``none``). ``note`` says so on every such row.
+When no area has two audited records at all, ``InputError`` is raised. Shares and interval limits are clipped to [0, 1].
 ``audit_flag`` marks areas whose audit is smaller than ``min_audit`` records: their direct
 share is unreliable and the EBLUP leans on the model.
 """
@@ -36,15 +41,15 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from statcoder.errors import EstimationError
+from statcoder.errors import EstimationError, InputError
 from statcoder.estimation.coding_error import corrected_shares
-from statcoder.estimation.columns import require_column, text_column
-from statcoder.estimation.fay_herriot import FayHerriot
+from statcoder.estimation.columns import file_rows, require_column, text_column
+from statcoder.estimation.fay_herriot import FayHerriot, fay_herriot_method, independent_columns
 from statcoder.estimation.results import DEFAULT_CV_THRESHOLDS, interval, quality_flags
 
 COLUMNS = (
     "area", "code", "n_records", "n_audit", "naive", "direct", "direct_se", "estimate", "mse",
-    "rmse", "ci_low", "ci_high", "cv", "gamma", "kind", "flag", "audit_flag",
+    "rmse", "ci_low", "ci_high", "cv", "gamma", "kind", "flag", "audit_flag", "note",
 )  # fmt: skip
 
 
@@ -69,6 +74,7 @@ def coded_share_areas(
     """
     for column in (predicted, audit, area):
         require_column(data, column)
+    method = fay_herriot_method(method)
     if min_audit < 2:
         raise EstimationError(
             f"min_audit={min_audit}", where="min_audit", hint="use at least 2 (e.g. 30)"
@@ -77,10 +83,9 @@ def coded_share_areas(
     human = data[audit].astype("string").fillna("").str.strip().to_numpy(dtype=object)
     areas = text_column(data, area)
     if (machine == "").any():
-        rows = (np.flatnonzero(machine == "")[:5] + 1).tolist()
         raise EstimationError(
             f"{int((machine == '').sum())} record(s) have no machine code",
-            where=f"column {predicted!r}, data rows {rows}",
+            where=f"column {predicted!r}, {file_rows(np.flatnonzero(machine == ''))}",
             hint="code every record (statcoder code), or drop the uncoded ones",
         )
     audited = human != ""
@@ -89,6 +94,15 @@ def coded_share_areas(
         all_codes = [str(c) for c in codes]
     labels = sorted(set(areas.tolist()), key=_natural)
     direct = _direct_by_area(machine, human, audited, areas, labels, all_codes)
+    if not (direct.drop_duplicates("area")["n_audit"] >= 2).any():
+        raise InputError(
+            f"no area has 2 or more audited records: none of the {len(labels)} area(s) can get a "
+            "corrected share, so nothing can be estimated",
+            where=f"column {audit!r}, {int(audited.sum())} audited record(s)",
+            hint=f"fill {audit!r} with the human code of a random sample in each area (at least "
+            f"2 per area, ideally min_audit={min_audit}), or check that the audit column is the "
+            "right one (CLI: --audit)",
+        )
     extra = _area_covariates(area_table, area, covariates, labels)
     frames = []
     for code in all_codes:
@@ -180,6 +194,7 @@ def _fit_code(table, extra, covariates, method, confidence, coding_var) -> pd.Da
     est, mse = y.copy(), np.zeros(len(work))
     gamma = np.ones(len(work))
     kind = np.full(len(work), "exact", dtype=object)
+    note = np.full(len(work), "", dtype=object)
     missing = np.isnan(x).any(axis=1)
     if missing.any():
         raise EstimationError(
@@ -187,14 +202,27 @@ def _fit_code(table, extra, covariates, method, confidence, coding_var) -> pd.Da
             where=f"area table, areas {list(work.loc[missing, 'area'][:5])}",
             hint="give every covariate for every area",
         )
+    # a rare code is often never machine-coded in the audited areas (naive constant 0), or a
+    # covariate repeats another: keep the covariates the sampled areas can identify
+    kept = independent_columns(x[sampled]) if sampled.any() else [0]
+    dropped = [names[j - 1] for j in range(1, x.shape[1]) if j not in kept]
+    x = x[:, kept or [0]]
+    model_note = (
+        f"{', '.join(dropped)} left out of the model (constant or collinear over the audited areas)"
+        if dropped
+        else ""
+    )
     try:
         model = FayHerriot(method).fit(x[sampled], y[sampled], psi[sampled] + tau[sampled])
-    except EstimationError:
+    except EstimationError as exc:
         # too few audited areas (or a degenerate code) to fit the model: keep direct shares
         est[sampled], mse[sampled] = y[sampled], psi[sampled]
         kind[sampled] = "direct"
         kind[np.isnan(y)] = "none"
         mse[np.isnan(y)] = np.nan
+        reason = f"Fay-Herriot model not fitted ({exc.message})"
+        note[sampled] = f"{reason}: corrected direct share"
+        note[np.isnan(y)] = f"{reason}: no estimate (fewer than 2 audited records)"
     else:
         a, q = model.variance_, model.coef_cov_
         total = a + tau + psi
@@ -209,6 +237,7 @@ def _fit_code(table, extra, covariates, method, confidence, coding_var) -> pd.Da
         mse[rest] = (g1 + g2 + 2 * g3)[rest]
         gamma[rest] = g[rest]
         kind[rest] = np.where(sampled[rest], "eblup", "synthetic")
+        note[rest] = model_note
     est = np.clip(est, 0.0, 1.0)
     rmse = np.sqrt(mse)
     low, high = interval(est, rmse, confidence=confidence)
@@ -218,4 +247,5 @@ def _fit_code(table, extra, covariates, method, confidence, coding_var) -> pd.Da
     work["ci_low"], work["ci_high"] = np.clip(low, 0, 1), np.clip(high, 0, 1)
     work["cv"], work["gamma"], work["kind"] = cv, gamma, kind
     work["flag"] = quality_flags(np.where(mse == 0, 0.0, cv), thresholds=DEFAULT_CV_THRESHOLDS)
+    work["note"] = note
     return work

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from statcoder.errors import EstimationError, InputError
+from statcoder.estimation.columns import canonical_choice, file_rows, require_column
 from statcoder.estimation.results import interval, quality_flags
 from statcoder.estimation.variance import Stages, design_variance
 
@@ -76,6 +77,7 @@ def corrected_shares(
     n = len(f_codes)
     idx = np.asarray(audit_index, dtype=int)
     y_codes = np.asarray([str(c) for c in audit_codes], dtype=object)
+    method = canonical_method(method)
     _check(n, idx, y_codes, method, quantity, weights)
     if small_sample not in SMALL_SAMPLE:
         raise EstimationError(
@@ -147,13 +149,16 @@ def _indicators(values: np.ndarray, codes: list[str]) -> np.ndarray:
     return out
 
 
+def canonical_method(method: str) -> str:
+    """The method name as in ``METHODS`` (any case accepted: ``"PPI"`` -> ``"ppi"``)."""
+    return canonical_choice(
+        method, METHODS, what="coding-correction method", parameter="method", option="--method"
+    )
+
+
 def _check(
     n: int, idx: np.ndarray, y_codes: np.ndarray, method: str, quantity: str, weights
 ) -> None:
-    if method not in METHODS:
-        raise EstimationError(
-            f"unknown method {method!r}", where="method", hint=f"use one of {METHODS}"
-        )
     if quantity not in QUANTITIES:
         raise EstimationError(
             f"unknown quantity {quantity!r}", where="quantity", hint="use 'share' or 'total'"
@@ -309,6 +314,15 @@ def corrected_shares_by_level(
     depth = int(getattr(classification, "depth", 0)) or max(
         classification.level(c) for c in predicted
     )
+    deeper = [lv for lv in levels or [] if not 1 <= int(lv) <= depth]
+    if deeper:
+        name = getattr(classification, "name", "") or "the classification"
+        raise InputError(
+            f"level {deeper[0]} does not exist: {name} has {depth} level(s) (1 = top)",
+            where="levels (CLI: --level)",
+            hint=f"pass levels between 1 and {depth} (CLI: --level 1 ... --level {depth}), "
+            "or leave them out for every level",
+        )
     frames = []
     for level in levels or range(1, depth + 1):
         cut = [classification.truncate(str(c), level) for c in predicted]
@@ -335,23 +349,25 @@ def corrected_shares_from_frame(
     """``corrected_shares`` (or ``corrected_shares_by_level`` when ``classification`` is given)
     from a coded file: the ``audit`` column holds the human code of audited records and is
     empty elsewhere."""
-    for column in [predicted, audit, weights, strata, psu, audit_strata]:
-        if column and column not in data.columns:
-            raise InputError(
-                f"column {column!r} not found",
-                where=f"columns: {list(data.columns)[:20]}",
-                hint="check the column names (see statcoder code output: predicted_code)",
-            )
+    for column, option in (
+        (predicted, "--predicted"),
+        (audit, "--audit"),
+        (weights, "--weights"),
+        (strata, "--strata"),
+        (psu, "--psu"),
+        (audit_strata, "--audit-strata"),
+    ):
+        if column:
+            require_column(data, column, option=option)
     human = data[audit].astype("string").fillna("").str.strip()
     idx = np.flatnonzero((human != "").to_numpy())
     if weights:
         weight_text = data[weights].astype("string").str.strip()
         w = pd.to_numeric(weight_text, errors="coerce").to_numpy(float)
         if np.isnan(w).any():
-            row = int(np.flatnonzero(np.isnan(w))[0]) + 1
             raise EstimationError(
-                "some records have no (numeric) weight",
-                where=f"column {weights!r}, row {row}",
+                f"{int(np.isnan(w).sum())} record(s) have no (numeric) weight",
+                where=f"column {weights!r}, {file_rows(np.flatnonzero(np.isnan(w)))}",
                 hint="every coded record of the survey needs its design weight",
             )
         options["weights"] = w

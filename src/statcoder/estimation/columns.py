@@ -57,10 +57,9 @@ def numeric_column(data: pd.DataFrame, column: str) -> np.ndarray:
     values = pd.to_numeric(text.mask(text == ""), errors="coerce")
     bad = values.isna() & text.notna() & (text != "")
     if bad.any():
-        rows = (np.flatnonzero(bad.to_numpy())[:5] + 1).tolist()
         raise EstimationError(
             f"column {column!r} holds {int(bad.sum())} value(s) that are not numbers",
-            where=f"column {column!r}, data rows {rows}",
+            where=f"column {column!r}, {file_rows(np.flatnonzero(bad.to_numpy()))}",
             hint="clean the values, or use proportion()/a categorical total for a text column",
         )
     return values.to_numpy(dtype=float, na_value=np.nan)
@@ -120,3 +119,30 @@ def domain_condition(data: pd.DataFrame, condition: object) -> np.ndarray:
             hint=f"pass a boolean mask of length {len(data)} or a query string",
         )
     return values
+
+
+def canonical_choice(value: str, choices: Sequence[str], *, what: str, parameter: str, option: str) -> str:
+    """``value`` spelt as in ``choices``, compared case-insensitively (``"reml"`` -> ``"REML"``).
+
+    Every estimator reads its method names through this, so each accepts any case, prints one
+    canonical form and refuses an unknown value with the same words.
+    """
+    text = str(value).strip()
+    for choice in choices:
+        if text.lower() == choice.lower():
+            return choice
+    listed = ", ".join(choices)
+    raise EstimationError(
+        f"unknown {what} {value!r}",
+        where=parameter,
+        hint=f"use one of {listed} (any case; {parameter}=..., CLI: {option})",
+    )
+
+
+def file_rows(positions: Sequence[int] | np.ndarray, *, limit: int = 5) -> str:
+    """Record positions (0-based) as file rows, the header being row 1 as in every command:
+    ``"row 2"``, ``"rows 2, 5, 9"``, ``"rows 28, 29, 45, 46, 47 (first 5 of 6)"``."""
+    rows = [int(p) + 2 for p in np.asarray(positions, dtype=int).ravel()]
+    shown = ", ".join(str(r) for r in rows[:limit])
+    more = f" (first {limit} of {len(rows):,})" if len(rows) > limit else ""
+    return f"{'row' if len(rows) == 1 else 'rows'} {shown}{more}"

@@ -22,7 +22,7 @@ import pandas as pd
 
 from statcoder.errors import EstimationError
 from statcoder.estimation.calibration import calibration_factors, dummies
-from statcoder.estimation.columns import as_list, numeric_column, text_column
+from statcoder.estimation.columns import as_list, file_rows, numeric_column, text_column
 from statcoder.estimation.statistics import EstimatingDesign
 from statcoder.estimation.variance import LONELY_PSU, Stages, calibration_residuals, design_variance
 
@@ -132,7 +132,7 @@ def _check_fpc_constant(
             unit = f"stage-{stage} cluster {code}"
         raise EstimationError(
             f"the fpc varies within {unit}: values {values[:5]}",
-            where=f"column {columns[stage]!r}, data rows {(rows[:8] + 1).tolist()}",
+            where=f"column {columns[stage]!r}, {file_rows(rows, limit=8)}",
             hint="the fpc is the population size (or sampling fraction) of the stratum and must "
             "be the same for all its records; fix the values, or split the stratum",
         )
@@ -260,18 +260,16 @@ class SurveyDesign(EstimatingDesign):
         w = numeric_column(self.data, self.weights_column)
         where = f"column {self.weights_column!r}"
         if np.isnan(w).any():
-            rows = (np.flatnonzero(np.isnan(w))[:5] + 1).tolist()
             raise EstimationError(
                 f"{int(np.isnan(w).sum())} record(s) have no weight",
-                where=f"{where}, data rows {rows}",
+                where=f"{where}, {file_rows(np.flatnonzero(np.isnan(w)))}",
                 hint="every sampled record needs a weight; impute or remove those records first",
             )
         bad = w < 0 if allow_zero else w <= 0
         if bad.any():
-            rows = (np.flatnonzero(bad)[:5] + 1).tolist()
             raise EstimationError(
                 f"{int(bad.sum())} record(s) have a {'negative' if allow_zero else 'zero or negative'} weight",
-                where=f"{where}, data rows {rows}",
+                where=f"{where}, {file_rows(np.flatnonzero(bad))}",
                 hint="design weights must be positive; pass allow_zero_weights=True to keep records "
                 "with weight 0 (they then contribute nothing)",
             )

@@ -21,8 +21,14 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 
 from statcoder.errors import EstimationError, NotFittedError
+from statcoder.estimation.columns import canonical_choice
 
 METHODS = ("REML", "ML", "FH")
+
+
+def fay_herriot_method(method: str) -> str:
+    """The method name as in ``METHODS`` (any case: ``"reml"`` -> ``"REML"``)."""
+    return canonical_choice(method, METHODS, what="Fay-Herriot method", parameter="method", option="--method")
 
 
 class CovariateLeakageWarning(UserWarning):
@@ -58,12 +64,7 @@ class FayHerriot:
         ``ml_covariates`` maps a covariate name to the areas whose survey data trained the model
         that predicted it; overlap with ``areas`` raises a ``CovariateLeakageWarning``.
         """
-        if self.method not in METHODS:
-            raise EstimationError(
-                f"unknown Fay-Herriot method {self.method!r}",
-                where="method",
-                hint="use 'REML' (default), 'ML' or 'FH'",
-            )
+        method = fay_herriot_method(self.method)
         x = np.asarray(X, dtype=float)
         y = np.asarray(y, dtype=float)
         psi = np.asarray(vardir, dtype=float)
@@ -75,11 +76,28 @@ class FayHerriot:
                 where="covariates",
                 hint="use fewer covariates or more areas",
             )
+        names = list(covariate_names) if covariate_names else [f"x{j}" for j in range(p)]
+        kept = independent_columns(x)
+        if len(kept) < p:
+            dropped = [names[j] for j in range(p) if j not in kept]
+            raise EstimationError(
+                f"the covariates are collinear over the {m} sampled areas: {', '.join(dropped)} "
+                "is constant or a combination of the others",
+                where=f"covariates {', '.join(names)}",
+                hint=f"leave out {', '.join(dropped)} (a covariate must vary between sampled areas)",
+            )
         if ml_covariates:
             _warn_leakage(ml_covariates, areas, covariate_names)
-        a, iterations = _fit_variance(self.method, x, y, psi, self.max_iter, self.tol)
-        vi = 1.0 / (a + psi)
-        q = np.linalg.inv(x.T @ (x * vi[:, None]))
+        try:
+            a, iterations = _fit_variance(method, x, y, psi, self.max_iter, self.tol)
+            vi = 1.0 / (a + psi)
+            q = np.linalg.inv(x.T @ (x * vi[:, None]))
+        except np.linalg.LinAlgError:
+            raise EstimationError(
+                f"the {method} fit failed: the weighted design matrix is singular",
+                where=f"covariates {', '.join(names)}",
+                hint="use fewer covariates, or method='FH'",
+            ) from None
         beta = q @ (x.T @ (vi * y))
         resid = y - x @ beta
         loglike = -0.5 * np.sum(np.log(2 * np.pi * (a + psi)) + resid**2 / (a + psi))
@@ -88,16 +106,15 @@ class FayHerriot:
         self.coef_ = beta
         self.coef_se_ = np.sqrt(np.diag(q))
         self.coef_cov_ = q
-        self.covariate_names_ = (
-            list(covariate_names) if covariate_names else [f"x{j}" for j in range(p)]
-        )
+        self.covariate_names_ = names
         self.loglike_ = float(loglike)
         self.aic_ = -2 * loglike + 2 * (p + 1)
         self.bic_ = -2 * loglike + (p + 1) * np.log(m)
         self.kic_ = -2 * loglike + 3 * (p + 1)
         self.gamma_ = a * vi
         self.eblup_ = x @ beta + a * vi * resid
-        self.g1_, self.g2_, self.g3_, self.mse_ = _mse(self.method, x, psi, a, q)
+        self.method_ = method
+        self.g1_, self.g2_, self.g3_, self.mse_ = _mse(method, x, psi, a, q)
         return self
 
     def _check_fitted(self) -> None:
@@ -118,6 +135,28 @@ class FayHerriot:
         self._check_fitted()
         x = np.asarray(X, dtype=float)
         return self.variance_ + np.einsum("ij,jk,ik->i", x, self.coef_cov_, x)
+
+
+def independent_columns(x: np.ndarray, *, tol: float = 1e-8) -> list[int]:
+    """Positions of the columns of ``x`` kept, left to right, while each adds to the rank.
+
+    A column that is constant (when an earlier column is the intercept) or a linear combination
+    of the columns kept before it is left out; columns are scaled to unit length first, so the
+    tolerance does not depend on their units.
+    """
+    x = np.asarray(x, dtype=float)
+    if x.size == 0:
+        return []
+    norms = np.linalg.norm(x, axis=0)
+    scaled = x / np.where(norms > 0, norms, 1.0)
+    kept: list[int] = []
+    for j in range(x.shape[1]):
+        if norms[j] == 0:
+            continue
+        trial = scaled[:, [*kept, j]]
+        if np.linalg.matrix_rank(trial, tol=tol * max(trial.shape)) == len(kept) + 1:
+            kept.append(j)
+    return kept
 
 
 def _check_inputs(x: np.ndarray, y: np.ndarray, psi: np.ndarray, areas) -> None:
@@ -192,7 +231,12 @@ def _fit_variance(method, x, y, psi, max_iter, tol) -> tuple[float, int]:
             else:  # ML: sae uses the REML score with sum(Vi), as in sae 1.3
                 s = -0.5 * np.sum(vi) + 0.5 * py @ py
                 f = 0.5 * np.sum(vi**2)
-        new = a + s / f
+        step = s / f
+        while a + step <= -np.min(psi):
+            # sae would take a step that gives an area a non-positive variance A + psi (and
+            # fail on a singular matrix): halve it instead, so A + psi stays positive
+            step /= 2
+        new = a + step
         diff = abs((new - a) / a) if a != 0 else np.inf
         a = new
         if diff <= tol:

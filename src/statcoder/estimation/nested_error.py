@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from statcoder.errors import EstimationError, NotFittedError
+from statcoder.estimation.columns import canonical_choice
 
 METHODS = ("REML", "ML")
 
@@ -57,6 +58,11 @@ def _group(areas: np.ndarray) -> tuple[np.ndarray, _Areas]:
     return labels.astype(str), _Areas(codes, np.bincount(codes, minlength=len(labels)))
 
 
+def nested_error_method(method: str) -> str:
+    """The method name as in ``METHODS`` (any case: ``"reml"`` -> ``"REML"``)."""
+    return canonical_choice(method, METHODS, what="nested-error method", parameter="method", option="--method")
+
+
 class NestedErrorModel:
     """Nested-error (BHF) linear mixed model, fitted by REML or ML (scikit-learn style).
 
@@ -75,12 +81,7 @@ class NestedErrorModel:
     # --- fitting ------------------------------------------------------------------------
     def fit(self, X: np.ndarray, y: np.ndarray, areas: np.ndarray) -> NestedErrorModel:
         """Fit the variance components and coefficients; returns ``self``."""
-        if self.method not in METHODS:
-            raise EstimationError(
-                f"unknown nested-error method {self.method!r}",
-                where="method",
-                hint="use 'REML' (default) or 'ML'",
-            )
+        self.method_ = nested_error_method(self.method)
         x = np.asarray(X, dtype=float)
         y = np.asarray(y, dtype=float)
         labels, groups = _group(areas)
@@ -128,7 +129,7 @@ class NestedErrorModel:
         n, p = self._x.shape
         _, xwx, rwr = self._gls(lam)
         logdet = float(np.sum(np.log1p(lam * self._groups.sizes)))
-        if self.method == "ML":
+        if self.method_ == "ML":
             s2 = rwr / n
             return -0.5 * (n * np.log(2 * np.pi) + n * np.log(s2) + logdet + n)
         s2 = rwr / (n - p)
@@ -158,14 +159,14 @@ class NestedErrorModel:
     def _set_components(self, lam: float) -> None:
         n, p = self._x.shape
         beta, xwx, rwr = self._gls(lam)
-        s2 = rwr / (n if self.method == "ML" else n - p)
+        s2 = rwr / (n if self.method_ == "ML" else n - p)
         self.coef_ = beta
         self.sigma_e2_ = s2
         self.sigma_u2_ = lam * s2
         self.coef_cov_ = s2 * np.linalg.inv(xwx)
         self.loglike_ = self._profile(lam)
         k = p + 2
-        n_eff = n if self.method == "ML" else n - p
+        n_eff = n if self.method_ == "ML" else n - p
         self.aic_ = -2 * self.loglike_ + 2 * k
         self.bic_ = -2 * self.loglike_ + np.log(n_eff) * k
         sizes = self._groups.sizes
@@ -266,7 +267,7 @@ class NestedErrorModel:
             0.0,
         )
         bias_term = np.zeros(len(nd))
-        if self.method == "ML":
+        if self.method_ == "ML":
             # Datta-Lahiri: the O(1/m) bias of the ML variance components, b = I^-1 * (1/2)
             # (tr(I^-1 (X'V^-1 V_a V^-1 X) ...)); grad g1 = d g1 / d(sigma_u2, sigma_e2)
             b = self._ml_bias()

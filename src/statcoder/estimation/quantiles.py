@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from statcoder.errors import EstimationError
-from statcoder.estimation.columns import as_list, numeric_column
+from statcoder.estimation.columns import as_list, file_rows, numeric_column
 from statcoder.estimation.results import Estimates, tidy_frame
 from statcoder.estimation.statistics import EstimatingDesign
 
@@ -42,8 +42,7 @@ def design_quantiles(
     if not na_rm and not (valid | ~scope).all():
         raise EstimationError(
             f"{int((~valid & scope).sum())} record(s) have no value for {variable!r}",
-            where=f"column {variable!r}, data rows "
-            f"{(np.flatnonzero(~valid & scope)[:5] + 1).tolist()}",
+            where=f"column {variable!r}, {file_rows(np.flatnonzero(~valid & scope))}",
             hint="pass na_rm=True to use the records with a value",
         )
     df = design.degrees_of_freedom()

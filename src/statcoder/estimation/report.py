@@ -24,9 +24,11 @@ from statcoder.report import format as fmt
 MAX_PLOTTED = 40
 SHARE_COLUMNS = ("estimate", "naive", "ci_low", "ci_high", "naive_ci_low", "naive_ci_high")
 FORMATS: dict[str, str | int] = {"n": "int", "n_machine": "int", "n_audit_machine": "int",
-                                 "n_audit_human": "int", "cv": "pct", "level": "int"}
+                                 "n_audit_human": "int", "cv": "pct", "direct_cv": "pct",
+                                 "deff": 2, "gamma": 3, "level": "int"}
 HEADERS = {"ci_low": "CI lower", "ci_high": "CI upper", "naive_ci_low": "naive CI lower",
-           "naive_ci_high": "naive CI upper", "naive_se": "naive SE", "cv": "CV", "deff": "design effect",
+           "naive_ci_high": "naive CI upper", "naive_se": "naive SE", "cv": "CV", "direct_cv": "direct CV",
+           "deff": "design effect",
            "n_machine": "coded by machine", "n_audit_machine": "audited: machine code",
            "n_audit_human": "audited: human code"}
 
@@ -86,19 +88,17 @@ def _titles(frame: pd.DataFrame, classification: Any) -> pd.DataFrame:
 
 
 def _interval_figure(labels: Sequence[str], est, low, high, *, xlabel: str):
+    """Points at ``est`` with a line from ``low`` to ``high`` per row (drawn from the limits
+    themselves, so an estimate outside its clipped interval, e.g. a corrected share below 0,
+    never makes a negative error bar)."""
     n = len(labels)
     fig, ax = plt.subplots(figsize=(7, max(2.0, 0.28 * n + 1)))
     pos = np.arange(n)[::-1]
     est, low, high = (np.asarray(a, dtype=float) for a in (est, low, high))
-    ax.errorbar(
-        est,
-        pos,
-        xerr=[est - low, high - est],
-        fmt="o",
-        color="#1f3b5a",
-        ecolor="#7a8aa0",
-        capsize=2,
-    )
+    drawn = ~(np.isnan(low) | np.isnan(high))
+    ax.hlines(pos[drawn], np.fmin(low, high)[drawn], np.fmax(low, high)[drawn],
+              color="#7a8aa0", linewidth=1.2)
+    ax.plot(est, pos, "o", color="#1f3b5a")
     ax.set_yticks(pos, labels)
     ax.set_xlabel(xlabel)
     ax.grid(axis="x", alpha=0.3)
@@ -117,6 +117,15 @@ def _row_label(frame: pd.DataFrame, skip: Sequence[str]) -> list[str]:
         for row in frame[keys].itertuples(index=False)
     ]
 
+
+#: how the report (and docs/estimation.md) presents corrected shares below 0
+NEGATIVE_SHARES_NOTE = (
+    "Interval limits of shares are clipped to [0, 1]; the corrected shares themselves are the "
+    "unbiased estimates and are not clipped. A corrected share below 0 (possible when the audit "
+    "finds the machine over-codes a rare code) means the share is not distinguishable from 0: "
+    "publish it as 0 or suppress it, do not publish a negative share. Likewise a share above 1 "
+    "is not distinguishable from 1."
+)
 
 RESULT_COLUMNS = ("estimate", "se", "ci_low", "ci_high", "cv", "deff", "n", "flag", "estimator")
 
@@ -215,13 +224,15 @@ def coding_correction_report(
     audit_size: int | None = None,
     classification: Any = None,
     quantity: str = "share",
+    method: str = "difference",
 ) -> HtmlReport:
     """Report of corrected vs naive code shares (from ``corrected_shares``).
 
     With a ``classification`` codes carry their titles in the table and the chart. For
     ``quantity="share"`` interval limits are clipped to [0, 1].
     """
-    report = HtmlReport(title, subtitle="prediction + audit correction (difference estimator)")
+    estimator = "difference estimator" if method == "difference" else f"{method} estimator"
+    report = HtmlReport(title, subtitle=f"prediction + audit correction ({estimator})")
     if quantity == "share":
         frame = _clip_shares(frame)
     frame = _titles(frame, classification)
@@ -230,6 +241,9 @@ def coding_correction_report(
     kpis = [("codes", fmt.integer(len(frame))), ("largest naive error", largest)]
     if audit_size is not None:
         kpis.insert(1, ("audited records", fmt.integer(audit_size)))
+    below = int((frame["estimate"].astype(float) < 0).sum())
+    if quantity == "share" and below:
+        kpis.append(("below 0 (not distinguishable from 0)", fmt.integer(below)))
     report.section("Summary").add_kpis(kpis + _flag_counts(frame))
     report.add_table(
         frame,
@@ -237,7 +251,7 @@ def coding_correction_report(
         formats=FORMATS, headers=HEADERS,
     )
     if quantity == "share":
-        report.add_text("Interval limits of shares are clipped to [0, 1].", css_class="note")
+        report.add_text(NEGATIVE_SHARES_NOTE, css_class="note")
     top = frame.assign(_shift=shift).sort_values("_shift", ascending=False).head(MAX_PLOTTED)
     titles = top["title"] if "title" in top else [""] * len(top)
     labels = [

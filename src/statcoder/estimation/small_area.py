@@ -22,7 +22,7 @@ import pandas as pd
 
 from statcoder.errors import EstimationError
 from statcoder.estimation.columns import numeric_column, text_column
-from statcoder.estimation.fay_herriot import FayHerriot, benchmark
+from statcoder.estimation.fay_herriot import FayHerriot, benchmark, fay_herriot_method
 from statcoder.estimation.results import (
     DEFAULT_CV_THRESHOLDS,
     DEFAULT_FLAG_LABELS,
@@ -136,6 +136,7 @@ def fay_herriot_table(
             where="fay_herriot_table",
             hint="the column holding the sampling variance (or standard error) of each direct estimate",
         )
+    method = fay_herriot_method(method)
     if on_zero_variance not in ZERO_VARIANCE:
         raise EstimationError(
             f"unknown on_zero_variance {on_zero_variance!r}",

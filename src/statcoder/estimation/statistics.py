@@ -21,6 +21,7 @@ from statcoder.estimation.columns import (
     MISSING_DOMAIN,
     as_list,
     domain_condition,
+    file_rows,
     is_numeric,
     numeric_column,
     text_column,
@@ -207,13 +208,13 @@ class EstimatingDesign:
                 if den_values is not None:
                     valid &= ~np.isnan(den_values)
                 if not na_rm and not (valid | ~self._in_scope()).all():
-                    bad = (np.flatnonzero(~valid & self._in_scope())[:5] + 1).tolist()
+                    bad = file_rows(np.flatnonzero(~valid & self._in_scope()))
                     raise EstimationError(
                         f"{int((~valid & self._in_scope()).sum())} record(s) have no value "
                         f"for {variable!r}",
                         where=f"column {variable!r}"
                         + (f" / {denominator!r}" if denominator else "")
-                        + f", data rows {bad}",
+                        + f", {bad}",
                         hint="pass na_rm=True (CLI: --na-rm) to estimate from the records with a "
                         "value (R: na.rm=TRUE), or impute the missing values first",
                     )

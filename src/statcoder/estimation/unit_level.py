@@ -29,8 +29,8 @@ import numpy as np
 import pandas as pd
 
 from statcoder.errors import EstimationError
-from statcoder.estimation.columns import numeric_column, require_column, text_column
-from statcoder.estimation.nested_error import METHODS, NestedErrorModel
+from statcoder.estimation.columns import file_rows, numeric_column, require_column, text_column
+from statcoder.estimation.nested_error import NestedErrorModel, nested_error_method
 from statcoder.estimation.results import (
     DEFAULT_CV_THRESHOLDS,
     DEFAULT_FLAG_LABELS,
@@ -70,11 +70,11 @@ def _checked_matrix(frame: pd.DataFrame, columns: Sequence[str], what: str, ids:
     bad = np.isnan(x)
     if bad.any():
         row, col = np.argwhere(bad)[0]
-        rows = (np.flatnonzero(bad.any(axis=1))[:5] + 1).tolist()
+        rows = file_rows(np.flatnonzero(bad.any(axis=1)))
         raise EstimationError(
             f"{int(bad.any(axis=1).sum())} {what} row(s) have a missing value of covariate "
             f"{columns[col - 1]!r}",
-            where=f"{what}, column {columns[col - 1]!r}, data rows {rows}"
+            where=f"{what}, column {columns[col - 1]!r}, {rows}"
             + (f" (area {ids[row]})" if len(ids) else ""),
             hint="the nested-error model needs every covariate for every unit and area mean; "
             "impute the values or drop those records before estimating",
@@ -108,12 +108,7 @@ def nested_error_table(
     ``mse_analytic``. Returns a ``UnitLevelResult``; estimates are in the units of
     ``response``, MSEs in squared units, ``cv`` a fraction.
     """
-    if method not in METHODS:
-        raise EstimationError(
-            f"unknown nested-error method {method!r}",
-            where="method",
-            hint="use 'REML' (default) or 'ML'",
-        )
+    method = nested_error_method(method)
     if mse not in MSE_METHODS:
         raise EstimationError(
             f"unknown MSE method {mse!r}", where="mse", hint="use 'analytic' or 'bootstrap'"
@@ -133,10 +128,9 @@ def nested_error_table(
     areas_p = text_column(area_means, area)
     y = numeric_column(sample, response)
     if np.isnan(y).any():
-        rows = (np.flatnonzero(np.isnan(y))[:5] + 1).tolist()
         raise EstimationError(
             f"{int(np.isnan(y).sum())} sample record(s) have no value of {response!r}",
-            where=f"sample, column {response!r}, data rows {rows}",
+            where=f"sample, column {response!r}, {file_rows(np.flatnonzero(np.isnan(y)))}",
             hint="drop the records without a response (they carry no information for the model)",
         )
     x = _checked_matrix(sample, covariates, "sample", areas_s)
