@@ -13,6 +13,8 @@ import typer
 
 from statcoder.cli import app
 from statcoder.cli._common import (
+    SEED_MAX,
+    SEED_MIN,
     EncodingOpt,
     check_cv_folds,
     console,
@@ -339,7 +341,7 @@ def model_assisted(
     ] = None,
     folds: Annotated[int | None, hidden_alias("--folds")] = None,
     variance: Annotated[str, typer.Option(help="linearisation | replicate")] = "linearisation",
-    seed: Annotated[int, typer.Option(help="Seed for folds and model.")] = 0,
+    seed: Annotated[int, typer.Option(min=SEED_MIN, max=SEED_MAX, help="Seed for folds and model (0 or more).")] = 0,
     report: Annotated[Path | None, typer.Option(help="Also write an HTML report here.")] = None,
     encoding: EncodingOpt = None,
 ) -> None:

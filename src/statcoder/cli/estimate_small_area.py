@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from statcoder.cli._common import EncodingOpt, console, progress, report_errors
+from statcoder.cli._common import SEED_MAX, SEED_MIN, EncodingOpt, console, progress, report_errors
 from statcoder.cli.estimate import (
     Columns,
     _names,
@@ -124,7 +124,7 @@ def nested_error(
     ] = "REML",
     mse: Annotated[str, typer.Option(help="analytic | bootstrap")] = "analytic",
     bootstrap: Annotated[int, typer.Option(help="Bootstrap replicates for --mse bootstrap.")] = 200,
-    seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
+    seed: Annotated[int, typer.Option(min=SEED_MIN, max=SEED_MAX, help="Seed of the bootstrap (0 or more).")] = 0,
     confidence: Annotated[float, typer.Option(help="Confidence level of the intervals.")] = 0.95,
     encoding: EncodingOpt = None,
 ) -> None:
@@ -190,7 +190,7 @@ def zonal(
     prefix: Annotated[str, typer.Option(help="Prefix of the statistic columns.")] = "",
 ) -> None:
     """Per-area covariates (mean, sum, class shares) from a raster and polygons, ready for
-    fay-herriot or nested-error (needs the geo extra: pip install 'statcoder[geo]')."""
+    fay-herriot or nested-error (needs the geo extra: pip install 'statcoder\\[geo]')."""
     from statcoder.estimation.zonal import zonal_statistics
 
     wanted: str | list[float] | None = classes
