@@ -103,3 +103,31 @@ def test_record_texts_never_reach_the_logs(client, tenant, caplog):
     client.post(code_url(tenant), json={"records": [{"text": SECRET_TEXT * 100}]}, headers=tenant.headers("code"))
     client.post(code_url(tenant), json={"records": [{"wrong": SECRET_TEXT}]}, headers=tenant.headers("code"))
     assert SECRET_TEXT not in caplog.text
+
+
+def test_the_access_log_shows_no_query_string_and_no_free_text_in_paths():
+    """A careless client puts its key in the query string or free text in a path: uvicorn's access
+    line printed both."""
+    import logging
+
+    from statcoder.api.server import AccessLogFilter, configure_logging, loggable_path
+
+    assert loggable_path("/v1/projects/pa/jobs?api_key=sc_0877abc_secret") == "/v1/projects/pa/jobs?…"
+    assert loggable_path("/v1/projects/pa/jobs/SECRETX%20John%20Smith%20HIV") == "/v1/projects/pa/jobs/…"
+    assert loggable_path("/v1/projects/lfs-isco/review/tasks/123") == "/v1/projects/lfs-isco/review/tasks/123"
+    assert loggable_path("/v1/projects/p/jobs/" + "a" * 65) == "/v1/projects/p/jobs/…"
+    ours, access = logging.getLogger("statcoder"), logging.getLogger("uvicorn.access")
+    saved = (list(ours.handlers), ours.level, ours.propagate, list(access.filters))
+    ours.handlers.clear()
+    try:
+        configure_logging("warning")
+        configure_logging("warning")  # once per process: no second filter
+        filters = [f for f in access.filters if isinstance(f, AccessLogFilter)]
+        assert len(filters) == 1
+        record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+                                   ("127.0.0.1:5", "GET", "/v1/projects/pa/jobs?api_key=sc_x_y", "1.1", 200), None)
+        assert filters[0].filter(record) and "sc_x_y" not in record.getMessage()
+    finally:  # this pytest process's other tests read statcoder's records through the root logger
+        ours.handlers[:], access.filters[:] = saved[0], saved[3]
+        ours.setLevel(saved[1])
+        ours.propagate = saved[2]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import re
 import shutil
 import signal
 import sys
@@ -32,11 +33,37 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 SWITCH_INTERVAL_S = 0.001
 
 
+#: a path segment the access log shows as it is (ids, names); anything else is shown as "…"
+_SAFE_SEGMENT = re.compile(r"[A-Za-z0-9._~-]{0,64}")
+
+
+def loggable_path(full_path: str) -> str:
+    """Return a request target as the access log may show it: no query string (a careless client
+    puts its key there: ``?api_key=sc_…``) and "…" for a path segment that is not a plain id or name
+    (a client can put free text there)."""
+    path, _, query = full_path.partition("?")
+    shown = "/".join(part if _SAFE_SEGMENT.fullmatch(part) else "…" for part in path.split("/"))
+    return shown + ("?…" if query else "")
+
+
+class AccessLogFilter(logging.Filter):
+    """Rewrites uvicorn's access records (client, method, target, version, status) with :func:`loggable_path`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
+            record.args = (args[0], args[1], loggable_path(args[2]), args[3], args[4])
+        return True
+
+
 def configure_logging(level: str = "info") -> None:
     """Send the ``statcoder`` loggers' records to stderr in uvicorn's format (``INFO:     ...``),
     at ``level``; once per process (a server process, the supervisor, the job worker). Without
     it only warnings reached stderr, bare (Python's last-resort handler). Records never hold
     free text or keys (see the modules' log calls)."""
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, AccessLogFilter) for f in access.filters):
+        access.addFilter(AccessLogFilter())  # kept when uvicorn configures the logger's handlers
     logger = logging.getLogger("statcoder")
     if logger.handlers:
         return
