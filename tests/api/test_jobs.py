@@ -99,6 +99,31 @@ def test_bad_inputs_fail_the_job_cleanly(client, ctx, tenant):
     assert status["status"] == "failed" and status["error"]["code"] == "invalid_input"
 
 
+def test_a_byte_that_is_not_utf8_flags_its_record_and_fails_nothing(client, ctx, tenant):
+    """One Latin-1 byte failed the whole CSV job; a Parquet bytes column failed it as an internal error."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    body = records(6).to_csv(index=False).encode().replace(b"r00003,", b"r00003,caf\xe9 ")
+    r = client.post(f"/v1/projects/{tenant.id}/jobs", headers=tenant.headers("code"),
+                    files={"file": ("in.csv", body)}, data={"text_columns": "text", "id_column": "rid"})
+    table = pa.table({"rid": ["a", "b"], "text": pa.array([b"baker bread", b"caf\xe9 owner"], pa.binary())})
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    p = client.post(f"/v1/projects/{tenant.id}/jobs", headers=tenant.headers("code"),
+                    files={"file": ("in.parquet", buffer.getvalue())}, data={"text_columns": "text", "id_column": "rid"})
+    run_jobs(ctx)
+    for job, n, bad in ((r, 6, "r00003"), (p, 2, "b")):
+        job_id = job.json()["id"]
+        status = client.get(f"/v1/projects/{tenant.id}/jobs/{job_id}", headers=tenant.headers("code")).json()
+        assert status["status"] == "succeeded" and status["n_done"] == n, status
+        out = pd.read_csv(io.BytesIO(client.get(f"/v1/projects/{tenant.id}/jobs/{job_id}/result",
+                                                headers=tenant.headers("code")).content), dtype=str, keep_default_na=False)
+        flagged = out[out["problem"] == "invalid_encoding"]
+        assert flagged["rid"].tolist() == [bad] and (flagged["decision"] == "review").all()
+        assert (out.loc[out["rid"] != bad, "problem"] == "").all()
+
+
 def test_cancel(client, ctx, tenant):
     job_id = submit_csv(client, tenant, records(100)).json()["id"]
     r = client.post(f"/v1/projects/{tenant.id}/jobs/{job_id}/cancel", headers=tenant.headers("code"))

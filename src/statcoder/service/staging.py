@@ -21,8 +21,10 @@ from statcoder.io import atomic_write_with
 
 def _csv_frames(path: Path, size: int) -> Iterator[pd.DataFrame]:
     try:
+        # a byte that is not UTF-8 becomes U+FFFD: that record is coded review with problem
+        # invalid_encoding (batch/chunks.py), as the command line does; the file is not refused
         reader = pd.read_csv(
-            path, dtype=str, keep_default_na=False, chunksize=size, encoding="utf-8",
+            path, dtype=str, keep_default_na=False, chunksize=size, encoding="utf-8", encoding_errors="replace",
         )
         yield from reader
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
@@ -37,6 +39,10 @@ def _parquet_frames(path: Path, size: int) -> Iterator[pd.DataFrame]:
         parquet = pq.ParquetFile(path, pre_buffer=False)  # read row groups are not kept (batch/sources.py)
         for batch in parquet.iter_batches(batch_size=size):
             frame = batch.to_pandas()
+            for i, field in enumerate(batch.schema):  # bytes columns: text, with U+FFFD for bytes that are not UTF-8
+                if pa.types.is_binary(field.type) or pa.types.is_large_binary(field.type):
+                    frame[field.name] = [v.decode("utf-8", "replace") if v is not None else ""
+                                         for v in batch.column(i).to_pylist()]
             yield frame.astype(object).where(frame.notna(), "").astype(str)
     except (pa.ArrowInvalid, OSError) as exc:
         raise InputError(
