@@ -97,6 +97,9 @@ def test_bad_inputs_fail_the_job_cleanly(client, ctx, tenant):
     run_jobs(ctx)
     status = client.get(f"/v1/projects/{tenant.id}/jobs/{r.json()['id']}", headers=tenant.headers("code")).json()
     assert status["status"] == "failed" and status["error"]["code"] == "invalid_input"
+    error = status["error"]  # what was wrong and where in the message, what to do in the hint
+    assert error["message"] == "text column(s) text not found (job input)", error
+    assert error["hint"].startswith("the columns are: rid, label")
 
 
 def test_a_byte_that_is_not_utf8_flags_its_record_and_fails_nothing(client, ctx, tenant):

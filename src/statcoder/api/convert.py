@@ -44,11 +44,23 @@ def model_out(m: ModelVersion, active: str | None) -> schemas.ModelOut:
     )
 
 
+def job_error(stored: str | None) -> dict[str, str]:
+    """Return a failed job's ``message`` and ``hint`` from its stored error (JSON; older rows: the
+    message with the hint in it)."""
+    if stored and stored.startswith('{"message"'):
+        try:
+            value = json.loads(stored)
+            return {"message": str(value.get("message", "")), "hint": str(value.get("hint", ""))}
+        except ValueError:
+            pass
+    return {"message": stored or "", "hint": ""}
+
+
 def job_out(j: Job) -> schemas.JobOut:
     """Return the job's state and progress."""
     error = None
     if j.error_code:
-        error = schemas.ErrorDetail(code=j.error_code, message=j.error_message or "", hint="")
+        error = schemas.ErrorDetail(code=j.error_code, **job_error(j.error_message))
     progress = None
     if j.n_records is not None:
         progress = 1.0 if j.n_records == 0 else round(j.n_done / j.n_records, 6)

@@ -92,13 +92,16 @@ class JobWorker:
         except LostJob:
             log.info("job %s released (cancelled or taken over)", job.id)
         except StatcoderError as exc:
-            self._fail(job, exc.code, str(exc))
+            message = exc.message + (f" ({exc.where})" if exc.where else "")
+            self._fail(job, exc.code, json.dumps({"message": message, "hint": exc.hint}))  # job_out reads both
         except OperationalError as exc:
             # The store is unreachable: leave the job for a later claim once the lease expires.
             log.error("job %s paused: store error %s", job.id, type(exc).__name__)
         except Exception as exc:  # noqa: BLE001
             log.error("job %s failed: %s", job.id, type(exc).__name__)
-            self._fail(job, "internal_error", f"the job failed ({type(exc).__name__})")
+            self._fail(job, "internal_error", json.dumps({
+                "message": f"the job failed ({type(exc).__name__})",
+                "hint": "submit it again; if it fails again, tell the operator (the server log names the cause)"}))
         return True
 
     def _fail(self, job: Job, code: str, message: str) -> None:
