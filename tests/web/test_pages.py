@@ -228,3 +228,40 @@ def test_the_retrain_button_records_the_run_and_its_reason_in_the_history(app_cl
     history = client.get("/ui/p/alpha/supervise").text
     # no decisions yet: the run is stored as failed with the reason, the active model stays
     assert "failed" in history and "at least 30 are needed" in history
+
+
+def test_sign_in_guessing_is_stopped_per_client_and_name_before_any_password_work(app_client):
+    client, ctx = app_client
+    accounts.create_account(ctx, "alpha", username="ann", password=PASSWORD, role="coder", actor="t")
+    accounts.create_account(ctx, "alpha", username="bob", password=PASSWORD, role="coder", actor="t")
+    for _ in range(5):
+        assert sign_in(client, "ann", "wrong password!").status_code == 401
+    blocked = sign_in(client, "ann")  # the right password, too late: no check is made
+    assert blocked.status_code == 429 and "too many failed sign-ins" in blocked.text
+    assert sign_in(client, "bob").status_code == 303  # another name from the same client still signs in
+
+
+def test_the_sign_in_throttle_bounds_clients_and_the_process_rate():
+    now = [0.0]
+    throttle = accounts.SignInThrottle(per_client=3, per_pair=2, window_s=60, rate=1.0, burst=2.0,
+                                       clock=lambda: now[0])
+    throttle.check("10.0.0.1", "ann")
+    throttle.failed("10.0.0.1", "ann")
+    throttle.check("10.0.0.1", "ann")
+    throttle.failed("10.0.0.1", "ann")
+    now[0] += 5  # tokens back
+    with pytest.raises(accounts.SignInThrottledError, match="failed sign-ins"):
+        throttle.check("10.0.0.1", "ann")  # two failures for this name from this client
+    throttle.check("10.0.0.2", "ann")  # another client may still try the name (no lock-out of a colleague)
+    throttle.check("10.0.0.1", "bob")
+    throttle.failed("10.0.0.1", "bob")
+    now[0] += 5
+    with pytest.raises(accounts.SignInThrottledError, match="failed sign-ins"):
+        throttle.check("10.0.0.1", "cid")  # three failures from this client, whatever the name
+    now[0] += 61  # the window has passed
+    throttle.check("10.0.0.1", "ann")
+    throttle.check("10.0.0.3", "x")
+    with pytest.raises(accounts.SignInThrottledError, match="busy"):
+        throttle.check("10.0.0.4", "y")  # the process's rate: 2 checks in a burst, then 1 per second
+    now[0] += 1.0
+    throttle.check("10.0.0.4", "y")

@@ -14,14 +14,16 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Collection
+import threading
+import time
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import delete, select
 
-from statcoder.errors import InputError
+from statcoder.errors import InputError, StatcoderError
 from statcoder.service.audit import record
 from statcoder.service.context import ServiceContext
 from statcoder.service.errors import AuthenticationError, ConflictError, NotFoundError
@@ -194,16 +196,82 @@ def members(ctx: ServiceContext, project_id: str) -> list[tuple[User, str]]:
     return [(u, r) for u, r in rows]
 
 
-def sign_in(ctx: ServiceContext, username: str, password: str) -> tuple[str, WebSession]:
+class SignInThrottledError(StatcoderError):
+    """Too many sign-in attempts (from this client, for this name, or for the process): wait."""
+
+    code = "too_many_requests"
+
+
+class SignInThrottle:
+    """Bounds password checks per process, before any scrypt work is done.
+
+    * a client (address) gets ``per_client`` failed sign-ins per ``window_s``, and a user name
+      ``per_pair`` from one client: guessing stops there (a lock per name alone would let anyone
+      lock a colleague out);
+    * the process checks at most ``rate`` passwords per second (burst ``burst``): a scrypt check
+      costs ~50 ms of a core, so a flood of sign-ins cannot take the CPU other projects' coding
+      requests need.
+    """
+
+    def __init__(self, *, per_client: int = 20, per_pair: int = 5, window_s: float = 900.0, rate: float = 4.0,
+                 burst: float = 8.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_client, self.per_pair, self.window_s = per_client, per_pair, window_s
+        self.rate, self.burst, self._clock = rate, burst, clock
+        self._failures: dict[tuple[str, str], list[float]] = {}  # (client, name or "") -> failure times
+        self._tokens, self._seen = burst, clock()
+        self._lock = threading.Lock()
+
+    def _recent(self, key: tuple[str, str], now: float) -> list[float]:
+        times = [t for t in self._failures.get(key, ()) if t > now - self.window_s]
+        if times:
+            self._failures[key] = times
+        else:
+            self._failures.pop(key, None)
+        return times
+
+    def check(self, client: str, username: str) -> None:
+        """SignInThrottledError when this attempt may not be checked now; else takes a token."""
+        with self._lock:
+            now = self._clock()
+            if len(self._recent((client, ""), now)) >= self.per_client or (
+                    len(self._recent((client, username), now)) >= self.per_pair):
+                raise SignInThrottledError(
+                    "too many failed sign-ins from here", where="password",
+                    hint=f"wait {self.window_s / 60:.0f} minutes, or ask your supervisor to reset your password")
+            self._tokens = min(self.burst, self._tokens + (now - self._seen) * self.rate)
+            self._seen = now
+            if self._tokens < 1:
+                raise SignInThrottledError("the server is busy with sign-ins", where="password",
+                                           hint="try again in a few seconds")
+            self._tokens -= 1
+
+    def failed(self, client: str, username: str) -> None:
+        """Count a failed sign-in of ``username`` from ``client``."""
+        with self._lock:
+            now = self._clock()
+            if len(self._failures) > 10_000:  # forget old entries (a flood of addresses)
+                self._failures = {k: v for k, v in self._failures.items() if v and v[-1] > now - self.window_s}
+            for key in ((client, ""), (client, username)):
+                self._failures.setdefault(key, []).append(now)
+
+
+def sign_in(ctx: ServiceContext, username: str, password: str, *, client: str = "",
+            throttle: SignInThrottle | None = None) -> tuple[str, WebSession]:
     """Check the password and open a session; returns (cookie value, session row).
 
-    SignInError for a wrong name or password alike (the same work is done either way).
+    SignInError for a wrong name or password alike (the same work is done either way);
+    SignInThrottledError, before any password work, past the ``throttle``'s bounds for ``client``.
     """
+    username = username.strip()
+    if throttle is not None:
+        throttle.check(client, username)
     with ctx.db.read() as session:
-        user = session.scalars(select(User).where(User.username == username.strip())).one_or_none()
+        user = session.scalars(select(User).where(User.username == username)).one_or_none()
     stored = user.password_hash if user is not None else _dummy_hash()
     ok = verify_password(password, stored) and user is not None and user.disabled_at is None
     if not ok:
+        if throttle is not None:
+            throttle.failed(client, username)
         raise SignInError("wrong user name or password", where="password",
                           hint="ask your supervisor to reset it")
     token = secrets.token_urlsafe(32)

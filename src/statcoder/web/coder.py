@@ -76,6 +76,14 @@ def _set_cookie(request: Request, response: Response, name: str, value: str, *, 
                         secure=ctx.settings.session_cookie_secure, path="/ui")
 
 
+def _throttle(request: Request) -> accounts.SignInThrottle:
+    """The process's sign-in throttle (one per app)."""
+    state = request.app.state
+    if getattr(state, "sign_in_throttle", None) is None:
+        state.sign_in_throttle = accounts.SignInThrottle()
+    return state.sign_in_throttle
+
+
 @router.post("/login", response_class=HTMLResponse)
 async def login(request: Request) -> Response:
     """Check the password, open a session, go where the user wanted."""
@@ -88,8 +96,13 @@ async def login(request: Request) -> Response:
         return render(request, "login.html", None, status=403, login_csrf=cookie or "", next=next_path,
                       form={"username": username},
                       errors={"form": "the sign-in form expired; sign in again"})
+    client = request.client.host if request.client else ""
     try:
-        token, _row = await run_in_threadpool(accounts.sign_in, ctx, username, form.get("password", ""))
+        token, _row = await run_in_threadpool(accounts.sign_in, ctx, username, form.get("password", ""),
+                                              client=client, throttle=_throttle(request))
+    except accounts.SignInThrottledError as exc:
+        return render(request, "login.html", None, status=429, login_csrf=cookie, next=next_path,
+                      form={"username": username}, errors={"password": f"{exc.message}: {exc.hint}"})
     except accounts.SignInError as exc:
         return render(request, "login.html", None, status=401, login_csrf=cookie, next=next_path,
                       form={"username": username}, errors={"password": exc.message})
