@@ -131,3 +131,13 @@ def test_the_access_log_shows_no_query_string_and_no_free_text_in_paths():
         ours.handlers[:], access.filters[:] = saved[0], saved[3]
         ours.setLevel(saved[1])
         ours.propagate = saved[2]
+
+
+def test_a_not_found_message_never_echoes_free_text_sent_as_an_id(client, tenant):
+    base = f"/v1/projects/{tenant.id}"
+    r = client.get(f"{base}/jobs/SECRETX John Smith HIV", headers=tenant.headers("code"))
+    assert r.status_code == 404 and "SECRETX" not in r.text and "job with that id not found" in r.text
+    r = client.get(f"{base}/jobs/0123abcd", headers=tenant.headers("code"))
+    assert r.status_code == 404 and "'0123abcd'" in r.text  # a plain id is shown
+    r = client.post(f"{base}/models/Smith%20HIV/promote", headers=tenant.headers("admin"))
+    assert r.status_code in (404, 422) and "Smith" not in r.text

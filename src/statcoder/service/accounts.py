@@ -26,7 +26,7 @@ from sqlalchemy import delete, select
 from statcoder.errors import InputError, StatcoderError
 from statcoder.service.audit import record
 from statcoder.service.context import ServiceContext
-from statcoder.service.errors import AuthenticationError, ConflictError, NotFoundError
+from statcoder.service.errors import AuthenticationError, ConflictError, NotFoundError, shown_id
 from statcoder.store import utc, utcnow
 from statcoder.store.projects import ProjectRepository
 from statcoder.store.tables import Project
@@ -137,7 +137,7 @@ def create_account(
         raise InputError(f"unknown role {role!r}", where="role", hint="use coder or supervisor")
     with ctx.db.write() as session:
         if ProjectRepository(session).get(project_id) is None:
-            raise NotFoundError(f"project {project_id!r} not found", hint="check the project id")
+            raise NotFoundError(f"project {shown_id(project_id)} not found", hint="check the project id")
         user = session.scalars(select(User).where(User.username == username)).one_or_none()
         if user is not None:
             _check_existing_user(session, user, project_id, password=password, colleagues_of=colleagues_of)
@@ -181,7 +181,7 @@ def set_password(ctx: ServiceContext, username: str, password: str) -> None:
     with ctx.db.write() as session:
         user = session.scalars(select(User).where(User.username == username)).one_or_none()
         if user is None:
-            raise NotFoundError(f"user {username!r} not found", hint="check the user name")
+            raise NotFoundError(f"user {shown_id(username)} not found", hint="check the user name")
         user.password_hash = hash_password(password)
         session.execute(delete(WebSession).where(WebSession.user_id == user.id))
 

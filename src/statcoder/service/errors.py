@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from statcoder.errors import ModelFileError, StatcoderError
 
 
@@ -81,3 +83,13 @@ class ClassificationMismatchError(ModelFileError):
     """A model was trained for another classification than the project's."""
 
     code = "classification_mismatch"
+
+
+_PLAIN_ID = re.compile(r"[A-Za-z0-9._~-]{1,64}")
+
+
+def shown_id(value: object) -> str:
+    """Return an id for an error message ("job {shown_id(x)} not found"): quoted when it looks like an
+    id, else "with that id" (a client may send free text where an id belongs; messages never echo it)."""
+    text = str(value)
+    return repr(text) if _PLAIN_ID.fullmatch(text) else "with that id"

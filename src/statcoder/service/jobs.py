@@ -27,6 +27,7 @@ from statcoder.service.errors import (
     NotFoundError,
     PathNotAllowedError,
     PurgedError,
+    shown_id,
 )
 from statcoder.service.staging import snapshot_checked_file
 from statcoder.store import utcnow
@@ -167,7 +168,7 @@ def get_job(ctx: ServiceContext, project_id: str, job_id: str) -> Job:
     with ctx.db.read() as session:
         job = JobRepository(session).get(project_id, job_id)
     if job is None:
-        raise NotFoundError(f"job {job_id!r} not found", hint="list the project's jobs")
+        raise NotFoundError(f"job {shown_id(job_id)} not found", hint="list the project's jobs")
     return job
 
 
@@ -182,7 +183,7 @@ def cancel_job(ctx: ServiceContext, project_id: str, job_id: str, *, actor: str)
     with ctx.db.write() as session:
         repo = JobRepository(session)
         if repo.get(project_id, job_id) is None:
-            raise NotFoundError(f"job {job_id!r} not found", hint="list the project's jobs")
+            raise NotFoundError(f"job {shown_id(job_id)} not found", hint="list the project's jobs")
         if not repo.cancel(job_id, utcnow()):
             raise ConflictError(f"job {job_id!r} has already finished", hint="nothing to cancel")
         record(session, project_id, actor=actor, action="job.cancel", target=job_id)

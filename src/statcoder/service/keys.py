@@ -23,6 +23,7 @@ from statcoder.service.errors import (
     NotFoundError,
     PermissionDeniedError,
     RevokedKeyError,
+    shown_id,
 )
 from statcoder.store import utc, utcnow
 from statcoder.store.projects import KeyRepository, ProjectRepository
@@ -82,7 +83,7 @@ def issue_key(
     secret = secrets.token_urlsafe(32)
     with ctx.db.write() as session:
         if ProjectRepository(session).get(project_id) is None:
-            raise NotFoundError(f"project {project_id!r} not found", hint="check the project id")
+            raise NotFoundError(f"project {shown_id(project_id)} not found", hint="check the project id")
         key = KeyRepository(session).add(
             ApiKey(
                 id=key_id, project_id=project_id, name=name, scopes=scope_text,
@@ -140,7 +141,7 @@ def authorize(
     With ``cached_only``, returns None instead of reading the store on a cache miss.
     """
     if principal.project_id != project_id:
-        raise NotFoundError(f"project {project_id!r} not found", hint="check the project id")
+        raise NotFoundError(f"project {shown_id(project_id)} not found", hint="check the project id")
     if scope is not None and scope not in principal.scopes:
         raise PermissionDeniedError(
             f"this key lacks the '{scope}' scope", hint=f"use a key with the '{scope}' scope"
@@ -153,7 +154,7 @@ def authorize(
             project = ProjectRepository(session).get(project_id)
         ctx.auth_cache.put("project", project_id, project)
     if project is None:
-        raise NotFoundError(f"project {project_id!r} not found", hint="check the project id")
+        raise NotFoundError(f"project {shown_id(project_id)} not found", hint="check the project id")
     return project
 
 
@@ -169,7 +170,7 @@ def revoke_key(ctx: ServiceContext, project_id: str, key_id: str, *, actor: str)
         repo = KeyRepository(session)
         key = repo.get(key_id)
         if key is None or key.project_id != project_id:
-            raise NotFoundError(f"key {key_id!r} not found", hint="list the project's keys")
+            raise NotFoundError(f"key {shown_id(key_id)} not found", hint="list the project's keys")
         already = key.revoked_at is not None
         repo.revoke(key, utcnow())
         if not already:

@@ -9,7 +9,7 @@ from pathlib import Path
 from statcoder.errors import InputError
 from statcoder.service.audit import record
 from statcoder.service.context import ServiceContext
-from statcoder.service.errors import ConflictError, NotFoundError
+from statcoder.service.errors import ConflictError, NotFoundError, shown_id
 from statcoder.store import utcnow
 from statcoder.store.projects import ProjectRepository
 from statcoder.store.tables import Project
@@ -72,7 +72,7 @@ def get_project(ctx: ServiceContext, project_id: str) -> Project:
     with ctx.db.read() as session:
         project = ProjectRepository(session).get(project_id)
     if project is None:
-        raise NotFoundError(f"project {project_id!r} not found", hint="check the project id")
+        raise NotFoundError(f"project {shown_id(project_id)} not found", hint="check the project id")
     return project
 
 
@@ -86,7 +86,7 @@ def update_settings(
     with ctx.db.write() as session:
         project = ProjectRepository(session).get_for_update(project_id)
         if project is None:
-            raise NotFoundError(f"project {project_id!r} not found", hint="check the project id")
+            raise NotFoundError(f"project {shown_id(project_id)} not found", hint="check the project id")
         if retention_days is not KEEP:
             if retention_days is not None and not (isinstance(retention_days, int) and retention_days >= 1):
                 raise InputError("retention_days must be a whole number of days >= 1, or null",

@@ -29,6 +29,7 @@ from statcoder.service.errors import (
     ConflictError,
     NotFoundError,
     PayloadTooLargeError,
+    shown_id,
 )
 from statcoder.store import utcnow
 from statcoder.store.projects import ProjectRepository
@@ -232,7 +233,7 @@ def get_model(ctx: ServiceContext, project_id: str, version: str) -> ModelVersio
     with ctx.db.read() as session:
         row = ModelRepository(session).get(project_id, version)
     if row is None:
-        raise NotFoundError(f"model version {version!r} not found", hint="list the project's models")
+        raise NotFoundError(f"model version {shown_id(version)} not found", hint="list the project's models")
     return row
 
 
@@ -244,7 +245,7 @@ def _activate(
     with ctx.db.write() as session:
         project = ProjectRepository(session).get_for_update(project_id)
         if project is None:
-            raise NotFoundError(f"project {project_id!r} not found", hint="check the project id")
+            raise NotFoundError(f"project {shown_id(project_id)} not found", hint="check the project id")
         current = project.active_model_version
         previous = current if previous_of_target is ... else previous_of_target
         ModelRepository(session).add_activation(

@@ -19,7 +19,7 @@ from statcoder.errors import UnknownCodeError
 from statcoder.io.csv_safety import CSV_LINE_END, neutralise_cell
 from statcoder.service.audit import record
 from statcoder.service.context import ServiceContext
-from statcoder.service.errors import ConflictError, NotFoundError
+from statcoder.service.errors import ConflictError, NotFoundError, shown_id
 from statcoder.store import utc, utcnow
 from statcoder.store.review import ReviewRepository
 from statcoder.store.tables import Project, ReviewTask
@@ -270,7 +270,7 @@ def add_quality_tasks(
     with ctx.db.read() as session:
         project = ProjectRepository(session).get(project_id)
     if project is None:
-        raise NotFoundError(f"project {project_id!r} not found", hint="create it with `statcoder admin create-project`")
+        raise NotFoundError(f"project {shown_id(project_id)} not found", hint="create it with `statcoder admin create-project`")
     classification = ctx.classification(project)
     if len(suspicious) == 0:
         return 0
