@@ -8,6 +8,7 @@ import os
 import pandas as pd
 from apikit import error_code, inbox, run_jobs
 
+from statcoder.service import projects
 from statcoder.store import utcnow
 
 TEXTS = ["baker bread oven", "butcher meat", "carpenter wood", "electrician cable", "qq zz"]
@@ -98,7 +99,7 @@ def test_bad_inputs_fail_the_job_cleanly(client, ctx, tenant):
     status = client.get(f"/v1/projects/{tenant.id}/jobs/{r.json()['id']}", headers=tenant.headers("code")).json()
     assert status["status"] == "failed" and status["error"]["code"] == "invalid_input"
     error = status["error"]  # what was wrong and where in the message, what to do in the hint
-    assert error["message"] == "text column(s) text not found (job input)", error
+    assert error["message"] == "text column(s) 'text' not found (job input)", error
     assert error["hint"].startswith("the columns are: rid, label")
 
 
@@ -125,6 +126,21 @@ def test_a_byte_that_is_not_utf8_flags_its_record_and_fails_nothing(client, ctx,
         flagged = out[out["problem"] == "invalid_encoding"]
         assert flagged["rid"].tolist() == [bad] and (flagged["decision"] == "review").all()
         assert (out.loc[out["rid"] != bad, "problem"] == "").all()
+
+
+def test_input_columns_named_like_outputs_fail_the_job_and_task_fields_hold_only_the_records_own(client, ctx, tenant):
+    """A job silently overwrote an input column named decision (POST /code refuses it); its review
+    tasks listed the outputs problem and model_version as the record's other fields."""
+    clash = submit_csv(client, tenant, records(3).assign(decision="mine", problem="x"))
+    projects.update_settings(ctx, tenant.id, audit_rate=1.0, actor="t")
+    fine = submit_csv(client, tenant, records(3).assign(region="North"))
+    run_jobs(ctx)
+    status = client.get(f"/v1/projects/{tenant.id}/jobs/{clash.json()['id']}", headers=tenant.headers("code")).json()
+    assert status["status"] == "failed" and status["error"]["code"] == "invalid_input"
+    assert status["error"]["message"] == "the input already has output column(s) decision, problem (job input)"
+    tasks = client.get(f"/v1/projects/{tenant.id}/review/tasks", headers=tenant.headers("review")).json()["tasks"]
+    mine = [t for t in tasks if t["job_id"] == fine.json()["id"]]
+    assert mine and all(t["fields"] == {"region": "North"} for t in mine), mine[0]["fields"]
 
 
 def test_cancel(client, ctx, tenant):

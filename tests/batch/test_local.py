@@ -319,3 +319,10 @@ def test_progress_says_when_its_total_is_an_estimate(model_dir, records, tmp_pat
                    on_progress=lambda done, total, description, seen=descriptions: seen.add(description))
     assert "coding (total estimated)" in said["csv"]
     assert said["parquet"] == {"coding"}
+
+
+def test_input_columns_named_like_outputs_are_refused_before_any_output(model_dir, records, tmp_path):
+    records.assign(decision="mine").to_csv(tmp_path / "in.csv", index=False)
+    with pytest.raises(InputError, match=r"already has output column\(s\) decision"):
+        code_files(model_dir, tmp_path / "in.csv", tmp_path / "out.csv", workers=1)
+    assert not (tmp_path / "out.csv").exists() and not work_dir(tmp_path / "out.csv").exists()

@@ -45,7 +45,12 @@ def card_max_text_length(card: Mapping) -> int:
 
 
 def check_text_columns(columns: Sequence[str], text_columns: Sequence[str], *, where: str) -> None:
-    """Raise InputError (before any output is written) when a text column is not in ``columns``."""
+    """Raise InputError (before any output is written) when a text column is not in ``columns``, or
+    when the input already has a column the coding adds (it would be overwritten without a word)."""
+    clash = [c for c in BATCH_COLUMNS if c in columns]
+    if clash:
+        raise InputError(f"the input already has output column(s) {', '.join(clash)}", where=where,
+                         hint="drop or rename them before coding (coding adds them)")
     if not text_columns:
         raise InputError("no text column given", where=where, hint="name at least one text column (text_columns; CLI: --text)")
     missing = [c for c in text_columns if c not in columns]

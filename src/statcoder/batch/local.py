@@ -183,7 +183,8 @@ def code_files(
         result.problems.update(problems)
         if on_progress is not None:
             on_progress(min(seen_done[0], total) if source.exact_total else seen_done[0],
-                        max(total, seen_done[0]), "coding" if source.exact_total else "coding (total estimated)")
+                        max(total, seen_done[0]),
+                        "coding" if source.exact_total or seen_done[0] >= total else "coding (total estimated)")
 
     try:
         seen = _code_all(source, chunk_size, done, str(model_dir), options, n_workers, seen_done, account)

@@ -33,7 +33,7 @@ from statcoder.batch.chunks import (
     check_text_columns,
     code_chunk,
 )
-from statcoder.errors import ConfigurationError, InputError
+from statcoder.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -89,11 +89,7 @@ def code_dataframe(
     InputError at once when a text column is missing.
     """
     T = _spark_types()
-    check_text_columns(df.columns, list(text_columns), where="DataFrame")
-    clash = [c for c in BATCH_COLUMNS if c in df.columns]
-    if clash:
-        raise InputError(f"the DataFrame already has output column(s) {', '.join(clash)}", where="DataFrame",
-                         hint="drop or rename them before coding")
+    check_text_columns(df.columns, list(text_columns), where="DataFrame")  # output columns refused too
     schema = T.StructType(list(df.schema.fields) + output_fields())
     names = [f.name for f in schema.fields]
     model = str(model_dir)

@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from statcoder.batch.chunks import check_text_columns
 from statcoder.errors import InputError
 from statcoder.io import atomic_write_with
 
@@ -86,13 +87,8 @@ def stage_input(
         for chunk in _exact_chunks(frames, chunk_size):
             if not len(chunk):
                 continue
-            if writer is None:
-                missing = [c for c in text_columns if c not in chunk.columns]
-                if missing:
-                    raise InputError(
-                        f"text column(s) {', '.join(missing)} not found", where="job input",
-                        hint=f"the columns are: {', '.join(map(str, list(chunk.columns)[:30]))}",
-                    )
+            if writer is None:  # missing text columns, or output columns the coding would overwrite
+                check_text_columns([str(c) for c in chunk.columns], text_columns, where="job input")
                 schema = pa.schema([(str(c), pa.string()) for c in chunk.columns])
                 writer = pq.ParquetWriter(tmp, schema, compression="zstd")
             table = pa.Table.from_pandas(chunk.astype(str), schema=schema, preserve_index=False)

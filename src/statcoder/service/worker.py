@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy.exc import OperationalError
 
-from statcoder.batch.chunks import code_chunk
+from statcoder.batch.chunks import BATCH_COLUMNS, code_chunk
 from statcoder.errors import StatcoderError
 from statcoder.service.coding import decision_counts, model_path
 from statcoder.service.context import ServiceContext
@@ -158,7 +158,7 @@ class JobWorker:
             _, tasks = build_tasks(
                 project, coded, join_columns(frame, text_columns), record_ids=ids,
                 model_version=job.model_version, job_id=job.id, rng=rng,
-                exclude=[*text_columns, job.id_column],
+                exclude=[*text_columns, job.id_column, *BATCH_COLUMNS],  # the record's own other fields only
             )
             with self.ctx.db.write() as session:
                 if not JobRepository(session).commit_chunk(
