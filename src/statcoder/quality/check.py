@@ -120,10 +120,14 @@ def check_training_data(
     classes: Sequence[str] | None = None,
     on_progress: Callable[[int, int, str], None] | None = None,
     max_text_length: int | None = None,
+    where: str = "training data",
 ) -> QualityResult:
     """Run all training-data checks on ``data`` and return a ``QualityResult``.
 
     ``max_text_length``: texts are cut to it (characters) as ``train`` cuts them; None: kept whole.
+    Raises ``UnknownCodeError`` (as ``train`` and ``evaluate`` do) when not one code is in
+    ``classification``: the data were coded in another classification. Some unknown codes are
+    only counted (``coverage.unknown_codes``), since finding them is what the check is for.
 
     Records with an empty code are left out of label-issue detection (and counted). When
     ``proba``/``classes`` are given (out-of-fold probabilities for the records with a code, in
@@ -139,6 +143,9 @@ def check_training_data(
             f"column(s) {', '.join(repr(c) for c in missing)} not found",
             hint=f"the columns are: {', '.join(map(str, list(data.columns)[:30]))}",
         )
+    # before the slow checks: data coded in another classification is refused, as train refuses it
+    check_codes_match_classification(data[code_column].fillna("").astype(str).str.strip().tolist(), classification,
+                                     column=code_column, where=where)
     timings: dict[str, float] = {}
     step = _Steps(on_progress, total=5)
 
@@ -227,6 +234,21 @@ def check_training_data(
         },
         timings=timings,
     )
+
+
+def check_codes_match_classification(codes: Sequence[str], classification: Classification, *, column: str,
+                                     where: str) -> None:
+    """Raise the error ``train`` and ``evaluate`` raise when no non-empty code is in ``classification``.
+
+    It is :func:`~statcoder.classifications.unknown.unknown_code_error`, whose hint then says
+    "none of the codes given is in <name>: check ... (--classification)".
+    """
+    from statcoder.classifications.unknown import unknown_code_error, unknown_code_rows
+
+    rows = unknown_code_rows(codes, classification)
+    given = sum(1 for c in codes if c)
+    if given and len(rows) >= given:
+        raise unknown_code_error(codes, rows, classification=classification, column=column, where=where)
 
 
 class _Steps:
