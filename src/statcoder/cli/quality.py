@@ -157,7 +157,7 @@ def quality(
             frame, text_columns=text, code_column=code, classification=tree, redact=redact,
             coder_columns=coders or None, expected_shares=shares, min_examples=min_examples,
             filter_by=filter_by, score=score, group_level=group_level, backend=backend,
-            n_splits=cv_folds or 5, seed=seed, on_progress=bar, max_text_length=limit, where=str(data),
+            n_splits=cv_folds, seed=seed, on_progress=bar, max_text_length=limit, where=str(data),
         )
         bar.stage(f"writing {out}")
         suspicious = result.suspicious_records()
