@@ -107,10 +107,11 @@ def test_evaluating_on_the_training_data_warns_in_the_terminal_and_the_report(on
     onet_slice["train"].to_csv(path, index=False)
     out_html = tmp_path / "e.html"
     result = runner.invoke(app, ["evaluate", "--model", str(saved_model), "--data", str(path), "--code", "code",
-                                 "--bootstrap", "0", "--report", str(out_html)])
+                                 "--bootstrap", "0", "--report", str(out_html), "--model-card", str(tmp_path / "c.md")])
     assert result.exit_code == 0, result.output
     said = " ".join(result.output.split())
     assert "warning: the evaluation data is the model's training data (same fingerprint as the model card)" in said
+    assert "- **Warning: the evaluation data is the model's training data" in (tmp_path / "c.md").read_text()
     html = out_html.read_text()
     assert 'class="flag">Warning: the evaluation data is the model&#x27;s training data' in html or \
         "Warning: the evaluation data is the model's training data" in html

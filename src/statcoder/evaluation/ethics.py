@@ -170,6 +170,7 @@ def model_card_markdown(card: Mapping[str, Any], summary: Mapping[str, Any], by_
         "",
         "## Evaluation data",
         f"- Records: {summary.get('n_records', 'n/a')}; fingerprint: {summary.get('data_fingerprint', 'n/a')}",
+        *([f"- **Warning: {summary['training_overlap_warning']}.**"] if summary.get("training_overlap_warning") else []),
         "",
         "## Metrics",
         "| level | accuracy | 95 % interval | macro-F1 |",

@@ -301,6 +301,7 @@ def evaluate(
         "ece": calibration["after"]["top_label_ece"],
         "group_columns": list(group_columns), "n_flagged_groups": flagged, "min_cell": min_cell,
         "n_boot": n_boot,
+        "training_overlap_warning": overlap.warning("the evaluation data"),
     }
     results: dict[str, Any] = {
         "meta": {
