@@ -73,7 +73,7 @@ def test_a_misspelt_tolerance_is_refused_with_the_valid_names(monitored):
     result = _monitor(folder, model, "--tolerance", "acurracy=0.05")
     out = " ".join(result.output.split())
     assert result.exit_code == 2, result.output
-    assert "unknown tolerance name(s): 'acurracy'" in out and "accuracy, audit, gap" in out
+    assert "unknown tolerance name(s): 'acurracy' (--tolerance)" in out and "accuracy, audit, gap" in out
     assert "Traceback" not in out
     for fine in ("accuracy=0.05", "accuracy_cbpe=0.04", "share_review=0.1"):
         assert _monitor(folder, model, "--tolerance", fine).exit_code == 0

@@ -56,7 +56,7 @@ def _tolerances(items: list[str]) -> dict[str, float]:
                                      hint="write SIGNAL=VALUE, e.g. --tolerance accuracy=0.03") from None
     from statcoder.monitoring.alerts import check_tolerance_names
 
-    check_tolerance_names(out)
+    check_tolerance_names(out, where="--tolerance")
     return out
 
 

@@ -69,7 +69,8 @@ TOLERANCE_SIGNALS: tuple[str, ...] = (
 )
 
 
-def check_tolerance_names(names: list[str] | tuple[str, ...] | dict[str, float]) -> None:
+def check_tolerance_names(names: list[str] | tuple[str, ...] | dict[str, float], *,
+                          where: str = "tolerances (CLI: --tolerance)") -> None:
     """Raise ConfigurationError naming the valid ones when a tolerance name is not a signal or family.
 
     A misspelt name (``acurracy``) would otherwise be stored and never used, so the default
@@ -79,7 +80,7 @@ def check_tolerance_names(names: list[str] | tuple[str, ...] | dict[str, float])
                and not (n.startswith("column:") and len(n) > len("column:"))]
     if unknown:
         raise ConfigurationError(
-            f"unknown tolerance name(s): {', '.join(map(repr, unknown))}", where="tolerances (CLI: --tolerance)",
+            f"unknown tolerance name(s): {', '.join(map(repr, unknown))}", where=where,
             hint=f"use a signal family: {', '.join(DEFAULT_TOLERANCES)}; or one signal, e.g. accuracy_cbpe, "
                  "share_review or column:<name>",
         )
