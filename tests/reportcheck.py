@@ -6,8 +6,9 @@ under ``shots``, and fails when
 
 * any element is wider than the viewport (``document.documentElement.scrollWidth > innerWidth``),
   naming the widest offenders, or
-* the rendered text outside ``<pre>``/``<code>`` contains ``nan``, ``NaN``, ``None``, ``inf`` or
-  ``Infinity`` as a word, or
+* the rendered text outside ``<code>`` contains ``nan``, ``NaN``, ``None``, ``inf`` or
+  ``Infinity`` as a word (``<pre>`` counts: the embedded Markdown model card is generated text,
+  and a ``nan-nan`` interval once hid there), or
 * the page logs a JavaScript error.
 """
 
@@ -40,7 +41,7 @@ _OVERFLOW_JS = """() => {
 
 _TEXT_JS = """() => {
   const clone = document.body.cloneNode(true);
-  clone.querySelectorAll('pre, code, script, style').forEach(e => e.remove());
+  clone.querySelectorAll('code, script, style').forEach(e => e.remove());
   return clone.innerText;
 }"""
 

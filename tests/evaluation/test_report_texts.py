@@ -62,3 +62,11 @@ def test_comparison_report_fits_the_screen_and_has_no_raw_values(onet_evaluation
     evaluations = [onet_evaluation, onet_evaluation]
     path = build_comparison_report(evaluations, compare(evaluations, n_boot=50, seed=0)).write(tmp_path / "cmp.html")
     check_report(path, tmp_path / "shots")
+
+
+@pytest.mark.browser
+def test_report_without_bootstrap_passes_the_report_check_model_card_included(onet_slice, tmp_path):
+    """--bootstrap 0 once put 'nan-nan' in the embedded model card (a <pre> the check skipped)."""
+    ev = evaluate(onet_slice["coder"], onet_slice["test"], group_columns=["mode"], n_boot=0, min_cell=5)
+    assert "nan" not in ev.results["model_card_markdown"]
+    check_report(build_report(ev).write(tmp_path / "no-bootstrap.html"), tmp_path / "shots")

@@ -63,3 +63,12 @@ def test_alert_round_trips_through_json_form_and_bad_policies_fail():
         AlertPolicy(method="fdr2").validate()
     with pytest.raises(ConfigurationError):
         AlertPolicy(q=1.5).validate()
+
+
+def test_unknown_tolerance_names_are_refused():
+    AlertPolicy(tolerances={"accuracy": 0.05, "column:region": 0.2, "gap_cbpe": 0.01, "share_auto": 0.1}).validate()
+    with pytest.raises(ConfigurationError, match="unknown tolerance name.*'acurracy'") as info:
+        AlertPolicy(tolerances={"acurracy": 0.05}).validate()
+    assert "oov_share" in info.value.hint
+    with pytest.raises(ConfigurationError):
+        AlertPolicy(tolerances={"column:": 0.05}).validate()

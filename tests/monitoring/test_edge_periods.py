@@ -47,3 +47,36 @@ def test_wilson_interval_is_within_0_1_and_contains_the_estimate(n):
     for k in (0, n):
         lo, hi = wilson_interval(k, n)
         assert 0.0 <= lo <= k / n <= hi <= 1.0
+
+
+def test_no_auto_record_in_any_period_says_so_per_period(monitor, batch_factory, tmp_path):
+    """The auto-accuracy table had only a period column; now each period says why it is empty."""
+    periods = {p: batch_factory(300, 10 + i, strength=(0.0, 0.3)) for i, p in enumerate(("2026-01", "2026-02"))}
+    assert not any((b.decision == "auto").any() for b in periods.values())
+    result = monitor.calculate(periods)
+    html = result.write_report(tmp_path / "m.html").read_text()
+    table = html.split("Accuracy of auto-coded records</caption>")[1].split("</table>")[0]
+    assert "2026-01" in table and "2026-02" in table
+    assert table.count("no automatically coded records") == 2
+    assert "No record was coded automatically in these periods" in html
+
+
+@pytest.mark.browser
+def test_a_report_without_auto_records_passes_the_report_check(monitor, batch_factory, tmp_path):
+    from reportcheck import check_report
+
+    result = monitor.calculate({p: batch_factory(300, 20 + i, strength=(0.0, 0.3)) for i, p in enumerate("12")})
+    check_report(result.write_report(tmp_path / "m.html"), tmp_path / "shots")
+
+
+def test_input_and_output_drift_are_charted_apart_with_readable_legends(monitor, batch_factory):
+    result = monitor.calculate({"1": batch_factory(300, 3), "2": batch_factory(300, 4, new_words=0.5)})
+    inputs = result.plot("input_drift").axes[0]
+    outputs = result.plot("output_drift").axes[0]
+    shown_in = [t.get_text() for t in inputs.get_legend().get_texts()]
+    shown_out = [t.get_text() for t in outputs.get_legend().get_texts()]
+    assert "share of unseen tokens" in shown_in and "column region (PSI)" in shown_in
+    assert not any("mix" in s or s.startswith("share coded") for s in shown_in)
+    assert "predicted-code mix (PSI), level 1" in shown_out and "share sent to review" in shown_out
+    assert not any("_" in s for s in shown_in + shown_out)
+    assert inputs.get_title().startswith("Input drift") and outputs.get_title().startswith("Output drift")

@@ -105,7 +105,7 @@ def test_result_round_trips_through_json_and_policy_can_change(batch_factory):
     lenient = result.with_policy(AlertPolicy(tolerances={f: 1.0 for f in DEFAULT_TOLERANCES}))
     assert lenient.alerts == [] and lenient.to_frame()["significant"].any()
     fig = result.plot()
-    assert len(fig.axes) == 5
+    assert len(fig.axes) == 6  # accuracy x2, input drift, output drift, decisions, audit
 
 
 def test_monitor_must_be_fitted(batch_factory):

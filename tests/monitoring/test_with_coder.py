@@ -168,3 +168,26 @@ def test_a_period_of_empty_texts_is_a_clear_error(setup: dict):
     empty = pd.DataFrame({"text": ["", "  ", ""], "month": ["2025-04"] * 3})
     with pytest.raises(InputError, match="every text in period 2025-04 is empty"):
         monitor.calculate(empty)
+
+
+def test_the_training_data_as_reference_is_flagged(setup: dict, tmp_path: Path):
+    from typer.testing import CliRunner
+
+    from statcoder.cli import app
+    from statcoder.coder.overlap import TrainingDataWarning
+
+    work = setup["work"]
+    with pytest.warns(TrainingDataWarning, match="the monitoring reference is the model's training data"):
+        Monitor(setup["coder"], period_column="month", domain_permutations=5).fit(
+            pd.read_csv(work / "train.csv", dtype=str, keep_default_na=False))
+    out = CliRunner().invoke(app, [
+        "monitor", "--model", str(setup["model"]), "--reference", str(work / "train.csv"),
+        "--current", str(work / "current.csv"), "--period-col", "month", "--report", str(tmp_path / "r.html"),
+    ])
+    assert out.exit_code == 0, out.output
+    said = " ".join(out.output.split())
+    assert "warning: the monitoring reference is the model's training data" in said and "train.csv" in said
+    assert "Warning: the monitoring reference is the model" in (tmp_path / "r.html").read_text()
+    # the held-out reference of the other tests: no warning
+    held_out = Monitor(setup["coder"], period_column="month", domain_permutations=5).fit(setup["reference"])
+    assert not held_out.reference_overlap_.heavy and held_out.reference_overlap_.share_training_texts < 0.2

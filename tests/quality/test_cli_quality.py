@@ -134,3 +134,32 @@ def test_to_review_unknown_project_fails_clearly(files, tmp_path, monkeypatch):
                                  "--classification", str(cls_path), "--out", str(tmp_path / "o"), "--to-review", "nope"])
     assert result.exit_code == 2
     assert "project 'nope' not found" in result.output
+
+
+def test_quality_refuses_data_coded_in_another_classification_as_train_does(files, tmp_path):
+    """Every code outside the classification: the same error and hint as train/evaluate, no report."""
+    cls_path, _, _, frame = files
+    other = frame.assign(code="A01.1")
+    other.to_csv(tmp_path / "other.csv", index=False)
+    common = ["--data", str(tmp_path / "other.csv"), "--text", "title", "--code", "code",
+              "--classification", str(cls_path)]
+    checked = RUNNER.invoke(app, ["quality", *common, "--out", str(tmp_path / "q")])
+    trained = RUNNER.invoke(app, ["train", *common, "--out", str(tmp_path / "m")])
+    assert checked.exit_code == trained.exit_code == 2, checked.output
+    said = " ".join(checked.output.split())
+    assert "none of the codes given is in" in said and "--classification" in said and "Traceback" not in said
+    assert said.split("error:")[1].split("hint:")[0].strip() == (
+        " ".join(trained.output.split()).split("error:")[1].split("hint:")[0].strip())
+    assert not (tmp_path / "q" / "report.html").exists()
+
+
+def test_quality_prints_how_many_rows_have_codes_not_in_the_classification(files, tmp_path):
+    cls_path, _, _, frame = files
+    some = frame.copy()
+    some.loc[[1, 2, 30], "code"] = ["9999", "9999", "1234"]
+    some.to_csv(tmp_path / "some.csv", index=False)
+    result = RUNNER.invoke(app, ["quality", "--data", str(tmp_path / "some.csv"), "--text", "title", "--code", "code",
+                                 "--classification", str(cls_path), "--out", str(tmp_path / "q"), "--cv-folds", "3"])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert f"3 of {len(frame)} rows have a code not in" in said and "9999 (2), 1234 (1)" in said

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -30,6 +31,7 @@ from statcoder.cli._common import (
     read_input,
     report_errors,
     text_columns,
+    warn,
 )
 from statcoder.errors import InputError
 
@@ -111,6 +113,7 @@ def evaluate(
     """Evaluate MODEL on labelled DATA: accuracy and macro-F1 per level, shares auto/partial/review
     with their accuracy, calibration, top-k accuracy; optionally the full HTML evaluation report."""
     from statcoder.coder import Coder
+    from statcoder.coder.overlap import TrainingDataWarning
     from statcoder.evaluation.compare import compare
     from statcoder.evaluation.cost import CostInputs
     from statcoder.evaluation.holistic import evaluate as run_evaluation
@@ -134,13 +137,18 @@ def evaluate(
             load_seconds = time.perf_counter() - started
             columns = text_columns(text, model_limits(coder)["text_columns"])
             bar.stage(f"evaluating {directory.name} on {len(frame):,} records")
-            evaluations.append(run_evaluation(
-                coder, frame, text_columns=columns, code_column=code, group_columns=group, top_k=top_k,
-                n_boot=bootstrap, seed=seed, min_cell=min_cell, cost=cost, retrain_data=retrain,
-                retrain_seeds=retrain_seed, on_unknown_code=on_unknown_code, source=str(data),
-                timings={"model_load_seconds": load_seconds}, on_progress=bar,
-                max_text_length=check_max_text_length(max_text_length, coder),
-            ))
+            with warnings.catch_warnings():  # said once below, in the CLI's words, naming the model
+                warnings.filterwarnings("ignore", category=TrainingDataWarning)
+                evaluations.append(run_evaluation(
+                    coder, frame, text_columns=columns, code_column=code, group_columns=group, top_k=top_k,
+                    n_boot=bootstrap, seed=seed, min_cell=min_cell, cost=cost, retrain_data=retrain,
+                    retrain_seeds=retrain_seed, on_unknown_code=on_unknown_code, source=str(data),
+                    timings={"model_load_seconds": load_seconds}, on_progress=bar,
+                    max_text_length=check_max_text_length(max_text_length, coder),
+                ))
+            said = evaluations[-1].results["meta"]["training_overlap"]["warning"]
+            if said:
+                warn(f"{said} ({directory})")
     payloads = [ev.to_dict() for ev in evaluations]
     for i, payload in enumerate(payloads):
         _print_evaluation(payload, f"({chr(ord('A') + i)}: {payload['meta']['model_version']})" if len(payloads) > 1 else "")
@@ -150,8 +158,12 @@ def evaluate(
         diffs = Table(title="B minus A: accuracy difference (paired bootstrap 95% CI, McNemar p)", title_justify="left")
         for col in ("level", "difference", "95% CI", "McNemar p"):
             diffs.add_column(col, justify="right")
+        from statcoder.report.format import NA, is_missing, p_value
+
         for r in comparison["differences"].itertuples():
-            diffs.add_row(str(r.level), f"{r.accuracy_difference:+.4f}", f"{r.lower:+.4f} to {r.upper:+.4f}", __import__("statcoder.report.format", fromlist=["p_value"]).p_value(r.mcnemar_p))
+            interval = (NA + " (--bootstrap 0)" if is_missing(r.lower) or is_missing(r.upper)
+                        else f"{r.lower:+.4f} to {r.upper:+.4f}")
+            diffs.add_row(str(r.level), f"{r.accuracy_difference:+.4f}", interval, p_value(r.mcnemar_p))
         console.print(diffs)
     if json_path is not None:
         body = payloads[0] if comparison is None else {"comparison": to_json_values(comparison), "models": payloads}

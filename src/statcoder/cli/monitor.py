@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -29,12 +30,19 @@ from statcoder.cli._common import (
 from statcoder.errors import ConfigurationError, InputError
 
 
-def check_columns(frame, names: list[str], *, where: str) -> None:
-    """Raise the project's error naming the file when any of ``names`` is not a column of ``frame``."""
-    missing = [n for n in dict.fromkeys(names) if n not in frame.columns]
-    if missing:
-        raise InputError(f"column(s) {', '.join(map(repr, missing))} not found", where=where,
-                         hint=f"the columns are: {', '.join(map(str, list(frame.columns)[:30]))}")
+def check_columns(frame, columns: dict[str, list[str]], *, path: Path) -> None:
+    """Raise the project's error when a column named by an option is not in the file at ``path``.
+
+    ``columns`` maps each option (``--text``, ``--column``...) to the columns it names; the first
+    missing one is reported as ``column 'x' not found in <file> (<option>)`` with the file's columns
+    as hint, so a column present in one file but not in the other is named with the right file.
+    """
+    for option, names in columns.items():
+        missing = [n for n in dict.fromkeys(names) if n not in frame.columns]
+        if missing:
+            shown = ", ".join(map(repr, missing))
+            raise InputError(f"column{'s' if len(missing) > 1 else ''} {shown} not found in {path}", where=option,
+                             hint=f"the columns of {path.name} are: {', '.join(map(str, list(frame.columns)[:30]))}")
 
 
 def _tolerances(items: list[str]) -> dict[str, float]:
@@ -46,6 +54,9 @@ def _tolerances(items: list[str]) -> dict[str, float]:
         except ValueError:
             raise ConfigurationError(f"cannot read tolerance {item!r}", where="--tolerance",
                                      hint="write SIGNAL=VALUE, e.g. --tolerance accuracy=0.03") from None
+    from statcoder.monitoring.alerts import check_tolerance_names
+
+    check_tolerance_names(out, where="--tolerance")
     return out
 
 
@@ -85,6 +96,7 @@ def monitor(
         raise ConfigurationError(f"--period-size must be at least 1, got {period_size}", where="--period-size",
                                  hint="e.g. --period-size 1000")
     from statcoder.coder import Coder
+    from statcoder.coder.overlap import TrainingDataWarning
     from statcoder.io.atomic import atomic_write_text
     from statcoder.monitoring import AlertPolicy, Monitor
     from statcoder.monitoring.records import split_periods
@@ -103,19 +115,29 @@ def monitor(
             from statcoder.text import join_columns
 
             bar.stage(f"reading {training.name}")
-            training_texts = join_columns(read_input(training, encoding=encoding, option="--training"), text,
-                                          where=str(training))
+            training_frame = read_input(training, encoding=encoding, option="--training")
+            check_columns(training_frame, {"--text": text}, path=training)
+            training_texts = join_columns(training_frame, text, where=str(training))
         # Both files are read and the periods split before any coding, so that a wrong column
         # or period option fails in seconds, not after the reference has been coded.
         bar.stage(f"reading {reference.name}")
         reference_frame = read_input(reference, encoding=encoding, option="--reference")
         bar.stage(f"reading {current.name}")
         current_frame = read_input(current, encoding=encoding, option="--current")
-        check_columns(current_frame, [*text, *([audit_col] if audit_col else []), *column], where=str(current))
-        check_columns(reference_frame, [*text, code], where=str(reference))
+        # --column is compared between the reference and the periods, so it must be in both files
+        check_columns(reference_frame, {"--text": text, "--code": [code], "--column": column}, path=reference)
+        check_columns(current_frame, {"--text": text, "--audit-col": [audit_col] if audit_col else [],
+                                      "--column": column},
+                      path=current)
         periods = split_periods(current_frame, period_column=period_col, chunk_size=period_size, where=str(current))
         bar.stage(f"coding the reference ({len(reference_frame):,} records)")
-        mon.fit(reference_frame, training_texts=training_texts)
+        with warnings.catch_warnings():  # said below in the CLI's words, naming the file
+            warnings.filterwarnings("ignore", category=TrainingDataWarning)
+            mon.fit(reference_frame, training_texts=training_texts)
+        said = mon.reference_overlap_.warning("the monitoring reference")
+        if said:
+            warn(f"{said} ({reference}); without held-out records, drift alerts compare production with "
+                 "what the model memorised")
         result = mon.calculate(periods, on_progress=bar)
         bar.stage(f"writing {report}")
         result.write_report(report, title=f"Model monitoring: {coder.classification.name}")

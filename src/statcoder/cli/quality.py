@@ -157,7 +157,7 @@ def quality(
             frame, text_columns=text, code_column=code, classification=tree, redact=redact,
             coder_columns=coders or None, expected_shares=shares, min_examples=min_examples,
             filter_by=filter_by, score=score, group_level=group_level, backend=backend,
-            n_splits=cv_folds or 5, seed=seed, on_progress=bar, max_text_length=limit,
+            n_splits=cv_folds, seed=seed, on_progress=bar, max_text_length=limit, where=str(data),
         )
         bar.stage(f"writing {out}")
         suspicious = result.suspicious_records()
@@ -173,6 +173,14 @@ def quality(
         f"{int(deepest['n_few'])} with fewer than {min_examples}",
         highlight=False,
     )
+    unknown = result.coverage.unknown_codes
+    if len(unknown):
+        n_rows = int(unknown["n_records"].sum())
+        listed = ", ".join(f"{c} ({n:,})" for c, n in zip(unknown["code"].head(5), unknown["n_records"].head(5),
+                                                          strict=True))
+        warn(f"{n_rows:,} of {result.n_records:,} rows have a code not in {tree.name} "
+             f"({len(unknown):,} distinct: {listed}{' ...' if len(unknown) > 5 else ''}); "
+             "train refuses them (or leaves them out with --on-unknown-code drop)")
     console.print(
         f"{result.duplicates.n_conflicting_texts:,} texts with more than one code; "
         f"personal data in {result.pii.n_touched:,} records" + (" (redacted)" if redact else ""),

@@ -65,8 +65,11 @@ class Coder:
         thresholds: dict[int, float],
         card: ModelCard,
         index: CodingIndex | None = None,
+        training_text_keys: frozenset[str] | None = None,
     ) -> None:
         self.model = model
+        #: short hashes of the normalised training texts (statcoder.coder.overlap), None if unknown
+        self.training_text_keys = training_text_keys
         self.classification = classification
         self.thresholds = {int(k): float(v) for k, v in thresholds.items()}
         self.card = card
@@ -346,7 +349,7 @@ class Coder:
                           stacklevel=2)
         card = calibration_card(self.card, model, source=source, fingerprint=fingerprint, n=len(codes))
         return Coder(model=model, classification=self.classification, thresholds=model.thresholds_, card=card,
-                     index=self.index)
+                     index=self.index, training_text_keys=self.training_text_keys)
 
     # ---- persistence --------------------------------------------------------------------------
     def save(self, directory: str | Path) -> Path:

@@ -422,20 +422,36 @@ def out_of_fold_proba(
     n_splits: int = 5,
     seed: int = 0,
     on_progress: ProgressFn | None = None,
+    title_examples: bool = True,
     **params: Any,
 ) -> tuple[np.ndarray, list[str]]:
     """Calibrated out-of-fold probabilities (n, n_classes) and the classes, from ``HierarchicalCoder``.
 
     The same recipe as ``statcoder.train`` (for the linear backend with a classification of
-    depth > 1, the hierarchy-aware model unless ``groups`` is given); reads ``oof_proba_``.
+    depth > 1, the hierarchy-aware model unless ``groups`` is given; with ``title_examples``,
+    train's default, the classification's titles of the codes are added to every member's
+    training data, never to the held-out fold; members deployed as train deploys them by default,
+    on one shared feature plan for the linear backend); reads ``oof_proba_``. On the rows train keeps
+    (a text, a code of the classification) and with the same seed and folds, the accuracy of
+    these probabilities is train's held-out accuracy.
     """
     from statcoder.models.registry import make_model
 
     codes = [str(c) for c in codes]
     if backend == "linear" and classification is not None and classification.depth > 1 and "groups" not in params:
         params["groups"] = top_level_groups(classification, codes)
-    model = HierarchicalCoder(make_model(backend, seed=seed, **params), cv=n_splits, seed=seed)
-    model.fit(list(texts), codes, on_progress=on_progress)
+    extra = None
+    if title_examples and classification is not None:
+        from statcoder.coder.train import title_pairs
+
+        extra = title_pairs(classification, [c for c in codes if c in classification]) or None
+        extra = extra if extra and extra[0] else None
+    base = make_model(backend, seed=seed, **params)
+    # train's default deployment: "mean" fits the members on one shared feature plan, which
+    # changes their out-of-fold scores (independent members would disagree with train's figures)
+    deploy = "mean" if callable(getattr(base, "plan_fit", None)) else "members"
+    model = HierarchicalCoder(base, cv=n_splits, seed=seed, deploy=deploy)
+    model.fit(list(texts), codes, extra_examples=extra, on_progress=on_progress)
     return model.oof_proba_, [str(c) for c in model.classes_]
 
 

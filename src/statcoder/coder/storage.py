@@ -38,6 +38,8 @@ def save_coder(coder: Coder, directory: Path) -> Path:
     }
     if coder.index is not None:
         json_files["index.json"] = coder.index.items()
+    if coder.training_text_keys:  # hashes only (statcoder.coder.overlap): tells evaluate/monitor their data is training data
+        json_files["training_texts.json"] = sorted(coder.training_text_keys)
     final = write_model_dir(directory, card, arrays=arrays, json_files=json_files, write_extra=write_extra)
     coder.card = ModelCard.from_dict(final, where=str(directory))
     return directory
@@ -68,7 +70,9 @@ def load_coder(directory: Path) -> Coder:
         if (path / "index.json").is_file():
             index = CodingIndex()
             index._entries = {text: code for text, code in load_json(path, "index.json")}
+        keys = frozenset(map(str, load_json(path, "training_texts.json"))) if (path / "training_texts.json").is_file() else None
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelFileError(f"the model directory is inconsistent ({type(exc).__name__}: {exc})",
                              where=str(path), hint="retrain the model with this statcoder version") from None
-    return Coder(model=model, classification=classification, thresholds=card.thresholds, card=card, index=index)
+    return Coder(model=model, classification=classification, thresholds=card.thresholds, card=card, index=index,
+                 training_text_keys=keys)

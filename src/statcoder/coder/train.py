@@ -259,7 +259,10 @@ def train(
         index_entries=len(index) if index is not None else 0,
         model_selection=_selection(model, title_examples=title_examples, extra=extra, given=extra_examples),
     )
-    coder = Coder(model=model, classification=classification, thresholds=model.thresholds_, card=card, index=index)
+    from statcoder.coder.overlap import text_keys
+
+    coder = Coder(model=model, classification=classification, thresholds=model.thresholds_, card=card, index=index,
+                  training_text_keys=text_keys(texts))
     if calibration_data is not None:
         return coder.recalibrate(join_columns(calibration_data, list(text_columns), where="calibration data"),
                                  [as_text(c) for c in _column(calibration_data, code_column)],

@@ -22,7 +22,31 @@ def _pct(value: Any) -> str:
         v = float(value)
     except (TypeError, ValueError):
         return "n/a"
-    return "n/a" if math.isnan(v) else f"{100 * v:.1f} %"
+    return "n/a" if not math.isfinite(v) else f"{100 * v:.1f} %"
+
+
+def _fixed(value: Any, decimals: int = 3) -> str:
+    """``value`` with ``decimals`` decimals; "n/a" for None, NaN, inf or text (never ``nan``)."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return "n/a"
+    return f"{v:.{decimals}f}" if math.isfinite(v) else "n/a"
+
+
+def _versions(value: Any) -> list[str]:
+    """Library versions as Markdown list items (``  - statcoder 0.1.0``), not a Python dict."""
+    if isinstance(value, Mapping) and value:
+        return [f"  - {name} {version or 'not installed'}" for name, version in value.items()]
+    return [f"  - {value}" if value else "  - n/a"]
+
+
+def _interval(row: Mapping[str, Any]) -> str:
+    """The accuracy interval of one level, or why there is none (no bootstrap: a dash and a note)."""
+    lower, upper = row.get("accuracy_lower"), row.get("accuracy_upper")
+    if _fixed(lower) != "n/a" and _fixed(upper) != "n/a":
+        return f"{_fixed(lower)}-{_fixed(upper)}"
+    return "—¹"
 
 
 def ethics_evidence(summary: Mapping[str, Any], card: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -131,7 +155,8 @@ def model_card_markdown(card: Mapping[str, Any], summary: Mapping[str, Any], by_
         f"- Classification: {classification.get('name', 'n/a')} {classification.get('version', '')}".rstrip(),
         f"- Backend: {card.get('backend', 'n/a')}; seed: {card.get('seed', 'n/a')}",
         f"- Created: {card.get('created', card.get('created_at', 'n/a'))}",
-        f"- Library versions: {card.get('versions', card.get('library_versions', 'n/a'))}",
+        "- Library versions:",
+        *_versions(card.get("versions", card.get("library_versions"))),
         "",
         "## Intended use",
         ("Automatic coding of free-text answers to the classification above, with records below the "
@@ -145,22 +170,25 @@ def model_card_markdown(card: Mapping[str, Any], summary: Mapping[str, Any], by_
         "",
         "## Evaluation data",
         f"- Records: {summary.get('n_records', 'n/a')}; fingerprint: {summary.get('data_fingerprint', 'n/a')}",
+        *([f"- **Warning: {summary['training_overlap_warning']}.**"] if summary.get("training_overlap_warning") else []),
         "",
         "## Metrics",
         "| level | accuracy | 95 % interval | macro-F1 |",
         "|---|---|---|---|",
     ]
-    for row in by_level:
-        interval = (
-            f"{row['accuracy_lower']:.3f}-{row['accuracy_upper']:.3f}" if "accuracy_lower" in row else "n/a"
-        )
-        lines.append(f"| {row['level']} | {row['accuracy']:.3f} | {interval} | {row['macro_f1']:.3f} |")
+    intervals = [_interval(row) for row in by_level]
+    for row, interval in zip(by_level, intervals, strict=True):
+        lines.append(f"| {row['level']} | {_fixed(row.get('accuracy'))} | {interval} | {_fixed(row.get('macro_f1'))} |")
+    if any(i.startswith("—") for i in intervals):
+        lines += ["", "¹ not computed: " + ("the evaluation ran without bootstrap resamples (--bootstrap 0; "
+                                             "Python: n_boot=0)" if summary.get("n_boot") == 0
+                                             else "too few records for a bootstrap interval") + "."]
     lines += [
         "",
         (f"- Coded automatically at full depth: {_pct(summary.get('auto_share'))} "
         f"(accuracy {_pct(summary.get('auto_accuracy'))}); at a higher level: {_pct(summary.get('partial_share'))}; "
         f"to review: {_pct(summary.get('review_share'))}."),
-        f"- Expected calibration error (top label): {summary.get('ece', float('nan')):.4f}",
+        f"- Expected calibration error (top label): {_fixed(summary.get('ece'), 4)}",
         "",
         "## Ethical considerations and limits",
         ("Accuracy can differ between groups of respondents; see the subgroup section of the quality report. "

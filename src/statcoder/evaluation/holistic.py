@@ -246,6 +246,10 @@ def evaluate(
         frame, text_columns=text_columns, code_column=code_column, classification=classification,
         group_columns=group_columns, on_unknown_code=on_unknown_code, source=source,
     )
+    from statcoder.coder.overlap import training_overlap
+
+    overlap = training_overlap(coder, data.texts(), list(data.truth))
+    overlap.warn("the evaluation data")
     pred = ModelPredictions.from_coder(coder, data, top_k=top_k, on_progress=on_progress,
                                        max_text_length=max_text_length)
     levels = _levels(data, pred, classification)
@@ -296,6 +300,8 @@ def evaluate(
         "thresholds": automation["thresholds"],
         "ece": calibration["after"]["top_label_ece"],
         "group_columns": list(group_columns), "n_flagged_groups": flagged, "min_cell": min_cell,
+        "n_boot": n_boot,
+        "training_overlap_warning": overlap.warning("the evaluation data"),
     }
     results: dict[str, Any] = {
         "meta": {
@@ -304,6 +310,7 @@ def evaluate(
                                "fingerprint": getattr(classification, "fingerprint", ""), "depth": depth},
             "n_records": data.n, "n_dropped_unknown_code": data.dropped,
             "data_fingerprint": data.fingerprint, "text_columns": list(text_columns), "code_column": code_column,
+            "training_overlap": {**overlap.to_dict(), "warning": overlap.warning("the evaluation data")},
             "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "seed": seed,
         },

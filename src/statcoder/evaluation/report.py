@@ -9,7 +9,6 @@ internal on every page.
 from __future__ import annotations
 
 import html
-import math
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -60,6 +59,9 @@ def _summary(report: HtmlReport, ev: Evaluation, prefix: str = "") -> None:
     s = r["summary"]
     leaf = r["accuracy"]["by_level"][-1]
     report.section(prefix + "Summary")
+    overlap = r["meta"].get("training_overlap") or {}
+    if overlap.get("warning"):
+        report.add_text("Warning: " + overlap["warning"] + ".", css_class="flag")
     report.add_kpis([
         ("records evaluated", f"{s['n_records']:,}"),
         ("accuracy at full depth", f"{_pct(leaf['accuracy'])}"),
@@ -84,10 +86,11 @@ def _accuracy(report: HtmlReport, ev: Evaluation, prefix: str = "", texts: Repor
     texts = texts or ReportTexts()
     acc = ev.results["accuracy"]
     report.section(prefix + "1. Accuracy per level")
+    intervals = (f"with percentile bootstrap 95 % intervals ({fmt.integer(acc['n_boot'])} resamples)" if acc["n_boot"]
+                 else "without intervals (— : not computed, the evaluation ran with --bootstrap 0)")
     report.add_text(
-        f"Top-1 and top-{acc['top_k']} accuracy, macro- and weighted-F1 at each level, with percentile "
-        f"bootstrap 95 % intervals ({acc['n_boot']} resamples). At each level the prediction is the code "
-        "with the highest probability after summing leaf probabilities up the tree."
+        f"Top-1 and top-{acc['top_k']} accuracy, macro- and weighted-F1 at each level, {intervals}. At each "
+        "level the prediction is the code with the highest probability after summing leaf probabilities up the tree."
     )
     report.add_table(_by_level_table(acc["by_level"], acc["top_k"]), caption="Accuracy by level",
                      formats={"records": "int"})
@@ -209,9 +212,10 @@ def _subgroup_display(table: pd.DataFrame) -> pd.DataFrame:
 
     def cell(row: Any, metric: str) -> str:
         value = row[metric]
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            return ""
-        return f"{value:.3f} ({row[f'{metric}_lower']:.3f}-{row[f'{metric}_upper']:.3f})"
+        if fmt.is_missing(value):
+            return fmt.NA
+        interval = fmt.share_interval(row[f"{metric}_lower"], row[f"{metric}_upper"])
+        return fmt.number(value, 3) + ("" if interval == fmt.NA else f" ({interval})")
 
     out = pd.DataFrame({"column": table["column"], "group": table["group"], "n": table["n"]})
     for metric, label in (("accuracy", "accuracy"), ("coding_rate", "coding rate"), ("auto_accuracy", "auto accuracy")):

@@ -18,7 +18,7 @@ import pandas as pd
 from statcoder.errors import ConfigurationError
 from statcoder.monitoring.stats import benjamini_hochberg, holm
 
-__all__ = ["Alert", "AlertPolicy", "evaluate_alerts", "signal_family"]
+__all__ = ["Alert", "AlertPolicy", "check_tolerance_names", "evaluate_alerts", "signal_family"]
 
 #: default tolerance per signal family (units of the row's ``size``)
 DEFAULT_TOLERANCES: dict[str, float] = {
@@ -58,6 +58,32 @@ ADVICE: dict[str, str] = {
     "decision_share": "The share of auto / partial / review decisions moved: plan coder capacity "
     "and check the thresholds; if accuracy also falls, retrain.",
 }
+
+
+_ESTIMATOR_NAMES = ("average_confidence", "cbpe", "atc", "label_shift")
+#: signal names a tolerance may also be given for (besides a family of DEFAULT_TOLERANCES or ``column:<name>``)
+TOLERANCE_SIGNALS: tuple[str, ...] = (
+    *(f"{prefix}_{name}" for prefix in ("accuracy", "auto_accuracy", "gap") for name in _ESTIMATOR_NAMES),
+    "accuracy_realised", "auto_accuracy_realised", "audit_accuracy", "audit_cusum",
+    "share_auto", "share_partial", "share_review",
+)
+
+
+def check_tolerance_names(names: list[str] | tuple[str, ...] | dict[str, float], *,
+                          where: str = "tolerances (CLI: --tolerance)") -> None:
+    """Raise ConfigurationError naming the valid ones when a tolerance name is not a signal or family.
+
+    A misspelt name (``acurracy``) would otherwise be stored and never used, so the default
+    tolerance would apply without the user knowing.
+    """
+    unknown = [n for n in names if n not in DEFAULT_TOLERANCES and n not in TOLERANCE_SIGNALS
+               and not (n.startswith("column:") and len(n) > len("column:"))]
+    if unknown:
+        raise ConfigurationError(
+            f"unknown tolerance name(s): {', '.join(map(repr, unknown))}", where=where,
+            hint=f"use a signal family: {', '.join(DEFAULT_TOLERANCES)}; or one signal, e.g. accuracy_cbpe, "
+                 "share_review or column:<name>",
+        )
 
 
 def signal_family(signal: str) -> str:
@@ -104,6 +130,7 @@ class AlertPolicy:
                                      hint="use 'bh' (Benjamini-Hochberg) or 'holm'")
         if not 0 < self.q < 1:
             raise ConfigurationError(f"error rate q={self.q} must be between 0 and 1", hint="e.g. 0.05")
+        check_tolerance_names(self.tolerances)
         bad = {k: v for k, v in self.tolerances.items() if not (v >= 0)}
         if bad:
             raise ConfigurationError(f"tolerances must be >= 0: {bad}", hint="e.g. accuracy=0.03")

@@ -69,21 +69,39 @@ def plot_accuracy(ax: Any, result: MonitoringResult, level: int | None) -> None:
         ax.text(0.5, 0.5, "no estimate: no auto-coded records", ha="center", va="center", transform=ax.transAxes)
 
 
-def plot_drift(ax: Any, result: MonitoringResult) -> None:
-    """Size of each alertable drift signal divided by its tolerance (1 = the tolerance)."""
+#: input signals (what comes in: the texts and auxiliary columns); the other drift signals are outputs
+INPUT_SIGNALS = ("text_length", "oov_share", "domain_auc")
+
+
+def is_input_signal(signal: str) -> bool:
+    """True for a signal about the input (texts, auxiliary columns), False for one about the model's output."""
+    return signal in INPUT_SIGNALS or signal.startswith("column:")
+
+
+def plot_drift(ax: Any, result: MonitoringResult, side: str = "input") -> None:
+    """Size of each alertable ``side`` ("input" or "output") drift signal divided by its tolerance.
+
+    Input: text length, unseen-token share, domain classifier, auxiliary columns. Output:
+    predicted-code mix per level, confidence and decision shares. Legends use the signal labels.
+    """
+    from statcoder.monitoring.wording import signal_label
+
     f, periods = result.frame, result.periods
     x = np.arange(len(periods))
     drift = f[f["alertable"] & ~f["signal"].str.startswith(("accuracy_", "auto_accuracy_", "audit_", "gap_"))]
+    drift = drift[drift["signal"].map(is_input_signal) == (side == "input")]
     levels = drift["level"].astype("Int64").astype(object).fillna("")
     for (signal, level), rows in drift.groupby([drift["signal"], levels], sort=False):
         ratio = (rows["size"].abs() / rows["tolerance"]).to_numpy(float)
         values = dict(zip(rows["period"], ratio, strict=True))
         y = np.array([values.get(p, np.nan) for p in periods])
-        label = signal if level == "" else f"{signal} L{level}"
+        label = signal_label(signal) if level == "" else f"{signal_label(signal)}, level {level}"
         ax.plot(x, y, marker=".", linewidth=1, label=label)
     ax.axhline(1.0, color="#b00020", linestyle="--", linewidth=1, label="tolerance")
-    ax.set_title("Drift signals (size / tolerance)", fontsize=10)
-    ax.legend(fontsize=6, ncol=3, loc="upper left")
+    what = ("Input drift: texts and auxiliary columns" if side == "input"
+            else "Output drift: predicted codes, confidence, decisions")
+    ax.set_title(f"{what} (size / tolerance)", fontsize=10)
+    ax.legend(fontsize=6, ncol=2, loc="upper left")
 
 
 def plot_decisions(ax: Any, result: MonitoringResult) -> None:
@@ -120,12 +138,15 @@ def _axis(ax: Any, periods: list[str]) -> None:
 
 
 def plot_result(result: MonitoringResult, kind: str = "overview") -> Any:
-    """Figure for ``kind`` in overview / accuracy / drift / decisions / audit."""
+    """Figure for ``kind`` in overview / accuracy / drift (input and output) / input_drift / output_drift /
+    decisions / audit."""
     has_audit = (result.frame["signal"] == "audit_cusum").any()
     deepest = int(result.frame["level"].max()) if result.frame["level"].notna().any() else None
     panels = {
         "accuracy": [lambda ax: plot_accuracy(ax, result, deepest), lambda ax: plot_accuracy(ax, result, None)],
-        "drift": [lambda ax: plot_drift(ax, result)],
+        "drift": [lambda ax: plot_drift(ax, result, "input"), lambda ax: plot_drift(ax, result, "output")],
+        "input_drift": [lambda ax: plot_drift(ax, result, "input")],
+        "output_drift": [lambda ax: plot_drift(ax, result, "output")],
         "decisions": [lambda ax: plot_decisions(ax, result)],
         "audit": [lambda ax: plot_audit(ax, result)] if has_audit else [],
     }
@@ -134,7 +155,8 @@ def plot_result(result: MonitoringResult, kind: str = "overview") -> Any:
     elif kind in panels:
         chosen = panels[kind]
     else:
-        raise ValueError(f"unknown chart {kind!r}; use overview, accuracy, drift, decisions or audit")
+        raise ValueError(f"unknown chart {kind!r}; use overview, accuracy, drift, input_drift, output_drift, "
+                         "decisions or audit")
     if not chosen:
         chosen = [lambda ax: ax.text(0.5, 0.5, "no audit data", ha="center")]
     fig, axes = plt.subplots(len(chosen), 1, figsize=(9, 3.0 * len(chosen)), squeeze=False)

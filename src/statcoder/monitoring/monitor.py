@@ -140,6 +140,11 @@ class Monitor:
             raise InputError(f"the reference has only {len(ref)} labelled records", where="reference",
                              hint="use at least a few hundred held-out records")
         self.reference_ = ref
+        from statcoder.coder.overlap import training_overlap
+
+        # the training data as reference: no unseen tokens, optimistic accuracy, then false alerts
+        self.reference_overlap_ = training_overlap(self.coder, ref.texts, list(ref.labels), training_texts=training_texts)
+        self.reference_overlap_.warn("the monitoring reference")
         rng = np.random.default_rng(self.seed)
         if training_texts is not None:
             self.vocabulary_ = vocabulary(training_texts)
@@ -256,6 +261,8 @@ class Monitor:
             "decision_shares": {d: float(np.mean(ref.decision == d)) for d in sig.DECISIONS},
             "vocabulary_source": self.vocabulary_source_,
             "model_created": card.created if card is not None else "",
+            "training_overlap": {**self.reference_overlap_.to_dict(),
+                                 "warning": self.reference_overlap_.warning("the monitoring reference")},
         }
 
     def _settings(self) -> dict[str, Any]:

@@ -156,11 +156,12 @@ def score_frame(
                          hint="check the text column(s); a period needs some texts to be monitored")
     label = label_column if label_column and label_column in frame.columns else None
     audit = _column(frame, audit_column, where)
-    aux = frame[list(columns)].astype(str).reset_index(drop=True) if columns else pd.DataFrame()
     for name in columns:
         if name not in frame.columns:
             raise InputError(f"auxiliary column {name!r} not found", where=where,
-                             hint="drop it from columns (CLI: --column), or check the file")
+                             hint="drop it from columns (CLI: --column), or check the file; "
+                                  f"the columns are: {', '.join(map(str, list(frame.columns)[:30]))}")
+    aux = frame[list(columns)].astype(str).reset_index(drop=True) if columns else pd.DataFrame()
     if all(c in frame.columns for c in CODED_COLUMNS):
         coded = frame
     else:

@@ -66,7 +66,13 @@ def build_report(result: MonitoringResult, *, title: str = "Model monitoring") -
     report = HtmlReport(title, subtitle=" · ".join(p for p in parts if p))
     summary = result.summary()
     last = summary[-1] if summary else {}
-    report.section("Overview").add_kpis([
+    report.section("Overview")
+    overlap = ref.get("training_overlap") or {}
+    if overlap.get("warning"):
+        report.add_text(f"Warning: {overlap['warning']}; the reference should be labelled held-out records, so "
+                        "that drift and accuracy are measured against what the model does on unseen data.",
+                        css_class="flag")
+    report.add_kpis([
         ("periods", f"{len(result.periods):,}"),
         ("alerts", f"{len(result.alerts):,}"),
         ("reference accuracy (auto records)", _fmt(ref.get("auto_accuracy"))),
@@ -117,6 +123,10 @@ def build_report(result: MonitoringResult, *, title: str = "Model monitoring") -
     for level in [deepest, None]:
         wide = result.estimates(level=level).reset_index()
         wide = wide.rename(columns={c: signal_label(c) for c in wide.columns if c != "period"})
+        if level is None and len(wide.columns) <= 1:  # no auto-coded record in any period: say so per period
+            wide["accuracy of auto-coded records"] = "no automatically coded records"
+            report.add_text("No record was coded automatically in these periods, so there is no accuracy of "
+                            "auto-coded records to estimate or audit.", css_class="note")
         report.add_table(wide, caption="Accuracy of auto-coded records" if level is None
                          else f"Accuracy at level {level}", formats={"period": "text"})
     report.add_heading("Assumptions of the label-free estimates")
@@ -125,8 +135,9 @@ def build_report(result: MonitoringResult, *, title: str = "Model monitoring") -
 
     f = result.to_frame()
     report.section("Input drift")
-    report.add_figure(result.plot("drift"), alt="Each drift signal's size divided by its tolerance per period; "
-                      "values above 1 exceed the tolerance.")
+    report.add_figure(result.plot("input_drift"), alt="Each input drift signal's size (text length, unseen-token "
+                      "share, domain classifier, auxiliary columns) divided by its tolerance per period; values "
+                      "above 1 exceed the tolerance.")
     inputs = f[f["signal"].isin(["text_length", "oov_share", "domain_auc"]) | f["signal"].str.startswith("column:")]
     report.add_table(_signals(inputs[["period", "signal", "value", "reference", "size", "p_value", "q_value", "alert"]]),
                      caption="Input signals", formats={"period": "text"})
@@ -139,6 +150,9 @@ def build_report(result: MonitoringResult, *, title: str = "Model monitoring") -
             report.add_table(tokens, caption=f"Period {period}")
 
     report.section("Output drift")
+    report.add_figure(result.plot("output_drift"), alt="Each output drift signal's size (predicted-code mix per "
+                      "level, confidence, decision shares) divided by its tolerance per period; values above 1 "
+                      "exceed the tolerance.")
     report.add_figure(result.plot("decisions"), alt="Shares of auto, partial and review decisions per period "
                       "with 3-sigma control limits around the reference shares.")
     outputs = f[f["signal"].isin(["code_psi", "code_js", "confidence_ks"]) | f["signal"].str.startswith("share_")]

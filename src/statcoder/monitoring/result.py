@@ -183,8 +183,8 @@ class MonitoringResult:
 
     # ---- charts ------------------------------------------------------------------------------
     def plot(self, kind: str = "overview") -> Any:
-        """A matplotlib Figure: "overview" (accuracy, drift, decisions, audit), or one panel:
-        "accuracy", "drift", "decisions", "audit"."""
+        """A matplotlib Figure: "overview" (accuracy, drift, decisions, audit), or one part:
+        "accuracy", "drift" (input and output panels), "input_drift", "output_drift", "decisions", "audit"."""
         from statcoder.monitoring.charts import plot_result
 
         return plot_result(self, kind)

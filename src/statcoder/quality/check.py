@@ -114,20 +114,28 @@ def check_training_data(
     score: str = "normalized_margin",
     group_level: int | None = None,
     backend: str = "linear",
-    n_splits: int = 5,
+    n_splits: int | None = None,
     seed: int = 0,
     proba: np.ndarray | None = None,
     classes: Sequence[str] | None = None,
     on_progress: Callable[[int, int, str], None] | None = None,
     max_text_length: int | None = None,
+    where: str = "training data",
 ) -> QualityResult:
     """Run all training-data checks on ``data`` and return a ``QualityResult``.
 
     ``max_text_length``: texts are cut to it (characters) as ``train`` cuts them; None: kept whole.
+    Raises ``UnknownCodeError`` (as ``train`` and ``evaluate`` do) when not one code is in
+    ``classification``: the data were coded in another classification. Some unknown codes are
+    only counted (``coverage.unknown_codes``), since finding them is what the check is for.
 
-    Records with an empty code are left out of label-issue detection (and counted). When
-    ``proba``/``classes`` are given (out-of-fold probabilities for the records with a code, in
-    order; e.g. a trained coder's ``model.oof_proba_``) they are used instead of fitting one.
+    Records with an empty code (counted) or an empty text are left out of label-issue
+    detection, as ``train`` leaves them out. The out-of-fold probabilities come from train's
+    recipe (``out_of_fold_proba``: title examples, shared feature plan, ``n_splits`` folds,
+    default 5 below 20,000 records and 3 above, as train), so on data train accepts, with the same
+    seed and folds, the model's out-of-fold accuracy equals train's held-out accuracy. When
+    ``proba``/``classes`` are given (out-of-fold probabilities for the records with a code and a
+    text, in order; e.g. a trained coder's ``model.oof_proba_``) they are used instead of fitting one.
     """
     from statcoder.text import join_columns, truncate_texts
 
@@ -139,6 +147,9 @@ def check_training_data(
             f"column(s) {', '.join(repr(c) for c in missing)} not found",
             hint=f"the columns are: {', '.join(map(str, list(data.columns)[:30]))}",
         )
+    # before the slow checks: data coded in another classification is refused, as train refuses it
+    check_codes_match_classification(data[code_column].fillna("").astype(str).str.strip().tolist(), classification,
+                                     column=code_column, where=where)
     timings: dict[str, float] = {}
     step = _Steps(on_progress, total=5)
 
@@ -175,17 +186,22 @@ def check_training_data(
         agreement = coder_agreement(data[list(coder_columns)], classification)
         timings["coder agreement"] = time.perf_counter() - t0
 
+    # label issues are judged on the rows train learns from (a code and a text), with train's folds,
+    # so that the out-of-fold accuracy is the held-out accuracy `statcoder train` reports
+    judged_rows = np.flatnonzero(has_code & np.array([bool(t.strip()) for t in texts], dtype=bool))
+    judged = [codes[i] for i in judged_rows]
+    n_splits = n_splits or (5 if len(judged) < 20_000 else 3)
     issues = None
-    if len(set(coded)) >= 2:
+    if len(set(judged)) >= 2:
         t0 = time.perf_counter()
         if proba is None:
             from statcoder.coder.estimator import out_of_fold_proba
 
             proba, classes = out_of_fold_proba(
-                [texts[i] for i in coded_rows], coded, classification=classification, backend=backend,
+                [texts[i] for i in judged_rows], judged, classification=classification, backend=backend,
                 n_splits=n_splits, seed=seed, on_progress=on_progress,
             )
-        elif classes is None or len(proba) != len(coded):
+        elif classes is None or len(proba) != len(judged):
             raise InputError(
                 "proba must have one row per record with a code, and classes must be given",
                 hint="pass the out-of-fold probabilities of the coded records (a coder's oof_proba_)",
@@ -194,11 +210,11 @@ def check_training_data(
         step("out-of-fold probabilities")
         t0 = time.perf_counter()
         issues = detect_label_issues(
-            coded, proba, list(classes), classification=classification, group_level=group_level,
+            judged, proba, list(classes), classification=classification, group_level=group_level,
             filter_by=filter_by, score=score,  # type: ignore[arg-type]
         )
-        # rows of the issue table refer to the coded subset; map back to input positions
-        issues.issues["row"] = coded_rows[issues.issues["row"].to_numpy(dtype=int)]
+        # rows of the issue table refer to the judged subset; map back to input positions
+        issues.issues["row"] = judged_rows[issues.issues["row"].to_numpy(dtype=int)]
         issues.n_records = len(codes)
         timings["label issues"] = time.perf_counter() - t0
     step("label issues")
@@ -227,6 +243,21 @@ def check_training_data(
         },
         timings=timings,
     )
+
+
+def check_codes_match_classification(codes: Sequence[str], classification: Classification, *, column: str,
+                                     where: str) -> None:
+    """Raise the error ``train`` and ``evaluate`` raise when no non-empty code is in ``classification``.
+
+    It is :func:`~statcoder.classifications.unknown.unknown_code_error`, whose hint then says
+    "none of the codes given is in <name>: check ... (--classification)".
+    """
+    from statcoder.classifications.unknown import unknown_code_error, unknown_code_rows
+
+    rows = unknown_code_rows(codes, classification)
+    given = sum(1 for c in codes if c)
+    if given and len(rows) >= given:
+        raise unknown_code_error(codes, rows, classification=classification, column=column, where=where)
 
 
 class _Steps:
