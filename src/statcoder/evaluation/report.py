@@ -272,8 +272,10 @@ def _reproducibility(report: HtmlReport, ev: Evaluation, prefix: str = "") -> No
 def _cost(report: HtmlReport, ev: Evaluation, prefix: str = "") -> None:
     tc = ev.results["timeliness_cost"]
     report.section(prefix + "8. Timeliness and cost")
-    timing = pd.DataFrame([(fmt.header(k), v) for k, v in tc["timings"].items()], columns=["item", "value"])
-    report.add_table(timing, caption="seconds, and records per second", formats={"value": 2})
+    # a rate reads as a whole number of records, a duration to a tenth of a second
+    timing = pd.DataFrame([(fmt.header(k), fmt.integer(v) if "per" in k else fmt.number(v, 1))
+                           for k, v in tc["timings"].items()], columns=["item", "value"])
+    report.add_table(timing, caption="seconds, and records per second", formats={"value": "text"})
     c = tc["cost"]
     per_hour = float(c.get("input_cost_per_hour") or 0)
     per_error = float(c.get("input_cost_per_error") or 0)
@@ -292,7 +294,7 @@ def _cost(report: HtmlReport, ev: Evaluation, prefix: str = "") -> None:
                                                            "net_saving") and not per_hour)
              and not (k in ("error_cost", "net_saving") and not per_error)]
     def value(key: str, v: Any) -> str:
-        if key in ("volume", "expected_errors"):
+        if key.removeprefix("input_") in ("volume", "expected_errors"):
             return fmt.integer(v)
         if "hours" in key or "minutes" in key:
             return fmt.number(v, 1)
