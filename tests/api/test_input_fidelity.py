@@ -112,6 +112,7 @@ def test_a_record_id_too_long_to_store_is_refused_not_cut(client, tenant):
     (b'{"records": [{"text": "b\xe4cker"}]}', "application/json", 400, "malformed_json"),  # Latin-1, not UTF-8
     (b'{"records": [{"text": "baker"}]}', "text/plain", 415, "unsupported_media_type"),
     (b"records=baker", "application/x-www-form-urlencoded", 415, "unsupported_media_type"),
+    (b'{"records": [{"text": "baker"}]}', "application/jsonx", 415, "unsupported_media_type"),
 ])
 def test_a_body_that_is_not_json_says_so(client, tenant, body, content_type, status, code):
     r = client.post(f"/v1/projects/{tenant.id}/code", content=body,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -60,6 +61,8 @@ def test_headers_sent_too_slowly_get_408_and_the_connection_closed(server):
         answer = _read_all(sock)
     assert answer.startswith(b"HTTP/1.1 408") and answer.endswith(b"}\n"), answer
     assert time.monotonic() - started < 4
+    error = json.loads(answer.split(b"\r\n\r\n", 1)[1])["error"]
+    assert error["code"] == "request_timeout" and error["hint"]  # what to do, as every error says
 
 
 def test_a_silent_connection_is_cut_too(server):

@@ -93,6 +93,12 @@ def _content_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
+def is_json_type(content_type: str) -> bool:
+    """True for ``application/json`` and the ``+json`` types (not for ``application/jsonx``)."""
+    return content_type == "application/json" or (content_type.startswith("application/")
+                                                  and content_type.endswith("+json"))
+
+
 def _validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     problems = exc.errors()
@@ -101,7 +107,7 @@ def _validation(request: Request, exc: Exception) -> JSONResponse:
     if any(p.get("type") == "string_unicode" for p in problems):
         return _bad_text(request, exc)  # a lone surrogate, caught by the schema: the same answer
     content_type = _content_type(request)
-    if content_type and "json" not in content_type and any(tuple(p.get("loc", ())) == ("body",) for p in problems):
+    if content_type and not is_json_type(content_type) and any(tuple(p.get("loc", ())) == ("body",) for p in problems):
         # FastAPI reads a body of another content type as bytes and reports a type error
         return error_response(415, "unsupported_media_type", f"the request body is {content_type}, not JSON",
                               JSON_HINT)

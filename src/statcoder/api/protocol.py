@@ -14,7 +14,8 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-_BODY_408 = b'{"error":{"code":"request_timeout","message":"the request headers came too slowly","hint":""}}\n'
+_BODY_408 = (b'{"error":{"code":"request_timeout","message":"the request headers came too slowly",'
+             b'"hint":"send the request head at once (check the client or proxy for stalls)"}}\n')
 REQUEST_TIMEOUT_408 = (
     b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\nconnection: close\r\n"
     b"content-length: " + str(len(_BODY_408)).encode() + b"\r\n\r\n" + _BODY_408
