@@ -141,3 +141,9 @@ def test_a_not_found_message_never_echoes_free_text_sent_as_an_id(client, tenant
     assert r.status_code == 404 and "'0123abcd'" in r.text  # a plain id is shown
     r = client.post(f"{base}/models/Smith%20HIV/promote", headers=tenant.headers("admin"))
     assert r.status_code in (404, 422) and "Smith" not in r.text
+
+
+def test_a_trailing_slash_is_a_json_404_not_a_redirect_to_the_host_the_client_names(client, tenant):
+    r = client.post(f"/v1/projects/{tenant.id}/code/", json={"records": [{"text": "baker"}]},
+                    headers={**tenant.headers("code"), "Host": "evil.example"}, follow_redirects=False)
+    assert r.status_code == 404 and error_code(r) == "not_found" and "location" not in r.headers

@@ -79,6 +79,9 @@ def create_app(
         # FastAPI's built-in OpenTelemetry hook asks the global providers on every request
         # (~0.2 ms); the service exports its own Prometheus metrics (/metrics) instead.
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
+        # a trailing slash is a 404 like any unknown path, not a 307 whose Location is built from
+        # the client's Host header (an open redirect to any host the client names)
+        redirect_slashes=False,
     )
     app.state.context = ctx
     errors.install(app)
