@@ -33,6 +33,9 @@ estimate_app = typer.Typer(
     "code shares corrected for coding error.",
     no_args_is_help=True,
 )
+#: the coded-records columns of the commands that correct for coding errors (one definition each)
+PredictedOpt = Annotated[str, typer.Option("--predicted", help="Machine-code column.")]
+AuditOpt = Annotated[str, typer.Option("--audit", help="Human code of audited records (empty elsewhere).")]
 app.add_typer(estimate_app, name="estimate")
 
 Columns = Annotated[list[str] | None, typer.Option(help="Column name; repeat or comma-separate.")]

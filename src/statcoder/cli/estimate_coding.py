@@ -12,7 +12,16 @@ from typing import Annotated
 import typer
 
 from statcoder.cli._common import EncodingOpt, console, report_errors
-from statcoder.cli.estimate import _names, _read, _show, _write_outputs, check_columns, estimate_app
+from statcoder.cli.estimate import (
+    AuditOpt,
+    PredictedOpt,
+    _names,
+    _read,
+    _show,
+    _write_outputs,
+    check_columns,
+    estimate_app,
+)
 from statcoder.errors import InputError
 
 
@@ -21,10 +30,8 @@ from statcoder.errors import InputError
 def coding_correction(
     data: Annotated[Path, typer.Option(help="Coded records with an audit column.")],
     out: Annotated[Path, typer.Option(help="Output table (.csv or .parquet).")],
-    predicted: Annotated[str, typer.Option(help="Machine-code column.")] = "predicted_code",
-    audit: Annotated[
-        str, typer.Option(help="Human code of audited records (empty elsewhere).")
-    ] = "audit_code",
+    predicted: PredictedOpt = "predicted_code",
+    audit: AuditOpt = "audit_code",
     weights: Annotated[
         str | None, typer.Option(help="Survey weights, if the records are a sample.")
     ] = None,

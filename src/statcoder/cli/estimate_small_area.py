@@ -13,7 +13,9 @@ import typer
 
 from statcoder.cli._common import SEED_MAX, SEED_MIN, EncodingOpt, console, progress, report_errors
 from statcoder.cli.estimate import (
+    AuditOpt,
     Columns,
+    PredictedOpt,
     _names,
     _read,
     _show,
@@ -225,10 +227,8 @@ def coded_shares(
     data: Annotated[Path, typer.Option(help="Coded records with an area and an audit column.")],
     area: Annotated[str, typer.Option(help="Area (region) column.")],
     out: Annotated[Path, typer.Option(help="Output table (.csv or .parquet): area x code.")],
-    predicted: Annotated[str, typer.Option(help="Machine-code column.")] = "predicted_code",
-    audit: Annotated[
-        str, typer.Option(help="Human code of audited records (empty elsewhere).")
-    ] = "audit_code",
+    predicted: PredictedOpt = "predicted_code",
+    audit: AuditOpt = "audit_code",
     area_table: Annotated[
         Path | None, typer.Option(help="One row per area with extra covariates.")
     ] = None,
