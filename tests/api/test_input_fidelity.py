@@ -30,8 +30,9 @@ def test_a_queued_record_keeps_its_other_fields_and_the_task_shows_them(client, 
     base = f"/v1/projects/{tenant.id}/review/tasks"
     with_fields = client.get(f"{base}/{answered[0]['review_task_id']}", headers=tenant.headers("review")).json()
     # the text and the id are the task's text and record_id; the rest are its auxiliary fields, as text
-    assert with_fields["fields"] == {"region": "Nörth", "age": "41", "remote": "True", "note": ""}
+    assert with_fields["fields"] == {"region": "Nörth", "age": "41", "remote": "true", "note": ""}
     assert with_fields["record_id"] == "a1"
+    assert answered[0]["remote"] == "true"  # the answer and the task say true/false as JSON does
     p = [c["p"] for c in answered[0]["candidates"]]
     assert with_fields["margin"] == pytest.approx(p[0] - (p[1] if len(p) > 1 else 0.0), abs=1e-3)
     without = client.get(f"{base}/{answered[1]['review_task_id']}", headers=tenant.headers("review")).json()
@@ -91,6 +92,16 @@ def test_a_field_value_that_is_no_scalar_gets_one_message(client, tenant, value)
     r = _code(client, tenant, {"records": [{"id": "1", "text": "baker"}, {"id": "2", "text": "cook", "x": value}]})
     assert r.status_code == 422 and error_code(r) == "invalid_request", r.text
     assert r.json()["error"]["message"] == "body.records.1.x: must be text, a number, true/false or null"
+
+
+def test_a_boolean_id_is_written_as_json_writes_it(client, ctx, tenant):
+    projects.update_settings(ctx, tenant.id, audit_rate=1.0, actor="t")
+    r = _code(client, tenant, {"records": [{"id": True, "text": "baker bread"}]})
+    record = r.json()["records"][0]
+    assert record["id"] == "true"
+    task = client.get(f"/v1/projects/{tenant.id}/review/tasks/{record['review_task_id']}",
+                      headers=tenant.headers("review")).json()
+    assert task["record_id"] == "true"
 
 
 def test_a_boolean_option_takes_a_boolean_only(client, tenant):

@@ -16,7 +16,13 @@ from statcoder.contract import DECISION, DECISIONS, OUTPUT_COLUMNS
 from statcoder.errors import InputError
 from statcoder.service.context import ServiceContext
 from statcoder.service.errors import NoActiveModelError, PayloadTooLargeError
-from statcoder.service.review import MAX_RECORD_ID, auxiliary_fields, select_for_review, task_rows
+from statcoder.service.review import (
+    MAX_RECORD_ID,
+    auxiliary_fields,
+    field_text,
+    select_for_review,
+    task_rows,
+)
 from statcoder.store.tables import Project
 from statcoder.text.normalise import join_fields
 
@@ -49,9 +55,7 @@ def active_coder(ctx: ServiceContext, project: Project):  # -> statcoder.coder.C
 MAX_FIELD_NAME = 200
 
 
-def _text_value(value: Any) -> str:
-    """Return a field value as coded text: missing -> ""."""
-    return "" if value is None else str(value)
+_text_value = field_text  # a field value as coded text (missing -> "", true/false as in JSON)
 
 
 def has_lone_surrogate(text: str) -> bool:
@@ -98,7 +102,7 @@ def check_records(
                 f"the records use more than {max_batch_fields} distinct field names", where=f"records[{i}]",
                 hint="send records with the same few fields, or split the batch",
             )
-        record_id = None if id_field is None or rec.get(id_field) is None else str(rec[id_field])  # as stored
+        record_id = None if id_field is None or rec.get(id_field) is None else _text_value(rec[id_field])  # as stored
         if record_id is not None and len(record_id) > MAX_RECORD_ID:
             raise InputError(f"a record id is {len(record_id)} characters long; the limit is {MAX_RECORD_ID}",
                              where=f"records[{i}].{id_field}", hint="send shorter ids (they are stored with the tasks)")
@@ -212,7 +216,7 @@ def prepare(
     else:
         texts = [tuple(_text_value(r[c]) for c in columns) for r in records]
     # a record without the id field (or with null) has no id: its task's record_id is null, not ""
-    ids = [None if r.get(id_field) is None else str(r[id_field]) for r in records] if id_field else [None] * len(records)
+    ids = [None if r.get(id_field) is None else _text_value(r[id_field]) for r in records] if id_field else [None] * len(records)
     return PreparedRequest(project, records, texts, ids, list(text_columns), id_field, top_k, queue_review,
                            version, coder)
 

@@ -88,6 +88,16 @@ def candidate_margin(candidates_json: str) -> float:
     return ps[0] - (ps[1] if len(ps) > 1 else 0.0)
 
 
+def field_text(value: Any) -> str:
+    """Return a record's field value as the service stores and answers it: missing -> "", true/false as
+    JSON writes them (Python's str gave "True"), anything else as ``str`` gives it."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 def auxiliary_fields(values: Mapping[str, Any], exclude: Collection[str]) -> str | None:
     """Return a record's fields (``values``) other than ``exclude`` (its text fields and id) as JSON for the
     coder's screen: at most ``MAX_FIELDS`` fields of ``MAX_FIELD_CHARS`` characters, values as
@@ -97,8 +107,8 @@ def auxiliary_fields(values: Mapping[str, Any], exclude: Collection[str]) -> str
     names = [k for k in values if k not in exclude][:MAX_FIELDS]
     if not names:
         return None
-    return json.dumps({str(k): _storable("" if values[k] is None else str(values[k]), MAX_FIELD_CHARS)
-                       for k in names}, ensure_ascii=False)
+    return json.dumps({str(k): _storable(field_text(values[k]), MAX_FIELD_CHARS) for k in names},
+                      ensure_ascii=False)
 
 
 def _record_fields(coded: pd.DataFrame, rows: list[int], exclude: Collection[str]) -> list[str | None]:
