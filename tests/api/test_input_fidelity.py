@@ -149,3 +149,9 @@ def test_a_malformed_upload_is_a_400_that_does_not_speak_of_json(client, tenant)
     assert r.status_code == 400 and error_code(r) == "bad_request", r.text
     error = r.json()["error"]
     assert "JSON" not in error["message"] + error["hint"] and "multipart/form-data" in error["hint"]
+
+
+def test_a_non_finite_time_spent_is_refused_as_such(client, tenant):
+    r = client.post(f"/v1/projects/{tenant.id}/review/tasks/1/submit", content=b'{"code": "11", "time_spent_s": NaN}',
+                    headers={**tenant.headers("review"), "Content-Type": "application/json"})
+    assert r.status_code == 422 and "finite number" in r.json()["error"]["message"], r.text

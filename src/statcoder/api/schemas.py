@@ -247,7 +247,7 @@ class SubmitIn(BaseModel):
         {"code": "2341", "time_spent_s": 12.5}]})
     code: str = Field(min_length=1, max_length=50)
     coder_id: str | None = Field(default=None, min_length=1, max_length=100, description=CODER_ID_DOC)
-    time_spent_s: float | None = Field(default=None, ge=0, le=86_400)
+    time_spent_s: float | None = Field(default=None, ge=0, le=86_400, allow_inf_nan=False)
 
 
 # ---- audit ------------------------------------------------------------------------------
