@@ -26,6 +26,12 @@ def app_client(db_url, tmp_path, model_dir):
         yield client, ctx
 
 
+@pytest.fixture
+def settings_env(app_client, tmp_path, db_url):
+    """The admin commands' options that reach the app_client's store."""
+    return ["--data-dir", str(tmp_path / "data"), "--database-url", db_url]
+
+
 def _csrf(html: str) -> str:
     return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
 
@@ -265,3 +271,24 @@ def test_the_sign_in_throttle_bounds_clients_and_the_process_rate():
         throttle.check("10.0.0.4", "y")  # the process's rate: 2 checks in a burst, then 1 per second
     now[0] += 1.0
     throttle.check("10.0.0.4", "y")
+
+
+def test_the_operator_grants_a_user_a_second_project_and_resets_a_password(app_client, settings_env):
+    """The only way one person works on two projects (user names are shared, admins may not pull in others')."""
+    from typer.testing import CliRunner
+
+    from statcoder.cli import app as cli_app
+
+    client, ctx = app_client
+    accounts.create_account(ctx, "alpha", username="sup1", password=PASSWORD, role="supervisor", actor="t")
+    runner = CliRunner()
+    granted = runner.invoke(cli_app, ["admin", "grant", "beta", "sup1", "--role", "supervisor", *settings_env])
+    assert granted.exit_code == 0 and "sup1 is now a supervisor of beta" in granted.output, granted.output
+    assert {u.username for u, _ in accounts.members(ctx, "beta")} == {"sup1"}
+    unknown = runner.invoke(cli_app, ["admin", "grant", "beta", "nobody", *settings_env])
+    assert unknown.exit_code == 2 and "not found" in unknown.output
+    reset = runner.invoke(cli_app, ["admin", "set-password", "sup1", *settings_env],
+                          input="a new long phrase\na new long phrase\n")
+    assert reset.exit_code == 0 and "a new long phrase" not in reset.output, reset.output
+    assert sign_in(client, "sup1").status_code == 401  # the old password is gone
+    assert sign_in(client, "sup1", "a new long phrase").status_code == 303

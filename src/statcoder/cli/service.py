@@ -197,3 +197,43 @@ def purge(
                       f"({r.chunks} result chunk(s)) and {r.task_texts} review text(s)", highlight=False)
     if not results:
         console.print("no project has a retention period (PATCH /v1/projects/{p} with retention_days)")
+
+
+@admin.command("grant")
+@report_errors
+def grant(
+    project_id: Annotated[str, typer.Argument(help="project id")],
+    username: Annotated[str, typer.Argument(help="an existing workbench user")],
+    role: Annotated[str, typer.Option(help="coder or supervisor")] = "coder",
+    data_dir: DataDir = None,
+    database_url: DbUrl = None,
+) -> None:
+    """Give an existing workbench user a role in another project (one person, several projects)."""
+    from statcoder.service import accounts
+
+    ctx = _context(data_dir, database_url)
+    try:
+        accounts.grant(ctx, project_id, username=username, role=role, actor=_actor())
+    finally:
+        ctx.close()
+    console.print(f"{username} is now a {role} of {project_id}", highlight=False)
+
+
+@admin.command("set-password")
+@report_errors
+def set_password(
+    username: Annotated[str, typer.Argument(help="an existing workbench user")],
+    data_dir: DataDir = None,
+    database_url: DbUrl = None,
+) -> None:
+    """Set a workbench user's password (asked twice, never echoed) and end their sessions."""
+    from statcoder.service import accounts
+
+    password = typer.prompt("new password", hide_input=True, confirmation_prompt=True)
+    accounts.check_password_rules(password)
+    ctx = _context(data_dir, database_url)
+    try:
+        accounts.set_password(ctx, username, password)
+    finally:
+        ctx.close()
+    console.print(f"password of {username} set; their sessions are ended", highlight=False)

@@ -175,6 +175,27 @@ def _check_existing_user(session: Any, user: User, project_id: str, *, password:
                             where="password", hint="leave the password empty to add the existing user")
 
 
+def grant(ctx: ServiceContext, project_id: str, *, username: str, role: str, actor: str) -> None:
+    """Give an existing user ``role`` in the project: the server operator's way to let one person
+    work on several projects (user names are shared; a project's admin may not add another's
+    users). NotFoundError for an unknown project or user. Audited."""
+    if role not in ROLES:
+        raise InputError(f"unknown role {role!r}", where="role", hint="use coder or supervisor")
+    with ctx.db.write() as session:
+        if ProjectRepository(session).get(project_id) is None:
+            raise NotFoundError(f"project {shown_id(project_id)} not found", hint="check the project id")
+        user = session.scalars(select(User).where(User.username == username.strip())).one_or_none()
+        if user is None:
+            raise NotFoundError(f"user {shown_id(username)} not found", hint="check the user name")
+        member = session.get(Membership, (user.id, project_id))
+        if member is None:
+            session.add(Membership(user_id=user.id, project_id=project_id, role=role, created_at=utcnow()))
+        else:
+            member.role = role
+        record(session, project_id, actor=actor, action="account.grant", target=user.username,
+               details={"role": role})
+
+
 def set_password(ctx: ServiceContext, username: str, password: str) -> None:
     """Replace a user's password and end their sessions."""
     check_password_rules(password)
@@ -237,7 +258,7 @@ class SignInThrottle:
                     len(self._recent((client, username), now)) >= self.per_pair):
                 raise SignInThrottledError(
                     "too many failed sign-ins from here", where="password",
-                    hint=f"wait {self.window_s / 60:.0f} minutes, or ask your supervisor to reset your password")
+                    hint=f"wait {self.window_s / 60:.0f} minutes, or ask the operator to reset your password")
             self._tokens = min(self.burst, self._tokens + (now - self._seen) * self.rate)
             self._seen = now
             if self._tokens < 1:
@@ -273,7 +294,7 @@ def sign_in(ctx: ServiceContext, username: str, password: str, *, client: str = 
         if throttle is not None:
             throttle.failed(client, username)
         raise SignInError("wrong user name or password", where="password",
-                          hint="ask your supervisor to reset it")
+                          hint="ask the operator to reset it")
     token = secrets.token_urlsafe(32)
     now = utcnow()
     row = WebSession(
