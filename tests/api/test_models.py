@@ -173,3 +173,21 @@ def test_hash_checked_files_that_hold_no_model_are_a_clear_4xx(client, tenant, s
     r = upload(client, tenant, zipped(crafted))
     assert r.status_code == 422 and error_code(r) == "invalid_model", r.text
     assert "SECRETX" not in r.text
+
+
+def test_deeply_nested_json_in_a_model_is_a_clear_4xx(client, tenant, second_model_dir, tmp_path):
+    from statcoder.models.persistence import sha256_file
+
+    deep = "[" * 100_000 + "]" * 100_000
+    crafted = tmp_path / "deep-state"
+    shutil.copytree(second_model_dir, crafted)
+    (crafted / "classification.json").write_text(deep)
+    files = json.loads((crafted / "model.json").read_text())["files"]
+    _recrafted(crafted, files={**files, "classification.json": sha256_file(crafted / "classification.json")})
+    card = tmp_path / "deep-card"
+    shutil.copytree(second_model_dir, card)
+    (card / "model.json").write_text(deep)
+    for folder in (crafted, card):
+        r = upload(client, tenant, zipped(folder))
+        assert r.status_code == 422 and error_code(r) == "invalid_model", r.text
+        assert "nested too deeply" in r.json()["error"]["message"]

@@ -155,6 +155,9 @@ def read_model_dir(directory: str | Path) -> tuple[dict[str, Any], Path]:
                              hint="this is not a statcoder model; retrain it with `statcoder train`")
     try:
         card = json.loads(card_path.read_text(encoding="utf-8"))
+    except RecursionError:
+        raise ModelFileError(f"{CARD} is nested too deeply to be a model card", where=str(card_path),
+                             hint="this is not a model statcoder wrote; retrain it") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ModelFileError(f"{CARD} is not valid JSON ({exc})", where=str(card_path),
                              hint="the file is damaged; restore it or retrain") from None
@@ -224,4 +227,11 @@ def load_arrays(directory: Path) -> dict[str, np.ndarray]:
 def load_json(directory: Path, name: str) -> Any:
     """Load one of the model directory's JSON files (size-checked before parsing)."""
     check_json_size(directory / name)
-    return json.loads((directory / name).read_text(encoding="utf-8"))
+    try:
+        return json.loads((directory / name).read_text(encoding="utf-8"))
+    except RecursionError:  # hash-checked but crafted: nesting no model file has
+        raise ModelFileError(f"{name} is nested too deeply to be a model file", where=name,
+                             hint="this is not a model statcoder wrote; retrain it") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelFileError(f"{name} is not valid JSON ({type(exc).__name__})", where=name,
+                             hint="restore the original model directory or retrain") from None
