@@ -116,6 +116,7 @@ def test_the_access_log_shows_no_query_string_and_no_free_text_in_paths():
     assert loggable_path("/v1/projects/pa/jobs/SECRETX%20John%20Smith%20HIV") == "/v1/projects/pa/jobs/…"
     assert loggable_path("/v1/projects/lfs-isco/review/tasks/123") == "/v1/projects/lfs-isco/review/tasks/123"
     assert loggable_path("/v1/projects/p/jobs/" + "a" * 65) == "/v1/projects/p/jobs/…"
+    assert loggable_path("/v1/projects/p1/jobs/sc_0e1ae10fa79f_8xI-secret") == "/v1/projects/p1/jobs/…"  # a key
     ours, access = logging.getLogger("statcoder"), logging.getLogger("uvicorn.access")
     saved = (list(ours.handlers), ours.level, ours.propagate, list(access.filters))
     ours.handlers.clear()

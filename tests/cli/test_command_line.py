@@ -64,7 +64,7 @@ def test_cv_folds_below_two_refused_with_the_same_message(command, folds, tmp_pa
 @pytest.mark.parametrize(("command", "option"), [
     ("train", "--seed"), ("quality", "--seed"), ("monitor", "--seed"), ("evaluate", "--seed"),
     ("evaluate", "--retrain-seed"), ("demo", "--seed"), ("estimate model-assisted", "--seed"),
-    ("estimate nested-error", "--seed")])
+    ("estimate nested-error", "--seed"), ("retrain", "--seed")])
 def test_a_negative_seed_is_refused_before_any_work(command, option):
     result = runner.invoke(app, [*command.split(), option, "-1"])
     assert result.exit_code == 2, result.output

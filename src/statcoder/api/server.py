@@ -35,6 +35,8 @@ SWITCH_INTERVAL_S = 0.001
 
 #: a path segment the access log shows as it is (ids, names); anything else is shown as "…"
 _SAFE_SEGMENT = re.compile(r"[A-Za-z0-9._~-]{0,64}")
+#: an API key's secret (``sc_<id>_<secret>``) pasted into a path: never logged
+_KEY_LIKE = re.compile(r"sc_[0-9a-f]{6,}_")
 
 
 def loggable_path(full_path: str) -> str:
@@ -42,7 +44,8 @@ def loggable_path(full_path: str) -> str:
     puts its key there: ``?api_key=sc_…``) and "…" for a path segment that is not a plain id or name
     (a client can put free text there)."""
     path, _, query = full_path.partition("?")
-    shown = "/".join(part if _SAFE_SEGMENT.fullmatch(part) else "…" for part in path.split("/"))
+    shown = "/".join(part if _SAFE_SEGMENT.fullmatch(part) and not _KEY_LIKE.match(part) else "…"
+                     for part in path.split("/"))
     return shown + ("?…" if query else "")
 
 
@@ -54,6 +57,14 @@ class AccessLogFilter(logging.Filter):
         if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
             record.args = (args[0], args[1], loggable_path(args[2]), args[3], args[4])
         return True
+
+
+class _UvicornLikeFormatter(logging.Formatter):
+    """``INFO:     …`` / ``WARNING:  …``: the level and colon padded to uvicorn's width, so the columns line up."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.levelprefix = f"{record.levelname}:".ljust(9)
+        return super().format(record)
 
 
 def configure_logging(level: str = "info") -> None:
@@ -68,7 +79,7 @@ def configure_logging(level: str = "info") -> None:
     if logger.handlers:
         return
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s:     %(message)s [%(name)s]"))
+    handler.setFormatter(_UvicornLikeFormatter("%(levelprefix)s %(message)s [%(name)s]"))
     logger.addHandler(handler)
     logger.setLevel(level.upper())
     logger.propagate = False
@@ -154,13 +165,17 @@ class JobWorkerSupervisor:
             process = self.process
             if process is None or process.is_alive():
                 continue
-            delay = 1.0 if time.monotonic() - self._started > 60 else min(delay * 2, self.MAX_RESTART_DELAY_S)
+            quick = time.monotonic() - self._started <= 60  # it ended within a minute of its start
+            if not quick:
+                delay = 1.0
             log.warning("job worker process %s ended (exit code %s); starting another in %.0f s",
                         process.pid, process.exitcode, delay)
             if self._stop.wait(delay):
                 return
             self.restarts += 1
             self._spawn()
+            if quick:  # the next quick end waits twice as long
+                delay = min(delay * 2, self.MAX_RESTART_DELAY_S)
 
     def stop(self, timeout: float = 15.0) -> None:
         """Stop watching, then end the job worker (SIGTERM: it finishes its chunk and releases its lease)."""

@@ -143,8 +143,8 @@ def start_work(output: Path, state: dict, *, resume: bool) -> tuple[Path, bool]:
             import warnings
 
             warnings.warn(f"an interrupted run writing {output.name} had finished {kept} chunk(s); they are "
-                          "discarded and the whole input is coded again (resume=True, CLI: --resume, continues "
-                          "an interrupted run instead)", stacklevel=2)
+                          "discarded and the whole input is coded again (--resume, resume=True in Python, "
+                          "continues an interrupted run instead)", stacklevel=2)
         shutil.rmtree(work)
     work.mkdir(parents=True)
     atomic_write_with(state_file, lambda tmp: tmp.write_text(json.dumps(state, sort_keys=True), encoding="utf-8"))

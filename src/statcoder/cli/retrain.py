@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from statcoder.cli import app
-from statcoder.cli._common import console, progress, report_errors
+from statcoder.cli._common import SEED_MAX, SEED_MIN, console, progress, report_errors
 
 
 @app.command()
@@ -21,7 +21,7 @@ def retrain(
         "kept for later retrains")] = None,
     text: Annotated[list[str] | None, typer.Option("--text", help="text column(s) of --data")] = None,
     code: Annotated[str, typer.Option("--code", help="code column of --data")] = "code",
-    seed: Annotated[int, typer.Option(help="seed of the held-out split, training and bootstrap")] = 0,
+    seed: Annotated[int, typer.Option(min=SEED_MIN, max=SEED_MAX, help="seed of the held-out split, training and bootstrap (0 or more)")] = 0,
     heldout_share: Annotated[float, typer.Option(help="share of decisions held out for the comparison")] = 0.3,
     min_heldout: Annotated[int, typer.Option(help="fewest held-out decisions to compare on")] = 30,
     data_dir: Annotated[Path | None, typer.Option(help="data directory (default: STATCODER_DATA_DIR)")] = None,

@@ -79,7 +79,9 @@ def allowed_path(ctx: ServiceContext, path: str, project_id: str) -> Path:
             "server-side paths are disabled", where="path",
             hint="upload the file, or ask the operator to set STATCODER_ALLOWED_JOB_DIRS",
         )
-    if "\x00" in path or not Path(path).is_absolute():
+    if "\x00" in path:
+        raise InputError("the path holds a NUL character", where="path", hint="give the file's path as it is")
+    if not Path(path).is_absolute():
         raise InputError("the path must be absolute", where="path", hint="give the full path")
     try:
         encoded = [part.encode("utf-8") for part in Path(path).parts]
