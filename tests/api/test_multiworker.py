@@ -21,6 +21,16 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _stop(server: subprocess.Popen) -> None:
+    """End a ``statcoder serve`` started in its own session (SIGTERM, then SIGKILL after 30 s)."""
+    os.killpg(server.pid, signal.SIGTERM)
+    try:
+        server.wait(30)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait(10)
+
+
 def _total(metrics: str, route: str) -> float:
     pattern = re.compile(r'^statcoder_http_requests_total\{(?P<labels>[^}]*)\} (?P<value>\S+)$', re.MULTILINE)
     return sum(float(m["value"]) for m in pattern.finditer(metrics)
@@ -70,12 +80,7 @@ def test_metrics_are_summed_over_worker_processes(tmp_path):
         assert len(totals) == 1 and totals.pop() >= n
         assert len(served_by) >= 2, served_by  # and more than one process did serve them
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait(10)
+        _stop(server)
 
 
 def test_a_killed_job_worker_process_is_replaced(tmp_path):
@@ -106,9 +111,4 @@ def test_a_killed_job_worker_process_is_replaced(tmp_path):
         time.sleep(3)
         os.kill(second, 0)  # the replacement runs (raises if it ended)
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait(10)
+        _stop(server)
