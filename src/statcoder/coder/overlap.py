@@ -10,7 +10,7 @@ in the model directory: hashes only, no text), so a partial overlap can be measu
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,10 +29,14 @@ class TrainingDataWarning(UserWarning):
     """Evaluation data or a monitoring reference is (mostly) the model's training data."""
 
 
+def _hashed_keys(texts: Iterable[str]) -> Iterator[str]:
+    """Short SHA-256 hash of each normalised non-empty text (the key exact-match look-ups use), in order."""
+    return (hashlib.sha256(k.encode()).hexdigest()[:KEY_DIGITS] for k in map(normalise_key, texts) if k)
+
+
 def text_keys(texts: Iterable[str]) -> frozenset[str]:
     """Short SHA-256 hashes of the normalised non-empty ``texts`` (the key exact-match look-ups use)."""
-    keys = (normalise_key(t) for t in texts)
-    return frozenset(hashlib.sha256(k.encode()).hexdigest()[:KEY_DIGITS] for k in keys if k)
+    return frozenset(_hashed_keys(texts))
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,6 @@ def training_overlap(coder: Any, texts: Sequence[str], codes: Sequence[str] | No
     known = text_keys(training_texts) if training_texts is not None else getattr(coder, "training_text_keys", None)
     share = None
     if known:
-        keys = [hashlib.sha256(k.encode()).hexdigest()[:KEY_DIGITS] for k in map(normalise_key, texts) if k]
+        keys = list(_hashed_keys(texts))
         share = sum(k in known for k in keys) / len(keys) if keys else 0.0
     return TrainingOverlap(same_data=same, share_training_texts=share, n_records=len(texts))

@@ -190,7 +190,9 @@ def check_training_data(
     # so that the out-of-fold accuracy is the held-out accuracy `statcoder train` reports
     judged_rows = np.flatnonzero(has_code & np.array([bool(t.strip()) for t in texts], dtype=bool))
     judged = [codes[i] for i in judged_rows]
-    n_splits = n_splits or (5 if len(judged) < 20_000 else 3)
+    from statcoder.coder.train import default_cv_folds
+
+    n_splits = n_splits or default_cv_folds(len(judged))
     issues = None
     if len(set(judged)) >= 2:
         t0 = time.perf_counter()
