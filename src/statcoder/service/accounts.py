@@ -154,12 +154,7 @@ def create_account(
         if member is not None and member.role == role:
             raise ConflictError(f"{username} is already a {role} of this project", where="username",
                                 hint="choose another user name")
-        if member is None:
-            session.add(Membership(user_id=user.id, project_id=project_id, role=role, created_at=utcnow()))
-        else:
-            member.role = role
-        record(session, project_id, actor=actor, action="account.grant", target=username,
-               details={"role": role})
+        _set_role(session, user, member, project_id, role, actor=actor)
     return user
 
 
@@ -187,13 +182,16 @@ def grant(ctx: ServiceContext, project_id: str, *, username: str, role: str, act
         user = session.scalars(select(User).where(User.username == username.strip())).one_or_none()
         if user is None:
             raise NotFoundError(f"user {shown_id(username)} not found", hint="check the user name")
-        member = session.get(Membership, (user.id, project_id))
-        if member is None:
-            session.add(Membership(user_id=user.id, project_id=project_id, role=role, created_at=utcnow()))
-        else:
-            member.role = role
-        record(session, project_id, actor=actor, action="account.grant", target=user.username,
-               details={"role": role})
+        _set_role(session, user, session.get(Membership, (user.id, project_id)), project_id, role, actor=actor)
+
+
+def _set_role(session: Any, user: User, member: Membership | None, project_id: str, role: str, *, actor: str) -> None:
+    """Give ``user`` the ``role`` in the project (a new membership, or ``member``'s role changed); audited."""
+    if member is None:
+        session.add(Membership(user_id=user.id, project_id=project_id, role=role, created_at=utcnow()))
+    else:
+        member.role = role
+    record(session, project_id, actor=actor, action="account.grant", target=user.username, details={"role": role})
 
 
 def set_password(ctx: ServiceContext, username: str, password: str) -> None:
